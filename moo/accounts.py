@@ -1,0 +1,118 @@
+"""Player accounts: password hashing (argon2id), login checks, and the failed-login throttle.
+
+Hashing costs tens of milliseconds of CPU by design, so it runs in a worker
+thread (argon2-cffi releases the GIL) and never stalls the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from moo.config import Login, PasswordHash
+from moo.errors import VerbError
+from moo.world.model import Flag
+from moo.world.values import NOTHING, ObjRef
+from moo.world.world import World
+
+
+class Passwords:
+    """argon2id hashing with the configured cost."""
+
+    def __init__(self, cost: PasswordHash) -> None:
+        self._hasher = argon2.PasswordHasher(
+            time_cost=cost.time_cost,
+            memory_cost=cost.memory_cost_kib,
+            parallelism=cost.parallelism,
+        )
+
+    def hash_now(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify_now(self, stored: str, password: str) -> bool:
+        if not stored:
+            return False
+        try:
+            return self._hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self.hash_now, password)
+
+    async def verify(self, stored: str, password: str) -> bool:
+        return await asyncio.to_thread(self.verify_now, stored, password)
+
+
+class LoginThrottle:
+    """Refuse logins from a source after too many failures in a window, for a while."""
+
+    def __init__(self, policy: Login, clock: object = time.monotonic) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def _now(self) -> float:
+        return float(self._clock())  # type: ignore[operator]
+
+    def retry_after(self, source: str) -> float:
+        """Seconds until ``source`` may try again (0 when it may try now)."""
+        failures = self._failures.get(source)
+        if not failures or len(failures) < self._policy.max_failures:
+            return 0.0
+        wait = failures[-1] + self._policy.lockout_seconds - self._now()
+        if wait <= 0:
+            del self._failures[source]
+            return 0.0
+        return wait
+
+    def failed(self, source: str) -> None:
+        now = self._now()
+        failures = self._failures.setdefault(source, deque(maxlen=self._policy.max_failures))
+        while failures and now - failures[0] > self._policy.failure_window_seconds:
+            failures.popleft()
+        failures.append(now)
+        if len(self._failures) > 100_000:  # bounded memory under a spray of sources
+            self._failures.pop(next(iter(self._failures)))
+
+    def succeeded(self, source: str) -> None:
+        self._failures.pop(source, None)
+
+
+VALID_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-'")
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a player name, or None when it can."""
+    if not 2 <= len(name) <= 24:
+        return "A name must be 2 to 24 characters long."
+    if not set(name) <= VALID_NAME_CHARS or not name[0].isalpha():
+        return "A name must start with a letter and use only letters, digits, _ - and '."
+    if name.lower() in {"me", "here", "nobody", "everyone", "all", "home"}:
+        return f"{name!r} is reserved; please choose another name."
+    return None
+
+
+def create_player(world: World, name: str, password_hash: str) -> int:
+    """Make a player object owned by itself, with its password set, in its home room."""
+    problem = name_problem(name)
+    if problem:
+        raise VerbError(problem)
+    if world.player_by_name(name) is not None:
+        raise VerbError(f"The name {name!r} is already taken.")
+    with world.transaction():
+        player = world.create(world.sys("player"), NOTHING, name, flags=Flag.PLAYER)
+        world.set_prop(player, "password", password_hash)
+        home = world.prop(player, "home")
+        start = (
+            home.id
+            if isinstance(home, ObjRef) and world.valid(home.id)
+            else world.sys("first_room")
+        )
+        if world.valid(start):
+            world.move(player, start)
+    return player

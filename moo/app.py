@@ -1,0 +1,135 @@
+"""``moo serve``: the start-up and shutdown sequence.
+
+1. Make the data directory (mode 0700) and its ``run/`` folder.
+2. Load the saved world, or build it from ``core_db/`` on first start; bind any
+   Python verbs the world does not know yet.
+3. Set the wizard's password: from ``--wizard-password`` / ``MOO_WIZARD_PASSWORD``,
+   or, on first start only, a random one written to ``wizard-password.txt`` (0600).
+4. Bind telnet, the SSH port and the gate's Unix socket; start the SSH gate.
+5. Print one ``<name> listening on HOST:PORT`` line per listener (port 0 resolved).
+6. Serve until ``@shutdown``, SIGTERM or SIGINT; then close connections, stop
+   the gate and save the world.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import secrets
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+from moo.accounts import Passwords
+from moo.config import Config
+from moo.errors import MooError
+from moo.net.gate_process import GateProcess
+from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
+from moo.persist import worldfile
+from moo.server import Server
+from moo.world.loader import DEFAULT_CORE_DIR, build_core_world, sync_verbs
+from moo.world.model import Flag
+from moo.world.world import World
+
+log = logging.getLogger(__name__)
+
+WIZARD_PASSWORD_FILE = "wizard-password.txt"
+HOST_KEY_FILE = "ssh_host_ed25519_key"
+
+
+def find_wizard(world: World) -> int:
+    """LambdaCore's #2 when it is a wizard player, else the first wizard player."""
+    first = world.objects.get(2)
+    if first is not None and first.is_player and first.is_wizard:
+        return 2
+    for oid in sorted(world.player_ids()):
+        if world.objects[oid].flags & Flag.WIZARD:
+            return oid
+    raise MooError("this world has no wizard player")
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (data_dir / "run").mkdir(exist_ok=True, mode=0o700)
+
+
+def load_world(config: Config) -> tuple[World, bool]:
+    """The world from the data directory, or a new one from core_db (then ``fresh`` is True)."""
+    world = worldfile.load(config.data_dir)
+    if world is None:
+        return build_core_world(config.core_db or DEFAULT_CORE_DIR), True
+    added = sync_verbs(world)
+    if added:
+        log.info("bound %d verb(s) new in this version of the code", added)
+    return world, False
+
+
+def set_wizard_password(
+    world: World, config: Config, passwords: Passwords, fresh: bool, out: Callable[[str], None]
+) -> None:
+    wizard = find_wizard(world)
+    password = config.wizard_password
+    if password is None and fresh:
+        password = secrets.token_urlsafe(12)
+        path = config.data_dir / WIZARD_PASSWORD_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+        out(
+            f"wizard password: {password}  (connect {world.objects[wizard].name} <password>;"
+            f" also saved in {path})"
+        )
+    if password is not None:
+        world.set_prop(wizard, "password", passwords.hash_now(password))
+
+
+async def serve(config: Config, out: Callable[[str], None] = print) -> int:
+    """Run the server until it is told to stop. Returns the process exit code."""
+    prepare_data_dir(config.data_dir)
+    world, fresh = load_world(config)
+    passwords = Passwords(config.password_hash)
+    set_wizard_password(world, config, passwords, fresh, out)
+    server = Server(config, world, passwords)
+    loop = asyncio.get_running_loop()
+    gate: GateProcess | None = None
+    try:
+        if config.telnet.enabled:
+            sock = bind_tcp(config.telnet.host, config.telnet.port)
+            telnet = Listener(loop, sock, "telnet", functools.partial(server.accept, kind="telnet"))
+            server.add_listener(telnet)
+            out(f"telnet listening on {telnet.address}")
+        if config.ssh.enabled:
+            gate_path = config.data_dir / "run" / "gate.sock"
+            gate_listener = Listener(
+                loop, bind_unix(gate_path), "ssh-gate", functools.partial(server.accept, kind="ssh")
+            )
+            server.add_listener(gate_listener)
+            ssh_sock = bind_tcp(config.ssh.host, config.ssh.port)
+            from moo.net.ssh_gate import ensure_host_key
+
+            host_key = config.data_dir / HOST_KEY_FILE
+            ensure_host_key(host_key)
+            gate = GateProcess(ssh_sock, gate_path, host_key)
+            ssh_address = describe(ssh_sock)
+            await gate.start()
+            ssh_sock.close()  # the gate holds its own copy
+            out(f"ssh listening on {ssh_address}")
+    except OSError as error:
+        await server.close_connections(timeout=0)
+        if gate is not None:
+            await gate.stop()
+        raise MooError(f"cannot listen: {error.strerror or error}") from None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, server.request_shutdown, "signal", -1)
+    server.start_housekeeping()
+    try:
+        await server.wait_stop_requested()
+    finally:
+        await server.close_connections()
+        if gate is not None:
+            await gate.stop()
+        path = worldfile.save(world, config.data_dir)
+        log.info("world saved to %s", path)
+    return 0

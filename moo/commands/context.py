@@ -1,0 +1,92 @@
+"""What a verb gets to work with: the world, who typed, what matched, and ways to speak.
+
+Output is held until the command commits: a command that fails shows only its
+error, so nobody hears about a change that was undone (and a journal with
+``fsync: always`` can sync before anyone sees the result).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from moo.world.values import NOTHING
+from moo.world.world import World
+
+
+@dataclass(frozen=True)
+class ConnectedPlayer:
+    player: int
+    connected_seconds: float
+    idle_seconds: float
+    transport: str
+
+
+class Host(Protocol):
+    """The server services a verb may use. Implemented by ``moo.server.Server``."""
+
+    def notify(self, player: int, text: str) -> None: ...
+
+    def connected_players(self) -> list[ConnectedPlayer]: ...
+
+    def is_connected(self, player: int) -> bool: ...
+
+    def boot(self, player: int, reason: str) -> bool: ...
+
+    def disconnect(self, player: int, reason: str) -> None: ...
+
+    def request_shutdown(self, message: str, by: int) -> None: ...
+
+    def change_password(self, player: int, old: str, new: str) -> None: ...
+
+
+@dataclass
+class VerbContext:
+    """Passed to every verb as ``ctx``."""
+
+    world: World
+    host: Host
+    player: int
+    this: int
+    verb: str
+    dobj: int = NOTHING
+    iobj: int = NOTHING
+    _pending: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def location(self) -> int:
+        return self.world.get(self.player).location
+
+    def tell(self, text: str) -> None:
+        """Say something to the player who typed the command."""
+        self._pending.append((self.player, text))
+
+    def tell_to(self, player: int, text: str) -> None:
+        """Say something to any player (ignored when they are not connected)."""
+        self._pending.append((player, text))
+
+    def announce(self, text: str, *, room: int | None = None, exclude: Iterable[int] = ()) -> None:
+        """Say something to everyone in ``room`` (default: the player's) except the player."""
+        where = self.location if room is None else room
+        skip = {self.player, *exclude} if room is None else set(exclude)
+        if not self.world.valid(where):
+            return
+        for oid in self.world.get(where).contents:
+            if oid not in skip and self.world.objects[oid].is_player:
+                self._pending.append((oid, text))
+
+    def announce_all(self, text: str, *, room: int | None = None) -> None:
+        """Say something to everyone in the room, the player included."""
+        self.announce(text, room=room, exclude=())
+        if room is None:
+            self._pending.append((self.player, text))
+
+    def flush(self) -> None:
+        """Deliver held output (the dispatcher calls this after the command commits)."""
+        pending, self._pending = self._pending, []
+        for player, text in pending:
+            self.host.notify(player, text)
+
+    def discard(self) -> None:
+        self._pending.clear()

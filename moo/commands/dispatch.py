@@ -1,0 +1,118 @@
+"""Command -> verb call, by MOO's rules.
+
+1. ``parse(line)`` gives the verb word and the object strings.
+2. The direct and indirect object strings are matched (``match.py``).
+3. The verb is looked for on the player, the room, the direct object and the
+   indirect object, in that order, each with its ancestors; a verb matches when
+   its names match the word and its argument spec matches the command.
+4. Nothing found: the room's ``huh`` verb is called (exits live there) and
+   says "I don't understand that." when it cannot help either.
+5. The verb runs inside one world transaction; its output is delivered after
+   commit. ``VerbError``s become one line to the player; any other exception is
+   logged with its traceback, undone, and reported as an internal error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from moo.commands.context import Host, VerbContext
+from moo.commands.match import match_object
+from moo.commands.parser import Command, parse
+from moo.errors import MooError
+from moo.world.model import VerbDef
+from moo.world.values import NOTHING
+from moo.world.verb_registry import resolve
+from moo.world.verbnames import verbname_matches
+from moo.world.world import World
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "Something went wrong running that command; nothing was changed. (It was logged.)"
+
+
+def _argspec_matches(verb: VerbDef, target: int, cmd: Command, dobj: int, iobj: int) -> bool:
+    if verb.dobj == "this" and dobj != target:
+        return False
+    if verb.dobj == "none" and cmd.dobjstr:
+        return False
+    if verb.iobj == "this" and iobj != target:
+        return False
+    if verb.iobj == "none" and cmd.iobjstr:
+        return False
+    if verb.prep == "none":
+        return cmd.prep is None
+    if verb.prep == "any":
+        return True
+    return verb.prep == cmd.prep
+
+
+def find_verb(world: World, oid: int, word: str) -> Iterator[tuple[int, VerbDef]]:
+    """Verbs named ``word`` on ``oid`` and its ancestors, nearest first, with their definer."""
+    for obj in world.ancestors(oid):
+        for verb in obj.verbs:
+            if verbname_matches(verb.names, word):
+                yield obj.id, verb
+
+
+def find_command_verb(
+    world: World, player: int, cmd: Command, dobj: int, iobj: int
+) -> tuple[int, VerbDef] | None:
+    """The (target, verb) a command runs, searching player, room, dobj, iobj."""
+    location = world.objects[player].location
+    for target in (player, location, dobj, iobj):
+        if target < 0 or target not in world.objects:
+            continue
+        for _definer, verb in find_verb(world, target, cmd.verb):
+            if _argspec_matches(verb, target, cmd, dobj, iobj):
+                return target, verb
+    return None
+
+
+class Dispatcher:
+    """Runs players' command lines against the world."""
+
+    def __init__(self, world: World, host: Host) -> None:
+        self.world = world
+        self.host = host
+
+    def run(self, player: int, line: str) -> None:
+        """Run one command line typed by ``player``. Never raises."""
+        cmd = parse(line)
+        if not cmd.verb or player not in self.world.objects:
+            return
+        world = self.world
+        dobj = match_object(world, player, cmd.dobjstr)
+        iobj = match_object(world, player, cmd.iobjstr)
+        found = find_command_verb(world, player, cmd, dobj, iobj)
+        if found is None:
+            location = world.objects[player].location
+            huh = next(find_verb(world, location, "huh"), None) if location >= 0 else None
+            if huh is None:
+                self.host.notify(player, "I don't understand that.")
+                return
+            found = (location, huh[1])
+        target, verb = found
+        ctx = VerbContext(world, self.host, player, target, cmd.verb, dobj, iobj)
+        self.call(ctx, verb, cmd)
+
+    def call(self, ctx: VerbContext, verb: VerbDef, cmd: Command) -> None:
+        """Run ``verb`` in a transaction; deliver its output only if it commits."""
+        try:
+            function = resolve(verb.impl)
+            with self.world.transaction():
+                function(ctx, cmd)
+        except MooError as error:
+            ctx.discard()
+            self.host.notify(ctx.player, str(error))
+            return
+        except Exception:
+            ctx.discard()
+            log.exception("verb %s failed on %r (player #%d)", verb.impl, cmd.text, ctx.player)
+            self.host.notify(ctx.player, INTERNAL_ERROR)
+            return
+        ctx.flush()
+
+
+__all__ = ["NOTHING", "Dispatcher", "find_command_verb", "find_verb"]

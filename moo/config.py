@@ -1,0 +1,177 @@
+"""Configuration: ``load(path) -> Config``, frozen, passed in (never a global).
+
+Every key, its default and its meaning is in ``config.example.yaml``; the server
+runs without any file. Unknown keys and bad values raise ``ConfigError`` naming
+the key and the value, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from moo.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Listen:
+    host: str = "127.0.0.1"
+    port: int = 7777
+    enabled: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_line_bytes: int = 4096
+    output_buffer_bytes: int = 1 << 20
+    output_stall_seconds: float = 60.0
+    max_pending_lines: int = 100
+    commands_per_second: float = 100.0
+    command_burst: int = 200
+    max_connections: int = 5000
+
+
+@dataclass(frozen=True)
+class Login:
+    max_failures: int = 5
+    failure_window_seconds: float = 60.0
+    lockout_seconds: float = 60.0
+    idle_timeout_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
+class PasswordHash:
+    time_cost: int = 3
+    memory_cost_kib: int = 65536
+    parallelism: int = 4
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = Path("data")
+    telnet: Listen = field(default_factory=lambda: Listen(port=7777))
+    ssh: Listen = field(default_factory=lambda: Listen(port=7722))
+    wizard_password: str | None = None
+    event_loop: str = "uvloop"
+    log_level: str = "INFO"
+    core_db: Path | None = None
+    limits: Limits = field(default_factory=Limits)
+    login: Login = field(default_factory=Login)
+    password_hash: PasswordHash = field(default_factory=PasswordHash)
+
+
+def _coerce(key: str, kind: Any, value: Any) -> Any:
+    if is_dataclass(kind) and isinstance(kind, type):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return _build(kind, value, f"{key}.")
+    if kind in ("Path", Path):
+        return Path(str(value)).expanduser()
+    if kind in ("Path | None",):
+        return None if value is None else Path(str(value)).expanduser()
+    if kind in ("str | None",):
+        return None if value is None else str(value)
+    if kind in ("bool", bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if kind in ("int", int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{key}: expected a whole number >= 0, got {value!r}")
+        return value
+    if kind in ("float", float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{key}: expected a number >= 0, got {value!r}")
+        return float(value)
+    if kind in ("str", str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected text, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported setting type {kind!r}")
+
+
+_NESTED = {
+    "telnet": Listen,
+    "ssh": Listen,
+    "limits": Limits,
+    "login": Login,
+    "password_hash": PasswordHash,
+}
+
+
+def _build(cls: type[Any], data: dict[str, Any], prefix: str = "") -> Any:
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    defaults = cls()
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}: unknown setting (see config.example.yaml)")
+        kind = _NESTED.get(key) if cls is Config else None
+        if kind is not None:
+            base = dataclasses.asdict(getattr(defaults, key))
+            base.update(value if isinstance(value, dict) else {"?": value})
+            values[key] = _coerce(prefix + key, kind, base)
+        else:
+            values[key] = _coerce(prefix + key, known[key].type, value)
+    return replace(defaults, **values)
+
+
+def _validate(config: Config) -> Config:
+    if config.event_loop not in ("uvloop", "asyncio"):
+        raise ConfigError(f"event_loop: expected uvloop or asyncio, got {config.event_loop!r}")
+    for name in ("telnet", "ssh"):
+        listen: Listen = getattr(config, name)
+        if listen.port > 65535:
+            raise ConfigError(f"{name}.port: {listen.port} is not a TCP port")
+    if config.limits.max_line_bytes < 80:
+        raise ConfigError(f"limits.max_line_bytes: {config.limits.max_line_bytes} is too small")
+    return config
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """A Config from a mapping shaped like config.example.yaml."""
+    return _validate(_build(Config, data))
+
+
+def load(path: Path | None) -> Config:
+    """Read a YAML config file (None: all defaults). Raises ConfigError."""
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return from_dict(data)
+
+
+def parse_listen(key: str, text: str, base: Listen) -> Listen:
+    """``HOST:PORT`` (or ``off``) from a command-line flag."""
+    if text == "off":
+        return replace(base, enabled=False)
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"{key}: expected HOST:PORT (port 0 picks a free one), got {text!r}")
+    return replace(base, host=host.strip("[]") or "127.0.0.1", port=int(port), enabled=True)
+
+
+def with_overrides(config: Config, **changes: Any) -> Config:
+    """A copy with the given top-level fields replaced (None values are ignored)."""
+    return _validate(replace(config, **{k: v for k, v in changes.items() if v is not None}))
+
+
+def env_wizard_password() -> str | None:
+    return os.environ.get("MOO_WIZARD_PASSWORD") or None

@@ -1,0 +1,228 @@
+"""One client socket, driven by event-loop reader/writer callbacks, with a codec.
+
+Why callbacks and not asyncio streams or coroutines: a hot upgrade must freeze
+I/O at any moment and hand the socket, the codec state, the unread input and
+the unsent output to another process. With callbacks, freezing is removing the
+reader and writer; nothing is lost inside a cancelled coroutine (a prototype
+that cancelled ``sock_accept``/send coroutines lost connections and replies).
+
+The pipeline:
+
+1. The loop calls ``_on_readable``; ``recv`` takes what the kernel has.
+2. The codec (telnet or SSH-gate frames) turns bytes into events; negotiation
+   replies it wants sent are queued.
+3. Events go to the handler (the server), which owns sessions.
+4. ``write`` appends to an output buffer, flushed once per loop turn (so all
+   the lines a command produces leave in one ``send``) or when the socket is
+   writable again. The buffer is capped: past the cap new output is dropped and
+   the client is told how much once it drains; a client that reads nothing
+   for ``output_stall_seconds`` is disconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from typing import Protocol
+
+from moo.config import Limits
+from moo.net.events import Event
+
+log = logging.getLogger(__name__)
+
+READ_SIZE = 65536
+
+
+class Codec(Protocol):
+    def start(self) -> bytes: ...
+
+    def feed(self, data: bytes) -> list[Event]: ...
+
+    def take_output(self) -> bytes: ...
+
+    def encode_text(self, text: str) -> bytes: ...
+
+    def set_echo(self, server_echoes: bool) -> bytes: ...
+
+    @property
+    def echo_off(self) -> bool: ...
+
+    @property
+    def window(self) -> tuple[int, int] | None: ...
+
+    @property
+    def terminal_type(self) -> str | None: ...
+
+    def get_state(self) -> dict[str, object]: ...
+
+
+class ConnectionHandler(Protocol):
+    def connection_events(self, conn: Connection, events: list[Event]) -> None: ...
+
+    def connection_closed(self, conn: Connection, reason: str) -> None: ...
+
+
+class Connection:
+    """A client socket with its codec and buffers. Knows nothing of players or rooms."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        codec: Codec,
+        handler: ConnectionHandler,
+        limits: Limits,
+        *,
+        kind: str,
+        peer: str,
+    ) -> None:
+        sock.setblocking(False)
+        self.loop = loop
+        self.sock = sock
+        self.codec = codec
+        self.handler = handler
+        self.limits = limits
+        self.kind = kind
+        self.peer = peer
+        self.fd = sock.fileno()
+        self.closed = False
+        self._outbuf = bytearray()
+        self._reading = False
+        self._writing = False
+        self._flush_scheduled = False
+        self._closing_reason: str | None = None
+        self._dropped = 0
+        self._full_since: float | None = None
+
+    # -------------------------------------------------------------- reading
+
+    def start(self, greeting: bytes = b"") -> None:
+        self.resume_reading()
+        first = self.codec.start() + greeting
+        if first:
+            self.write(first)
+
+    def pause_reading(self) -> None:
+        if self._reading and not self.closed:
+            self.loop.remove_reader(self.fd)
+            self._reading = False
+
+    def resume_reading(self) -> None:
+        if not self._reading and not self.closed and self._closing_reason is None:
+            self.loop.add_reader(self.fd, self._on_readable)
+            self._reading = True
+
+    def _on_readable(self) -> None:
+        try:
+            data = self.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            self._abort(f"read error: {error.strerror or error}")
+            return
+        if not data:
+            self._abort("closed by client")
+            return
+        try:
+            events = self.codec.feed(data)
+        except Exception as error:  # a codec bug or a protocol violation: drop only this client
+            log.warning("%s %s: bad input, closing: %s", self.kind, self.peer, error)
+            self._abort(f"protocol error: {error}")
+            return
+        reply = self.codec.take_output()
+        if reply:
+            self.write(reply)
+        if events:
+            self.handler.connection_events(self, events)
+
+    # -------------------------------------------------------------- writing
+
+    def send_text(self, text: str) -> None:
+        self.write(self.codec.encode_text(text))
+
+    def set_echo(self, server_echoes: bool) -> None:
+        data = self.codec.set_echo(server_echoes)
+        if data:
+            self.write(data)
+
+    @property
+    def buffered(self) -> int:
+        return len(self._outbuf)
+
+    def write(self, data: bytes) -> None:
+        if self.closed or not data:
+            return
+        cap = self.limits.output_buffer_bytes
+        if len(self._outbuf) + len(data) > cap:
+            self._dropped += len(data)
+            if self._full_since is None:
+                self._full_since = time.monotonic()
+            elif time.monotonic() - self._full_since > self.limits.output_stall_seconds:
+                self._abort("output stalled: the client stopped reading")
+            return
+        self._outbuf += data
+        if not self._flush_scheduled and not self._writing:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self.closed:
+            return
+        if self._outbuf:
+            try:
+                sent = self.sock.send(self._outbuf)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as error:
+                self._abort(f"write error: {error.strerror or error}")
+                return
+            del self._outbuf[:sent]
+        if self._dropped and len(self._outbuf) < self.limits.output_buffer_bytes // 2:
+            notice = (
+                f"*** {self._dropped} bytes of output were dropped: your client fell behind ***\n"
+            )
+            self._dropped = 0
+            self._full_since = None
+            self._outbuf += self.codec.encode_text(notice)
+        if self._outbuf:
+            if not self._writing:
+                self.loop.add_writer(self.fd, self._flush)
+                self._writing = True
+        else:
+            if self._writing:
+                self.loop.remove_writer(self.fd)
+                self._writing = False
+            if self._closing_reason is not None:
+                self._abort(self._closing_reason)
+
+    # -------------------------------------------------------------- closing
+
+    def close(self, reason: str) -> None:
+        """Stop reading, send what is buffered, then close."""
+        if self.closed or self._closing_reason is not None:
+            return
+        self.pause_reading()
+        self._closing_reason = reason
+        if not self._flush_scheduled and not self._writing:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _abort(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._reading:
+            self.loop.remove_reader(self.fd)
+            self._reading = False
+        if self._writing:
+            self.loop.remove_writer(self.fd)
+            self._writing = False
+        self._outbuf.clear()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self.handler.connection_closed(self, reason)

@@ -1,0 +1,83 @@
+"""Events that codecs produce from incoming bytes.
+
+A codec (telnet, SSH gate) turns bytes into these plain records; the
+connection hands them to its session. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class LineReceived:
+    """A complete input line, decoded to text, without its line ending."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineTooLong:
+    """An input line passed the length limit; its bytes were discarded up to the next newline."""
+
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSize:
+    """The client's terminal size (telnet NAWS, SSH window change)."""
+
+    cols: int
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalType:
+    """The client's terminal type (telnet TTYPE, SSH pty request)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRequest:
+    """SSH gate: check a login. ``method`` is "password" or "publickey"; ``secret`` is the
+    password or the public key in OpenSSH one-line format."""
+
+    user: str
+    method: str
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOpen:
+    """SSH gate: the authenticated user opened a shell session."""
+
+    term: str
+    cols: int
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class ControlHello:
+    """SSH gate: this connection is the gate's control line (its lifeline), from process ``pid``."""
+
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeerClosed:
+    """The peer said it is closing (gate ``close`` frame)."""
+
+    reason: str
+
+
+Event = (
+    LineReceived
+    | LineTooLong
+    | WindowSize
+    | TerminalType
+    | AuthRequest
+    | SessionOpen
+    | ControlHello
+    | PeerClosed
+)

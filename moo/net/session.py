@@ -1,0 +1,101 @@
+"""A session: one person at the other end of some transport, logged in or not.
+
+It knows who is connected (an opaque player id once logged in), the lines
+waiting to run, the client's output markers and its command budget. It knows
+nothing of rooms or verbs, and nothing of sockets: telnet and SSH-gate
+connections both meet it through ``Transport``. Everything here is plain data,
+so a hot upgrade can write a session down and rebuild it in another process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Transport(Protocol):
+    kind: str
+    peer: str
+    closed: bool
+
+    def send_text(self, text: str) -> None: ...
+
+    def set_echo(self, server_echoes: bool) -> None: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def close(self, reason: str) -> None: ...
+
+
+@dataclass
+class LoginState:
+    """Where a not-yet-connected session is on the welcome screen."""
+
+    stage: str = "welcome"  # "welcome" | "password" | "checking"
+    name: str = ""  # the name typed before a password prompt
+
+
+@dataclass
+class TokenBucket:
+    """Commands allowed per second, with a burst."""
+
+    rate: float
+    burst: float
+    tokens: float = 0.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.burst
+
+    def take(self, now: float) -> float:
+        """Take one token; return 0 if taken, else the seconds until one is available."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate if self.rate > 0 else 1.0
+
+
+class Session:
+    """One connection's person: login state, input queue, output markers."""
+
+    def __init__(self, sid: int, transport: Transport, *, rate: float, burst: int) -> None:
+        self.id = sid
+        self.transport = transport
+        self.player: int | None = None
+        self.login = LoginState()
+        self.pending: deque[str] = deque()
+        self.busy = False  # a line of this session is being handled asynchronously
+        self.connected_at = time.monotonic()
+        self.last_input = self.connected_at
+        self.output_prefix: str | None = None
+        self.output_suffix: str | None = None
+        self.budget = TokenBucket(rate=rate, burst=float(burst))
+        self.closed = False
+
+    @property
+    def logged_in(self) -> bool:
+        return self.player is not None
+
+    def tell(self, text: str) -> None:
+        """Send text followed by a newline (nothing if the transport is gone)."""
+        if not self.transport.closed:
+            self.transport.send_text(text + "\n")
+
+    def tell_lines(self, lines: list[str]) -> None:
+        if lines and not self.transport.closed:
+            self.transport.send_text("\n".join(lines) + "\n")
+
+    def set_echo(self, server_echoes: bool) -> None:
+        self.transport.set_echo(server_echoes)
+
+    def idle_seconds(self, now: float) -> float:
+        return now - self.last_input
+
+    def connected_seconds(self, now: float) -> float:
+        return now - self.connected_at

@@ -1,0 +1,519 @@
+"""Telnet codec: bytes in, events and bytes to send out. No I/O.
+
+One call to ``TelnetCodec.feed(data)`` runs this pipeline:
+
+1. The IAC state machine splits the bytes into data and telnet commands. It keeps its position
+   between calls, so a sequence split across reads (even ``IAC`` | ``SB NAWS ...``) is fine.
+2. Option negotiation (WILL/WONT/DO/DONT) follows RFC 1143's Q method: we never answer a message
+   that confirms a state we are already in, so negotiation cannot loop. Replies collect in an
+   output buffer that the transport drains with ``take_output()``.
+3. Subnegotiations (``IAC SB ... IAC SE``, ``IAC IAC`` unescaped) become events:
+   NAWS -> ``WindowSize``, TTYPE IS -> ``TerminalType``.
+4. Data bytes are framed into lines (CR LF, CR NUL, bare LF, bare CR), edited (BS and DEL erase a
+   character), stripped of C0 control characters (TAB becomes a space), decoded as UTF-8 with
+   replacement, and returned as ``LineReceived``. A line over ``max_line_bytes`` is not kept: it
+   is reported once, as ``LineTooLong``, when its line ending arrives.
+
+Outgoing text goes the other way through ``encode_text`` (CR LF line ends, IAC doubled).
+
+Why hand-written: measured on this machine, a hand-written asyncio Protocol with an IAC state
+machine did ~330-385k commands/s on loopback against ~3.7-5.5k for telnetlib3's shell, and
+telnetlib3 has no way to hand its negotiated state to another process. A hot upgrade carries
+live connections to a new process, so the codec's whole state is a plain JSON-safe dict
+(``get_state`` / ``from_state``), down to a half-received IAC sequence.
+
+Memory stays bounded whatever the peer sends: the line buffer by ``max_line_bytes``, a
+subnegotiation by ``MAX_SUBNEGOTIATION`` (beyond it the content is dropped up to ``IAC SE``),
+and output that nobody drains by ``MAX_PENDING_OUTPUT`` (beyond it replies are dropped).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Final, TypeVar
+
+from moo.net.events import Event, LineReceived, LineTooLong, TerminalType, WindowSize
+
+# Telnet commands (RFC 854) and the options we speak.
+IAC: Final = 255
+DONT: Final = 254
+DO: Final = 253
+WONT: Final = 252
+WILL: Final = 251
+SB: Final = 250
+EL: Final = 248
+EC: Final = 247
+AYT: Final = 246
+SE: Final = 240
+
+ECHO: Final = 1
+SGA: Final = 3
+TTYPE: Final = 24
+NAWS: Final = 31
+TTYPE_IS: Final = 0
+TTYPE_SEND: Final = 1
+
+MAX_SUBNEGOTIATION: Final = 512
+MAX_PENDING_OUTPUT: Final = 64 * 1024
+STATE_VERSION: Final = 1
+
+# Parser positions.
+_DATA, _IAC, _OPT, _SB, _SB_IAC = range(5)
+_PARSER_NAMES: Final = ("data", "iac", "opt", "sb", "sb_iac")
+
+# RFC 1143 Q method: per option and side, a state and a queue bit.
+_NO, _YES, _WANTNO, _WANTYES = range(4)
+_Q_NAMES: Final = ("no", "yes", "wantno", "wantyes")
+_EMPTY, _OPPOSITE = 0, 1
+_QUEUE_NAMES: Final = ("empty", "opposite")
+_US, _HIM = 0, 2  # index of the side's state in an option's [us, usq, him, himq]
+_NEUTRAL: Final = (_NO, _EMPTY, _NO, _EMPTY)
+
+_SPECIAL = re.compile(rb"[\r\x08\x7f\xff]")
+_CONTROLS: Final = bytes(b for b in range(32) if b != 9) + b"\x7f"
+_TAB_TO_SPACE: Final = bytes.maketrans(b"\t", b" ")
+
+_T = TypeVar("_T")
+
+
+def _decode(raw: bytes | bytearray) -> str:
+    return raw.translate(_TAB_TO_SPACE, _CONTROLS).decode("utf-8", "replace")
+
+
+class TelnetCodec:
+    """The server side of one telnet connection: feed it bytes, send what it hands back."""
+
+    __slots__ = (
+        "_discarding",
+        "_dropped",
+        "_echo_wanted",
+        "_line",
+        "_max_line",
+        "_options",
+        "_out",
+        "_pending_cr",
+        "_sb",
+        "_sb_overflow",
+        "_state",
+        "_ttype",
+        "_verb",
+        "_window",
+    )
+
+    def __init__(self, *, max_line_bytes: int = 4096) -> None:
+        if max_line_bytes < 1:
+            raise ValueError(f"max_line_bytes must be at least 1, got {max_line_bytes!r}")
+        self._max_line = max_line_bytes
+        self._state = _DATA
+        self._verb = 0  # WILL/WONT/DO/DONT while the parser waits for the option byte
+        self._sb = bytearray()  # subnegotiation so far: option byte, then content
+        self._sb_overflow = False
+        self._line = bytearray()
+        self._dropped = 0  # bytes of an overlong line seen so far
+        self._discarding = False
+        self._pending_cr = False  # a CR ended the last line; swallow a following LF or NUL
+        self._options: dict[int, list[int]] = {}  # only options not in the neutral state
+        self._echo_wanted = False
+        self._window: tuple[int, int] | None = None
+        self._ttype: str | None = None
+        self._out = bytearray()
+
+    # -- public API ------------------------------------------------------------------------
+
+    def start(self) -> bytes:
+        """Bytes to send when the connection opens: WILL SGA, DO NAWS, DO TTYPE."""
+        return (
+            self._request(SGA, _US, True)
+            + self._request(NAWS, _HIM, True)
+            + self._request(TTYPE, _HIM, True)
+        )
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Parse incoming bytes; return the events they complete, in order."""
+        events: list[Event] = []
+        if not data:
+            return events
+        if (
+            self._state == _DATA
+            and b"\xff" not in data
+            and b"\r" not in data
+            and b"\x08" not in data
+            and b"\x7f" not in data
+        ):
+            self._data(data, 0, len(data), events)
+            return events
+        pos = 0
+        n = len(data)
+        search = _SPECIAL.search
+        while pos < n:
+            state = self._state
+            if state == _DATA:
+                m = search(data, pos)
+                if m is None:
+                    self._data(data, pos, n, events)
+                    break
+                end = m.start()
+                if end > pos:
+                    self._data(data, pos, end, events)
+                byte = data[end]
+                pos = end + 1
+                if byte == IAC:
+                    self._state = _IAC
+                elif byte == 13:
+                    events.append(self._end_line())
+                    self._pending_cr = True
+                else:  # BS or DEL
+                    self._pending_cr = False
+                    self._erase()
+            elif state == _IAC:
+                byte = data[pos]
+                pos += 1
+                self._state = _DATA
+                if byte == IAC:
+                    self._pending_cr = False
+                    self._append(b"\xff")
+                elif WILL <= byte <= DONT:
+                    self._verb = byte
+                    self._state = _OPT
+                elif byte == SB:
+                    self._sb.clear()
+                    self._sb_overflow = False
+                    self._state = _SB
+                elif byte == AYT:
+                    self._emit(b"[yes]\r\n")
+                elif byte == EC:
+                    self._erase()
+                elif byte == EL:
+                    self._line.clear()
+                    self._dropped = 0
+                    self._discarding = False
+                # NOP, DM, BRK, IP, AO, GA, a stray SE, anything else: nothing to do.
+            elif state == _OPT:
+                self._state = _DATA
+                self._emit(self._receive(data[pos], self._verb))
+                pos += 1
+            elif state == _SB:
+                i = data.find(b"\xff", pos)
+                end = n if i < 0 else i
+                self._sb_add(data[pos:end])
+                if i < 0:
+                    break
+                pos = i + 1
+                self._state = _SB_IAC
+            else:  # _SB_IAC
+                byte = data[pos]
+                if byte == IAC:
+                    self._sb_add(b"\xff")
+                    self._state = _SB
+                    pos += 1
+                elif byte == SE:
+                    self._state = _DATA
+                    pos += 1
+                    self._subnegotiation(events)
+                else:
+                    # A command inside SB: the peer never finished it. Drop it, read the command.
+                    self._sb.clear()
+                    self._sb_overflow = False
+                    self._state = _IAC
+        return events
+
+    def take_output(self) -> bytes:
+        """Drain the bytes the codec wants sent (negotiation replies, TTYPE SEND)."""
+        out = bytes(self._out)
+        self._out.clear()
+        return out
+
+    def encode_text(self, text: str) -> bytes:
+        """Text to wire bytes: UTF-8, bare LF -> CR LF (CR LF and bare CR kept), IAC doubled."""
+        if "\n" in text:
+            text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+        try:
+            data = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            data = text.encode("utf-8", "replace")
+        if b"\xff" in data:
+            data = data.replace(b"\xff", b"\xff\xff")
+        return data
+
+    def set_echo(self, server_echoes: bool) -> bytes:
+        """True: offer WILL ECHO (the client stops echoing: password entry); False: WONT ECHO.
+
+        Returns the bytes to send, b"" when nothing changes. The client's answer is not answered.
+        """
+        self._echo_wanted = server_echoes
+        return self._request(ECHO, _US, server_echoes)
+
+    @property
+    def echo_off(self) -> bool:
+        """True while we have offered WILL ECHO and the client has not refused it."""
+        return self._echo_wanted and self._side(ECHO, _US)[0] != _NO
+
+    @property
+    def window(self) -> tuple[int, int] | None:
+        """The last NAWS report as (cols, rows), or None."""
+        return self._window
+
+    @property
+    def terminal_type(self) -> str | None:
+        """The last TTYPE IS name, or None."""
+        return self._ttype
+
+    # -- lines -----------------------------------------------------------------------------
+
+    def _data(self, data: bytes, start: int, end: int, events: list[Event]) -> None:
+        """Plain data bytes (no CR, BS, DEL or IAC) in data[start:end]; may hold LFs."""
+        if self._pending_cr:
+            self._pending_cr = False
+            if data[start] in (10, 0):
+                start += 1
+        while start < end:
+            nl = data.find(b"\n", start, end)
+            if nl < 0:
+                self._append(data[start:end])
+                return
+            if self._line or self._discarding:
+                self._append(data[start:nl])
+                events.append(self._end_line())
+            elif nl - start > self._max_line:
+                events.append(LineTooLong(nl - start))
+            else:
+                events.append(LineReceived(_decode(data[start:nl])))
+            start = nl + 1
+
+    def _append(self, chunk: bytes) -> None:
+        if self._discarding:
+            self._dropped += len(chunk)
+        elif len(self._line) + len(chunk) > self._max_line:
+            self._dropped = len(self._line) + len(chunk)
+            self._line.clear()
+            self._discarding = True
+        else:
+            self._line += chunk
+
+    def _end_line(self) -> Event:
+        if self._discarding:
+            event: Event = LineTooLong(self._dropped)
+            self._dropped = 0
+            self._discarding = False
+            return event
+        text = _decode(self._line)
+        self._line.clear()
+        return LineReceived(text)
+
+    def _erase(self) -> None:
+        """Erase the last character (all bytes of a UTF-8 sequence) of the current line."""
+        line = self._line
+        if self._discarding or not line:
+            return
+        i = len(line) - 1
+        while i > 0 and len(line) - i < 4 and line[i] & 0xC0 == 0x80:
+            i -= 1
+        del line[i:]
+
+    # -- subnegotiation --------------------------------------------------------------------
+
+    def _sb_add(self, chunk: bytes) -> None:
+        if self._sb_overflow:
+            return
+        if len(self._sb) + len(chunk) > MAX_SUBNEGOTIATION:
+            self._sb_overflow = True
+            self._sb.clear()
+        else:
+            self._sb += chunk
+
+    def _subnegotiation(self, events: list[Event]) -> None:
+        sb = self._sb
+        if not self._sb_overflow and sb:
+            if sb[0] == NAWS and len(sb) == 5:
+                self._window = (sb[1] << 8 | sb[2], sb[3] << 8 | sb[4])
+                events.append(WindowSize(*self._window))
+            elif sb[0] == TTYPE and len(sb) > 2 and sb[1] == TTYPE_IS:
+                name = sb[2:].translate(None, _CONTROLS).decode("ascii", "replace")
+                if name:
+                    self._ttype = name
+                    events.append(TerminalType(name))
+        sb.clear()
+        self._sb_overflow = False
+
+    # -- option negotiation (RFC 1143 Q method) --------------------------------------------
+
+    def _emit(self, data: bytes) -> None:
+        if data and len(self._out) < MAX_PENDING_OUTPUT:
+            self._out += data
+
+    def _side(self, opt: int, side: int) -> tuple[int, int]:
+        states = self._options.get(opt, _NEUTRAL)
+        return states[side], states[side + 1]
+
+    def _set_side(self, opt: int, side: int, state: int, queue: int) -> None:
+        states = list(self._options.get(opt, _NEUTRAL))
+        states[side] = state
+        states[side + 1] = queue
+        if tuple(states) == _NEUTRAL:
+            self._options.pop(opt, None)
+        else:
+            self._options[opt] = states
+
+    def _accepts(self, opt: int, side: int) -> bool:
+        if side == _US:
+            return opt == SGA or (opt == ECHO and self._echo_wanted)
+        return opt in (NAWS, TTYPE, SGA)
+
+    def _receive(self, opt: int, verb: int) -> bytes:
+        """The peer sent IAC <verb> <opt>; update the option, return our reply (maybe b"")."""
+        side = _HIM if verb in (WILL, WONT) else _US
+        yes = bytes((IAC, DO if side == _HIM else WILL, opt))
+        no = bytes((IAC, DONT if side == _HIM else WONT, opt))
+        state, queue = self._side(opt, side)
+        was = state
+        reply = b""
+        if verb in (WILL, DO):
+            if state == _NO:
+                if self._accepts(opt, side):
+                    state, reply = _YES, yes
+                else:
+                    reply = no
+            elif state == _WANTNO:  # they broke protocol (answered our refusal with WILL/DO)
+                state, queue = (_NO, _EMPTY) if queue == _EMPTY else (_YES, _EMPTY)
+            elif state == _WANTYES:
+                if queue == _EMPTY:
+                    state = _YES
+                else:
+                    state, queue, reply = _WANTNO, _EMPTY, no
+        elif state == _YES:
+            state, reply = _NO, no
+        elif state == _WANTNO:
+            if queue == _EMPTY:
+                state = _NO
+            else:
+                state, queue, reply = _WANTYES, _EMPTY, yes
+        elif state == _WANTYES:
+            state, queue = _NO, _EMPTY
+        self._set_side(opt, side, state, queue)
+        if opt == TTYPE and side == _HIM and state == _YES and was != _YES:
+            reply += bytes((IAC, SB, TTYPE, TTYPE_SEND, IAC, SE))
+        return reply
+
+    def _request(self, opt: int, side: int, enable: bool) -> bytes:
+        """We want <opt> on/off on <side>; return what to send (maybe b"")."""
+        state, queue = self._side(opt, side)
+        reply = b""
+        if enable:
+            if state == _NO:
+                state = _WANTYES
+                reply = bytes((IAC, DO if side == _HIM else WILL, opt))
+            elif state == _WANTNO and queue == _EMPTY:
+                queue = _OPPOSITE
+            elif state == _WANTYES and queue == _OPPOSITE:
+                queue = _EMPTY
+        else:
+            if state == _YES:
+                state = _WANTNO
+                reply = bytes((IAC, DONT if side == _HIM else WONT, opt))
+            elif state == _WANTNO and queue == _OPPOSITE:
+                queue = _EMPTY
+            elif state == _WANTYES and queue == _EMPTY:
+                queue = _OPPOSITE
+        self._set_side(opt, side, state, queue)
+        return reply
+
+    # -- state hand-over -------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, object]:
+        """Everything needed to carry on this conversation in another process (JSON-safe).
+
+        Byte buffers are stored as latin-1 strings, so every byte value survives json.
+        """
+        return {
+            "version": STATE_VERSION,
+            "max_line_bytes": self._max_line,
+            "parser": _PARSER_NAMES[self._state],
+            "verb": self._verb,
+            "sb": self._sb.decode("latin-1"),
+            "sb_overflow": self._sb_overflow,
+            "line": self._line.decode("latin-1"),
+            "dropped": self._dropped,
+            "discarding": self._discarding,
+            "pending_cr": self._pending_cr,
+            "options": {
+                str(opt): {
+                    "us": _Q_NAMES[s[0]],
+                    "us_queue": _QUEUE_NAMES[s[1]],
+                    "him": _Q_NAMES[s[2]],
+                    "him_queue": _QUEUE_NAMES[s[3]],
+                }
+                for opt, s in sorted(self._options.items())
+            },
+            "echo_wanted": self._echo_wanted,
+            "window": list(self._window) if self._window is not None else None,
+            "terminal_type": self._ttype,
+            "output": self._out.decode("latin-1"),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, object]) -> TelnetCodec:
+        """Rebuild a codec from ``get_state()``; raises ValueError naming a bad or missing key."""
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"telnet state: unsupported version {state.get('version')!r}")
+        codec = cls(max_line_bytes=_get(state, "max_line_bytes", int))
+        codec._state = _name_index(state, "parser", _PARSER_NAMES)
+        codec._verb = _get(state, "verb", int)
+        if codec._state == _OPT and not WILL <= codec._verb <= DONT:
+            raise ValueError(f"telnet state: 'verb' {codec._verb!r} is not WILL/WONT/DO/DONT")
+        codec._sb = bytearray(_latin1(state, "sb"))
+        codec._sb_overflow = _get(state, "sb_overflow", bool)
+        codec._line = bytearray(_latin1(state, "line"))
+        codec._dropped = _get(state, "dropped", int)
+        codec._discarding = _get(state, "discarding", bool)
+        codec._pending_cr = _get(state, "pending_cr", bool)
+        options = _get(state, "options", dict)
+        for key, value in options.items():
+            if not isinstance(key, str) or not key.isdigit() or not isinstance(value, dict):
+                raise ValueError(f"telnet state: bad 'options' entry {key!r}: {value!r}")
+            states = [
+                _name_index(value, "us", _Q_NAMES),
+                _name_index(value, "us_queue", _QUEUE_NAMES),
+                _name_index(value, "him", _Q_NAMES),
+                _name_index(value, "him_queue", _QUEUE_NAMES),
+            ]
+            if tuple(states) != _NEUTRAL:
+                codec._options[int(key)] = states
+        codec._echo_wanted = _get(state, "echo_wanted", bool)
+        window = state.get("window")
+        if window is not None:
+            if (
+                not isinstance(window, list | tuple)
+                or len(window) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in window)
+            ):
+                raise ValueError(f"telnet state: 'window' must be [cols, rows], got {window!r}")
+            codec._window = (window[0], window[1])
+        ttype = state.get("terminal_type")
+        if ttype is not None and not isinstance(ttype, str):
+            raise ValueError(f"telnet state: 'terminal_type' must be a string, got {ttype!r}")
+        codec._ttype = ttype
+        codec._out = bytearray(_latin1(state, "output"))
+        return codec
+
+
+def _get(state: Mapping[str, object], key: str, kind: type[_T]) -> _T:
+    value = state.get(key)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"telnet state: {key!r} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _latin1(state: Mapping[str, object], key: str) -> bytes:
+    text = _get(state, key, str)
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"telnet state: {key!r} must be a latin-1 string") from None
+
+
+def _name_index(state: Mapping[str, object], key: str, names: tuple[str, ...]) -> int:
+    value = state.get(key)
+    if not isinstance(value, str) or value not in names:
+        raise ValueError(f"telnet state: {key!r} must be one of {names}, got {value!r}")
+    return names.index(value)

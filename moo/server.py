@@ -1,0 +1,375 @@
+"""Server: owns the world, the listeners, the connections and their sessions.
+
+The flow of a typed line:
+
+1. A ``Listener`` accepts a socket; a ``Connection`` with a telnet codec (or an
+   SSH-gate frame codec) reads it; each connection gets a ``Session``.
+2. ``connection_events`` queues each complete line on its session. A session
+   with too many waiting lines stops being read (the kernel then slows the
+   client down).
+3. ``_run_commands`` takes one line per ready session per round, so a flood
+   from one client cannot starve the others, and spends each session's token
+   budget (``limits.commands_per_second``): a client over budget waits.
+4. A line from a logged-in player goes to the ``Dispatcher``; a line on the
+   welcome screen goes to the ``LoginScreen`` (asynchronous: password hashing
+   runs in a thread, and the session's later lines wait for it).
+
+Commands run one at a time on the event loop, so between two callbacks the
+world is always at a quiet point (no command half done).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any
+
+from moo.accounts import LoginThrottle, Passwords
+from moo.commands.context import ConnectedPlayer
+from moo.commands.dispatch import Dispatcher
+from moo.config import Config
+from moo.login import LoginScreen
+from moo.net import events as ev
+from moo.net.connection import Codec, Connection
+from moo.net.gate_protocol import GateServerCodec
+from moo.net.listeners import Listener
+from moo.net.session import Session
+from moo.net.telnet_codec import TelnetCodec
+from moo.who import who_lines
+from moo.world.world import World
+
+log = logging.getLogger(__name__)
+
+COMMANDS_PER_TURN = 256
+
+
+class Server:
+    """The running world server. ``start()``, then ``wait_closed()``; ``stop()`` ends it."""
+
+    def __init__(self, config: Config, world: World, passwords: Passwords) -> None:
+        self.config = config
+        self.world = world
+        self.passwords = passwords
+        self.dispatcher = Dispatcher(world, self)
+        self.login = LoginScreen(world, passwords, LoginThrottle(config.login), self)
+        self.listeners: dict[str, Listener] = {}
+        self.sessions: dict[Connection, Session] = {}
+        self.gate_controls: set[Connection] = set()
+        self._by_player: dict[int, Session] = {}
+        self._ready: deque[Session] = deque()
+        self._run_scheduled = False
+        self._next_sid = 1
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stop_requested = asyncio.Event()
+        self.shutdown_message = ""
+        self._loop = asyncio.get_running_loop()
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def add_listener(self, listener: Listener) -> None:
+        self.listeners[listener.name] = listener
+        listener.start()
+
+    def start_housekeeping(self) -> None:
+        self._sweeper = self._loop.call_later(5.0, self._sweep_idle)
+
+    async def wait_stop_requested(self) -> None:
+        await self._stop_requested.wait()
+
+    def request_shutdown(self, message: str, by: int) -> None:
+        """Begin a clean shutdown (``@shutdown``, SIGTERM, SIGINT)."""
+        if self._stop_requested.is_set():
+            return
+        who = self.world.objects[by].name if by in self.world.objects else "the server"
+        self.shutdown_message = message
+        text = f"*** Shutdown requested by {who}" + (f": {message}" if message else "") + " ***"
+        for session in list(self.sessions.values()):
+            session.tell(text)
+        log.info("shutdown requested by %s: %s", who, message or "(no message)")
+        self._stop_requested.set()
+
+    async def close_connections(self, timeout: float = 2.0) -> None:
+        """Stop listening, flush and close every connection (waits at most ``timeout``)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for listener in self.listeners.values():
+            listener.pause()
+        for conn in [*self.sessions, *self.gate_controls]:
+            conn.close("server shutting down")
+        deadline = time.monotonic() + timeout
+        while (self.sessions or self.gate_controls) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for listener in self.listeners.values():
+            listener.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    # ---------------------------------------------------------- connections
+
+    def accept(self, sock: Any, peer: str, *, kind: str) -> None:
+        """A new client socket from a listener."""
+        codec: Codec
+        if kind == "ssh":
+            codec = GateServerCodec(max_line_bytes=self.config.limits.max_line_bytes)
+        else:
+            codec = TelnetCodec(max_line_bytes=self.config.limits.max_line_bytes)
+        conn = Connection(self._loop, sock, codec, self, self.config.limits, kind=kind, peer=peer)
+        limits = self.config.limits
+        session = Session(
+            self._next_sid, conn, rate=limits.commands_per_second, burst=limits.command_burst
+        )
+        self._next_sid += 1
+        self.sessions[conn] = session
+        if len(self.sessions) > limits.max_connections:
+            conn.start()
+            session.tell("Sorry, the server is full. Please try again later.")
+            conn.close("server full")
+            return
+        if kind == "ssh":
+            conn.start()
+        else:
+            welcome = "\n".join(self.login.welcome()) + "\n"
+            conn.start(conn.codec.encode_text(welcome))
+
+    def connection_events(self, conn: Connection, events: list[ev.Event]) -> None:
+        session = self.sessions.get(conn)
+        if session is None:
+            return
+        for event in events:
+            if isinstance(event, ev.LineReceived):
+                session.pending.append(event.text)
+                session.last_input = time.monotonic()
+                if len(session.pending) == 1:
+                    self._mark_ready(session)
+                if len(session.pending) >= self.config.limits.max_pending_lines:
+                    conn.pause_reading()
+            elif isinstance(event, ev.LineTooLong):
+                limit = self.config.limits.max_line_bytes
+                session.tell(
+                    f"That line was too long ({event.length} bytes; the limit is {limit}), "
+                    "so it was ignored."
+                )
+            elif isinstance(event, ev.AuthRequest):
+                self._spawn(self._ssh_auth(session, event))
+            elif isinstance(event, ev.SessionOpen):
+                self._ssh_open(session)
+            elif isinstance(event, ev.ControlHello):
+                self.sessions.pop(conn, None)
+                self.gate_controls.add(conn)
+                log.info("ssh gate (pid %d) connected", event.pid)
+                return
+            elif isinstance(event, ev.PeerClosed):
+                conn.close(event.reason or "closed by client")
+                return
+
+    def connection_closed(self, conn: Connection, reason: str) -> None:
+        self.gate_controls.discard(conn)
+        session = self.sessions.pop(conn, None)
+        if session is None:
+            return
+        session.closed = True
+        session.pending.clear()
+        player = session.player
+        if player is not None and self._by_player.get(player) is session:
+            del self._by_player[player]
+            self._announce_presence(player, "has disconnected.")
+            log.info("#%d disconnected (%s)", player, reason)
+
+    # -------------------------------------------------------------- commands
+
+    def _mark_ready(self, session: Session) -> None:
+        self._ready.append(session)
+        if not self._run_scheduled:
+            self._run_scheduled = True
+            self._loop.call_soon(self._run_commands)
+
+    def _run_commands(self) -> None:
+        self._run_scheduled = False
+        ready = self._ready
+        now = time.monotonic()
+        for _ in range(min(len(ready), COMMANDS_PER_TURN)):
+            session = ready.popleft()
+            if session.closed or session.busy or not session.pending:
+                continue
+            wait = session.budget.take(now)
+            if wait > 0:
+                self._loop.call_later(wait, self._mark_ready, session)
+                continue
+            line = session.pending.popleft()
+            if len(session.pending) < self.config.limits.max_pending_lines // 2:
+                session.transport.resume_reading()
+            self._run_line(session, line)
+            if session.pending and not session.busy and not session.closed:
+                ready.append(session)
+        if ready and not self._run_scheduled:
+            self._run_scheduled = True
+            self._loop.call_soon(self._run_commands)
+
+    def _run_line(self, session: Session, line: str) -> None:
+        if self._handle_builtin(session, line):
+            return
+        if session.player is None:
+            session.busy = True
+            self._spawn(self._login_line(session, line))
+            return
+        if session.output_prefix is not None:
+            session.tell(session.output_prefix)
+        self.dispatcher.run(session.player, line)
+        if session.output_suffix is not None:
+            session.tell(session.output_suffix)
+
+    def _handle_builtin(self, session: Session, line: str) -> bool:
+        """LambdaMOO's intrinsic commands, answered by the server itself."""
+        word, _, rest = line.strip().partition(" ")
+        upper = word.upper()
+        if upper in ("PREFIX", "OUTPUTPREFIX"):
+            session.output_prefix = rest or None
+            return True
+        if upper in ("SUFFIX", "OUTPUTSUFFIX"):
+            session.output_suffix = rest or None
+            return True
+        return False
+
+    async def _login_line(self, session: Session, line: str) -> None:
+        try:
+            await self.login.handle(session, line, session.transport.peer.rsplit(":", 1)[0])
+        finally:
+            session.busy = False
+            if session.pending and not session.closed:
+                self._mark_ready(session)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    # ------------------------------------------------------------------ ssh
+
+    async def _ssh_auth(self, session: Session, request: ev.AuthRequest) -> None:
+        conn = session.transport
+        assert isinstance(conn, Connection) and isinstance(conn.codec, GateServerCodec)
+        source = f"ssh:{request.user.lower()}"
+        if request.method == "password":
+            player, reason = await self.login.check_password(request.user, request.secret, source)
+        elif request.method == "publickey":
+            player, reason = self.login.check_key(request.user, request.secret, source)
+        else:
+            player, reason = None, f"unsupported method {request.method!r}"
+        if conn.closed:
+            return
+        conn.write(conn.codec.encode_auth_result(player is not None, reason))
+        if player is None:
+            conn.close("ssh authentication failed")
+            return
+        session.login.stage, session.login.name = "ssh-authenticated", str(player)
+
+    def _ssh_open(self, session: Session) -> None:
+        if session.login.stage != "ssh-authenticated":
+            session.transport.close("ssh session opened before authentication")
+            return
+        player = int(session.login.name)
+        session.login.stage, session.login.name = "welcome", ""
+        if self.world.valid(player):
+            self.attach(session, player)
+
+    # ---------------------------------------------------------- login host
+
+    def attach(self, session: Session, player: int) -> None:
+        """Make ``session`` the connection of ``player`` (replacing an older one)."""
+        old = self._by_player.get(player)
+        redirected = old is not None and old is not session
+        if old is not None and redirected:
+            old.tell("*** Redirected to another connection ***")
+            old.player = None
+            old.transport.close("redirected")
+        session.player = player
+        session.login.stage = "connected"
+        self._by_player[player] = session
+        session.tell(
+            "*** Redirected ***"
+            if redirected
+            else f"*** Connected as {self.world.objects[player].name} ***"
+        )
+        if not redirected:
+            self._announce_presence(player, "has connected.")
+        self.dispatcher.run(player, "look")
+
+    def end_session(self, session: Session, message: str) -> None:
+        session.tell(message)
+        session.transport.close("quit")
+
+    def who_lines(self) -> list[str]:
+        return who_lines(self.world, self.connected_players())
+
+    # ------------------------------------------------------------ verb host
+
+    def notify(self, player: int, text: str) -> None:
+        session = self._by_player.get(player)
+        if session is not None:
+            session.tell(text)
+
+    def is_connected(self, player: int) -> bool:
+        return player in self._by_player
+
+    def connected_players(self) -> list[ConnectedPlayer]:
+        now = time.monotonic()
+        return [
+            ConnectedPlayer(p, s.connected_seconds(now), s.idle_seconds(now), s.transport.kind)
+            for p, s in self._by_player.items()
+        ]
+
+    def boot(self, player: int, reason: str) -> bool:
+        session = self._by_player.get(player)
+        if session is None:
+            return False
+        session.tell(f"*** You have been booted: {reason} ***" if reason else "*** Booted ***")
+        session.transport.close("booted")
+        return True
+
+    def disconnect(self, player: int, reason: str) -> None:
+        session = self._by_player.get(player)
+        if session is not None:
+            session.tell(reason)
+            session.transport.close("quit")
+
+    def change_password(self, player: int, old: str, new: str) -> None:
+        self._spawn(self._change_password(player, old, new))
+
+    async def _change_password(self, player: int, old: str, new: str) -> None:
+        stored = self.world.prop(player, "password", "")
+        if not await self.passwords.verify(stored, old):
+            self.notify(player, "That is not your current password; nothing was changed.")
+            return
+        hashed = await self.passwords.hash(new)
+        if self.world.valid(player):
+            self.world.set_prop(player, "password", hashed)
+            self.notify(player, "Password changed.")
+
+    # -------------------------------------------------------------- helpers
+
+    def _announce_presence(self, player: int, what: str) -> None:
+        obj = self.world.objects.get(player)
+        if obj is None or not self.world.valid(obj.location):
+            return
+        for oid in self.world.objects[obj.location].contents:
+            if oid != player:
+                self.notify(oid, f"{obj.name} {what}")
+
+    def _sweep_idle(self) -> None:
+        """Close welcome-screen connections idle past ``login.idle_timeout_seconds``."""
+        now = time.monotonic()
+        limit = self.config.login.idle_timeout_seconds
+        for session in list(self.sessions.values()):
+            if session.player is None and not session.busy and session.idle_seconds(now) > limit:
+                session.tell("*** Timed out waiting for a login ***")
+                session.transport.close("login timeout")
+        self._sweeper = self._loop.call_later(5.0, self._sweep_idle)

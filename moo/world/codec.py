@@ -1,0 +1,37 @@
+"""msgpack encoding of world records, with ObjRef carried as a msgpack extension.
+
+Loading never runs code: only plain values, ObjRef and the Structs of
+``model.py`` / ``mutations.py`` can come out of a decode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from moo.world.values import ObjRef
+
+OBJREF_EXT = 1
+
+
+def _enc_hook(value: Any) -> Any:
+    if isinstance(value, ObjRef):
+        return msgspec.msgpack.Ext(OBJREF_EXT, value.id.to_bytes(8, "big", signed=True))
+    raise NotImplementedError(f"cannot encode {type(value).__name__} in a world value")
+
+
+def _ext_hook(code: int, data: memoryview) -> Any:
+    if code == OBJREF_EXT and len(data) == 8:
+        return ObjRef(int.from_bytes(data, "big", signed=True))
+    raise ValueError(f"unknown msgpack extension {code}")
+
+
+encoder = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
+# Same bytes for equal worlds whatever order their dicts were filled in.
+digest_encoder = msgspec.msgpack.Encoder(enc_hook=_enc_hook, order="sorted")
+
+
+def decoder(type_: Any) -> msgspec.msgpack.Decoder[Any]:
+    """A decoder for ``type_`` that understands ObjRef extensions."""
+    return msgspec.msgpack.Decoder(type_, ext_hook=_ext_hook)

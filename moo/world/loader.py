@@ -1,0 +1,131 @@
+"""Build a world from ``core_db/`` (the readable starting data) and bind the Python verbs.
+
+``core_db/objects.yaml`` lists objects; ``core_db/help.yaml`` holds help
+topics, stored on ``$help.topics``. Verbs come from ``verbs/*.py``
+(``@verb`` decorators); ``sync_verbs`` adds the record of any code-defined verb
+a world does not have yet, so new verbs shipped with new code appear in old
+worlds too. Loading happens through the world's mutation methods, like any
+other change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from moo.commands.parser import canonical_prep
+from moo.errors import WorldError
+from moo.world.model import FLAG_NAMES, VerbDef
+from moo.world.values import NOTHING, ObjRef
+from moo.world.verb_registry import bindings, load_verb_modules
+from moo.world.world import World
+
+DEFAULT_CORE_DIR = Path(__file__).resolve().parents[2] / "core_db"
+
+
+class _CoreLoader(yaml.SafeLoader):
+    """YAML with one extra tag: ``!ref N`` is an object reference."""
+
+
+def _ref(loader: yaml.SafeLoader, node: yaml.Node) -> ObjRef:
+    return ObjRef(int(loader.construct_scalar(node)))  # type: ignore[arg-type]
+
+
+_CoreLoader.add_constructor("!ref", _ref)
+
+
+def _read_yaml(path: Path) -> Any:
+    with path.open(encoding="utf-8") as f:
+        return yaml.load(f, Loader=_CoreLoader)
+
+
+def _depth(by_id: dict[int, dict[str, Any]], oid: int) -> int:
+    depth = 0
+    while oid in by_id and by_id[oid].get("parent", NOTHING) != NOTHING:
+        oid = by_id[oid]["parent"]
+        depth += 1
+        if depth > 1000:
+            raise WorldError(f"core_db: parent loop at #{oid}")
+    return depth
+
+
+def build_core_world(core_dir: Path = DEFAULT_CORE_DIR) -> World:
+    """A new world from the core data files, with every Python verb bound."""
+    entries: list[dict[str, Any]] = _read_yaml(core_dir / "objects.yaml")
+    by_id = {int(e["id"]): e for e in entries}
+    world = World()
+    with world.transaction():
+        for oid, entry in sorted(by_id.items()):
+            flags = 0
+            for name in entry.get("flags", []):
+                if name not in FLAG_NAMES:
+                    raise WorldError(f"core_db: #{oid} has unknown flag {name!r}")
+                flags |= FLAG_NAMES[name]
+            world.create(
+                NOTHING,
+                int(entry["owner"]),
+                str(entry["name"]),
+                flags=flags,
+                aliases=[str(a) for a in entry.get("aliases", [])],
+                oid=oid,
+            )
+        for oid, entry in by_id.items():
+            world.set_parent(oid, int(entry.get("parent", NOTHING)))
+        ordered = sorted(by_id, key=lambda oid: (_depth(by_id, oid), oid))
+        for oid in ordered:
+            owner = int(by_id[oid]["owner"])
+            for name, spec in (by_id[oid].get("define") or {}).items():
+                if isinstance(spec, dict) and "value" in spec:
+                    world.define_prop(oid, name, spec["value"], owner, str(spec.get("perms", "r")))
+                else:
+                    world.define_prop(oid, name, spec, owner, "r")
+        for oid in ordered:
+            for name, value in (by_id[oid].get("set") or {}).items():
+                world.set_prop(oid, name, value)
+        for oid, entry in sorted(by_id.items()):
+            if "location" in entry:
+                world.move(oid, int(entry["location"]))
+        help_file = core_dir / "help.yaml"
+        if help_file.exists():
+            topics = _read_yaml(help_file) or {}
+            world.set_prop(world.sys("help"), "topics", {str(k): str(v) for k, v in topics.items()})
+        sync_verbs(world)
+    return world
+
+
+def resolve_target(world: World, target: str) -> int:
+    if target.startswith("$"):
+        return world.sys(target)
+    if target.startswith("#"):
+        return int(target[1:])
+    raise WorldError(f"verb binding target {target!r} must be $name or #id")
+
+
+def sync_verbs(world: World) -> int:
+    """Add the record of every code-defined verb the world lacks; return how many were added."""
+    load_verb_modules()
+    added = 0
+    wizard = 2 if world.valid(2) else NOTHING
+    for binding in bindings():
+        oid = resolve_target(world, binding.target)
+        if not world.valid(oid):
+            raise WorldError(f"verb {binding.impl}: target {binding.target} is not in this world")
+        if any(v.impl == binding.impl for v in world.objects[oid].verbs):
+            continue
+        prep = canonical_prep(binding.prep)
+        if prep is None:
+            raise WorldError(f"verb {binding.impl}: unknown preposition {binding.prep!r}")
+        record = VerbDef(
+            names=binding.names,
+            owner=wizard,
+            perms=binding.perms,
+            dobj=binding.dobj,
+            prep=prep,
+            iobj=binding.iobj,
+            impl=binding.impl,
+        )
+        world.add_verb(oid, record)
+        added += 1
+    return added

@@ -1,0 +1,91 @@
+"""Mutation records: the serialisable form of every change to the world.
+
+Each record carries the full new value, so applying it twice gives the same
+world (journal replay after a fuzzy snapshot is idempotent). ``World`` builds a
+record, applies it with ``apply()``, and hands committed records to its
+observers; recovery calls the same ``apply()``, so live changes and replay can
+never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from moo.world.model import MooObject, PropDef, VerbDef
+
+
+class Create(msgspec.Struct, tag="create", array_like=True):
+    obj: MooObject
+
+
+class Recycle(msgspec.Struct, tag="recycle", array_like=True):
+    id: int
+
+
+class SetField(msgspec.Struct, tag="set", array_like=True):
+    """name (str), aliases (list[str]), owner (int), flags (int)."""
+
+    id: int
+    field: str
+    value: Any
+
+
+class SetParent(msgspec.Struct, tag="parent", array_like=True):
+    id: int
+    parent: int
+
+
+class Move(msgspec.Struct, tag="move", array_like=True):
+    id: int
+    location: int
+
+
+class SetProp(msgspec.Struct, tag="prop", array_like=True):
+    id: int
+    name: str
+    value: Any
+
+
+class ClearProp(msgspec.Struct, tag="clear", array_like=True):
+    id: int
+    name: str
+
+
+class DefineProp(msgspec.Struct, tag="defprop", array_like=True):
+    id: int
+    name: str
+    propdef: PropDef
+    value: Any
+
+
+class UndefineProp(msgspec.Struct, tag="undefprop", array_like=True):
+    id: int
+    name: str
+
+
+class SetVerbs(msgspec.Struct, tag="verbs", array_like=True):
+    id: int
+    verbs: list[VerbDef]
+
+
+class SetNextId(msgspec.Struct, tag="nextid", array_like=True):
+    next_id: int
+
+
+Mutation = (
+    Create
+    | Recycle
+    | SetField
+    | SetParent
+    | Move
+    | SetProp
+    | ClearProp
+    | DefineProp
+    | UndefineProp
+    | SetVerbs
+    | SetNextId
+)
+
+SETTABLE_FIELDS = frozenset({"name", "aliases", "owner", "flags"})

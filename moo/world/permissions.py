@@ -1,0 +1,77 @@
+"""MOO's permission model, as checks that verbs call before changing the world.
+
+Objects have owners; players carry the player / builder / programmer / wizard
+flags; properties carry r/w/c. Wizards may do anything. Each ``require_*``
+raises ``PermissionDenied`` with the line the player sees.
+"""
+
+from __future__ import annotations
+
+from moo.errors import PermissionDenied
+from moo.world.model import Flag
+from moo.world.world import World
+
+
+def is_wizard(world: World, who: int) -> bool:
+    obj = world.objects.get(who)
+    return obj is not None and bool(obj.flags & Flag.WIZARD)
+
+
+def is_builder(world: World, who: int) -> bool:
+    obj = world.objects.get(who)
+    return obj is not None and bool(obj.flags & (Flag.BUILDER | Flag.WIZARD))
+
+
+def controls(world: World, who: int, oid: int) -> bool:
+    """True when ``who`` owns ``oid`` or is a wizard."""
+    obj = world.objects.get(oid)
+    return is_wizard(world, who) or (obj is not None and obj.owner == who)
+
+
+def require_wizard(world: World, who: int, command: str) -> None:
+    if not is_wizard(world, who):
+        raise PermissionDenied(f"Sorry, {command} is for wizards only.")
+
+
+def require_builder(world: World, who: int, command: str) -> None:
+    if not is_builder(world, who):
+        raise PermissionDenied(
+            f"Sorry, {command} is for builders only. Ask a wizard for @make-builder."
+        )
+
+
+def require_control(world: World, who: int, oid: int, action: str) -> None:
+    if not controls(world, who, oid):
+        raise PermissionDenied(
+            f"You don't own {world.objects[oid].name} (#{oid}), so you can't {action}."
+        )
+
+
+def can_read_prop(world: World, who: int, oid: int, name: str) -> bool:
+    found = world.prop_definer(oid, name)
+    if found is None:
+        return False
+    _definer, propdef = found
+    return is_wizard(world, who) or "r" in propdef.perms or propdef.owner == who
+
+
+def can_write_prop(world: World, who: int, oid: int, name: str) -> bool:
+    """MOO: the property's owner on this object may write it; 'c' makes that the object's owner."""
+    found = world.prop_definer(oid, name)
+    if found is None:
+        return False
+    definer, propdef = found
+    if is_wizard(world, who) or "w" in propdef.perms:
+        return True
+    if "c" in propdef.perms and definer.id != oid:
+        return world.objects[oid].owner == who
+    return propdef.owner == who
+
+
+def require_write_prop(world: World, who: int, oid: int, name: str) -> None:
+    if not can_write_prop(world, who, oid, name):
+        obj = world.objects[oid]
+        raise PermissionDenied(f"You may not change {name} on {obj.name} (#{oid}).")
+
+
+__all__ = ["Flag"]

@@ -1,0 +1,486 @@
+"""The world: every object, and the ONE path by which any of them changes.
+
+How a change flows:
+
+1. A verb calls a mutation method (``create``, ``move``, ``set_prop`` ...).
+2. The method validates its arguments against the current world and raises
+   ``WorldError`` before anything changes.
+3. It builds a mutation record (``mutations.py``) holding the full new value.
+4. ``_commit_record`` saves the old state of each object the record touches
+   (once per transaction), tells the ``before_change`` hooks (a snapshot in
+   progress saves its copy first), and calls ``apply()``.
+5. When the outermost ``transaction()`` ends without an exception, its records
+   go to every observer (the journal) in one batch. If it ends with an
+   exception, the saved states are put back and observers hear nothing: a
+   command that fails leaves no trace.
+
+Recovery replays records with the same ``apply()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from moo.errors import WorldError
+from moo.world import mutations as m
+from moo.world.codec import decoder, digest_encoder, encoder
+from moo.world.model import Flag, MooObject, PropDef, VerbDef
+from moo.world.values import NOTHING, ObjRef
+
+CommitObserver = Callable[[list[m.Mutation]], None]
+ChangeHook = Callable[[int], None]
+
+BUILTIN_PROPERTIES = frozenset(
+    {"name", "owner", "location", "contents", "parent", "flags", "aliases", "id", "verbs"}
+)
+
+_object_decoder = decoder(MooObject)
+
+
+def clone(obj: MooObject) -> MooObject:
+    """A deep copy of an object (through msgpack: several times faster than copy.deepcopy)."""
+    result: MooObject = _object_decoder.decode(encoder.encode(obj))
+    return result
+
+
+@dataclass
+class _Transaction:
+    records: list[m.Mutation] = field(default_factory=list)
+    saved: dict[int, MooObject | None] = field(default_factory=dict)
+    next_id: int = 0
+
+
+class World:
+    """All objects in memory, their derived indexes, and the mutation path."""
+
+    def __init__(self) -> None:
+        self.objects: dict[int, MooObject] = {}
+        self.next_id = 0
+        self._children: dict[int, list[int]] = {}
+        self._players: dict[str, int] = {}
+        self._observers: list[CommitObserver] = []
+        self._change_hooks: list[ChangeHook] = []
+        self._txn: _Transaction | None = None
+
+    # ------------------------------------------------------------------ hooks
+
+    def add_observer(self, observer: CommitObserver) -> None:
+        """Call ``observer(records)`` with each committed transaction's records."""
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: CommitObserver) -> None:
+        self._observers.remove(observer)
+
+    def add_change_hook(self, hook: ChangeHook) -> None:
+        """Call ``hook(object_id)`` just before an object is first changed in a transaction."""
+        self._change_hooks.append(hook)
+
+    def remove_change_hook(self, hook: ChangeHook) -> None:
+        self._change_hooks.remove(hook)
+
+    # ------------------------------------------------------------------ reads
+
+    def valid(self, oid: int) -> bool:
+        return oid in self.objects
+
+    def get(self, oid: int) -> MooObject:
+        try:
+            return self.objects[oid]
+        except KeyError:
+            raise WorldError(f"#{oid} is not a valid object.") from None
+
+    def ancestors(self, oid: int) -> Iterator[MooObject]:
+        """The object itself, then its parent, grandparent... up to the root."""
+        seen = 0
+        obj = self.objects.get(oid)
+        while obj is not None:
+            yield obj
+            seen += 1
+            if seen > 10_000:  # a parent loop would be a bug; never hang on it
+                raise WorldError(f"#{oid} has a parent loop.")
+            obj = self.objects.get(obj.parent)
+
+    def is_a(self, oid: int, ancestor: int) -> bool:
+        return any(o.id == ancestor for o in self.ancestors(oid))
+
+    def children(self, oid: int) -> list[int]:
+        return list(self._children.get(oid, ()))
+
+    def descendants(self, oid: int) -> Iterator[int]:
+        stack = list(self._children.get(oid, ()))
+        while stack:
+            child = stack.pop()
+            yield child
+            stack.extend(self._children.get(child, ()))
+
+    def contains(self, container: int, oid: int) -> bool:
+        """True when ``oid`` is ``container`` or is (transitively) inside it."""
+        here = oid
+        for _ in range(100_000):
+            if here == container:
+                return True
+            obj = self.objects.get(here)
+            if obj is None or obj.location == NOTHING:
+                return False
+            here = obj.location
+        raise WorldError(f"#{oid} has a location loop.")
+
+    def prop_definer(self, oid: int, name: str) -> tuple[MooObject, PropDef] | None:
+        """The object that defines property ``name`` for ``oid`` and its definition."""
+        for obj in self.ancestors(oid):
+            propdef = obj.propdefs.get(name)
+            if propdef is not None:
+                return obj, propdef
+        return None
+
+    def has_prop(self, oid: int, name: str) -> bool:
+        return self.prop_definer(oid, name) is not None
+
+    def get_prop(self, oid: int, name: str) -> Any:
+        """A property's value for ``oid`` (its own or inherited). Raises WorldError if undefined."""
+        for obj in self.ancestors(oid):
+            if name in obj.props:
+                return obj.props[name]
+        self.get(oid)
+        raise WorldError(f"#{oid} has no property {name!r}.")
+
+    def prop(self, oid: int, name: str, default: Any = None) -> Any:
+        """Like ``get_prop`` but returns ``default`` when the object or property is missing."""
+        for obj in self.ancestors(oid):
+            if name in obj.props:
+                return obj.props[name]
+        return default
+
+    def sys(self, name: str) -> int:
+        """The object a ``$name`` refers to (a property of #0), or NOTHING."""
+        value = self.prop(0, name.lstrip("$"))
+        return value.id if isinstance(value, ObjRef) else NOTHING
+
+    def player_by_name(self, name: str) -> int | None:
+        return self._players.get(name.lower())
+
+    def player_ids(self) -> list[int]:
+        return list(self._players.values())
+
+    # ------------------------------------------------------------ transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group mutations: all commit together, or none do (nested calls join the outer one)."""
+        if self._txn is not None:
+            yield
+            return
+        txn = _Transaction(next_id=self.next_id)
+        self._txn = txn
+        try:
+            yield
+        except BaseException:
+            self._txn = None
+            self._rollback(txn)
+            raise
+        self._txn = None
+        if txn.records:
+            for observer in self._observers:
+                observer(txn.records)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._txn is not None
+
+    def _rollback(self, txn: _Transaction) -> None:
+        for oid, old in reversed(list(txn.saved.items())):
+            current = self.objects.pop(oid, None)
+            if current is not None:
+                self._unindex(current)
+            if old is not None:
+                self.objects[oid] = old
+                self._index(old)
+        self.next_id = txn.next_id
+
+    def _commit_record(self, record: m.Mutation, touched: tuple[int, ...]) -> None:
+        if self._txn is None:
+            with self.transaction():
+                self._commit_record(record, touched)
+            return
+        saved = self._txn.saved
+        for oid in touched:
+            if oid not in saved and oid != NOTHING:
+                for hook in self._change_hooks:
+                    hook(oid)
+                obj = self.objects.get(oid)
+                saved[oid] = clone(obj) if obj is not None else None
+        self.apply(record)
+        self._txn.records.append(record)
+
+    # --------------------------------------------------------------- indexes
+
+    def _index(self, obj: MooObject) -> None:
+        if obj.parent != NOTHING:
+            siblings = self._children.setdefault(obj.parent, [])
+            if obj.id not in siblings:
+                siblings.append(obj.id)
+        if obj.flags & Flag.PLAYER:
+            self._players[obj.name.lower()] = obj.id
+
+    def _unindex(self, obj: MooObject) -> None:
+        siblings = self._children.get(obj.parent)
+        if siblings is not None and obj.id in siblings:
+            siblings.remove(obj.id)
+            if not siblings:
+                del self._children[obj.parent]
+        if self._players.get(obj.name.lower()) == obj.id:
+            del self._players[obj.name.lower()]
+
+    def rebuild_indexes(self) -> None:
+        """Recompute children and player-name indexes (after a bulk load)."""
+        self._children.clear()
+        self._players.clear()
+        for obj in self.objects.values():
+            self._index(obj)
+
+    # ----------------------------------------------------------------- apply
+
+    def apply(self, record: m.Mutation) -> None:
+        """Apply one record to the world. Idempotent; used live and by journal replay."""
+        match record:
+            case m.Create(obj=obj):
+                old = self.objects.get(obj.id)
+                if old is not None:
+                    self._unindex(old)
+                self.objects[obj.id] = obj
+                self.next_id = max(self.next_id, obj.id + 1)
+                self._index(obj)
+                if obj.location != NOTHING and obj.location in self.objects:
+                    where = self.objects[obj.location].contents
+                    if obj.id not in where:
+                        where.append(obj.id)
+            case m.Recycle(id=oid):
+                self._apply_recycle(oid)
+            case m.SetField(id=oid, field=name, value=value):
+                obj = self.objects[oid]
+                self._unindex(obj)
+                if name == "name":
+                    obj.name = str(value)
+                elif name == "aliases":
+                    obj.aliases = [str(a) for a in value]
+                elif name == "owner":
+                    obj.owner = int(value)
+                elif name == "flags":
+                    obj.flags = int(value)
+                self._index(obj)
+            case m.SetParent(id=oid, parent=parent):
+                obj = self.objects[oid]
+                self._unindex(obj)
+                obj.parent = parent
+                self._index(obj)
+                self._drop_orphaned_props(oid)
+            case m.Move(id=oid, location=dest):
+                obj = self.objects[oid]
+                old = self.objects.get(obj.location)
+                if old is not None and oid in old.contents:
+                    old.contents.remove(oid)
+                obj.location = dest
+                new = self.objects.get(dest)
+                if new is not None and oid not in new.contents:
+                    new.contents.append(oid)
+            case m.SetProp(id=oid, name=name, value=value):
+                self.objects[oid].props[name] = value
+            case m.ClearProp(id=oid, name=name):
+                self.objects[oid].props.pop(name, None)
+            case m.DefineProp(id=oid, name=name, propdef=propdef, value=value):
+                obj = self.objects[oid]
+                obj.propdefs[name] = propdef
+                obj.props[name] = value
+            case m.UndefineProp(id=oid, name=name):
+                self.objects[oid].propdefs.pop(name, None)
+                self.objects[oid].props.pop(name, None)
+                for child in self.descendants(oid):
+                    if not self.has_prop(child, name):
+                        self.objects[child].props.pop(name, None)
+            case m.SetVerbs(id=oid, verbs=verbs):
+                self.objects[oid].verbs = list(verbs)
+            case m.SetNextId(next_id=next_id):
+                self.next_id = max(self.next_id, next_id)
+            case _:
+                raise WorldError(f"unknown mutation record {record!r}")
+
+    def _apply_recycle(self, oid: int) -> None:
+        obj = self.objects.get(oid)
+        if obj is None:
+            return
+        for item in list(obj.contents):
+            thing = self.objects.get(item)
+            if thing is not None:
+                thing.location = NOTHING
+        obj.contents.clear()
+        where = self.objects.get(obj.location)
+        if where is not None and oid in where.contents:
+            where.contents.remove(oid)
+        self._unindex(obj)
+        children = self.children(oid)
+        for child in children:
+            child_obj = self.objects[child]
+            self._unindex(child_obj)
+            child_obj.parent = obj.parent
+            self._index(child_obj)
+        del self.objects[oid]
+        for child in children:
+            self._drop_orphaned_props(child)
+
+    def _drop_orphaned_props(self, oid: int) -> None:
+        """Remove values of properties no longer defined for ``oid`` and its descendants."""
+        for target in (oid, *self.descendants(oid)):
+            obj = self.objects[target]
+            for name in list(obj.props):
+                if not self.has_prop(target, name):
+                    del obj.props[name]
+
+    # ------------------------------------------------------------- mutations
+
+    def create(
+        self,
+        parent: int,
+        owner: int,
+        name: str,
+        *,
+        location: int = NOTHING,
+        flags: int = 0,
+        aliases: list[str] | None = None,
+        oid: int | None = None,
+    ) -> int:
+        """Make a new object and return its id (``oid`` only when building a world from data)."""
+        if parent != NOTHING:
+            self.get(parent)
+        if location != NOTHING:
+            self.get(location)
+        if flags & Flag.PLAYER:
+            self._check_player_name_free(name, None)
+        new_id = self.next_id if oid is None else oid
+        if new_id in self.objects:
+            raise WorldError(f"#{new_id} already exists.")
+        obj = MooObject(
+            id=new_id,
+            name=name,
+            parent=parent,
+            owner=new_id if owner == NOTHING and oid is None else owner,
+            location=location,
+            flags=flags,
+            aliases=list(aliases or []),
+        )
+        self._commit_record(m.Create(obj), (new_id, location))
+        return new_id
+
+    def recycle(self, oid: int) -> None:
+        """Destroy an object: its contents go nowhere, its children move to its parent."""
+        obj = self.get(oid)
+        touched = (oid, obj.location, *obj.contents, *self.descendants(oid))
+        self._commit_record(m.Recycle(oid), touched)
+
+    def rename(self, oid: int, name: str) -> None:
+        obj = self.get(oid)
+        if not name.strip():
+            raise WorldError("A name cannot be empty.")
+        if obj.flags & Flag.PLAYER:
+            self._check_player_name_free(name, oid)
+        self._commit_record(m.SetField(oid, "name", name), (oid,))
+
+    def set_aliases(self, oid: int, aliases: list[str]) -> None:
+        self.get(oid)
+        self._commit_record(m.SetField(oid, "aliases", list(aliases)), (oid,))
+
+    def set_owner(self, oid: int, owner: int) -> None:
+        self.get(oid)
+        self.get(owner)
+        self._commit_record(m.SetField(oid, "owner", owner), (oid,))
+
+    def set_flags(self, oid: int, flags: int) -> None:
+        obj = self.get(oid)
+        if flags & Flag.PLAYER and not obj.flags & Flag.PLAYER:
+            self._check_player_name_free(obj.name, oid)
+        self._commit_record(m.SetField(oid, "flags", int(flags)), (oid,))
+
+    def set_parent(self, oid: int, parent: int) -> None:
+        self.get(oid)
+        if parent != NOTHING:
+            self.get(parent)
+            if self.is_a(parent, oid):
+                raise WorldError(f"#{parent} descends from #{oid}: that would make a loop.")
+            new_names = {n for o in self.ancestors(parent) for n in o.propdefs}
+            for target in (oid, *self.descendants(oid)):
+                clash = new_names & set(self.objects[target].propdefs)
+                if clash:
+                    raise WorldError(
+                        f"#{target} defines {sorted(clash)[0]!r}, which #{parent} already has."
+                    )
+        touched = (oid, *self.descendants(oid))
+        self._commit_record(m.SetParent(oid, parent), touched)
+
+    def move(self, oid: int, dest: int) -> None:
+        obj = self.get(oid)
+        if dest != NOTHING:
+            self.get(dest)
+            if self.contains(oid, dest):
+                raise WorldError(f"#{oid} cannot be moved into itself.")
+        if obj.location == dest:
+            return
+        self._commit_record(m.Move(oid, dest), (oid, obj.location, dest))
+
+    def set_prop(self, oid: int, name: str, value: Any) -> None:
+        """Set a property's value on ``oid`` (the property must be defined for it)."""
+        self.get(oid)
+        if not self.has_prop(oid, name):
+            raise WorldError(f"#{oid} has no property {name!r}.")
+        self._commit_record(m.SetProp(oid, name, value), (oid,))
+
+    def clear_prop(self, oid: int, name: str) -> None:
+        """Drop ``oid``'s own value so it inherits its parent's again."""
+        obj = self.get(oid)
+        if name in obj.propdefs:
+            raise WorldError(f"#{oid} defines {name!r}; its value cannot be cleared.")
+        if name in obj.props:
+            self._commit_record(m.ClearProp(oid, name), (oid,))
+
+    def define_prop(self, oid: int, name: str, value: Any, owner: int, perms: str = "r") -> None:
+        """Add a new property to ``oid`` (and so to all its descendants)."""
+        self.get(oid)
+        if not name or name in BUILTIN_PROPERTIES:
+            raise WorldError(f"{name!r} cannot be used as a property name.")
+        if self.has_prop(oid, name):
+            raise WorldError(f"#{oid} already has a property {name!r}.")
+        for child in self.descendants(oid):
+            if name in self.objects[child].propdefs:
+                raise WorldError(f"#{child}, a descendant of #{oid}, already defines {name!r}.")
+        record = m.DefineProp(oid, name, PropDef(owner=owner, perms=perms), value)
+        self._commit_record(record, (oid,))
+
+    def undefine_prop(self, oid: int, name: str) -> None:
+        obj = self.get(oid)
+        if name not in obj.propdefs:
+            raise WorldError(f"#{oid} does not define {name!r}.")
+        self._commit_record(m.UndefineProp(oid, name), (oid, *self.descendants(oid)))
+
+    def set_verbs(self, oid: int, verbs: list[VerbDef]) -> None:
+        self.get(oid)
+        self._commit_record(m.SetVerbs(oid, list(verbs)), (oid,))
+
+    def add_verb(self, oid: int, verb: VerbDef) -> None:
+        self.set_verbs(oid, [*self.get(oid).verbs, verb])
+
+    def _check_player_name_free(self, name: str, oid: int | None) -> None:
+        other = self._players.get(name.lower())
+        if other is not None and other != oid:
+            raise WorldError(f"The name {name!r} is already taken.")
+
+    # ----------------------------------------------------------------- digest
+
+    def digest(self) -> str:
+        """A hash of the whole world's content, equal for equal worlds (like Redis DEBUG DIGEST)."""
+        h = hashlib.sha256()
+        h.update(digest_encoder.encode(self.next_id))
+        for oid in sorted(self.objects):
+            h.update(digest_encoder.encode(self.objects[oid]))
+        return h.hexdigest()

@@ -1,0 +1,109 @@
+"""Start the real server (``python -m moo serve``) on port 0 in a subprocess, for tests and benches.
+
+The server prints ``telnet listening on HOST:PORT`` and ``ssh listening on
+HOST:PORT``; ``ServerProcess.start`` waits for those lines and exposes the ports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+WIZARD_PASSWORD = "wizard-test-pw"
+
+# Cheap argon2 settings so tests that create many players stay fast; production uses the defaults.
+FAST_CONFIG: dict[str, object] = {
+    "password_hash": {"time_cost": 1, "memory_cost_kib": 1024, "parallelism": 1},
+    "log_level": "INFO",
+}
+
+
+@dataclass
+class ServerProcess:
+    data_dir: Path
+    extra_config: dict[str, object] = field(default_factory=dict)
+    ssh: bool = True
+    wizard_password: str = WIZARD_PASSWORD
+    process: subprocess.Popen[str] | None = None
+    telnet_port: int = 0
+    ssh_port: int = 0
+    output: list[str] = field(default_factory=list)
+    stderr_lines: list[str] = field(default_factory=list)
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config_path = self.data_dir.parent / f"{self.data_dir.name}-config.yaml"
+        config = {**FAST_CONFIG, **self.extra_config}
+        config_path.write_text(yaml.safe_dump(config))
+        args = [
+            sys.executable, "-m", "moo", "serve",
+            "--config", str(config_path),
+            "--data-dir", str(self.data_dir),
+            "--telnet", "127.0.0.1:0",
+            "--ssh", "127.0.0.1:0" if self.ssh else "off",
+            "--wizard-password", self.wizard_password,
+        ]
+        env = {k: v for k, v in os.environ.items() if k != "MOO_WIZARD_PASSWORD"}
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        wanted = {"telnet"} | ({"ssh"} if self.ssh else set())
+        while wanted:
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"server did not start: {self.stderr_lines[-20:]}")
+            line = self.process.stdout.readline()
+            if not line:
+                self.process.wait(5)
+                raise RuntimeError(f"server exited: {''.join(self.stderr_lines[-30:])}")
+            self.output.append(line)
+            for name in list(wanted):
+                prefix = f"{name} listening on "
+                if line.startswith(prefix):
+                    port = int(line.strip().rsplit(":", 1)[1])
+                    setattr(self, f"{name}_port", port)
+                    wanted.discard(name)
+        threading.Thread(target=self._drain_stdout, daemon=True).start()
+        return self
+
+    def _drain_stdout(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def _drain_stderr(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr_lines.append(line)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM and wait for a clean exit (killed if it takes longer than ``timeout``)."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+    def wait_exit(self, timeout: float = 15.0) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)

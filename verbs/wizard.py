@@ -1,0 +1,64 @@
+"""Wizard commands: @make-builder, @make-wizard, @shutdown, @boot.
+
+Each refuses anyone who is not a wizard with one clear line.
+"""
+
+from __future__ import annotations
+
+from moo.commands.context import VerbContext
+from moo.commands.match import match_player
+from moo.commands.parser import Command
+from moo.errors import VerbError
+from moo.world.model import Flag
+from moo.world.permissions import require_wizard
+from moo.world.verb_registry import verb
+from verbs.common import title
+
+
+def target_player(ctx: VerbContext, cmd: Command, usage: str) -> int:
+    name = cmd.args[0] if cmd.args else ""
+    if not name:
+        raise VerbError(f"Usage: {usage}")
+    who = match_player(ctx.world, name)
+    if who < 0:
+        raise VerbError(f'There is no player named "{name}".')
+    return who
+
+
+@verb("$player", "@make-builder", "any any any")
+def make_builder(ctx: VerbContext, cmd: Command) -> None:
+    require_wizard(ctx.world, ctx.player, "@make-builder")
+    who = target_player(ctx, cmd, "@make-builder <player>")
+    ctx.world.set_flags(who, ctx.world.objects[who].flags | Flag.BUILDER)
+    ctx.tell(f"{title(ctx.world, who)} is now a builder.")
+    ctx.tell_to(who, "You are now a builder: see 'help building'.")
+
+
+@verb("$player", "@make-wizard", "any any any")
+def make_wizard(ctx: VerbContext, cmd: Command) -> None:
+    require_wizard(ctx.world, ctx.player, "@make-wizard")
+    who = target_player(ctx, cmd, "@make-wizard <player>")
+    flags = ctx.world.objects[who].flags | Flag.WIZARD | Flag.PROGRAMMER | Flag.BUILDER
+    ctx.world.set_flags(who, flags)
+    ctx.tell(f"{title(ctx.world, who)} is now a wizard.")
+    ctx.tell_to(who, "You are now a wizard.")
+
+
+@verb("$player", "@shutdown", "any any any")
+def shutdown(ctx: VerbContext, cmd: Command) -> None:
+    require_wizard(ctx.world, ctx.player, "@shutdown")
+    ctx.tell("Shutting down.")
+    ctx.flush()
+    ctx.host.request_shutdown(cmd.argstr, ctx.player)
+
+
+@verb("$player", "@boot", "any any any")
+def boot(ctx: VerbContext, cmd: Command) -> None:
+    require_wizard(ctx.world, ctx.player, "@boot")
+    who = target_player(ctx, cmd, "@boot <player> [reason]")
+    if who == ctx.player:
+        raise VerbError("Use @quit to leave.")
+    reason = cmd.argstr.partition(" ")[2].strip()
+    if not ctx.host.boot(who, reason):
+        raise VerbError(f"{title(ctx.world, who)} is not connected.")
+    ctx.tell(f"{title(ctx.world, who)} has been booted.")
