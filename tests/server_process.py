@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class ServerProcess:
     ssh_port: int = 0
     output: list[str] = field(default_factory=list)
     stderr_lines: list[str] = field(default_factory=list)
+    _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -44,18 +46,26 @@ class ServerProcess:
         config = {**FAST_CONFIG, **self.extra_config}
         config_path.write_text(yaml.safe_dump(config))
         args = [
-            sys.executable, "-m", "moo", "serve",
-            "--config", str(config_path),
-            "--data-dir", str(self.data_dir),
-            "--telnet", "127.0.0.1:0",
-            "--ssh", "127.0.0.1:0" if self.ssh else "off",
-            "--wizard-password", self.wizard_password,
+            sys.executable,
+            "-m",
+            "moo",
+            "serve",
+            "--config",
+            str(config_path),
+            "--data-dir",
+            str(self.data_dir),
+            "--telnet",
+            "127.0.0.1:0",
+            "--ssh",
+            "127.0.0.1:0" if self.ssh else "off",
+            "--wizard-password",
+            self.wizard_password,
         ]
         env = {k: v for k, v in os.environ.items() if k != "MOO_WIZARD_PASSWORD"}
         self.process = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
         )
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self._spawn_reader(self._drain_stderr)
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
         wanted = {"telnet"} | ({"ssh"} if self.ssh else set())
@@ -66,6 +76,7 @@ class ServerProcess:
             line = self.process.stdout.readline()
             if not line:
                 self.process.wait(5)
+                self._close_pipes()
                 raise RuntimeError(f"server exited: {''.join(self.stderr_lines[-30:])}")
             self.output.append(line)
             for name in list(wanted):
@@ -74,8 +85,13 @@ class ServerProcess:
                     port = int(line.strip().rsplit(":", 1)[1])
                     setattr(self, f"{name}_port", port)
                     wanted.discard(name)
-        threading.Thread(target=self._drain_stdout, daemon=True).start()
+        self._spawn_reader(self._drain_stdout)
         return self
+
+    def _spawn_reader(self, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def _drain_stdout(self) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -102,8 +118,19 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        self._close_pipes()
         return self.process.returncode
+
+    def _close_pipes(self) -> None:
+        assert self.process is not None
+        for thread in self._threads:
+            thread.join(5)
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
     def wait_exit(self, timeout: float = 15.0) -> int:
         assert self.process is not None
-        return self.process.wait(timeout)
+        code = self.process.wait(timeout)
+        self._close_pipes()
+        return code

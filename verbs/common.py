@@ -36,23 +36,31 @@ def exits_of(world: World, room: int) -> list[int]:
     return [ref_id(e) for e in exits if world.valid(ref_id(e))]
 
 
-def describe_room(world: World, viewer: int, room: int) -> list[str]:
-    """Name, description, things, players and exits of a room."""
+def describe_room(ctx: VerbContext, room: int) -> list[str]:
+    """Name, description, things, players (awake, then asleep) and exits of a room."""
+    world, viewer = ctx.world, ctx.player
     obj = world.get(room)
     lines = [obj.name]
     description = world.prop(room, "description", "")
     if description:
         lines.append(str(description))
     things: list[str] = []
-    people: list[str] = []
+    awake: list[str] = []
+    asleep: list[str] = []
     for oid in obj.contents:
         if oid == viewer:
             continue
-        (people if world.objects[oid].is_player else things).append(world.objects[oid].name)
+        other = world.objects[oid]
+        if not other.is_player:
+            things.append(other.name)
+        else:
+            (awake if ctx.host.is_connected(oid) else asleep).append(other.name)
     if things:
         lines.append("You see " + join_names(things) + " here.")
-    if people:
-        lines.append(join_names(people) + (" is here." if len(people) == 1 else " are here."))
+    if awake:
+        lines.append(join_names(awake) + (" is here." if len(awake) == 1 else " are here."))
+    if asleep:
+        lines.append(join_names(asleep) + (" is" if len(asleep) == 1 else " are") + " asleep here.")
     exits = [world.objects[e].name for e in exits_of(world, room)]
     if exits:
         lines.append("Exits: " + ", ".join(exits) + ".")
@@ -80,7 +88,7 @@ def travel(ctx: VerbContext, dest: int, *, leave: str, arrive: str) -> None:
         ctx.announce(leave, room=origin, exclude=(ctx.player,))
     if arrive:
         ctx.announce(arrive, room=dest, exclude=(ctx.player,))
-    for line in describe_room(world, ctx.player, dest):
+    for line in describe_room(ctx, dest):
         ctx.tell(line)
 
 

@@ -13,7 +13,7 @@ def look(ctx: VerbContext, cmd: Command) -> None:
     world = ctx.world
     target_text = cmd.dobjstr or cmd.iobjstr
     if not target_text:
-        for line in describe_room(world, ctx.player, ctx.this):
+        for line in describe_room(ctx, ctx.this):
             ctx.tell(line)
         return
     target = require_match(ctx.dobj if cmd.dobjstr else ctx.iobj, target_text)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import time
 from typing import Protocol
 
 from moo.config import Limits
@@ -94,7 +93,7 @@ class Connection:
         self._flush_scheduled = False
         self._closing_reason: str | None = None
         self._dropped = 0
-        self._full_since: float | None = None
+        self._stall_timer: asyncio.TimerHandle | None = None
 
     # -------------------------------------------------------------- reading
 
@@ -157,10 +156,10 @@ class Connection:
         cap = self.limits.output_buffer_bytes
         if len(self._outbuf) + len(data) > cap:
             self._dropped += len(data)
-            if self._full_since is None:
-                self._full_since = time.monotonic()
-            elif time.monotonic() - self._full_since > self.limits.output_stall_seconds:
-                self._abort("output stalled: the client stopped reading")
+            if self._stall_timer is None:
+                self._stall_timer = self.loop.call_later(
+                    self.limits.output_stall_seconds, self._on_stalled
+                )
             return
         self._outbuf += data
         if not self._flush_scheduled and not self._writing:
@@ -185,7 +184,9 @@ class Connection:
                 f"*** {self._dropped} bytes of output were dropped: your client fell behind ***\n"
             )
             self._dropped = 0
-            self._full_since = None
+            if self._stall_timer is not None:
+                self._stall_timer.cancel()
+                self._stall_timer = None
             self._outbuf += self.codec.encode_text(notice)
         if self._outbuf:
             if not self._writing:
@@ -197,6 +198,11 @@ class Connection:
                 self._writing = False
             if self._closing_reason is not None:
                 self._abort(self._closing_reason)
+
+    def _on_stalled(self) -> None:
+        """Output was dropped and the client has not caught up for ``output_stall_seconds``."""
+        self._stall_timer = None
+        self._abort("output stalled: the client stopped reading")
 
     # -------------------------------------------------------------- closing
 
@@ -221,6 +227,9 @@ class Connection:
             self.loop.remove_writer(self.fd)
             self._writing = False
         self._outbuf.clear()
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         try:
             self.sock.close()
         except OSError:

@@ -138,6 +138,7 @@ class TelnetClient:
             return False
         if not chunk:
             self.closed = True
+            self.writer.close()
             return False
         data, reply = self.iac.feed(chunk)
         if reply:
@@ -183,21 +184,31 @@ class TelnetClient:
             elif pattern in line:
                 return line
 
-    async def command(self, text: str, marker: str = "--END--", timeout: float = 5.0) -> list[str]:
-        """Send a command and return its output lines, up to the ``SUFFIX`` marker line.
+    async def command(
+        self, text: str, marker: str = "--done--", timeout: float = 5.0,
+        begin: str | None = "--begin--",
+    ) -> list[str]:
+        """Send a command and return exactly its output lines.
 
-        Requires ``SUFFIX <marker>`` to have been sent once on this connection.
+        Requires ``PREFIX <begin>`` and ``SUFFIX <marker>`` sent once on this connection.
+        Lines that arrive before the begin marker (others' speech, presence notices) are
+        skipped; the server runs a command atomically, so nothing else lands inside.
+        With ``begin=None`` every line up to the marker is returned.
         """
         self.send_line(text)
         out: list[str] = []
+        started = begin is None
         deadline = time.monotonic() + timeout
         while True:
             line = await self.read_line(max(0.0, deadline - time.monotonic()))
             if line is None:
                 raise AssertionError(f"no {marker!r} after {text!r}; got {out}")
-            if line == marker:
+            if not started:
+                started = line == begin
+            elif line == marker:
                 return out
-            out.append(line)
+            else:
+                out.append(line)
 
     async def wait_closed(self, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout

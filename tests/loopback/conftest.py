@@ -1,0 +1,53 @@
+"""Fixtures for tests that talk to a real server over loopback sockets."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from moo.net.telnet_client import TelnetClient
+from tests.server_process import WIZARD_PASSWORD, ServerProcess
+
+MARK = "--done--"
+BEGIN = "--begin--"
+_names = itertools.count(1)
+
+
+def unique_name(prefix: str = "p") -> str:
+    return f"{prefix}{next(_names)}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One real server (telnet and SSH on port 0) shared by the tests of a module."""
+    proc = ServerProcess(tmp_path_factory.mktemp("server") / "data").start()
+    yield proc
+    proc.stop()
+
+
+async def login(port: int, name: str, password: str, *, create: bool = True) -> TelnetClient:
+    """A telnet client logged in as ``name`` (created first when ``create``), with SUFFIX set."""
+    client = await TelnetClient.connect("127.0.0.1", port)
+    client.send_line(f"{'create' if create else 'connect'} {name} {password}")
+    await client.expect(re.compile(r"^\*\*\* (Connected as|Redirected)"))
+    await client.expect("Exits:")  # the automatic look ends here in the starting room
+    client.send_line(f"PREFIX {BEGIN}")
+    client.send_line(f"SUFFIX {MARK}")
+    return client
+
+
+async def player(server: ServerProcess, prefix: str = "p") -> tuple[TelnetClient, str]:
+    name = unique_name(prefix)
+    return await login(server.telnet_port, name, "secret"), name
+
+
+async def wizard(server: ServerProcess) -> TelnetClient:
+    return await login(server.telnet_port, "Wizard", WIZARD_PASSWORD, create=False)
+
+
+def data_dir_of(server: ServerProcess) -> Path:
+    return server.data_dir
