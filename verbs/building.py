@@ -100,9 +100,7 @@ def dig(ctx: VerbContext, cmd: Command) -> None:
         if not controls(world, ctx.player, dest):
             raise VerbError(f"You don't own {title(world, dest)}, so you can't add an exit back.")
         back = make_exit(ctx, back_spec, dest, here)
-        ctx.tell(
-            f"Exit {title(world, back)} leads from {name_of(world, dest)} to {name_of(world, here)}."
-        )
+        ctx.tell(f"Exit {title(world, back)} leads back to {name_of(world, here)}.")
 
 
 def make_exit(ctx: VerbContext, spec: str, source: int, dest: int) -> int:

@@ -22,6 +22,7 @@ The pipeline:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from typing import Protocol
@@ -230,8 +231,6 @@ class Connection:
         if self._stall_timer is not None:
             self._stall_timer.cancel()
             self._stall_timer = None
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
         self.handler.connection_closed(self, reason)

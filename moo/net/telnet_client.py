@@ -9,6 +9,7 @@ terminal name, DO ECHO when the server hides input, refusal of anything else).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -159,8 +160,7 @@ class TelnetClient:
         while self._cursor >= len(self.lines):
             left = deadline - time.monotonic()
             if left <= 0 or self.closed or not await self._read_more(left):
-                if self._cursor >= len(self.lines):
-                    return None
+                return None
         line = self.lines[self._cursor]
         self._cursor += 1
         return line
@@ -218,7 +218,5 @@ class TelnetClient:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
