@@ -38,7 +38,7 @@ class Passwords:
             return False
         try:
             return self._hasher.verify(stored, password)
-        except (VerificationError, InvalidHashError):
+        except (VerificationError, InvalidHashError, UnicodeError, ValueError):
             return False
 
     async def hash(self, password: str) -> str:

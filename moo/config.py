@@ -73,12 +73,14 @@ def _coerce(key: str, kind: Any, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
         return _build(kind, value, f"{key}.")
-    if kind in ("Path", Path):
-        return Path(str(value)).expanduser()
-    if kind in ("Path | None",):
-        return None if value is None else Path(str(value)).expanduser()
-    if kind in ("str | None",):
-        return None if value is None else str(value)
+    if kind in ("Path | None", "str | None") and value is None:
+        return None
+    if kind in ("Path", Path, "Path | None", "str | None") and not isinstance(value, str):
+        raise ConfigError(f"{key}: expected text, got {value!r}")
+    if kind in ("Path", Path, "Path | None"):
+        return Path(value).expanduser()
+    if kind == "str | None":
+        return value
     if kind in ("bool", bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false, got {value!r}")
@@ -116,8 +118,10 @@ def _build(cls: type[Any], data: dict[str, Any], prefix: str = "") -> Any:
             raise ConfigError(f"{prefix}{key}: unknown setting (see config.example.yaml)")
         kind = _NESTED.get(key) if cls is Config else None
         if kind is not None:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{prefix}{key}: expected a mapping of settings, got {value!r}")
             base = dataclasses.asdict(getattr(defaults, key))
-            base.update(value if isinstance(value, dict) else {"?": value})
+            base.update(value)
             values[key] = _coerce(prefix + key, kind, base)
         else:
             values[key] = _coerce(prefix + key, known[key].type, value)
@@ -163,8 +167,11 @@ def parse_listen(key: str, text: str, base: Listen) -> Listen:
     if text == "off":
         return replace(base, enabled=False)
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(f"{key}: expected HOST:PORT (port 0 picks a free one), got {text!r}")
+    bare_ipv6 = ":" in host and not (host.startswith("[") and host.endswith("]"))
+    if not sep or not (port.isascii() and port.isdigit()) or int(port) > 65535 or bare_ipv6:
+        raise ConfigError(
+            f"{key}: expected HOST:PORT or [IPV6]:PORT (port 0 picks a free one), got {text!r}"
+        )
     return replace(base, host=host.strip("[]") or "127.0.0.1", port=int(port), enabled=True)
 
 

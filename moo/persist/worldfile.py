@@ -2,11 +2,14 @@
 
 A crash loses everything since the last clean stop; the durable-world work
 (checkpoint generations and a journal) replaces this. Format: the magic line
-``MOOWORLD 1``, then msgpack ``[next_id, [objects...]]``. Loading never runs code.
+``MOOWORLD 2``, the SHA-256 of the body (32 bytes), then the body: msgpack
+``[next_id, [objects...]]``. A file whose checksum does not match is refused, so
+a damaged file never loads as a slightly different world. Loading never runs code.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -17,7 +20,8 @@ from moo.world.codec import decoder, encoder
 from moo.world.model import MooObject
 from moo.world.world import World
 
-MAGIC = b"MOOWORLD 1\n"
+MAGIC = b"MOOWORLD 2\n"
+DIGEST_SIZE = 32
 FILENAME = "world.mpk"
 
 _body_decoder = decoder(tuple[int, list[MooObject]])
@@ -33,6 +37,7 @@ def save(world: World, data_dir: Path) -> Path:
     body = encoder.encode((world.next_id, list(world.objects.values())))
     with temp.open("wb") as f:
         f.write(MAGIC)
+        f.write(hashlib.sha256(body).digest())
         f.write(body)
         f.flush()
         os.fsync(f.fileno())
@@ -54,8 +59,12 @@ def load(data_dir: Path) -> World | None:
         return None
     if not data.startswith(MAGIC):
         raise CheckpointError(f"{path} is not a world file (bad magic)")
+    stored = data[len(MAGIC) : len(MAGIC) + DIGEST_SIZE]
+    body = data[len(MAGIC) + DIGEST_SIZE :]
+    if hashlib.sha256(body).digest() != stored:
+        raise CheckpointError(f"{path} is damaged: its checksum does not match its contents")
     try:
-        next_id, objects = _body_decoder.decode(data[len(MAGIC) :])
+        next_id, objects = _body_decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
         raise CheckpointError(f"{path} is damaged: {error}") from None
     world = World()

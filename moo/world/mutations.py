@@ -1,7 +1,7 @@
 """Mutation records: the serialisable form of every change to the world.
 
-Each record carries the full new value, so applying it twice gives the same
-world (journal replay after a fuzzy snapshot is idempotent). ``World`` builds a
+Each record carries the full new value, so applying it twice in a row gives the
+same world; see ``World.apply`` for the whole replay contract. ``World`` builds a
 record, applies it with ``apply()``, and hands committed records to its
 observers; recovery calls the same ``apply()``, so live changes and replay can
 never disagree.
@@ -86,6 +86,11 @@ Mutation = (
     | UndefineProp
     | SetVerbs
     | SetNextId
+)
+
+RECORD_TYPES = (
+    Create, Recycle, SetField, SetParent, Move, SetProp, ClearProp, DefineProp, UndefineProp,
+    SetVerbs, SetNextId,
 )
 
 SETTABLE_FIELDS = frozenset({"name", "aliases", "owner", "flags"})

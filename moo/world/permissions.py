@@ -47,12 +47,23 @@ def require_control(world: World, who: int, oid: int, action: str) -> None:
         )
 
 
+def property_owner(world: World, oid: int, name: str) -> int | None:
+    """Who owns property ``name`` on ``oid``: with 'c', on a descendant, the object's owner."""
+    found = world.prop_definer(oid, name)
+    if found is None:
+        return None
+    definer, propdef = found
+    if "c" in propdef.perms and definer.id != oid:
+        return world.objects[oid].owner
+    return propdef.owner
+
+
 def can_read_prop(world: World, who: int, oid: int, name: str) -> bool:
     found = world.prop_definer(oid, name)
     if found is None:
         return False
     _definer, propdef = found
-    return is_wizard(world, who) or "r" in propdef.perms or propdef.owner == who
+    return is_wizard(world, who) or "r" in propdef.perms or property_owner(world, oid, name) == who
 
 
 def can_write_prop(world: World, who: int, oid: int, name: str) -> bool:
@@ -60,12 +71,10 @@ def can_write_prop(world: World, who: int, oid: int, name: str) -> bool:
     found = world.prop_definer(oid, name)
     if found is None:
         return False
-    definer, propdef = found
+    _definer, propdef = found
     if is_wizard(world, who) or "w" in propdef.perms:
         return True
-    if "c" in propdef.perms and definer.id != oid:
-        return world.objects[oid].owner == who
-    return propdef.owner == who
+    return property_owner(world, oid, name) == who
 
 
 def require_write_prop(world: World, who: int, oid: int, name: str) -> None:

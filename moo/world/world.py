@@ -15,6 +15,11 @@ How a change flows:
    command that fails leaves no trace.
 
 Recovery replays records with the same ``apply()``.
+
+Property values are immutable by convention, as in MOO: never change a list or
+map returned by ``prop()`` in place (that would bypass the record); build a new
+one and ``set_prop`` it. A nested ``transaction()`` joins the outer one: if code
+catches an exception raised inside a nested block, that block's changes stay.
 """
 
 from __future__ import annotations
@@ -111,9 +116,14 @@ class World:
         return list(self._children.get(oid, ()))
 
     def descendants(self, oid: int) -> Iterator[int]:
+        """Every object below ``oid`` in the inheritance tree (each once, even across a loop)."""
+        seen = {oid}
         stack = list(self._children.get(oid, ()))
         while stack:
             child = stack.pop()
+            if child in seen:
+                continue
+            seen.add(child)
             yield child
             stack.extend(self._children.get(child, ()))
 
@@ -245,23 +255,31 @@ class World:
     # ----------------------------------------------------------------- apply
 
     def apply(self, record: m.Mutation) -> None:
-        """Apply one record to the world. Idempotent; used live and by journal replay."""
+        """Apply one record to the world; used live and by journal replay.
+
+        The replay contract: a snapshot is consistent as of a journal position and replay
+        starts there, so the live world comes back exactly. Each record carries the full new
+        value, so applying one twice in a row changes nothing; a record about an object that
+        no longer exists, or one that would make a parent or location loop, is skipped (a
+        later record holds the final value). Replaying a whole journal over a *later* state
+        is not promised to converge: derived effects (properties dropped on a reparent) can
+        differ, which is why snapshots must be point-in-time consistent.
+        """
+        if not isinstance(record, m.RECORD_TYPES):
+            raise WorldError(f"unknown mutation record {record!r}")
+        if isinstance(record, m.Create):
+            self._apply_create(record.obj)
+            return
+        if isinstance(record, m.SetNextId):
+            self.next_id = max(self.next_id, record.next_id)
+            return
+        obj = self.objects.get(record.id)
+        if obj is None:
+            return
         match record:
-            case m.Create(obj=obj):
-                old = self.objects.get(obj.id)
-                if old is not None:
-                    self._unindex(old)
-                self.objects[obj.id] = obj
-                self.next_id = max(self.next_id, obj.id + 1)
-                self._index(obj)
-                if obj.location != NOTHING and obj.location in self.objects:
-                    where = self.objects[obj.location].contents
-                    if obj.id not in where:
-                        where.append(obj.id)
             case m.Recycle(id=oid):
                 self._apply_recycle(oid)
-            case m.SetField(id=oid, field=name, value=value):
-                obj = self.objects[oid]
+            case m.SetField(field=name, value=value):
                 self._unindex(obj)
                 if name == "name":
                     obj.name = str(value)
@@ -273,40 +291,55 @@ class World:
                     obj.flags = int(value)
                 self._index(obj)
             case m.SetParent(id=oid, parent=parent):
-                obj = self.objects[oid]
+                if parent in self.objects and self.is_a(parent, oid):
+                    return  # replay over a later state: a later record sets the final parent
                 self._unindex(obj)
                 obj.parent = parent
                 self._index(obj)
                 self._drop_orphaned_props(oid)
             case m.Move(id=oid, location=dest):
-                obj = self.objects[oid]
-                old = self.objects.get(obj.location)
-                if old is not None and oid in old.contents:
-                    old.contents.remove(oid)
-                obj.location = dest
-                new = self.objects.get(dest)
-                if new is not None and oid not in new.contents:
-                    new.contents.append(oid)
+                self._apply_move(obj, dest)
             case m.SetProp(id=oid, name=name, value=value):
-                self.objects[oid].props[name] = value
-            case m.ClearProp(id=oid, name=name):
-                self.objects[oid].props.pop(name, None)
-            case m.DefineProp(id=oid, name=name, propdef=propdef, value=value):
-                obj = self.objects[oid]
+                if self.has_prop(oid, name):
+                    obj.props[name] = value
+            case m.ClearProp(name=name):
+                obj.props.pop(name, None)
+            case m.DefineProp(name=name, propdef=propdef, value=value):
                 obj.propdefs[name] = propdef
                 obj.props[name] = value
             case m.UndefineProp(id=oid, name=name):
-                self.objects[oid].propdefs.pop(name, None)
-                self.objects[oid].props.pop(name, None)
+                obj.propdefs.pop(name, None)
+                obj.props.pop(name, None)
                 for child in self.descendants(oid):
                     if not self.has_prop(child, name):
                         self.objects[child].props.pop(name, None)
-            case m.SetVerbs(id=oid, verbs=verbs):
-                self.objects[oid].verbs = list(verbs)
-            case m.SetNextId(next_id=next_id):
-                self.next_id = max(self.next_id, next_id)
-            case _:
-                raise WorldError(f"unknown mutation record {record!r}")
+            case m.SetVerbs(verbs=verbs):
+                obj.verbs = list(verbs)
+
+    def _apply_create(self, template: MooObject) -> None:
+        obj = clone(template)  # the record stays independent of the live object
+        old = self.objects.get(obj.id)
+        if old is not None:
+            self._unindex(old)
+        self.objects[obj.id] = obj
+        self.next_id = max(self.next_id, obj.id + 1)
+        self._index(obj)
+        where = self.objects.get(obj.location)
+        if where is not None and obj.id not in where.contents:
+            where.contents.append(obj.id)
+
+    def _apply_move(self, obj: MooObject, dest: int) -> None:
+        new = self.objects.get(dest)
+        if obj.location == dest and (new is None or obj.id in new.contents):
+            return
+        if new is not None and self.contains(obj.id, dest):
+            return  # replay over a later state: a later record sets the final location
+        old = self.objects.get(obj.location)
+        if old is not None and obj.id in old.contents:
+            old.contents.remove(obj.id)
+        obj.location = dest
+        if new is not None and obj.id not in new.contents:
+            new.contents.append(obj.id)
 
     def _apply_recycle(self, oid: int) -> None:
         obj = self.objects.get(oid)
@@ -360,6 +393,8 @@ class World:
         if flags & Flag.PLAYER:
             self._check_player_name_free(name, None)
         new_id = self.next_id if oid is None else oid
+        if new_id < 0:
+            raise WorldError(f"#{new_id} cannot be an object number.")
         if new_id in self.objects:
             raise WorldError(f"#{new_id} already exists.")
         obj = MooObject(

@@ -87,7 +87,7 @@ def assert_indexes_consistent(world: World) -> None:
 
 
 def assert_refused(world: World, journal: Journal, action: Callable[[], Any], match: str) -> None:
-    """``action`` raises WorldError and leaves the world, its indexes and the journal as they were."""
+    """``action`` raises WorldError; the world, its indexes and the journal stay as they were."""
     digest, indexes, batches = world.digest(), index_state(world), len(journal.batches)
     next_id = world.next_id
     with pytest.raises(WorldError, match=match):
