@@ -117,7 +117,11 @@ class TelnetClient:
 
     @classmethod
     async def connect(
-        cls, host: str, port: int, *, window: tuple[int, int] | None = None,
+        cls,
+        host: str,
+        port: int,
+        *,
+        window: tuple[int, int] | None = None,
         term: str | None = None,
     ) -> TelnetClient:
         reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
@@ -185,7 +189,10 @@ class TelnetClient:
                 return line
 
     async def command(
-        self, text: str, marker: str = "--done--", timeout: float = 5.0,
+        self,
+        text: str,
+        marker: str = "--done--",
+        timeout: float = 5.0,
         begin: str | None = "--begin--",
     ) -> list[str]:
         """Send a command and return exactly its output lines.

@@ -9,7 +9,7 @@ never disagree.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
@@ -88,9 +88,6 @@ Mutation = (
     | SetNextId
 )
 
-RECORD_TYPES = (
-    Create, Recycle, SetField, SetParent, Move, SetProp, ClearProp, DefineProp, UndefineProp,
-    SetVerbs, SetNextId,
-)
+RECORD_TYPES: tuple[type, ...] = get_args(Mutation)
 
 SETTABLE_FIELDS = frozenset({"name", "aliases", "owner", "flags"})
