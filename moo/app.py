@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import os
 import secrets
@@ -89,6 +90,8 @@ async def serve(config: Config, out: Callable[[str], None] = print) -> int:
     """Run the server until it is told to stop. Returns the process exit code."""
     prepare_data_dir(config.data_dir)
     world, fresh = load_world(config)
+    gc.collect()
+    gc.freeze()  # the loaded world is long-lived: keep it out of every full collection
     passwords = Passwords(config.password_hash)
     set_wizard_password(world, config, passwords, fresh, out)
     server = Server(config, world, passwords)

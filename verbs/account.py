@@ -24,7 +24,7 @@ KEY_TYPES = frozenset(
 MAX_KEYS = 16
 
 
-@verb("$player", "@quit", "none none none")
+@verb("$player", "@quit quit", "none none none")
 def quit_(ctx: VerbContext, cmd: Command) -> None:
     ctx.flush()
     ctx.host.disconnect(ctx.player, "*** Disconnected ***")

@@ -83,10 +83,19 @@ class VerbContext:
             self._pending.append((self.player, text))
 
     def flush(self) -> None:
-        """Deliver held output (the dispatcher calls this after the command commits)."""
+        """Deliver held output (the dispatcher calls this after the command commits).
+
+        Each player's lines go out as one text, so a many-line reply costs one write.
+        """
         pending, self._pending = self._pending, []
+        if len(pending) == 1:
+            self.host.notify(*pending[0])
+            return
+        by_player: dict[int, list[str]] = {}
         for player, text in pending:
-            self.host.notify(player, text)
+            by_player.setdefault(player, []).append(text)
+        for player, lines in by_player.items():
+            self.host.notify(player, "\n".join(lines))
 
     def discard(self) -> None:
         self._pending.clear()

@@ -26,6 +26,9 @@ class Flag(enum.IntFlag):
     FERTILE = 64
 
 
+_PLAYER = int(Flag.PLAYER)
+_WIZARD = int(Flag.WIZARD)
+
 FLAG_NAMES: dict[str, Flag] = {f.name.lower(): f for f in Flag if f.name}
 
 
@@ -73,13 +76,14 @@ class MooObject(msgspec.Struct, array_like=True):
     props: dict[str, Any] = msgspec.field(default_factory=dict)
     verbs: list[VerbDef] = msgspec.field(default_factory=list)
 
+    # Plain int masks: `int & IntFlag` builds a new IntFlag (~1 us); these are hot.
     def has_flag(self, flag: Flag) -> bool:
-        return bool(self.flags & flag)
+        return bool(self.flags & int(flag))
 
     @property
     def is_player(self) -> bool:
-        return bool(self.flags & Flag.PLAYER)
+        return bool(self.flags & _PLAYER)
 
     @property
     def is_wizard(self) -> bool:
-        return bool(self.flags & Flag.WIZARD)
+        return bool(self.flags & _WIZARD)

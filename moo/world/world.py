@@ -39,6 +39,8 @@ from moo.world.values import NOTHING, ObjRef
 CommitObserver = Callable[[list[m.Mutation]], None]
 ChangeHook = Callable[[int], None]
 
+_PLAYER = int(Flag.PLAYER)
+
 BUILTIN_PROPERTIES = frozenset(
     {"name", "owner", "location", "contents", "parent", "flags", "aliases", "id", "verbs"}
 )
@@ -70,6 +72,7 @@ class World:
         self._observers: list[CommitObserver] = []
         self._change_hooks: list[ChangeHook] = []
         self._txn: _Transaction | None = None
+        self.verbs_epoch = 0  # changes whenever any object's verbs or parent may have changed
 
     # ------------------------------------------------------------------ hooks
 
@@ -202,6 +205,7 @@ class World:
         return self._txn is not None
 
     def _rollback(self, txn: _Transaction) -> None:
+        self.verbs_epoch += 1
         for oid, old in reversed(list(txn.saved.items())):
             current = self.objects.pop(oid, None)
             if current is not None:
@@ -233,7 +237,7 @@ class World:
             siblings = self._children.setdefault(obj.parent, [])
             if obj.id not in siblings:
                 siblings.append(obj.id)
-        if obj.flags & Flag.PLAYER:
+        if obj.flags & _PLAYER:
             self._players[obj.name.lower()] = obj.id
 
     def _unindex(self, obj: MooObject) -> None:
@@ -255,6 +259,11 @@ class World:
     # ----------------------------------------------------------------- apply
 
     def apply(self, record: m.Mutation) -> None:
+        if isinstance(record, m.SetVerbs | m.SetParent | m.Recycle | m.Create):
+            self.verbs_epoch += 1
+        self._apply(record)
+
+    def _apply(self, record: m.Mutation) -> None:
         """Apply one record to the world; used live and by journal replay.
 
         The replay contract: a snapshot is consistent as of a journal position and replay

@@ -54,19 +54,34 @@ def test_a_failing_transcript_reports_the_expectation_and_what_arrived(
 ) -> None:
     script = tmp_path / "failing.moot"
     script.write_text(
-        "@timeout 2\n"
         "> create Failer1 failer-pw\n"
         "< *** Connected as Failer1 ***\n"
         "> say hello\n"
+        "> @quit\n"
         '< You say, "goodbye"\n'
     )
     done = run_script(script, transcript_server.telnet_port)
     assert done.returncode == 1, done.stdout + done.stderr
     report = done.stderr.splitlines()
     assert report[0] == f"{script}:5: FAILED on connection 'main'"
-    assert '  expected a line equal to: You say, "goodbye"' in report
-    assert '  | You say, "hello"' in report
-    assert "  but 2s passed" in report
+    assert report[1:3] == [
+        '  expected a line equal to: You say, "goodbye"',
+        "  but the server closed the connection",
+    ]
+    assert report[-2:] == ['  | You say, "hello"', "  | *** Disconnected ***"]
+
+
+def test_a_timeout_names_the_seconds_waited(
+    tmp_path: Path, transcript_server: ServerProcess
+) -> None:
+    script = tmp_path / "slow.moot"
+    script.write_text("@timeout 0.3\n> who\n< Nobody is connected, surely\n")
+    done = run_script(script, transcript_server.telnet_port)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith(f"{script}:3: FAILED on connection 'main'\n")
+    assert "  expected a line equal to: Nobody is connected, surely\n  but 0.3s passed" in (
+        done.stderr
+    )
 
 
 def test_a_forbidden_line_fails_at_the_next_match(
@@ -96,3 +111,16 @@ def test_a_malformed_transcript_exits_2_with_file_and_line(
     done = run_script(script, transcript_server.telnet_port)
     assert done.returncode == 2
     assert f"{script}:2: unknown directive '@teleport'" in done.stderr
+
+
+def test_expect_close_fails_when_the_server_keeps_the_connection(
+    tmp_path: Path, transcript_server: ServerProcess
+) -> None:
+    script = tmp_path / "open.moot"
+    script.write_text("@timeout 0.3\n> help\n< Commands on this screen:\n@expect-close\n")
+    done = run_script(script, transcript_server.telnet_port)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith(f"{script}:4: FAILED on connection 'main'\n")
+    assert "  expected the server to close the connection\n  but 0.3s passed" in done.stderr
+    assert "  | Commands on this screen:" not in done.stderr  # that line was the match
+    assert "  |   quit                        disconnect" in done.stderr

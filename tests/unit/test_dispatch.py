@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from moo.commands.context import ConnectedPlayer, VerbContext
-from moo.commands.dispatch import INTERNAL_ERROR, Dispatcher, find_command_verb, find_verb
+from moo.commands.dispatch import (
+    INTERNAL_ERROR,
+    Dispatcher,
+    VerbCache,
+    find_command_verb,
+    find_verb,
+)
 from moo.commands.match import match_among, match_object, match_player
 from moo.commands.parser import Command, parse
 from moo.errors import PermissionDenied, VerbError
@@ -41,8 +47,10 @@ class FakeHost:
         self._events = events
 
     def notify(self, player: int, text: str) -> None:
-        self.sent.append((player, text))
-        self._events.append(("notify", (player, text)))
+        # One notify may carry several lines (a command's output is joined per player).
+        for line in text.split("\n"):
+            self.sent.append((player, line))
+            self._events.append(("notify", (player, line)))
 
     def to(self, player: int) -> list[str]:
         return [text for who, text in self.sent if who == player]
@@ -203,9 +211,9 @@ def test_find_verb_and_find_command_verb(env: Env) -> None:
     found = list(find_verb(world, env.room, "l"))
     assert [definer for definer, _ in found] == [world.sys("room")]
     cmd = parse("get widget")
-    hit = find_command_verb(world, env.me, cmd, env.widget, NOTHING)
+    hit = find_command_verb(VerbCache(world), env.me, cmd, env.widget, NOTHING)
     assert hit is not None and hit[0] == env.widget and hit[1].names == "g*et t*ake"
-    assert find_command_verb(world, env.me, parse("get"), NOTHING, NOTHING) is None
+    assert find_command_verb(VerbCache(world), env.me, parse("get"), NOTHING, NOTHING) is None
 
 
 # ---------------------------------------------------------------- argument specs
@@ -517,3 +525,19 @@ def test_match_player(env: Env) -> None:
     world.create(world.sys("player"), NOTHING, "Wattson", flags=Flag.PLAYER)
     assert match_player(world, "Wat") == AMBIGUOUS
     assert match_player(world, "watcher") == env.watcher
+
+
+def test_the_verb_cache_follows_verb_and_parent_changes_and_rollbacks(env: Env) -> None:
+    world = env.world
+    cache = VerbCache(world)
+    assert cache.lookup(env.widget, "zap") == ()
+    zap = VerbDef("zap", env.me, "rxd", "this", "none", "none", "py:test.zap")
+    world.add_verb(env.widget, zap)
+    assert [verb for _definer, verb in cache.lookup(env.widget, "zap")] == [zap]
+    with pytest.raises(RuntimeError), world.transaction():
+        world.set_verbs(env.widget, [])
+        assert cache.lookup(env.widget, "zap") == ()
+        raise RuntimeError("undo")
+    assert [verb for _definer, verb in cache.lookup(env.widget, "zap")] == [zap]
+    world.set_parent(env.widget, world.sys("room"))
+    assert [verb.names for _d, verb in cache.lookup(env.widget, "look")] == ["l*ook"]

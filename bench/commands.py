@@ -1,0 +1,490 @@
+"""Command benchmark: concurrent telnet clients, ten to a room, alternating ``say`` and ``look``.
+
+``python bench/commands.py [--seconds 10] [--only closed|open] [--port P]`` prints one JSON
+object and writes it to ``bench/results/commands.json``. Goals (from the issue): the closed
+loop does at least 10,000 commands/s on 2 cores; the open loop's p99 stays under 50 ms.
+
+The pipeline:
+
+1. Raise this process's open-file limit to the hard limit (the server, started next as a
+   child process, inherits it: 1000 clients need more than 1000 descriptors).
+2. Start the real server with ``tests/server_process.py`` (unless ``--port`` is given),
+   with ``limits.commands_per_second`` and ``command_burst`` raised to 1e6 and
+   ``max_connections`` above the client count, so the token bucket does not cap the
+   figures (the JSON says ``limits_raised``).
+3. Setup: the Wizard ``@dig``s one room per ten clients; the clients ``create benchNNNN``
+   (``connect`` if the name is taken) over a few dozen concurrent setup connections; each
+   sends ``SUFFIX --done--`` and ``@go #room``.
+4. Closed loop (``--closed-clients``, 100): each client sends its next command as soon as
+   the previous one's ``--done--`` arrives. 2 s of warm-up, then ``--seconds`` measured.
+5. Open loop (``--open-clients``, 1000): each client sends a command every 200 ms from a
+   random initial phase, whether or not the last one was answered. Latency runs from the
+   *scheduled* send time, so a late client loop or a stalled server both count (no
+   coordinated omission). 2 s of warm-up, then ``--seconds`` measured, then up to 5 s for
+   the stragglers; a command answered after more than one period (200 ms), or never, is
+   ``late_or_missing``.
+6. Print the JSON; write it to ``bench/results/commands.json``.
+
+The clients run in this process, separate from the server's, on uvloop when it is
+installed. They are hand-written ``asyncio.Protocol``s rather than ``TelnetClient``: the
+load only needs to count ``--done--`` markers in the byte stream, and the closed loop
+sends the next command straight from ``data_received``, with no line splitting, no
+decoding and no task switch per command; at ~55,000 receive callbacks a second (each
+``say`` reaches ten clients) that overhead would be charged to the server's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import re
+import resource
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.server_process import WIZARD_PASSWORD, ServerProcess  # noqa: E402
+
+MARK = "--done--"
+MARK_LINE = MARK.encode() + b"\r\n"
+PLAYER_PASSWORD = "bench-pw"
+PER_ROOM = 10
+WARMUP_SECONDS = 2.0
+OPEN_PERIOD = 0.2
+DRAIN_SECONDS = 5.0
+SETUP_CONCURRENCY = 32
+SETUP_TIMEOUT = 30.0
+COMMANDS = (b"say hello there\r\n", b"look\r\n")
+RESULTS = REPO / "bench" / "results" / "commands.json"
+
+# Latencies use the monotonic clock: uvloop's loop.time() only has millisecond resolution.
+clock = time.monotonic
+
+Done = Callable[["BenchClient", float, float], None]
+
+
+class BenchClient(asyncio.Protocol):
+    """One telnet connection: text waits during setup, marker counting during the load."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.text = bytearray()  # kept only while collecting (setup)
+        self.collecting = True
+        self._pattern: re.Pattern[bytes] | None = None
+        self._waiter: asyncio.Future[bytes] | None = None
+        self._tail = b""
+        self.started: deque[float] = deque()  # send (or scheduled) times awaiting --done--
+        self.on_done: Done | None = None
+        self.next_command = 0
+
+    # ------------------------------------------------------------ protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(ConnectionError(f"closed; got {bytes(self.text[-300:])!r}"))
+
+    def data_received(self, data: bytes) -> None:
+        if self.collecting:
+            self.text += data
+            self._check()
+            return
+        chunk = self._tail + data
+        done = chunk.count(MARK_LINE)
+        self._tail = chunk[-(len(MARK_LINE) - 1) :]
+        if done:
+            now = clock()
+            for _ in range(done):
+                if not self.started:
+                    break
+                started = self.started.popleft()
+                if self.on_done is not None:
+                    self.on_done(self, started, now)
+
+    # ---------------------------------------------------------------- setup
+
+    def send(self, line: str) -> None:
+        assert self.transport is not None
+        self.transport.write(line.encode() + b"\r\n")
+
+    def send_next(self) -> None:
+        """The next command of the say/look alternation, timed from now."""
+        assert self.transport is not None
+        self.started.append(clock())
+        self.transport.write(COMMANDS[self.next_command])
+        self.next_command ^= 1
+
+    async def wait_for(self, pattern: bytes, timeout: float = SETUP_TIMEOUT) -> bytes:
+        """The text received up to the first match of ``pattern`` (consumed)."""
+        self._pattern = re.compile(pattern)
+        self._waiter = self.loop.create_future()
+        self._check()
+        return await asyncio.wait_for(self._waiter, timeout)
+
+    def _check(self) -> None:
+        if self._waiter is None or self._waiter.done() or self._pattern is None:
+            return
+        found = self._pattern.search(self.text)
+        if found:
+            result = bytes(self.text[: found.end()])
+            del self.text[: found.end()]
+            self._waiter.set_result(result)
+
+    async def command(self, line: str) -> bytes:
+        """Send a command and return its output up to the marker (needs SUFFIX set)."""
+        self.send(line)
+        return await self.wait_for(re.escape(MARK_LINE))
+
+    def start_load(self, on_done: Done) -> None:
+        self.collecting = False
+        self.text.clear()
+        self._tail = b""
+        self.on_done = on_done
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def connect(host: str, port: int) -> BenchClient:
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_connection(lambda: BenchClient(loop), host, port)
+    return client
+
+
+async def log_in(client: BenchClient, name: str, password: str) -> None:
+    """``create`` the player (``connect`` when the name is taken), then set the SUFFIX."""
+    client.send(f"create {name} {password}")
+    text = await client.wait_for(rb"\*\*\* Connected as|already taken")
+    if b"already taken" in text:
+        client.send(f"connect {name} {password}")
+        await client.wait_for(rb"\*\*\* (Connected as|Redirected)")
+    client.send(f"SUFFIX {MARK}")
+
+
+async def dig_rooms(host: str, port: int, password: str, count: int) -> list[int]:
+    wizard = await connect(host, port)
+    await log_in_wizard(wizard, password)
+    rooms: list[int] = []
+    for n in range(count):
+        text = (await wizard.command(f"@dig Bench Room {n}")).decode(errors="replace")
+        found = re.search(r"\(#(\d+)\) created\.", text)
+        if not found:
+            raise RuntimeError(f"@dig failed: {text!r}")
+        rooms.append(int(found.group(1)))
+    wizard.close()
+    return rooms
+
+
+async def log_in_wizard(client: BenchClient, password: str) -> None:
+    client.send(f"connect Wizard {password}")
+    text = await client.wait_for(rb"\*\*\* (Connected as|Redirected)|different password")
+    if b"different password" in text:
+        raise RuntimeError("the Wizard's password was refused (give --wizard-password)")
+    client.send(f"SUFFIX {MARK}")
+
+
+async def open_clients(
+    host: str, port: int, first: int, last: int, rooms: list[int]
+) -> list[BenchClient]:
+    """Clients ``first``..``last - 1``, logged in, each in room ``rooms[i // 10]``."""
+    gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+
+    async def one(i: int) -> BenchClient:
+        async with gate:
+            client = await connect(host, port)
+            await log_in(client, f"bench{i:04d}", PLAYER_PASSWORD)
+            text = await client.command(f"@go #{rooms[i // PER_ROOM]}")
+            if b"is not a room" in text:
+                raise RuntimeError(f"bench{i:04d} could not @go: {text!r}")
+            return client
+
+    return list(await asyncio.gather(*(one(i) for i in range(first, last))))
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list (0 when empty)."""
+    if not ordered:
+        return 0.0
+    rank = max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))
+    return ordered[rank]
+
+
+def figures(latencies: list[float], seconds: float, clients: int) -> dict[str, Any]:
+    ordered = sorted(latencies)
+    return {
+        "clients": clients,
+        "seconds": round(seconds, 3),
+        "commands": len(ordered),
+        "commands_per_s": round(len(ordered) / seconds, 1) if seconds > 0 else 0.0,
+        "p50_ms": round(percentile(ordered, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(ordered, 0.99) * 1000, 2),
+        "max_ms": round((ordered[-1] if ordered else 0.0) * 1000, 2),
+    }
+
+
+async def wait_drained(clients: list[BenchClient], limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while any(c.started for c in clients) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+class CpuMeter:
+    """Cores' worth of CPU used over a window: by the server, by this process, by the machine.
+
+    ``machine_busy_cores`` minus the other two is what the rest of the machine took: on a
+    shared 2-core box, read the figures next to it.
+    """
+
+    def __init__(self, server_pid: int | None) -> None:
+        self.server_pid = server_pid
+        self._start = (0.0, 0.0, 0.0, 0.0)
+
+    def server_seconds(self) -> float:
+        if self.server_pid is None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self.server_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def machine_seconds() -> float:
+        """Busy CPU seconds of the whole machine (all but idle and iowait), 0 if unknown."""
+        try:
+            fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        except OSError:
+            return 0.0
+        ticks = [int(f) for f in fields]
+        busy = sum(ticks[:8]) - ticks[3] - ticks[4]  # user..steal, less idle and iowait
+        return busy / os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self._start = (clock(), self.server_seconds(), time.process_time(), self.machine_seconds())
+
+    def stop(self) -> dict[str, Any]:
+        wall = clock() - self._start[0]
+        out: dict[str, Any] = {
+            "client_cpu_cores": round((time.process_time() - self._start[2]) / wall, 2)
+        }
+        if self.server_pid is not None:
+            out["server_cpu_cores"] = round((self.server_seconds() - self._start[1]) / wall, 2)
+        out["machine_busy_cores"] = round((self.machine_seconds() - self._start[3]) / wall, 2)
+        return out
+
+
+# ---------------------------------------------------------------------------- the runs
+
+
+async def closed_loop(
+    clients: list[BenchClient], seconds: float, meter: CpuMeter
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    window = [float("inf"), float("inf")]  # measure completions in [start, end)
+    running = True
+
+    def done(client: BenchClient, started: float, now: float) -> None:
+        if window[0] <= started and now < window[1]:
+            latencies.append(now - started)
+        if running:
+            client.send_next()
+
+    for client in clients:
+        client.start_load(done)
+    for client in clients:
+        client.send_next()
+    await asyncio.sleep(WARMUP_SECONDS)
+    window[0] = clock()
+    window[1] = window[0] + seconds
+    meter.start()
+    await asyncio.sleep(seconds)
+    cpu = meter.stop()
+    running = False
+    await wait_drained(clients, DRAIN_SECONDS)
+    return {**figures(latencies, seconds, len(clients)), "warmup_s": WARMUP_SECONDS, **cpu}
+
+
+async def open_loop(clients: list[BenchClient], seconds: float, meter: CpuMeter) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    begin = clock() + 0.05
+    start = begin + WARMUP_SECONDS
+    end = start + seconds
+    scheduled = 0
+
+    def done(client: BenchClient, due: float, now: float) -> None:
+        if start <= due < end:
+            latencies.append(now - due)
+
+    def fire(client: BenchClient, due: float) -> None:
+        nonlocal scheduled
+        assert client.transport is not None
+        client.started.append(due)  # latency counts from when it was due, not when sent
+        client.transport.write(COMMANDS[client.next_command])
+        client.next_command ^= 1
+        if start <= due < end:
+            scheduled += 1
+        later = due + OPEN_PERIOD
+        if later < end:
+            loop.call_later(max(0.0, later - clock()), fire, client, later)
+
+    rng = random.Random(1)
+    for client in clients:
+        client.start_load(done)
+        due = begin + rng.uniform(0.0, OPEN_PERIOD)
+        loop.call_later(max(0.0, due - clock()), fire, client, due)
+    await asyncio.sleep(start - clock())
+    meter.start()
+    await asyncio.sleep(end - clock())
+    cpu = meter.stop()
+    await wait_drained(clients, DRAIN_SECONDS)
+    late = sum(1 for latency in latencies if latency > OPEN_PERIOD)
+    result = figures(latencies, seconds, len(clients))
+    result["commands_per_s"] = result["achieved_rate"] = round(len(latencies) / seconds, 1)
+    return {
+        **result,
+        "target_rate": round(len(clients) / OPEN_PERIOD, 1),
+        "scheduled": scheduled,
+        "late_or_missing": late + (scheduled - len(latencies)),
+        "late_threshold_ms": OPEN_PERIOD * 1000,
+        "warmup_s": WARMUP_SECONDS,
+        **cpu,
+    }
+
+
+async def bench(args: argparse.Namespace, port: int, server_pid: int | None) -> dict[str, Any]:
+    runs = ["closed", "open"] if args.only is None else [args.only]
+    sizes = {"closed": args.closed_clients, "open": args.open_clients}
+    most = max(sizes[run] for run in runs)
+    rooms = await dig_rooms(args.host, port, args.wizard_password, -(-most // PER_ROOM))
+    clients: list[BenchClient] = []
+    out: dict[str, Any] = {}
+    for run in runs:
+        started = time.monotonic()
+        clients += await open_clients(args.host, port, len(clients), sizes[run], rooms)
+        print(
+            f"{run}: {sizes[run]} clients ready in {time.monotonic() - started:.1f}s",
+            file=sys.stderr,
+        )
+        measure = closed_loop if run == "closed" else open_loop
+        out[run] = await measure(clients[: sizes[run]], args.seconds, CpuMeter(server_pid))
+        print(f"{run}: {json.dumps(out[run])}", file=sys.stderr)
+    for client in clients:
+        client.close()
+    return out
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--closed-clients", type=int, default=100)
+    parser.add_argument("--open-clients", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured time per run")
+    parser.add_argument("--only", choices=["closed", "open"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, help="use a running server instead of starting one")
+    parser.add_argument(
+        "--server-pid", type=int, help="with --port: report that process's CPU use too"
+    )
+    parser.add_argument(
+        "--event-loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="the server's event_loop setting (when this script starts it)",
+    )
+    parser.add_argument(
+        "--wizard-password", default=os.environ.get("MOO_WIZARD_PASSWORD") or WIZARD_PASSWORD
+    )
+    return parser.parse_args(argv)
+
+
+def run_clients(coro: Any) -> tuple[Any, str]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro), "asyncio"
+    return uvloop.run(coro), "uvloop"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    fds = raise_fd_limit()
+    clients = max(args.closed_clients, args.open_clients)
+    if fds < clients + 100:
+        print(f"warning: open-file limit {fds} is low for {clients} clients", file=sys.stderr)
+    server: ServerProcess | None = None
+    with tempfile.TemporaryDirectory(prefix="moo-bench-") as tmp:
+        if args.port is None:
+            server = ServerProcess(
+                Path(tmp) / "data",
+                extra_config={
+                    "event_loop": args.event_loop,
+                    "log_level": "WARNING",
+                    "limits": {
+                        "commands_per_second": 1_000_000,
+                        "command_burst": 1_000_000,
+                        "max_connections": clients + 1000,
+                    },
+                },
+                ssh=False,
+                wizard_password=args.wizard_password,
+            ).start()
+        port = server.telnet_port if server is not None else args.port
+        try:
+            pid = server.process.pid if server is not None and server.process else args.server_pid
+            runs, client_loop = run_clients(bench(args, port, pid))
+        finally:
+            if server is not None:
+                server.stop()
+    result = {
+        **runs,
+        "server": {
+            "event_loop": args.event_loop if server is not None else "unknown (--port)",
+            "limits_raised": True if server is not None else "unknown (--port)",
+        },
+        "client": {"event_loop": client_loop, "process": "separate from the server"},
+        "machine": {"cpus": os.cpu_count(), "open_file_limit": fds},
+        "goals": {"closed_commands_per_s": 10_000, "open_p99_ms": 50},
+    }
+    if "closed" in runs:
+        result["goals"]["closed_met"] = runs["closed"]["commands_per_s"] >= 10_000
+    if "open" in runs:
+        result["goals"]["open_met"] = runs["open"]["p99_ms"] < 50
+    text = json.dumps(result, indent=2)
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
