@@ -24,6 +24,8 @@ The pipeline:
 5. The control socket hits EOF: retry every 0.2 s for ``--reconnect-grace`` s;
    reconnected -> carry on (the new world inherited the session sockets);
    otherwise close every session and exit 0. SIGTERM/SIGINT: the same, at once.
+
+The world side of steps 2 to 5 (sockets, frames, reconnecting) is ``moo/net/gate_link.py``.
 """
 
 from __future__ import annotations
@@ -36,75 +38,28 @@ import os
 import signal
 import socket
 import sys
-from collections import deque
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Any
 
 import asyncssh
 
 from moo.errors import ProtocolError
-from moo.net.gate_protocol import FrameDecoder, bool_field, encode_frame, str_field
+from moo.net.gate_link import CLOSE_TIMEOUT, WorldLink, authenticate, hold_control
+from moo.net.gate_link import ensure_host_key as ensure_host_key  # moo/app.py imports it here
+from moo.net.gate_protocol import bool_field, str_field
 
 log = logging.getLogger("moo.ssh_gate")
 
-AUTH_TIMEOUT = 10.0
-"""Seconds to wait for the world to answer one auth attempt."""
-RECONNECT_INTERVAL = 0.2
 COMMAND_IDLE = 1.0
 """``ssh host cmd``: close this long after the world's last output."""
 MAX_LINE_CHARS = 8192
 """Longest line forwarded. Above the world's 4096-byte limit, so the world sees and
 rejects an over-long line; at 6 JSON bytes a character at worst it still fits a frame."""
 DEFAULT_SIZE = (80, 24)
-CLOSE_TIMEOUT = 2.0
 
 LOST_MESSAGE = "Connection to the world was lost."
 SHUTDOWN_MESSAGE = "Server shutting down."
 GONE_MESSAGE = "The world server has gone away."
-
-
-class WorldLink:
-    """One framed Unix-socket stream to the world server."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._decoder = FrameDecoder()
-        self._frames: deque[dict[str, object]] = deque()
-
-    @classmethod
-    async def connect(cls, path: str) -> WorldLink:
-        """Connect to the world's gate socket. Raises OSError."""
-        reader, writer = await asyncio.open_unix_connection(path)
-        return cls(reader, writer)
-
-    async def send(self, msg: dict[str, object]) -> None:
-        """Send one frame, waiting while the world is slow to read. Raises OSError."""
-        self._writer.write(encode_frame(msg))
-        await self._writer.drain()
-
-    async def recv(self) -> dict[str, object] | None:
-        """The next frame, or None at EOF. Raises OSError, ProtocolError."""
-        while not self._frames:
-            data = await self._reader.read(65536)
-            if not data:
-                return None
-            self._frames.extend(self._decoder.feed(data))
-        return self._frames.popleft()
-
-    def abort(self) -> None:
-        """Close at once, sending nothing."""
-        self._writer.close()
-
-    async def aclose(self, reason: str | None = None) -> None:
-        """Send a ``close`` frame if ``reason`` is given (best effort), then close."""
-        if reason is not None and not self._writer.is_closing():
-            with contextlib.suppress(OSError):
-                self._writer.write(encode_frame({"t": "close", "reason": reason}))
-        self._writer.close()
-        with contextlib.suppress(OSError, TimeoutError):
-            await asyncio.wait_for(self._writer.wait_closed(), CLOSE_TIMEOUT)
 
 
 class GateConnection(asyncssh.SSHServer):
@@ -162,7 +117,7 @@ class GateConnection(asyncssh.SSHServer):
     async def _check(self, user: str, method: str, secret: str) -> bool:
         attempt = (user, method, secret)
         if attempt not in self._candidates:
-            link = await self._gate.authenticate(user, method, secret, self._peer)
+            link = await authenticate(self._gate.world_socket, user, method, secret, self._peer)
             if link is None:
                 return False
             if self._conn is None or self not in self._gate.connections:
@@ -360,34 +315,6 @@ class Gate:
         if self._stop_reason is not None and not self._stop_reason.done():
             self._stop_reason.set_result(message)
 
-    async def authenticate(
-        self, user: str, method: str, secret: str, peer: str
-    ) -> WorldLink | None:
-        """Ask the world about one login attempt; the open stream if accepted, else None."""
-        try:
-            link = await asyncio.wait_for(WorldLink.connect(self.world_socket), AUTH_TIMEOUT)
-        except (TimeoutError, OSError) as exc:
-            log.warning(
-                "cannot reach the world to check %r from %s: %s", user, peer, str(exc) or "timeout"
-            )
-            return None
-        try:
-            await link.send({"t": "auth", "user": user, "method": method, "secret": secret})
-            reply = await asyncio.wait_for(link.recv(), AUTH_TIMEOUT)
-            if reply is None or reply["t"] != "auth":
-                raise ProtocolError("no auth reply")
-            if bool_field(reply, "ok"):
-                return link
-            reason = reply.get("reason")
-            log.info("login refused for %r (%s) from %s: %s", user, method, peer, reason)
-        except (TimeoutError, OSError, ProtocolError) as exc:
-            log.warning("auth of %r from %s failed: %s", user, peer, str(exc) or "timeout")
-        except asyncio.CancelledError:  # the client left mid-login
-            link.abort()
-            raise
-        await link.aclose()
-        return None
-
     async def run_session(self, process: asyncssh.SSHServerProcess[str]) -> None:
         """asyncssh process_factory: relay one shell or command to the world."""
         owner = process.get_extra_info("connection").get_owner()
@@ -405,31 +332,8 @@ class Gate:
         finally:
             self.sessions.discard(session)
 
-    async def _connect_control(self) -> WorldLink | None:
-        deadline = asyncio.get_running_loop().time() + self.reconnect_grace
-        while True:
-            try:
-                link = await WorldLink.connect(self.world_socket)
-                await link.send({"t": "control", "pid": os.getpid()})
-                return link
-            except OSError:
-                if asyncio.get_running_loop().time() >= deadline:
-                    return None
-                await asyncio.sleep(RECONNECT_INTERVAL)
-
     async def _control_loop(self) -> None:
-        link = await self._connect_control()
-        while link is not None:
-            log.info("control socket connected to %s", self.world_socket)
-            try:
-                while await link.recv() is not None:
-                    pass  # the world sends nothing we need on this line
-            except (OSError, ProtocolError) as exc:
-                log.warning("control socket error: %s", exc)
-            await link.aclose()
-            log.info("control socket closed; reconnecting for %.1f s", self.reconnect_grace)
-            link = await self._connect_control()
-        log.warning("world server unreachable at %s; closing all sessions", self.world_socket)
+        await hold_control(self.world_socket, self.reconnect_grace)
         self.stop(GONE_MESSAGE)
 
     async def run(self, listen_sock: socket.socket, host_key: str) -> int:
@@ -471,31 +375,6 @@ class Gate:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         return 0
-
-
-def ensure_host_key(path: Path) -> None:
-    """Create an ssh-ed25519 host key at ``path`` (mode 0600) unless a file is there.
-
-    Atomic: temp file, fsync, ``os.replace``, fsync of the directory. Raises OSError.
-    """
-    if path.exists():
-        return
-    data = asyncssh.generate_private_key("ssh-ed25519").export_private_key()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -4,9 +4,9 @@ One call to ``TelnetCodec.feed(data)`` runs this pipeline:
 
 1. The IAC state machine splits the bytes into data and telnet commands. It keeps its position
    between calls, so a sequence split across reads (even ``IAC`` | ``SB NAWS ...``) is fine.
-2. Option negotiation (WILL/WONT/DO/DONT) follows RFC 1143's Q method: we never answer a message
-   that confirms a state we are already in, so negotiation cannot loop. Replies collect in an
-   output buffer that the transport drains with ``take_output()``.
+2. Option negotiation (WILL/WONT/DO/DONT) goes to ``OptionNegotiation``
+   (``moo/net/telnet_options.py``: RFC 1143's Q method and what we accept). Replies collect in
+   an output buffer that the transport drains with ``take_output()``.
 3. Subnegotiations (``IAC SB ... IAC SE``, ``IAC IAC`` unescaped) become events:
    NAWS -> ``WindowSize``, TTYPE IS -> ``TerminalType``.
 4. Data bytes are framed into lines (CR LF, CR NUL, bare LF, bare CR), edited (BS and DEL erase a
@@ -34,25 +34,23 @@ from collections.abc import Mapping
 from typing import Final, TypeVar
 
 from moo.net.events import Event, LineReceived, LineTooLong, TerminalType, WindowSize
+from moo.net.telnet_options import (
+    DONT,
+    IAC,
+    NAWS,
+    SB,
+    SE,
+    TTYPE,
+    TTYPE_IS,
+    WILL,
+    OptionNegotiation,
+    name_index,
+)
 
-# Telnet commands (RFC 854) and the options we speak.
-IAC: Final = 255
-DONT: Final = 254
-DO: Final = 253
-WONT: Final = 252
-WILL: Final = 251
-SB: Final = 250
+# Telnet commands (RFC 854) the parser handles itself; negotiation's are in telnet_options.
 EL: Final = 248
 EC: Final = 247
 AYT: Final = 246
-SE: Final = 240
-
-ECHO: Final = 1
-SGA: Final = 3
-TTYPE: Final = 24
-NAWS: Final = 31
-TTYPE_IS: Final = 0
-TTYPE_SEND: Final = 1
 
 MAX_SUBNEGOTIATION: Final = 512
 MAX_PENDING_OUTPUT: Final = 64 * 1024
@@ -61,14 +59,6 @@ STATE_VERSION: Final = 1
 # Parser positions.
 _DATA, _IAC, _OPT, _SB, _SB_IAC = range(5)
 _PARSER_NAMES: Final = ("data", "iac", "opt", "sb", "sb_iac")
-
-# RFC 1143 Q method: per option and side, a state and a queue bit.
-_NO, _YES, _WANTNO, _WANTYES = range(4)
-_Q_NAMES: Final = ("no", "yes", "wantno", "wantyes")
-_EMPTY, _OPPOSITE = 0, 1
-_QUEUE_NAMES: Final = ("empty", "opposite")
-_US, _HIM = 0, 2  # index of the side's state in an option's [us, usq, him, himq]
-_NEUTRAL: Final = (_NO, _EMPTY, _NO, _EMPTY)
 
 _SPECIAL = re.compile(rb"[\r\x08\x7f\xff]")
 _CONTROLS: Final = bytes(b for b in range(32) if b != 9) + b"\x7f"
@@ -87,7 +77,6 @@ class TelnetCodec:
     __slots__ = (
         "_discarding",
         "_dropped",
-        "_echo_wanted",
         "_line",
         "_max_line",
         "_options",
@@ -113,8 +102,7 @@ class TelnetCodec:
         self._dropped = 0  # bytes of an overlong line seen so far
         self._discarding = False
         self._pending_cr = False  # a CR ended the last line; swallow a following LF or NUL
-        self._options: dict[int, list[int]] = {}  # only options not in the neutral state
-        self._echo_wanted = False
+        self._options = OptionNegotiation()
         self._window: tuple[int, int] | None = None
         self._ttype: str | None = None
         self._out = bytearray()
@@ -123,11 +111,7 @@ class TelnetCodec:
 
     def start(self) -> bytes:
         """Bytes to send when the connection opens: WILL SGA, DO NAWS, DO TTYPE."""
-        return (
-            self._request(SGA, _US, True)
-            + self._request(NAWS, _HIM, True)
-            + self._request(TTYPE, _HIM, True)
-        )
+        return self._options.start()
 
     def feed(self, data: bytes) -> list[Event]:
         """Parse incoming bytes; return the events they complete, in order."""
@@ -191,7 +175,7 @@ class TelnetCodec:
                 # NOP, DM, BRK, IP, AO, GA, a stray SE, anything else: nothing to do.
             elif state == _OPT:
                 self._state = _DATA
-                self._emit(self._receive(data[pos], self._verb))
+                self._emit(self._options.receive(data[pos], self._verb))
                 pos += 1
             elif state == _SB:
                 i = data.find(b"\xff", pos)
@@ -241,13 +225,12 @@ class TelnetCodec:
 
         Returns the bytes to send, b"" when nothing changes. The client's answer is not answered.
         """
-        self._echo_wanted = server_echoes
-        return self._request(ECHO, _US, server_echoes)
+        return self._options.set_echo(server_echoes)
 
     @property
     def echo_off(self) -> bool:
         """True while we have offered WILL ECHO and the client has not refused it."""
-        return self._echo_wanted and self._side(ECHO, _US)[0] != _NO
+        return self._options.echo_off
 
     @property
     def window(self) -> tuple[int, int] | None:
@@ -336,87 +319,11 @@ class TelnetCodec:
         sb.clear()
         self._sb_overflow = False
 
-    # -- option negotiation (RFC 1143 Q method) --------------------------------------------
+    # -- output --------------------------------------------------------------------------
 
     def _emit(self, data: bytes) -> None:
         if data and len(self._out) < MAX_PENDING_OUTPUT:
             self._out += data
-
-    def _side(self, opt: int, side: int) -> tuple[int, int]:
-        states = self._options.get(opt, _NEUTRAL)
-        return states[side], states[side + 1]
-
-    def _set_side(self, opt: int, side: int, state: int, queue: int) -> None:
-        states = list(self._options.get(opt, _NEUTRAL))
-        states[side] = state
-        states[side + 1] = queue
-        if tuple(states) == _NEUTRAL:
-            self._options.pop(opt, None)
-        else:
-            self._options[opt] = states
-
-    def _accepts(self, opt: int, side: int) -> bool:
-        if side == _US:
-            return opt == SGA or (opt == ECHO and self._echo_wanted)
-        return opt in (NAWS, TTYPE, SGA)
-
-    def _receive(self, opt: int, verb: int) -> bytes:
-        """The peer sent IAC <verb> <opt>; update the option, return our reply (maybe b"")."""
-        side = _HIM if verb in (WILL, WONT) else _US
-        yes = bytes((IAC, DO if side == _HIM else WILL, opt))
-        no = bytes((IAC, DONT if side == _HIM else WONT, opt))
-        state, queue = self._side(opt, side)
-        was = state
-        reply = b""
-        if verb in (WILL, DO):
-            if state == _NO:
-                if self._accepts(opt, side):
-                    state, reply = _YES, yes
-                else:
-                    reply = no
-            elif state == _WANTNO:  # they broke protocol (answered our refusal with WILL/DO)
-                state, queue = (_NO, _EMPTY) if queue == _EMPTY else (_YES, _EMPTY)
-            elif state == _WANTYES:
-                if queue == _EMPTY:
-                    state = _YES
-                else:
-                    state, queue, reply = _WANTNO, _EMPTY, no
-        elif state == _YES:
-            state, reply = _NO, no
-        elif state == _WANTNO:
-            if queue == _EMPTY:
-                state = _NO
-            else:
-                state, queue, reply = _WANTYES, _EMPTY, yes
-        elif state == _WANTYES:
-            state, queue = _NO, _EMPTY
-        self._set_side(opt, side, state, queue)
-        if opt == TTYPE and side == _HIM and state == _YES and was != _YES:
-            reply += bytes((IAC, SB, TTYPE, TTYPE_SEND, IAC, SE))
-        return reply
-
-    def _request(self, opt: int, side: int, enable: bool) -> bytes:
-        """We want <opt> on/off on <side>; return what to send (maybe b"")."""
-        state, queue = self._side(opt, side)
-        reply = b""
-        if enable:
-            if state == _NO:
-                state = _WANTYES
-                reply = bytes((IAC, DO if side == _HIM else WILL, opt))
-            elif state == _WANTNO and queue == _EMPTY:
-                queue = _OPPOSITE
-            elif state == _WANTYES and queue == _OPPOSITE:
-                queue = _EMPTY
-        else:
-            if state == _YES:
-                state = _WANTNO
-                reply = bytes((IAC, DONT if side == _HIM else WONT, opt))
-            elif state == _WANTNO and queue == _OPPOSITE:
-                queue = _EMPTY
-            elif state == _WANTYES and queue == _EMPTY:
-                queue = _OPPOSITE
-        self._set_side(opt, side, state, queue)
-        return reply
 
     # -- state hand-over -------------------------------------------------------------------
 
@@ -436,16 +343,8 @@ class TelnetCodec:
             "dropped": self._dropped,
             "discarding": self._discarding,
             "pending_cr": self._pending_cr,
-            "options": {
-                str(opt): {
-                    "us": _Q_NAMES[s[0]],
-                    "us_queue": _QUEUE_NAMES[s[1]],
-                    "him": _Q_NAMES[s[2]],
-                    "him_queue": _QUEUE_NAMES[s[3]],
-                }
-                for opt, s in sorted(self._options.items())
-            },
-            "echo_wanted": self._echo_wanted,
+            "options": self._options.get_state(),
+            "echo_wanted": self._options.echo_wanted,
             "window": list(self._window) if self._window is not None else None,
             "terminal_type": self._ttype,
             "output": self._out.decode("latin-1"),
@@ -457,7 +356,7 @@ class TelnetCodec:
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"telnet state: unsupported version {state.get('version')!r}")
         codec = cls(max_line_bytes=_get(state, "max_line_bytes", int))
-        codec._state = _name_index(state, "parser", _PARSER_NAMES)
+        codec._state = name_index(state, "parser", _PARSER_NAMES)
         codec._verb = _get(state, "verb", int)
         if codec._state == _OPT and not WILL <= codec._verb <= DONT:
             raise ValueError(f"telnet state: 'verb' {codec._verb!r} is not WILL/WONT/DO/DONT")
@@ -467,19 +366,8 @@ class TelnetCodec:
         codec._dropped = _get(state, "dropped", int)
         codec._discarding = _get(state, "discarding", bool)
         codec._pending_cr = _get(state, "pending_cr", bool)
-        options = _get(state, "options", dict)
-        for key, value in options.items():
-            if not isinstance(key, str) or not key.isdigit() or not isinstance(value, dict):
-                raise ValueError(f"telnet state: bad 'options' entry {key!r}: {value!r}")
-            states = [
-                _name_index(value, "us", _Q_NAMES),
-                _name_index(value, "us_queue", _QUEUE_NAMES),
-                _name_index(value, "him", _Q_NAMES),
-                _name_index(value, "him_queue", _QUEUE_NAMES),
-            ]
-            if tuple(states) != _NEUTRAL:
-                codec._options[int(key)] = states
-        codec._echo_wanted = _get(state, "echo_wanted", bool)
+        codec._options = OptionNegotiation.from_state(_get(state, "options", dict))
+        codec._options.echo_wanted = _get(state, "echo_wanted", bool)
         window = state.get("window")
         if window is not None:
             if (
@@ -510,10 +398,3 @@ def _latin1(state: Mapping[str, object], key: str) -> bytes:
         return text.encode("latin-1")
     except UnicodeEncodeError:
         raise ValueError(f"telnet state: {key!r} must be a latin-1 string") from None
-
-
-def _name_index(state: Mapping[str, object], key: str, names: tuple[str, ...]) -> int:
-    value = state.get(key)
-    if not isinstance(value, str) or value not in names:
-        raise ValueError(f"telnet state: {key!r} must be one of {names}, got {value!r}")
-    return names.index(value)

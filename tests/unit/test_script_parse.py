@@ -1,15 +1,15 @@
-"""Transcript parsing and variable binding (``moo.script``): pure, no sockets."""
+"""Transcript parsing and variable binding (``moo.transcript``): pure, no sockets."""
 
 from __future__ import annotations
 
 import pytest
 
-from moo.script import (
+from moo.script import Failure
+from moo.transcript import (
     Close,
     Connect,
     Expect,
     ExpectClose,
-    Failure,
     Forbid,
     ScriptError,
     Send,
