@@ -1,14 +1,16 @@
 """``moo serve``: the start-up and shutdown sequence.
 
 1. Make the data directory (mode 0700) and its ``run/`` folder.
-2. Load the saved world, or build it from ``core_db/`` on first start; bind any
-   Python verbs the world does not know yet.
+2. Recover the world (newest verified checkpoint + journal), or build it from
+   ``core_db/`` on first start and write the initial checkpoint; bind any Python verbs
+   the world does not know yet (journalled like any change).
 3. Set the wizard's password: from ``--wizard-password`` / ``MOO_WIZARD_PASSWORD``,
    or, on first start only, a random one written to ``wizard-password.txt`` (0600).
 4. Bind telnet, the SSH port and the gate's Unix socket; start the SSH gate.
 5. Print one ``<name> listening on HOST:PORT`` line per listener (port 0 resolved).
 6. Serve until ``@shutdown``, SIGTERM or SIGINT; then close connections, stop
-   the gate and save the world.
+   the gate, flush the journal and write a final checkpoint. An unexpected error
+   escaping the server writes a "panic" checkpoint if it can.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from moo.config import Config
 from moo.errors import MooError
 from moo.net.gate_process import GateProcess
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
-from moo.persist import worldfile
+from moo.persist.store import Store
 from moo.server import Server
 from moo.world.loader import DEFAULT_CORE_DIR, build_core_world, sync_verbs
 from moo.world.model import Flag
@@ -52,19 +54,33 @@ def find_wizard(world: World) -> int:
 
 
 def prepare_data_dir(data_dir: Path) -> None:
+    os.umask(0o077)  # checkpoints and records hold password hashes: owner-only files
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     (data_dir / "run").mkdir(exist_ok=True, mode=0o700)
 
 
-def load_world(config: Config) -> tuple[World, bool]:
-    """The world from the data directory, or a new one from core_db (then ``fresh`` is True)."""
-    world = worldfile.load(config.data_dir)
-    if world is None:
-        return build_core_world(config.core_db or DEFAULT_CORE_DIR), True
-    added = sync_verbs(world)
-    if added:
-        log.info("bound %d verb(s) new in this version of the code", added)
-    return world, False
+def open_store(config: Config, *, force_recover: bool = False) -> Store:
+    """Recover the data directory's world (or build a new one). Raises CheckpointError."""
+    store = Store.open(
+        config.data_dir,
+        config.persist,
+        lambda: build_core_world(config.core_db or DEFAULT_CORE_DIR),
+        force=force_recover,
+    )
+    if not store.recovered.fresh:
+        added = sync_verbs(store.world)
+        if added:
+            log.info("bound %d verb(s) new in this version of the code", added)
+    return store
+
+
+async def checkpoint_periodically(store: Store, interval: float) -> None:
+    """A checkpoint every ``persist.checkpoint_interval_seconds`` (0: never)."""
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        await store.checkpoint("scheduled", "server")
 
 
 def set_wizard_password(
@@ -86,15 +102,22 @@ def set_wizard_password(
         world.set_prop(wizard, "password", passwords.hash_now(password))
 
 
-async def serve(config: Config, out: Callable[[str], None] = print) -> int:
+async def serve(
+    config: Config, out: Callable[[str], None] = print, *, force_recover: bool = False
+) -> int:
     """Run the server until it is told to stop. Returns the process exit code."""
     prepare_data_dir(config.data_dir)
-    world, fresh = load_world(config)
+    store = open_store(config, force_recover=force_recover)
+    world = store.world
     gc.collect()
     gc.freeze()  # the loaded world is long-lived: keep it out of every full collection
     passwords = Passwords(config.password_hash)
-    set_wizard_password(world, config, passwords, fresh, out)
+    set_wizard_password(world, config, passwords, store.recovered.fresh, out)
+    store.start_background()
+    if store.recovered.fresh:
+        await store.checkpoint("initial", "server")
     server = Server(config, world, passwords)
+    store.alarms.append(server.alarm_wizards)
     loop = asyncio.get_running_loop()
     gate: GateProcess | None = None
     try:
@@ -123,16 +146,30 @@ async def serve(config: Config, out: Callable[[str], None] = print) -> int:
         await server.close_connections(timeout=0)
         if gate is not None:
             await gate.stop()
+        await store.close(final_reason=None)
         raise MooError(f"cannot listen: {error.strerror or error}") from None
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.request_shutdown, "signal", -1)
     server.start_housekeeping()
+    periodic = loop.create_task(
+        checkpoint_periodically(store, config.persist.checkpoint_interval_seconds)
+    )
+    final_reason = "shutdown"
     try:
         await server.wait_stop_requested()
+    except Exception:
+        final_reason = "panic"
+        log.exception("unexpected error: writing a panic checkpoint before exiting")
+        raise
     finally:
+        periodic.cancel()
         await server.close_connections()
         if gate is not None:
             await gate.stop()
-        path = worldfile.save(world, config.data_dir)
-        log.info("world saved to %s", path)
+        outcome = await store.close(final_reason=final_reason)
+        if outcome is not None and not outcome.ok:
+            log.error(
+                "the final checkpoint failed: %s (the journal still holds every change)",
+                outcome.error,
+            )
     return 0

@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--wizard-password", metavar="PW", help="set the wizard's password (or MOO_WIZARD_PASSWORD)"
     )
+    serve.add_argument(
+        "--force-recover",
+        action="store_true",
+        help="start even if recovery must drop damaged journal records",
+    )
 
     script = sub.add_parser("script", help="play a transcript over telnet and check the replies")
     script.add_argument("file", type=Path, help="the transcript (see tests/transcripts/)")
@@ -71,8 +76,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if config.event_loop == "uvloop":
         import uvloop
 
-        return uvloop.run(serve(config, _print))
-    return asyncio.run(serve(config, _print))
+        return uvloop.run(serve(config, _print, force_recover=args.force_recover))
+    return asyncio.run(serve(config, _print, force_recover=args.force_recover))
 
 
 def main(argv: list[str] | None = None) -> int:

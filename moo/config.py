@@ -55,6 +55,16 @@ class PasswordHash:
 
 
 @dataclass(frozen=True)
+class Persist:
+    fsync: str = "everysec"
+    keep_checkpoints: int = 3
+    max_checkpoint_bytes: int = 0
+    records_url: str | None = None
+    checkpoint_interval_seconds: float = 3600.0
+    slice_ms: float = 2.0
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("data")
     telnet: Listen = field(default_factory=lambda: Listen(port=7777))
@@ -66,6 +76,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     login: Login = field(default_factory=Login)
     password_hash: PasswordHash = field(default_factory=PasswordHash)
+    persist: Persist = field(default_factory=Persist)
 
 
 def _coerce(key: str, kind: Any, value: Any) -> Any:
@@ -100,12 +111,11 @@ def _coerce(key: str, kind: Any, value: Any) -> Any:
     raise ConfigError(f"{key}: unsupported setting type {kind!r}")
 
 
-_NESTED = {
-    "telnet": Listen,
-    "ssh": Listen,
-    "limits": Limits,
-    "login": Login,
-    "password_hash": PasswordHash,
+# Sections of the top level: each is a dataclass of its own keys.
+_NESTED: dict[str, type[Any]] = {
+    f.name: type(getattr(Config(), f.name))
+    for f in fields(Config)
+    if is_dataclass(getattr(Config(), f.name))
 }
 
 
@@ -135,6 +145,10 @@ def _validate(config: Config) -> Config:
         listen: Listen = getattr(config, name)
         if listen.port > 65535:
             raise ConfigError(f"{name}.port: {listen.port} is not a TCP port")
+    if config.persist.fsync not in ("always", "everysec", "no"):
+        raise ConfigError(
+            f"persist.fsync: expected always, everysec or no, got {config.persist.fsync!r}"
+        )
     if config.limits.max_line_bytes < 80:
         raise ConfigError(f"limits.max_line_bytes: {config.limits.max_line_bytes} is too small")
     return config

@@ -303,6 +303,13 @@ class Server:
             self._announce_presence(player, "has connected.")
         self.dispatcher.run(player, "look")
 
+    def alarm_wizards(self, text: str) -> None:
+        """Tell every connected wizard something is wrong with the server."""
+        for player, session in self._by_player.items():
+            obj = self.world.objects.get(player)
+            if obj is not None and obj.is_wizard:
+                session.tell(f"*** Server alarm: {text} ***")
+
     def end_session(self, session: Session, message: str) -> None:
         session.tell(message)
         session.transport.close("quit")

@@ -6,6 +6,7 @@ Loading never runs code: only plain values, ObjRef and the Structs of
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import msgspec
@@ -35,3 +36,20 @@ digest_encoder = msgspec.msgpack.Encoder(enc_hook=_enc_hook, order="sorted")
 def decoder(type_: Any) -> msgspec.msgpack.Decoder[Any]:
     """A decoder for ``type_`` that understands ObjRef extensions."""
     return msgspec.msgpack.Decoder(type_, ext_hook=_ext_hook)
+
+
+def array_header(count: int) -> bytes:
+    """A msgpack array header for ``count`` items, always in the 5-byte form."""
+    return b"\xdd" + count.to_bytes(4, "big")
+
+
+def world_hasher(next_id: int, count: int) -> hashlib._Hash:
+    """The hash behind ``World.digest``, primed with next_id and the body's array header.
+
+    Feed it each object's ``digest_encoder`` encoding in ascending id order: the bytes fed
+    after the prime are exactly a snapshot's body, so a snapshot's digest is also its checksum.
+    """
+    h = hashlib.sha256()
+    h.update(digest_encoder.encode(next_id))
+    h.update(array_header(count))
+    return h

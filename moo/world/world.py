@@ -24,7 +24,6 @@ catches an exception raised inside a nested block, that block's changes stay.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from typing import Any
 
 from moo.errors import WorldError
 from moo.world import mutations as m
-from moo.world.codec import decoder, digest_encoder, encoder
+from moo.world.codec import decoder, digest_encoder, encoder, world_hasher
 from moo.world.model import Flag, MooObject, PropDef, VerbDef
 from moo.world.values import NOTHING, ObjRef
 
@@ -73,12 +72,21 @@ class World:
         self._change_hooks: list[ChangeHook] = []
         self._txn: _Transaction | None = None
         self.verbs_epoch = 0  # changes whenever any object's verbs or parent may have changed
+        self.read_only_reason: str | None = None
 
     # ------------------------------------------------------------------ hooks
 
     def add_observer(self, observer: CommitObserver) -> None:
-        """Call ``observer(records)`` with each committed transaction's records."""
+        """Call ``observer(records)`` with each transaction's records as it commits.
+
+        An observer that raises undoes the transaction (so a journal that cannot write
+        refuses the change); observers are called in order, the journal first.
+        """
         self._observers.append(observer)
+
+    def refuse_changes(self, reason: str) -> None:
+        """From now on every mutation raises WorldError(reason) (e.g. the journal failed)."""
+        self.read_only_reason = reason
 
     def remove_observer(self, observer: CommitObserver) -> None:
         self._observers.remove(observer)
@@ -191,14 +199,14 @@ class World:
         self._txn = txn
         try:
             yield
+            if txn.records:
+                for observer in self._observers:
+                    observer(txn.records)  # the journal: if it cannot write, nothing happened
         except BaseException:
             self._txn = None
             self._rollback(txn)
             raise
         self._txn = None
-        if txn.records:
-            for observer in self._observers:
-                observer(txn.records)
 
     @property
     def in_transaction(self) -> bool:
@@ -216,6 +224,8 @@ class World:
         self.next_id = txn.next_id
 
     def _commit_record(self, record: m.Mutation, touched: tuple[int, ...]) -> None:
+        if self.read_only_reason is not None:
+            raise WorldError(self.read_only_reason)
         if self._txn is None:
             with self.transaction():
                 self._commit_record(record, touched)
@@ -522,9 +532,12 @@ class World:
     # ----------------------------------------------------------------- digest
 
     def digest(self) -> str:
-        """A hash of the whole world's content, equal for equal worlds (like Redis DEBUG DIGEST)."""
-        h = hashlib.sha256()
-        h.update(digest_encoder.encode(self.next_id))
+        """A hash of the whole world's content, equal for equal worlds (like Redis DEBUG DIGEST).
+
+        It is the hash a snapshot computes over its body (``codec.world_hasher``): objects in
+        ascending id order, each encoded with sorted keys.
+        """
+        h = world_hasher(self.next_id, len(self.objects))
         for oid in sorted(self.objects):
             h.update(digest_encoder.encode(self.objects[oid]))
         return h.hexdigest()

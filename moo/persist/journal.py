@@ -1,0 +1,282 @@
+"""The journal: every committed transaction, appended to ``DATA_DIR/journal/`` between checkpoints.
+
+1. The world calls ``Journal.append(records)`` as a transaction commits (it is the
+   world's first observer). The records become ONE frame, numbered with the next
+   log sequence number (LSN), and are written to the current segment with
+   ``os.write``: from then on a crash of the process (even ``kill -9``) loses nothing.
+2. fsync policy (``persist.fsync``): ``always`` fsyncs before ``append`` returns (so
+   before the command's output is sent); ``everysec`` fsyncs from a worker thread
+   once a second (a power loss loses at most ~1-2 s); ``no`` leaves it to the OS.
+3. A write that fails raises, so the world undoes the transaction. An fsync that fails
+   is never retried (after EIO the kernel may have dropped the dirty pages and a retry
+   can falsely succeed: the "fsyncgate" lesson); the journal calls ``on_failure``, which
+   makes the world refuse all further changes.
+4. ``rotate()`` starts a new segment (at each checkpoint's start); segments wholly
+   covered by a verified checkpoint are deleted with ``drop_through``.
+
+Frame: ``FRAME_MAGIC (2) | length (u32) | crc32 (u32) | lsn (u64) | payload``, where
+the length counts the payload and the crc covers lsn and payload. The payload is the
+msgpack list of the transaction's mutation records, each holding its full new value.
+Segment files are named ``<first lsn, 16 digits>.journal``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from moo.errors import CheckpointError
+from moo.world import mutations as m
+from moo.world.codec import decoder, encoder
+
+log = logging.getLogger(__name__)
+
+FRAME_MAGIC = b"\xd0\x0d"
+FRAME_HEAD = 18  # magic 2 + length 4 + crc 4 + lsn 8
+MAX_PAYLOAD = 64 << 20
+SUFFIX = ".journal"
+FSYNC_POLICIES = ("always", "everysec", "no")
+
+_records_decoder = decoder(list[m.Mutation])
+
+
+def encode_frame(lsn: int, records: list[m.Mutation]) -> bytes:
+    payload = encoder.encode(records)
+    tail = lsn.to_bytes(8, "big") + payload
+    return (
+        FRAME_MAGIC + len(payload).to_bytes(4, "big") + zlib.crc32(tail).to_bytes(4, "big") + tail
+    )
+
+
+def segment_name(first_lsn: int) -> str:
+    return f"{first_lsn:016d}{SUFFIX}"
+
+
+def list_segments(directory: Path) -> list[tuple[int, Path]]:
+    """(first lsn, path) of every segment, oldest first."""
+    found = []
+    for path in directory.glob(f"*{SUFFIX}"):
+        stem = path.name[: -len(SUFFIX)]
+        if stem.isdigit():
+            found.append((int(stem), path))
+    return sorted(found)
+
+
+@dataclass
+class ReadReport:
+    """What reading the journal found."""
+
+    frames: int = 0
+    last_lsn: int = 0
+    torn_tail: tuple[Path, int] | None = None  # (segment, offset where the good part ends)
+    corrupt: list[str] = field(default_factory=list)  # damage followed by good frames
+
+
+def _parse_frame(data: bytes, offset: int) -> tuple[int, bytes, int] | None:
+    """(lsn, payload, next offset) for a whole, valid frame at ``offset``; else None."""
+    if data[offset : offset + 2] != FRAME_MAGIC or offset + FRAME_HEAD > len(data):
+        return None
+    length = int.from_bytes(data[offset + 2 : offset + 6], "big")
+    end = offset + FRAME_HEAD + length
+    if length > MAX_PAYLOAD or end > len(data):
+        return None
+    crc = int.from_bytes(data[offset + 6 : offset + 10], "big")
+    tail = data[offset + 10 : end]
+    if zlib.crc32(tail) != crc:
+        return None
+    return int.from_bytes(tail[:8], "big"), tail[8:], end
+
+
+def _good_frame_after(data: bytes, offset: int) -> int | None:
+    """The offset of the next valid frame after a bad spot, if any (a resync scan)."""
+    position = data.find(FRAME_MAGIC, offset + 1)
+    while position >= 0:
+        if _parse_frame(data, position) is not None:
+            return position
+        position = data.find(FRAME_MAGIC, position + 1)
+    return None
+
+
+def read_journal(
+    directory: Path, after_lsn: int, report: ReadReport
+) -> Iterator[tuple[int, list[m.Mutation]]]:
+    """Yield (lsn, records) for every frame with lsn > ``after_lsn``, in order.
+
+    A bad or incomplete frame with nothing valid after it, at the end of the newest
+    segment, is a torn tail: it is recorded in ``report.torn_tail`` and reading stops.
+    Damage anywhere else, or followed by valid frames, is recorded in ``report.corrupt``
+    and reading stops there too: the caller decides whether to refuse to start.
+    """
+    segments = list_segments(directory)
+    expected = None
+    for index, (_first, path) in enumerate(segments):
+        data = path.read_bytes()
+        offset = 0
+        while offset < len(data):
+            parsed = _parse_frame(data, offset)
+            if parsed is None:
+                newest = index == len(segments) - 1
+                if newest and _good_frame_after(data, offset) is None:
+                    report.torn_tail = (path, offset)
+                else:
+                    report.corrupt.append(f"{path.name}: bad frame at byte {offset}")
+                return
+            lsn, payload, offset = parsed
+            if expected is not None and lsn != expected:
+                report.corrupt.append(f"{path.name}: lsn {lsn} where {expected} was expected")
+                return
+            expected = lsn + 1
+            report.last_lsn = lsn
+            if lsn <= after_lsn:
+                continue
+            try:
+                records = _records_decoder.decode(payload)
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
+                report.corrupt.append(f"{path.name}: frame {lsn} does not decode: {error}")
+                return
+            report.frames += 1
+            yield lsn, records
+
+
+class Journal:
+    """Appends committed transactions to segment files. One writer per data directory."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        next_lsn: int,
+        fsync: str = "everysec",
+        on_failure: Callable[[str], None] = lambda reason: None,
+    ) -> None:
+        if fsync not in FSYNC_POLICIES:
+            raise CheckpointError(f"persist.fsync must be one of {FSYNC_POLICIES}, got {fsync!r}")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.fsync_policy = fsync
+        self.on_failure = on_failure
+        self.next_lsn = next_lsn
+        self.failed: str | None = None
+        self._fd = -1
+        self._segment: Path | None = None
+        self._unsynced = False
+        self._sync_lock = asyncio.Lock()
+        self._open_segment()
+
+    @property
+    def position(self) -> int:
+        """The LSN of the last frame written (0 when none ever was)."""
+        return self.next_lsn - 1
+
+    def _open_segment(self) -> None:
+        path = self.directory / segment_name(self.next_lsn)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        if self._fd >= 0:
+            self._close_fd()
+        self._fd = fd
+        self._segment = path
+
+    def _close_fd(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def append(self, records: list[m.Mutation]) -> None:
+        """Write one transaction. Raises CheckpointError (the world then undoes it)."""
+        if self.failed is not None:
+            raise CheckpointError(self.failed)
+        frame = encode_frame(self.next_lsn, records)
+        try:
+            written = os.write(self._fd, frame)
+            if written != len(frame):
+                raise OSError(28, f"short write ({written} of {len(frame)} bytes)")
+        except OSError as error:
+            # The segment may now end in a partial frame: recovery truncates a torn tail.
+            self._fail(f"journal write failed: {error.strerror or error}")
+            raise CheckpointError(self.failed or "journal write failed") from None
+        self.next_lsn += 1
+        if self.fsync_policy == "always":
+            self._sync_now()
+        else:
+            self._unsynced = True
+
+    def _sync_now(self) -> None:
+        # The frame is already in the file: keep the change (memory and file agree), and
+        # refuse every later one, since whether it reached the disk is now unknown.
+        try:
+            os.fsync(self._fd)
+        except OSError as error:
+            self._fail(f"journal fsync failed: {error.strerror or error}")
+
+    def _fail(self, reason: str) -> None:
+        if self.failed is None:
+            self.failed = reason + "; the world refuses changes until the server is restarted"
+            log.error("%s", self.failed)
+            self.on_failure(self.failed)
+
+    async def sync(self) -> None:
+        """fsync what was written since the last sync, in a worker thread. Never retried."""
+        if not self._unsynced or self.failed is not None or self._fd < 0:
+            return
+        async with self._sync_lock:
+            self._unsynced = False
+            try:
+                await asyncio.to_thread(os.fsync, self._fd)
+            except OSError as error:
+                self._fail(f"journal fsync failed: {error.strerror or error}")
+
+    async def run_sync_loop(self, interval: float = 1.0) -> None:
+        """The ``everysec`` policy: sync once a second until cancelled."""
+        if self.fsync_policy != "everysec":
+            return
+        while True:
+            await asyncio.sleep(interval)
+            await self.sync()
+
+    def rotate(self) -> int:
+        """Start a new segment; return the position (last LSN) the old segments hold."""
+        if self.failed is None:
+            try:
+                if self._unsynced:
+                    os.fsync(self._fd)
+                    self._unsynced = False
+                self._open_segment()
+            except OSError as error:
+                self._fail(f"journal rotation failed: {error.strerror or error}")
+        return self.position
+
+    def drop_through(self, lsn: int) -> int:
+        """Delete segments whose frames all have LSN <= ``lsn``. Returns how many."""
+        segments = list_segments(self.directory)
+        dropped = 0
+        for index, (_first, path) in enumerate(segments):
+            following = segments[index + 1][0] if index + 1 < len(segments) else None
+            if following is None or following - 1 > lsn or path == self._segment:
+                break
+            path.unlink(missing_ok=True)
+            dropped += 1
+        return dropped
+
+    def close(self) -> None:
+        """fsync (unless the policy is ``no`` or the journal failed) and close."""
+        if self._fd >= 0 and self.failed is None and self.fsync_policy != "no":
+            try:
+                os.fsync(self._fd)
+            except OSError as error:
+                self._fail(f"journal fsync failed: {error.strerror or error}")
+        self._close_fd()
+
+
+def truncate_torn_tail(path: Path, offset: int) -> None:
+    """Cut a segment back to its last whole frame (after a crash mid-append)."""
+    with path.open("r+b") as f:
+        f.truncate(offset)
+        f.flush()
+        os.fsync(f.fileno())

@@ -1,0 +1,138 @@
+"""Recovery at start: the newest checkpoint that verifies, then the journal from its position.
+
+1. Checkpoints in ``DATA_DIR/checkpoints/`` are tried newest first; one that fails its
+   checks is skipped with a log line naming it and why, and the previous one is used.
+2. The journal is replayed from the chosen checkpoint's position. A torn frame at the
+   very end (a crash mid-append) is cut off, with a log line. Damage followed by valid
+   frames, or a gap in the sequence, refuses the start (``RecoveryError``) unless
+   ``force`` is given: then replay stops at the damage and the damaged segments are set
+   aside (renamed ``*.damaged``), and the log says what was lost.
+3. An empty data directory means a new world from ``core_db/`` (``fresh``). A journal or
+   checkpoints with no usable checkpoint refuse the start unless ``force``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moo.errors import CheckpointError
+from moo.persist import journal as jr
+from moo.persist import snapshot
+from moo.world.world import World
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_SUFFIX = ".mck"
+
+
+class RecoveryError(CheckpointError):
+    """The data directory cannot be recovered without losing data; start refused."""
+
+
+@dataclass
+class Recovered:
+    world: World
+    fresh: bool
+    position: int  # the last LSN applied (the journal continues after it)
+    checkpoint: Path | None
+    replayed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
+    """(generation, path) of every checkpoint file, oldest first."""
+    found = []
+    for path in directory.glob(f"ckpt-*{CHECKPOINT_SUFFIX}"):
+        number = path.name[5 : -len(CHECKPOINT_SUFFIX)]
+        if number.isdigit():
+            found.append((int(number), path))
+    return sorted(found)
+
+
+def checkpoint_path(directory: Path, generation: int) -> Path:
+    return directory / f"ckpt-{generation:08d}{CHECKPOINT_SUFFIX}"
+
+
+def recover(
+    checkpoints: Path, journal_dir: Path, build_fresh: Callable[[], World], *, force: bool = False
+) -> Recovered:
+    """Rebuild the world from disk. Raises RecoveryError when that would lose data silently."""
+    notes: list[str] = []
+    world: World | None = None
+    position = 0
+    chosen: Path | None = None
+    candidates = list_checkpoints(checkpoints) if checkpoints.exists() else []
+    for _generation, path in reversed(candidates):
+        try:
+            world, header = snapshot.load(path)
+        except CheckpointError as error:
+            notes.append(f"skipped damaged checkpoint {path.name}: {error}")
+            log.error("skipping checkpoint: %s", error)
+            continue
+        position, chosen = header.journal_position, path
+        break
+    segments = jr.list_segments(journal_dir) if journal_dir.exists() else []
+    fresh = False
+    if world is None:
+        journal_from_start = bool(segments) and segments[0][0] == 1
+        if (candidates or segments) and not journal_from_start and not force:
+            raise RecoveryError(
+                "no checkpoint in the data directory verifies"
+                + (f" ({len(candidates)} tried)" if candidates else "")
+                + " and the journal does not start at the beginning; refusing to start with "
+                "a world that would lose data. Use --force-recover to start from the core "
+                "world plus whatever journal remains."
+            )
+        world = build_fresh()
+        fresh = not candidates and not segments
+        if not fresh:
+            notes.append("no usable checkpoint: rebuilt the core world and replayed the journal")
+    replayed = 0
+    if segments:
+        replayed, last_lsn = _replay(world, journal_dir, position, force, notes)
+        position = max(position, last_lsn)
+    return Recovered(world, fresh, position, chosen, replayed, notes)
+
+
+def _replay(
+    world: World, journal_dir: Path, position: int, force: bool, notes: list[str]
+) -> tuple[int, int]:
+    """Apply the journal after ``position``; (frames applied, last valid LSN seen)."""
+    report = jr.ReadReport()
+    applied = 0
+    for _lsn, records in jr.read_journal(journal_dir, position, report):
+        for record in records:
+            world.apply(record)
+        applied += 1
+    if report.torn_tail is not None:
+        path, offset = report.torn_tail
+        jr.truncate_torn_tail(path, offset)
+        note = f"journal {path.name}: cut a torn record at byte {offset} (a crash mid-write)"
+        notes.append(note)
+        log.warning("%s", note)
+    if report.corrupt:
+        detail = "; ".join(report.corrupt)
+        if not force:
+            raise RecoveryError(
+                f"the journal is damaged before its end ({detail}); valid records follow the "
+                "damage, so starting would silently drop them. Use --force-recover to start "
+                "with what precedes the damage (the damaged segments are kept aside)."
+            )
+        _set_aside_from_damage(journal_dir, report)
+        notes.append(f"forced recovery: stopped at journal damage ({detail})")
+        log.error("forced recovery: stopped at journal damage (%s)", detail)
+    if applied:
+        world.rebuild_indexes()
+    return applied, report.last_lsn
+
+
+def _set_aside_from_damage(journal_dir: Path, report: jr.ReadReport) -> None:
+    damaged_name = report.corrupt[0].split(":", 1)[0]
+    seen = False
+    for _first, path in jr.list_segments(journal_dir):
+        seen = seen or path.name == damaged_name
+        if seen:
+            path.rename(path.with_name(path.name + ".damaged"))

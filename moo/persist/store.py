@@ -1,0 +1,273 @@
+"""The durable world: recovery, the journal, checkpoints and their records, for one data dir.
+
+Layout of the data directory:
+
+    checkpoints/ckpt-NNNNNNNN.mck   checkpoint generations (snapshot.py)
+    journal/<lsn>.journal           transactions since them (journal.py)
+    moo.sqlite                      checkpoint and server-run records (records.py)
+
+``Store.open`` recovers the world (recovery.py), makes the journal the world's first
+observer and records the server run. ``checkpoint()`` runs one checkpoint at a time:
+
+1. rotate the journal (the new checkpoint covers everything before the new segment);
+2. write a consistent snapshot in slices while the lag meter watches the loop;
+3. verify the written file by reading it back (in a worker thread);
+4. record it in SQLite, delete generations beyond ``persist.keep_checkpoints`` and the
+   journal segments that no kept checkpoint needs.
+
+A failed checkpoint is recorded with its error; the previous generations stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from moo import __version__
+from moo.config import Persist
+from moo.errors import CheckpointError
+from moo.persist import snapshot
+from moo.persist.journal import Journal
+from moo.persist.lag import LagMeter
+from moo.persist.records import Records, ServerRun
+from moo.persist.recovery import Recovered, checkpoint_path, list_checkpoints, recover
+from moo.world.world import World
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckpointOutcome:
+    record_id: int
+    ok: bool
+    reason: str
+    started: float
+    duration: float
+    bytes: int
+    object_count: int
+    max_stall: float
+    error: str | None = None
+    path: Path | None = None
+
+
+class Store:
+    """Everything durable about one data directory. Create with ``Store.open``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        config: Persist,
+        recovered: Recovered,
+        journal: Journal,
+        records: Records,
+        run_id: int,
+        previous_run: ServerRun | None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.config = config
+        self.recovered = recovered
+        self.world = recovered.world
+        self.journal = journal
+        self.records = records
+        self.run_id = run_id
+        self.previous_run = previous_run
+        self.alarms: list[Callable[[str], None]] = []
+        self._lock = asyncio.Lock()
+        self.in_progress_since: float | None = None
+        self._sync_task: asyncio.Task[None] | None = None
+        self.world.add_observer(journal.append)
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.data_dir / "checkpoints"
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path,
+        config: Persist,
+        build_fresh: Callable[[], World],
+        *,
+        force: bool = False,
+    ) -> Store:
+        """Recover the world and open the journal and records. Raises CheckpointError.
+
+        Not atomic: a refused recovery changes nothing on disk; a successful one may cut a
+        torn journal tail (logged).
+        """
+        checkpoints = data_dir / "checkpoints"
+        journal_dir = data_dir / "journal"
+        checkpoints.mkdir(parents=True, exist_ok=True, mode=0o700)
+        records = Records.open(config.records_url or f"sqlite:///{data_dir / 'moo.sqlite'}")
+        try:
+            recovered = recover(checkpoints, journal_dir, build_fresh, force=force)
+            for note in recovered.notes:
+                log.warning("recovery: %s", note)
+            run_id = records.begin_run_sync(
+                started=time.time(), pid=os.getpid(), version=__version__
+            )
+            abandoned = records.mark_abandoned_runs_sync(run_id)
+            interrupted = records.fail_interrupted_checkpoints_sync(
+                "the server stopped before this checkpoint finished"
+            )
+        except BaseException:
+            records.close()
+            raise
+        previous = records.previous_run_sync(run_id)
+        if abandoned:
+            last = records.last_ok_checkpoint_sync()
+            saved = (
+                f"last saved at {_when(last.finished)}" if last and last.finished else "never saved"
+            )
+            log.warning(
+                "the previous run (pid %s) ended without a clean stop; %s; %d journal "
+                "transaction(s) replayed",
+                abandoned[-1].pid,
+                saved,
+                recovered.replayed,
+            )
+        if interrupted:
+            log.warning("%d checkpoint(s) were interrupted by the previous stop", interrupted)
+        journal = Journal(journal_dir, next_lsn=recovered.position + 1, fsync=config.fsync)
+        store = cls(data_dir, config, recovered, journal, records, run_id, previous)
+        journal.on_failure = store._journal_failed
+        return store
+
+    def _journal_failed(self, reason: str) -> None:
+        self.world.refuse_changes(
+            f"The world cannot be saved right now ({reason}). Changes are "
+            "refused; wizards have been told."
+        )
+        for alarm in self.alarms:
+            alarm(reason)
+
+    def start_background(self) -> None:
+        """Start the once-a-second journal sync (``fsync: everysec``)."""
+        self._sync_task = asyncio.get_running_loop().create_task(self.journal.run_sync_loop())
+
+    @property
+    def in_progress(self) -> bool:
+        return self._lock.locked()
+
+    async def checkpoint(self, reason: str, requested_by: str | None = None) -> CheckpointOutcome:
+        """Write, verify and record a checkpoint; one at a time (a second call waits).
+
+        Returns the outcome, failed or not (failures are also logged and recorded).
+        """
+        async with self._lock:
+            return await self._checkpoint(reason, requested_by)
+
+    async def _checkpoint(self, reason: str, requested_by: str | None) -> CheckpointOutcome:
+        started = time.time()
+        self.in_progress_since = started
+        record_id = await self.records.begin_checkpoint(reason, requested_by, started)
+        generation = max((g for g, _ in list_checkpoints(self.checkpoint_dir)), default=0) + 1
+        path = checkpoint_path(self.checkpoint_dir, generation)
+        meter = LagMeter()
+        meter.start()
+        try:
+            position = self.journal.rotate()
+            writer = snapshot.SnapshotWriter(
+                self.world, path, position, slice_seconds=self.config.slice_ms / 1000
+            )
+            writer.start()
+            stats = await writer.write()
+            await asyncio.to_thread(snapshot.verify, path)
+        except CheckpointError as error:
+            stall = await meter.stop()
+            self.in_progress_since = None
+            log.error("checkpoint failed: %s", error)
+            await self.records.finish_checkpoint(
+                record_id,
+                finished=time.time(),
+                status="failed",
+                error=str(error),
+                max_stall=stall,
+                stalled_commands=meter.stalls_over_10ms,
+            )
+            return CheckpointOutcome(
+                record_id, False, reason, started, time.time() - started, 0, 0, stall, str(error)
+            )
+        stall = await meter.stop()
+        finished = time.time()
+        size = path.stat().st_size
+        await self.records.finish_checkpoint(
+            record_id,
+            finished=finished,
+            status="ok",
+            bytes=size,
+            object_count=stats.header.object_count,
+            journal_position=position,
+            world_digest=stats.header.digest,
+            max_stall=stall,
+            stalled_commands=meter.stalls_over_10ms,
+            path=str(path),
+        )
+        await self.records.note_saved(self.run_id, finished)
+        self._prune()
+        self.in_progress_since = None
+        log.info(
+            "checkpoint %s: %d objects, %d bytes, %.2f s, longest stall %.1f ms",
+            path.name,
+            stats.header.object_count,
+            size,
+            finished - started,
+            stall * 1000,
+        )
+        return CheckpointOutcome(
+            record_id,
+            True,
+            reason,
+            started,
+            finished - started,
+            size,
+            stats.header.object_count,
+            stall,
+            None,
+            path,
+        )
+
+    def _prune(self) -> None:
+        """Keep the newest generations (by count and total size); drop unneeded journal."""
+        kept = list_checkpoints(self.checkpoint_dir)
+        keep = max(1, self.config.keep_checkpoints)
+        budget = self.config.max_checkpoint_bytes
+        total = 0
+        survivors: list[Path] = []
+        for _generation, path in reversed(kept):
+            size = path.stat().st_size
+            if len(survivors) >= keep or (budget and survivors and total + size > budget):
+                path.unlink(missing_ok=True)
+                continue
+            survivors.append(path)
+            total += size
+        oldest = survivors[-1] if survivors else None
+        if oldest is not None:
+            try:
+                needed_from = snapshot.read_header(oldest).journal_position
+            except CheckpointError:
+                return
+            self.journal.drop_through(needed_from)
+
+    async def close(self, *, final_reason: str | None = "shutdown") -> CheckpointOutcome | None:
+        """Final checkpoint (unless None or the journal failed), then close everything."""
+        outcome = None
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+        if final_reason is not None and self.journal.failed is None:
+            outcome = await self.checkpoint(final_reason, "server")
+        self.journal.close()
+        await asyncio.to_thread(
+            self.records.end_run_sync, self.run_id, stopped=time.time(), clean=True
+        )
+        self.records.close()
+        return outcome
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(epoch))
