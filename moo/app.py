@@ -30,6 +30,7 @@ from moo.config import Config
 from moo.errors import MooError
 from moo.net.gate_process import GateProcess
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
+from moo.persist import lock
 from moo.persist.store import Store
 from moo.server import Server
 from moo.world.loader import DEFAULT_CORE_DIR, build_core_world, sync_verbs
@@ -98,7 +99,9 @@ def set_wizard_password(
             f"wizard password: {password}  (connect {world.objects[wizard].name} <password>;"
             f" also saved in {path})"
         )
-    if password is not None:
+    if password is not None and not passwords.verify_now(
+        str(world.prop(wizard, "password", "")), password
+    ):
         world.set_prop(wizard, "password", passwords.hash_now(password))
 
 
@@ -107,6 +110,7 @@ async def serve(
 ) -> int:
     """Run the server until it is told to stop. Returns the process exit code."""
     prepare_data_dir(config.data_dir)
+    data_lock = lock.acquire(config.data_dir)  # held until the process exits
     store = open_store(config, force_recover=force_recover)
     world = store.world
     gc.collect()
@@ -116,7 +120,7 @@ async def serve(
     store.start_background()
     if store.recovered.fresh:
         await store.checkpoint("initial", "server")
-    server = Server(config, world, passwords)
+    server = Server(config, world, passwords, store)
     store.alarms.append(server.alarm_wizards)
     loop = asyncio.get_running_loop()
     gate: GateProcess | None = None
@@ -172,4 +176,5 @@ async def serve(
                 "the final checkpoint failed: %s (the journal still holds every change)",
                 outcome.error,
             )
+    os.close(data_lock)
     return 0

@@ -25,7 +25,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moo.accounts import LoginThrottle, Passwords
 from moo.commands.context import ConnectedPlayer
@@ -41,6 +41,9 @@ from moo.net.telnet_codec import TelnetCodec
 from moo.who import who_lines
 from moo.world.world import World
 
+if TYPE_CHECKING:
+    from moo.persist.store import Store
+
 log = logging.getLogger(__name__)
 
 COMMANDS_PER_TURN = 256
@@ -49,9 +52,12 @@ COMMANDS_PER_TURN = 256
 class Server:
     """The running world server. ``start()``, then ``wait_closed()``; ``stop()`` ends it."""
 
-    def __init__(self, config: Config, world: World, passwords: Passwords) -> None:
+    def __init__(
+        self, config: Config, world: World, passwords: Passwords, store: Store | None = None
+    ) -> None:
         self.config = config
         self.world = world
+        self.store = store
         self.passwords = passwords
         self.dispatcher = Dispatcher(world, self)
         self.login = LoginScreen(world, passwords, LoginThrottle(config.login), self)
@@ -347,6 +353,29 @@ class Server:
         if session is not None:
             session.tell(reason)
             session.transport.close("quit")
+
+    def request_checkpoint(self, player: int) -> str:
+        """Start a checkpoint now for ``player``; they are told when it ends. Returns a reply."""
+        store = self.store
+        if store is None:
+            return "This server has no storage attached."
+        if store.in_progress_since is not None:
+            return "A checkpoint is already being written; yours will follow it."
+        name = self.world.objects[player].name if player in self.world.objects else "?"
+        self._spawn(self._checkpoint_for(player, name))
+        return "Checkpoint started."
+
+    async def _checkpoint_for(self, player: int, name: str) -> None:
+        assert self.store is not None
+        outcome = await self.store.checkpoint("manual", name)
+        if outcome.ok:
+            self.notify(
+                player,
+                f"Checkpoint done: {outcome.object_count} objects, {outcome.bytes} bytes in "
+                f"{outcome.duration:.2f} s; longest stall {outcome.max_stall * 1000:.1f} ms.",
+            )
+        else:
+            self.notify(player, f"Checkpoint FAILED: {outcome.error}")
 
     def change_password(self, player: int, old: str, new: str) -> None:
         self._spawn(self._change_password(player, old, new))

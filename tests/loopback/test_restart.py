@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -17,9 +18,13 @@ async def test_shutdown_by_wizard_saves_the_world(tmp_path: Path) -> None:
     first = ServerProcess(data, ssh=False).start()
     wiz = await wizard(first)
     await wiz.command("@create $thing named keepsake", MARK)
+    assert await wiz.command("@checkpoint now", MARK) == ["Checkpoint started."]
+    await wiz.expect(re.compile(r"^Checkpoint done: \d+ objects, \d+ bytes"))
     await wiz.command("@describe keepsake as Still here after a restart.", MARK)
     player = await login(first.telnet_port, "Persistent", "secret")
     await player.close()
+    digest = (await wiz.command("@digest", MARK))[0]
+    assert digest.startswith("World digest: ")
     wiz.send_line("@shutdown back soon")
     await wiz.expect("*** Shutdown requested by Wizard: back soon ***")
     assert await wiz.wait_closed()
@@ -29,6 +34,7 @@ async def test_shutdown_by_wizard_saves_the_world(tmp_path: Path) -> None:
     second = ServerProcess(data, ssh=False).start()
     try:
         wiz = await wizard(second)
+        assert (await wiz.command("@digest", MARK))[0] == digest
         assert await wiz.command("look keepsake", MARK) == [
             "keepsake",
             "Still here after a restart.",
