@@ -1,4 +1,5 @@
-"""The ``moo`` command: ``serve`` runs the server, ``script`` plays a transcript against one."""
+"""The ``moo`` command: ``serve`` runs the server, ``checkpoint`` manages a data dir's
+checkpoints (printing in ``checkpoint_cli.py``), ``script`` plays a transcript against one."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="start even if recovery must drop damaged journal records",
     )
 
+    add_checkpoint_parser(sub)
+
     script = sub.add_parser("script", help="play a transcript over telnet and check the replies")
     script.add_argument("file", type=Path, help="the transcript (see tests/transcripts/)")
     script.add_argument("--host", default="127.0.0.1")
@@ -49,6 +52,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="substitute ${NAME} in the transcript (repeatable)",
     )
     return parser
+
+
+def add_checkpoint_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``moo checkpoint ACTION``; each action takes ``--data-dir`` and ``--config``."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir", type=Path, help="the data directory (default: the config's, else ./data)"
+    )
+    common.add_argument(
+        "--config", type=Path, help="YAML config file (data_dir, retention, records_url)"
+    )
+    checkpoint = sub.add_parser(
+        "checkpoint", help="list, verify, prune, archive or restore a data dir's checkpoints"
+    )
+    actions = checkpoint.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(name: str, text: str) -> argparse.ArgumentParser:
+        return actions.add_parser(name, parents=[common], help=text, description=text)
+
+    action("list", "one row per checkpoint, newest first (header checks only)")
+    show = action("show", "every header field, the record and the journal after it")
+    show.add_argument("id", metavar="ID", help="a generation number or 'latest'")
+    verify = action("verify", "full checksum of one checkpoint or all; exit 1 if any fails")
+    verify.add_argument("id", metavar="ID", nargs="?", help="default: all")
+    rm = action("rm", "delete one checkpoint (never the only one that verifies)")
+    rm.add_argument("id", metavar="ID")
+    prune = action("prune", "delete old checkpoints (never the newest that verifies)")
+    prune.add_argument("--keep", type=int, metavar="N", help="default: persist.keep_checkpoints")
+    prune.add_argument("--max-age", metavar="AGE", help="also delete older than AGE: 7d, 12h, 30m")
+    prune.add_argument("--dry-run", action="store_true", help="say what would be deleted")
+    action("usage", "bytes and files used by checkpoints, journal and records")
+    archive = action("archive", "write a checkpoint and the journal after it to a tar.gz")
+    archive.add_argument("id", metavar="ID")
+    archive.add_argument("file", metavar="FILE.tar.gz", type=Path)
+    extract = action("extract", "check an archive completely, then make it the data dir's world")
+    extract.add_argument("file", metavar="FILE.tar.gz", type=Path)
+    extract.add_argument(
+        "--force", action="store_true", help="move an existing world aside to DIR.replaced-TIME"
+    )
+    restore = action("restore", "go back to a checkpoint (newer files are moved aside)")
+    restore.add_argument("id", metavar="ID")
 
 
 def serve_config(args: argparse.Namespace) -> Config:
@@ -73,6 +117,7 @@ def run_serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run
     if config.event_loop == "uvloop":
         import uvloop
 
@@ -85,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return run_serve(args)
+        if args.command == "checkpoint":
+            from moo.checkpoint_cli import run
+
+            return run(args, _print)
         if args.command == "script":
             from moo.script import run_script_command
 

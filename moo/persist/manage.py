@@ -1,0 +1,494 @@
+"""Checkpoint management over a data directory: what ``moo checkpoint`` does, without printing.
+
+Every function here works on the files (server running or not), returns data and raises
+``CheckpointError``; ``moo/checkpoint_cli.py`` prints. Going back to a checkpoint
+(``restore.py``) and moving a world between machines (``archive.py``) are ideas of their
+own and live beside this module.
+
+Choices:
+
+1. An ID is a checkpoint's generation, the number in ``ckpt-NNNNNNNN.mck``, or ``latest``
+   (the highest generation on disk, whether or not it verifies).
+2. A file's SQLite record is found by file name AND world digest, newest record first:
+   the server records the path as it was given to it (perhaps relative to another
+   working directory), and after a ``restore`` a generation number is used again, so a
+   bare path could name an older, different file.
+3. ``list``/``show`` read headers only (cheap); ``verify``, ``rm``, ``prune``,
+   ``restore`` and ``archive`` run the full streamed checksum where they depend on it.
+4. ``rm`` refuses to delete the only checkpoint that verifies; it deletes the file's
+   records too. ``prune`` keeps the newest ``keep`` generations (damaged ones count, as
+   in the server's own pruning), then drops any older than ``max_age`` and, with
+   ``persist.max_checkpoint_bytes``, the oldest beyond that total; it never deletes the
+   newest checkpoint that verifies, refuses when none does, and leaves records and
+   journal segments alone (history stays; the server prunes the journal).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from moo.errors import CheckpointError
+from moo.persist import journal as jr
+from moo.persist import snapshot
+from moo.persist.records import CheckpointRecord, Records
+from moo.persist.recovery import list_checkpoints
+from moo.persist.snapshot import SnapshotHeader, fsync_directory
+
+Ident = int | Literal["latest"]
+RECORDS_FILE = "moo.sqlite"
+ASIDE_PREFIX = "restored-aside-"
+_AGE = re.compile(r"(\d+)([dhm])")
+_AGE_UNITS = {"d": 86400, "h": 3600, "m": 60}
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """A data directory and where its records are (None: ``DATA_DIR/moo.sqlite``)."""
+
+    root: Path
+    records_url: str | None = None
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "journal"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One checkpoint file as ``list`` sees it (header only; ``damage`` if it is bad)."""
+
+    generation: int
+    path: Path
+    size: int
+    header: SnapshotHeader | None
+    damage: str | None
+    record: CheckpointRecord | None = None
+
+
+@dataclass(frozen=True)
+class Listing:
+    entries: list[Entry]  # newest first
+    records_note: str | None = None  # why records could not be read, if they could not
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The journal after a checkpoint's position: what rolling it forward would replay."""
+
+    segments: list[tuple[str, int]]  # (name, bytes) of segments that may hold such frames
+    frames: int
+    last_lsn: int
+    problem: str | None  # a gap or damage: recovery would refuse or lose frames
+    torn_tail: bool  # the newest segment ends in a partial frame (a write in progress)
+
+
+@dataclass(frozen=True)
+class Details:
+    entry: Entry
+    coverage: Coverage | None  # None when the header is damaged (no position to start at)
+    records_note: str | None
+
+
+@dataclass(frozen=True)
+class Verified:
+    generation: int
+    path: Path
+    header: SnapshotHeader | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Removed:
+    generation: int
+    path: Path
+    records_deleted: int
+
+
+@dataclass(frozen=True)
+class Pruned:
+    removed: list[Entry]
+    kept: list[Entry]
+    protected: int  # the newest generation that verifies
+    dry_run: bool
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    name: str
+    count: int
+    bytes: int
+
+
+# -- parsing (pure; ValueError is a usage error) ---------------------------------------------
+
+
+def parse_id(text: str) -> Ident:
+    """``latest`` or a generation number. Raises ValueError naming the bad text."""
+    if text == "latest":
+        return "latest"
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        raise ValueError(f"checkpoint ID must be a generation number or 'latest', got {text!r}")
+    return int(text)
+
+
+def parse_age(text: str) -> float:
+    """Seconds in ``7d``, ``12h`` or ``30m``. Raises ValueError naming the bad text."""
+    match = _AGE.fullmatch(text)
+    if match is None or int(match[1]) == 0:
+        raise ValueError(
+            f"--max-age: expected a whole number > 0 and a unit d, h or m "
+            f"(like 7d, 12h, 30m), got {text!r}"
+        )
+    return float(int(match[1]) * _AGE_UNITS[match[2]])
+
+
+def reason_of(error: CheckpointError, path: Path) -> str:
+    """The error's text without the leading ``<path>: `` that snapshot.py puts on it."""
+    text = str(error)
+    return text[len(str(path)) + 2 :] if text.startswith(f"{path}: ") else text
+
+
+# -- finding checkpoints and their records ---------------------------------------------------
+
+
+def find(data: DataDir, ident: Ident) -> tuple[int, Path]:
+    """(generation, path) of one checkpoint. Raises CheckpointError if there is no such file."""
+    found = list_checkpoints(data.checkpoints) if data.checkpoints.is_dir() else []
+    if not found:
+        raise CheckpointError(f"no checkpoints in {data.checkpoints}")
+    if ident == "latest":
+        return found[-1]
+    for generation, path in found:
+        if generation == ident:
+            return generation, path
+    have = ", ".join(str(g) for g, _ in found)
+    raise CheckpointError(f"no checkpoint {ident} in {data.checkpoints} (there are: {have})")
+
+
+@contextmanager
+def open_records(data: DataDir) -> Iterator[Records | None]:
+    """The data dir's records, or None when it has no records file (none is created).
+
+    Raises CheckpointError if the database exists but cannot be opened.
+    """
+    url = data.records_url
+    if url is None:
+        path = data.root / RECORDS_FILE
+        if not path.is_file():
+            yield None
+            return
+        url = f"sqlite:///{path}"
+    records = Records.open(url)
+    try:
+        yield records
+    finally:
+        records.close()
+
+
+def _all_records(records: Records | None) -> list[CheckpointRecord]:
+    if records is None:
+        return []
+    return [r for r in records.recent_checkpoints_sync(1 << 30) if r.path and r.status == "ok"]
+
+
+def match_records(
+    records: list[CheckpointRecord], path: Path, digest: str | None
+) -> list[CheckpointRecord]:
+    """Records of this file (same name, same digest when known), newest first."""
+    return [
+        r
+        for r in records
+        if r.path is not None
+        and Path(r.path).name == path.name
+        and (digest is None or r.world_digest == digest)
+    ]
+
+
+def _entry(generation: int, path: Path, records: list[CheckpointRecord]) -> Entry | None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return None  # deleted meanwhile (the server prunes while we look)
+    header: SnapshotHeader | None = None
+    damage: str | None = None
+    try:
+        header = snapshot.read_header(path)
+    except CheckpointError as error:
+        damage = reason_of(error, path)
+    found = match_records(records, path, header.digest if header else None)
+    return Entry(generation, path, size, header, damage, found[0] if found else None)
+
+
+def list_entries(data: DataDir) -> Listing:
+    """Every checkpoint, newest first, from headers only. Never raises for a bad file.
+
+    Raises CheckpointError only if the checkpoints directory cannot be read. Records
+    that cannot be read leave ``record`` None and say why in ``records_note``.
+    """
+    note = None
+    try:
+        with open_records(data) as records:
+            known = _all_records(records)
+    except CheckpointError as error:
+        known, note = [], str(error)
+    try:
+        found = list_checkpoints(data.checkpoints) if data.checkpoints.is_dir() else []
+    except OSError as error:
+        raise CheckpointError(f"cannot read {data.checkpoints}: {error.strerror}") from None
+    entries = [_entry(g, p, known) for g, p in reversed(found)]
+    return Listing([e for e in entries if e is not None], note)
+
+
+# -- show / verify ---------------------------------------------------------------------------
+
+
+def needed_segments(journal_dir: Path, position: int) -> list[tuple[int, Path]]:
+    """Segments that may hold frames after ``position`` (by their names; the newest always)."""
+    segments = jr.list_segments(journal_dir) if journal_dir.is_dir() else []
+    needed = []
+    for index, (first, path) in enumerate(segments):
+        following = segments[index + 1][0] if index + 1 < len(segments) else None
+        if following is None or following - 1 > position:
+            needed.append((first, path))
+    return needed
+
+
+def journal_after(journal_dir: Path, position: int) -> Coverage:
+    """Read the journal after ``position`` as recovery would (without applying it).
+
+    Returns what is there and any gap or damage. Raises CheckpointError if a segment
+    cannot be read.
+    """
+    needed = needed_segments(journal_dir, position)
+    report = jr.ReadReport()
+    first: int | None = None
+    frames = 0
+    try:
+        for lsn, _records in jr.read_journal(journal_dir, position, report):
+            first = lsn if first is None else first
+            frames += 1
+    except OSError as error:
+        raise CheckpointError(f"cannot read the journal: {error.strerror}") from None
+    problem = None
+    if report.corrupt:
+        problem = "damaged: " + "; ".join(report.corrupt)
+    elif first is not None and first != position + 1:
+        problem = f"gap: the first frame after it is lsn {first}, lsn {position + 1} is missing"
+    sizes = []
+    for _first, path in needed:
+        try:
+            sizes.append((path.name, path.stat().st_size))
+        except FileNotFoundError:
+            continue
+    return Coverage(sizes, frames, report.last_lsn, problem, report.torn_tail is not None)
+
+
+def show(data: DataDir, ident: Ident) -> Details:
+    """One checkpoint's header, record and journal coverage. Raises CheckpointError."""
+    generation, path = find(data, ident)
+    note = None
+    try:
+        with open_records(data) as records:
+            known = _all_records(records)
+    except CheckpointError as error:
+        known, note = [], str(error)
+    entry = _entry(generation, path, known)
+    if entry is None:
+        raise CheckpointError(f"{path.name} was deleted while reading it")
+    coverage = journal_after(data.journal, entry.header.journal_position) if entry.header else None
+    return Details(entry, coverage, note)
+
+
+def verify_one(generation: int, path: Path) -> Verified:
+    try:
+        return Verified(generation, path, snapshot.verify(path), None)
+    except CheckpointError as error:
+        return Verified(generation, path, None, reason_of(error, path))
+
+
+def verify(data: DataDir, ident: Ident | None = None) -> list[Verified]:
+    """Full checksum of one checkpoint (or all, newest first). Failures are returned.
+
+    Raises CheckpointError only when the checkpoint asked for, or any, does not exist.
+    """
+    if ident is not None:
+        return [verify_one(*find(data, ident))]
+    found = list_checkpoints(data.checkpoints) if data.checkpoints.is_dir() else []
+    if not found:
+        raise CheckpointError(f"no checkpoints in {data.checkpoints}")
+    return [verify_one(g, p) for g, p in reversed(found)]
+
+
+def newest_good(data: DataDir, *, besides: int | None = None) -> int | None:
+    """The newest generation (other than ``besides``) that verifies, or None."""
+    found = list_checkpoints(data.checkpoints) if data.checkpoints.is_dir() else []
+    for generation, path in reversed(found):
+        if generation != besides and verify_one(generation, path).error is None:
+            return generation
+    return None
+
+
+# -- rm / prune ------------------------------------------------------------------------------
+
+
+def _delete_records(data: DataDir, path: Path, digest: str | None) -> int:
+    with open_records(data) as records:
+        if records is None:
+            return 0
+        found = match_records(_all_records(records), path, digest)
+        if digest is None:
+            found = found[:1]
+        for record in found:
+            records.delete_checkpoint_sync(record.id)
+        return len(found)
+
+
+def remove(data: DataDir, ident: Ident) -> Removed:
+    """Delete one checkpoint file and its records.
+
+    Refuses (CheckpointError) when it is the only checkpoint that verifies. Atomic for
+    the file (one unlink, directory fsynced); the records go after it.
+    """
+    generation, path = find(data, ident)
+    checked = verify_one(generation, path)
+    if checked.error is None and newest_good(data, besides=generation) is None:
+        raise CheckpointError(
+            f"refusing to delete checkpoint {generation}: it is the only checkpoint that "
+            "verifies, so the world could not be recovered without it"
+        )
+    digest = checked.header.digest if checked.header else None
+    if digest is None:
+        try:
+            digest = snapshot.read_header(path).digest
+        except CheckpointError:
+            digest = None
+    try:
+        path.unlink()
+        fsync_directory(path.parent)
+    except OSError as error:
+        raise CheckpointError(f"cannot delete {path}: {error.strerror}") from None
+    return Removed(generation, path, _delete_records(data, path, digest))
+
+
+def prune(
+    data: DataDir,
+    *,
+    keep: int,
+    max_age: float | None = None,
+    max_bytes: int = 0,
+    now: float | None = None,
+    dry_run: bool = False,
+) -> Pruned:
+    """Delete checkpoints beyond ``keep``, older than ``max_age`` s, or over ``max_bytes``.
+
+    Returns what was (or, with ``dry_run``, would be) removed and kept. Never deletes the
+    newest checkpoint that verifies; raises CheckpointError when none verifies (then
+    nothing is deleted). Each deletion is one unlink; the directory is fsynced at the end.
+    """
+    if keep < 1:
+        raise CheckpointError("prune keeps at least one checkpoint (keep >= 1)")
+    now = time.time() if now is None else now
+    protected = newest_good(data)
+    if protected is None:
+        raise CheckpointError(
+            f"no checkpoint in {data.checkpoints} verifies; prune deletes nothing "
+            "(see `moo checkpoint verify`)"
+        )
+    removed: list[Entry] = []
+    kept: list[Entry] = []
+    total = 0
+    for entry in list_entries(data).entries:
+        created = entry.header.created if entry.header else entry.path.stat().st_mtime
+        drop = (
+            len(kept) >= keep
+            or (max_age is not None and now - created > max_age)
+            or (max_bytes > 0 and bool(kept) and total + entry.size > max_bytes)
+        )
+        if drop and entry.generation != protected:
+            removed.append(entry)
+        else:
+            kept.append(entry)
+            total += entry.size
+    if not dry_run and removed:
+        for entry in removed:
+            try:
+                entry.path.unlink(missing_ok=True)
+            except OSError as error:
+                raise CheckpointError(f"cannot delete {entry.path}: {error.strerror}") from None
+        fsync_directory(data.checkpoints)
+    return Pruned(removed, kept, protected, dry_run)
+
+
+# -- usage -----------------------------------------------------------------------------------
+
+
+def _files(paths: list[Path]) -> UsageRow:
+    return UsageRow("", len(paths), sum(p.stat().st_size for p in paths if p.exists()))
+
+
+def usage(data: DataDir) -> list[UsageRow]:
+    """(name, file count, bytes) for checkpoints, journal, records, set aside, and total.
+
+    Records: ``DATA_DIR/moo.sqlite`` and its WAL files (a ``records_url`` elsewhere is not
+    counted). Set aside: ``restored-aside-*`` folders and ``*.damaged`` segments.
+    Raises CheckpointError if a directory cannot be read.
+    """
+    try:
+        ckpts = (
+            [p for _g, p in list_checkpoints(data.checkpoints)] if data.checkpoints.is_dir() else []
+        )
+        segments = [p for _f, p in jr.list_segments(data.journal)] if data.journal.is_dir() else []
+        records = [
+            p
+            for p in (
+                data.root / n for n in (RECORDS_FILE, RECORDS_FILE + "-wal", RECORDS_FILE + "-shm")
+            )
+            if p.is_file()
+        ]
+        aside = [
+            p
+            for folder in sorted(data.root.glob(ASIDE_PREFIX + "*"))
+            for p in folder.rglob("*")
+            if p.is_file()
+        ]
+        if data.journal.is_dir():
+            aside += sorted(data.journal.glob("*.damaged"))
+        rows = [
+            UsageRow(name, row.count, row.bytes)
+            for name, row in (
+                ("checkpoints", _files(ckpts)),
+                ("journal", _files(segments)),
+                ("records", _files(records)),
+                ("set aside", _files(aside)),
+            )
+        ]
+    except OSError as error:
+        raise CheckpointError(f"cannot measure {data.root}: {error.strerror}") from None
+    rows.append(UsageRow("total", sum(r.count for r in rows), sum(r.bytes for r in rows)))
+    return rows
+
+
+# -- restore ---------------------------------------------------------------------------------
+
+
+def make_aside_dir(base: Path, prefix: str, now: float) -> Path:
+    """A new, empty folder ``<base>/<prefix><local time>`` (``-2``, ``-3``... if taken)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    for attempt in range(1, 1000):
+        candidate = base / f"{prefix}{stamp}{'' if attempt == 1 else f'-{attempt}'}"
+        try:
+            candidate.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        return candidate
+    raise CheckpointError(f"cannot make a folder {prefix}{stamp} in {base}: all names taken")
