@@ -24,8 +24,11 @@ import secrets
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from moo.accounts import Passwords
+from moo.checkpoint import timeparse
+from moo.checkpoint.service import Checkpointer
 from moo.config import Config
 from moo.errors import MooError
 from moo.net.gate_process import GateProcess
@@ -75,13 +78,20 @@ def open_store(config: Config, *, force_recover: bool = False) -> Store:
     return store
 
 
-async def checkpoint_periodically(store: Store, interval: float) -> None:
-    """A checkpoint every ``persist.checkpoint_interval_seconds`` (0: never)."""
-    if interval <= 0:
-        return
-    while True:
-        await asyncio.sleep(interval)
-        await store.checkpoint("scheduled", "server")
+def start_checkpointer(config: Config, store: Store, server: Server) -> Checkpointer:
+    """The $checkpointer: schedules from the world's own properties (see moo/checkpoint/)."""
+    interval = int(config.persist.checkpoint_interval_seconds)
+    checkpointer = Checkpointer(
+        store.world,
+        store,
+        server,
+        ZoneInfo(config.timezone),
+        regular=interval > 0,
+        interval=interval or 3600,
+    )
+    server.checkpointer = checkpointer
+    checkpointer.start()
+    return checkpointer
 
 
 def set_wizard_password(
@@ -122,6 +132,8 @@ async def serve(
         await store.checkpoint("initial", "server")
     server = Server(config, world, passwords, store)
     store.alarms.append(server.alarm_wizards)
+    await asyncio.to_thread(timeparse.warm_up)  # dateparser's first parse costs ~200 ms
+    checkpointer = start_checkpointer(config, store, server)
     loop = asyncio.get_running_loop()
     gate: GateProcess | None = None
     try:
@@ -147,6 +159,7 @@ async def serve(
             ssh_sock.close()  # the gate holds its own copy
             out(f"ssh listening on {ssh_address}")
     except OSError as error:
+        await checkpointer.stop()
         await server.close_connections(timeout=0)
         if gate is not None:
             await gate.stop()
@@ -155,9 +168,6 @@ async def serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.request_shutdown, "signal", -1)
     server.start_housekeeping()
-    periodic = loop.create_task(
-        checkpoint_periodically(store, config.persist.checkpoint_interval_seconds)
-    )
     final_reason = "shutdown"
     try:
         await server.wait_stop_requested()
@@ -166,7 +176,7 @@ async def serve(
         log.exception("unexpected error: writing a panic checkpoint before exiting")
         raise
     finally:
-        periodic.cancel()
+        await checkpointer.stop()  # waits for a checkpoint in progress
         await server.close_connections()
         if gate is not None:
             await gate.stop()

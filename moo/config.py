@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -71,6 +72,7 @@ class Config:
     ssh: Listen = field(default_factory=lambda: Listen(port=7722))
     wizard_password: str | None = None
     event_loop: str = "uvloop"
+    timezone: str = "UTC"
     log_level: str = "INFO"
     core_db: Path | None = None
     limits: Limits = field(default_factory=Limits)
@@ -145,6 +147,10 @@ def _validate(config: Config) -> Config:
         listen: Listen = getattr(config, name)
         if listen.port > 65535:
             raise ConfigError(f"{name}.port: {listen.port} is not a TCP port")
+    try:
+        ZoneInfo(config.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"timezone: unknown time zone {config.timezone!r}") from None
     if config.persist.fsync not in ("always", "everysec", "no"):
         raise ConfigError(
             f"persist.fsync: expected always, everysec or no, got {config.persist.fsync!r}"

@@ -42,6 +42,7 @@ from moo.who import who_lines
 from moo.world.world import World
 
 if TYPE_CHECKING:
+    from moo.checkpoint.service import Checkpointer
     from moo.persist.store import Store
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Server:
         self.config = config
         self.world = world
         self.store = store
+        self.checkpointer: Checkpointer | None = None
         self.passwords = passwords
         self.dispatcher = Dispatcher(world, self)
         self.login = LoginScreen(world, passwords, LoginThrottle(config.login), self)
@@ -308,6 +310,8 @@ class Server:
         if not redirected:
             self._announce_presence(player, "has connected.")
         self.dispatcher.run(player, "look")
+        if self.checkpointer is not None:
+            self.checkpointer.player_connected(player)
 
     def alarm_wizards(self, text: str) -> None:
         """Tell every connected wizard something is wrong with the server."""
@@ -354,28 +358,12 @@ class Server:
             session.tell(reason)
             session.transport.close("quit")
 
-    def request_checkpoint(self, player: int) -> str:
-        """Start a checkpoint now for ``player``; they are told when it ends. Returns a reply."""
-        store = self.store
-        if store is None:
-            return "This server has no storage attached."
-        if store.in_progress_since is not None:
-            return "A checkpoint is already being written; yours will follow it."
-        name = self.world.objects[player].name if player in self.world.objects else "?"
-        self._spawn(self._checkpoint_for(player, name))
-        return "Checkpoint started."
+    def connected_ids(self) -> list[int]:
+        return list(self._by_player)
 
-    async def _checkpoint_for(self, player: int, name: str) -> None:
-        assert self.store is not None
-        outcome = await self.store.checkpoint("manual", name)
-        if outcome.ok:
-            self.notify(
-                player,
-                f"Checkpoint done: {outcome.object_count} objects, {outcome.bytes} bytes in "
-                f"{outcome.duration:.2f} s; longest stall {outcome.max_stall * 1000:.1f} ms.",
-            )
-        else:
-            self.notify(player, f"Checkpoint FAILED: {outcome.error}")
+    def run_verb(self, oid: int, name: str) -> bool:
+        """Run verb ``name`` of ``oid`` as its owner would (for $checkpointer.prepare)."""
+        return self.dispatcher.run_verb(oid, name)
 
     def change_password(self, player: int, old: str, new: str) -> None:
         self._spawn(self._change_password(player, old, new))

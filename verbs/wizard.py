@@ -1,4 +1,4 @@
-"""Wizard commands: @make-builder, @make-wizard, @shutdown, @boot, @checkpoint, @digest.
+"""Wizard commands: @make-builder, @make-wizard, @shutdown, @boot, @digest.
 
 Each refuses anyone who is not a wizard with one clear line.
 """
@@ -62,15 +62,6 @@ def boot(ctx: VerbContext, cmd: Command) -> None:
     if not ctx.host.boot(who, reason):
         raise VerbError(f"{title(ctx.world, who)} is not connected.")
     ctx.tell(f"{title(ctx.world, who)} has been booted.")
-
-
-@verb("$player", "@checkpoint @dump", "any any any")
-def checkpoint(ctx: VerbContext, cmd: Command) -> None:
-    """``@checkpoint now``: write a checkpoint (scheduling comes with $checkpointer)."""
-    require_wizard(ctx.world, ctx.player, "@checkpoint")
-    if cmd.argstr.strip().lower() not in ("now", ""):
-        raise VerbError("Usage: @checkpoint now")
-    ctx.tell(ctx.host.request_checkpoint(ctx.player))
 
 
 @verb("$player", "@digest", "any any any")

@@ -40,7 +40,8 @@ class Host(Protocol):
 
     def change_password(self, player: int, old: str, new: str) -> None: ...
 
-    def request_checkpoint(self, player: int) -> str: ...
+    @property
+    def checkpointer(self) -> object | None: ...
 
 
 @dataclass

@@ -126,6 +126,19 @@ class Dispatcher:
         ctx = VerbContext(world, self.host, player, target, cmd.verb, dobj, iobj)
         self.call(ctx, verb, cmd)
 
+    def run_verb(self, oid: int, name: str) -> bool:
+        """Run verb ``name`` of ``oid`` with no command line (server hooks such as
+        ``prepare_checkpoint``); its output goes to the object's owner. False if none."""
+        if oid not in self.world.objects:
+            return False
+        found = self.verbs.lookup(oid, name)
+        if not found:
+            return False
+        owner = self.world.objects[oid].owner
+        ctx = VerbContext(self.world, self.host, owner, oid, name)
+        self.call(ctx, found[0][1], parse(name))
+        return True
+
     def call(self, ctx: VerbContext, verb: VerbDef, cmd: Command) -> None:
         """Run ``verb`` in a transaction; deliver its output only if it commits."""
         try:

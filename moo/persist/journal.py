@@ -132,10 +132,20 @@ def read_journal(
             if expected is not None and lsn != expected:
                 report.corrupt.append(f"{path.name}: lsn {lsn} where {expected} was expected")
                 return
+            if lsn <= after_lsn:
+                expected = lsn + 1
+                report.last_lsn = lsn
+                continue
+            if report.frames == 0 and lsn != after_lsn + 1:
+                # The frames right after the checkpoint are missing (a lost segment):
+                # replaying later ones onto the older world would silently corrupt it.
+                report.corrupt.append(
+                    f"{path.name}: the journal resumes at {lsn} but the checkpoint needs "
+                    f"{after_lsn + 1} next (a segment is missing)"
+                )
+                return
             expected = lsn + 1
             report.last_lsn = lsn
-            if lsn <= after_lsn:
-                continue
             try:
                 records = _records_decoder.decode(payload)
             except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:

@@ -22,7 +22,7 @@ BUILDING_COMMANDS = [
     ("@move lantern to me", "@move"),
 ]
 
-WIZARD_COMMANDS = ["@make-builder", "@make-wizard", "@shutdown", "@boot", "@checkpoint", "@digest"]
+WIZARD_COMMANDS = ["@make-builder", "@make-wizard", "@shutdown", "@boot", "@digest"]
 
 
 @pytest.mark.parametrize(("line", "command"), BUILDING_COMMANDS)
