@@ -271,19 +271,13 @@ def journal_after(journal_dir: Path, position: int) -> Coverage:
     """
     needed = needed_segments(journal_dir, position)
     report = jr.ReadReport()
-    first: int | None = None
     frames = 0
     try:
-        for lsn, _records in jr.read_journal(journal_dir, position, report):
-            first = lsn if first is None else first
+        for _lsn, _records in jr.read_journal(journal_dir, position, report):
             frames += 1
     except OSError as error:
         raise CheckpointError(f"cannot read the journal: {error.strerror}") from None
-    problem = None
-    if report.corrupt:
-        problem = "damaged: " + "; ".join(report.corrupt)
-    elif first is not None and first != position + 1:
-        problem = f"gap: the first frame after it is lsn {first}, lsn {position + 1} is missing"
+    problem = "damaged: " + "; ".join(report.corrupt) if report.corrupt else None
     sizes = []
     for _first, path in needed:
         try:
