@@ -66,7 +66,9 @@ class World:
     def __init__(self) -> None:
         self.objects: dict[int, MooObject] = {}
         self.next_id = 0
-        self._children: dict[int, list[int]] = {}
+        # parent -> its children, as an insertion-ordered set (a dict), so a class with a
+        # million children indexes in O(1) per object (a list made rebuilds quadratic).
+        self._children: dict[int, dict[int, None]] = {}
         self._players: dict[str, int] = {}
         self._observers: list[CommitObserver] = []
         self._change_hooks: list[ChangeHook] = []
@@ -244,16 +246,18 @@ class World:
 
     def _index(self, obj: MooObject) -> None:
         if obj.parent != NOTHING:
-            siblings = self._children.setdefault(obj.parent, [])
-            if obj.id not in siblings:
-                siblings.append(obj.id)
+            siblings = self._children.get(obj.parent)
+            if siblings is None:
+                self._children[obj.parent] = {obj.id: None}
+            else:
+                siblings[obj.id] = None
         if obj.flags & _PLAYER:
             self._players[obj.name.lower()] = obj.id
 
     def _unindex(self, obj: MooObject) -> None:
         siblings = self._children.get(obj.parent)
         if siblings is not None and obj.id in siblings:
-            siblings.remove(obj.id)
+            del siblings[obj.id]
             if not siblings:
                 del self._children[obj.parent]
         if self._players.get(obj.name.lower()) == obj.id:
@@ -344,12 +348,15 @@ class World:
         self.next_id = max(self.next_id, obj.id + 1)
         self._index(obj)
         where = self.objects.get(obj.location)
-        if where is not None and obj.id not in where.contents:
+        already_there = old is not None and old.location == obj.location  # contents has it
+        if where is not None and not already_there:
             where.contents.append(obj.id)
 
     def _apply_move(self, obj: MooObject, dest: int) -> None:
+        # Invariant: an object is in its location's contents exactly once, so its location
+        # field answers "is it there already?" without scanning a big room's contents.
         new = self.objects.get(dest)
-        if obj.location == dest and (new is None or obj.id in new.contents):
+        if obj.location == dest:
             return
         if new is not None and self.contains(obj.id, dest):
             return  # replay over a later state: a later record sets the final location
@@ -357,7 +364,7 @@ class World:
         if old is not None and obj.id in old.contents:
             old.contents.remove(obj.id)
         obj.location = dest
-        if new is not None and obj.id not in new.contents:
+        if new is not None:
             new.contents.append(obj.id)
 
     def _apply_recycle(self, oid: int) -> None:
