@@ -135,6 +135,8 @@ async def serve(
     await asyncio.to_thread(timeparse.warm_up)  # dateparser's first parse costs ~200 ms
     checkpointer = start_checkpointer(config, store, server)
     loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # before any "listening" line is printed
+        loop.add_signal_handler(signum, server.request_shutdown, "signal", -1)
     gate: GateProcess | None = None
     try:
         if config.telnet.enabled:
@@ -165,8 +167,6 @@ async def serve(
             await gate.stop()
         await store.close(final_reason=None)
         raise MooError(f"cannot listen: {error.strerror or error}") from None
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, server.request_shutdown, "signal", -1)
     server.start_housekeeping()
     final_reason = "shutdown"
     try:

@@ -138,5 +138,5 @@ def list_checkpoints(ctx: VerbContext, cmd: Command) -> None:
     text = cmd.argstr.strip() or "10"
     if not text.isdigit() or not 1 <= int(text) <= 100:
         raise VerbError("Usage: @list-checkpoints [<how many, 1 to 100>]")
-    for line in history(cp.history[: int(text)], cp.tz):
+    for line in history(cp.history, cp.tz, int(text)):
         ctx.tell(line)

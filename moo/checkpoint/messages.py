@@ -94,15 +94,16 @@ def stale(since: float | None, now: float, tz: ZoneInfo) -> str:
     )
 
 
-def history(records: Sequence[CheckpointRecord], tz: ZoneInfo) -> list[str]:
-    """The @list-checkpoints table, newest first."""
+def history(records: Sequence[CheckpointRecord], tz: ZoneInfo, limit: int = 10) -> list[str]:
+    """The @list-checkpoints table of the newest ``limit`` records (growth is measured
+    against the next older successful one, even beyond the rows shown)."""
     if not records:
         return ["No checkpoints have been recorded yet."]
     lines = [
-        f"{'When':<26} {'Why':<9} {'Who':<12} {'Took':>7} {'Size':>12} {'Growth':>10}"
+        f"{'When':<28} {'Why':<9} {'Who':<12} {'Took':>7} {'Size':>12} {'Growth':>10}"
         f" {'Lag':>8}  Status"
     ]
-    for index, record in enumerate(records):
+    for index, record in enumerate(records[:limit]):
         older = next((r for r in records[index + 1 :] if r.status == "ok"), None)
         growth = ""
         if record.bytes is not None and older is not None and older.bytes is not None:

@@ -33,6 +33,7 @@ of the world it holds. Loading never runs code (msgpack into typed Structs, no p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import zlib
@@ -258,13 +259,13 @@ class SnapshotWriter:
             await asyncio.to_thread(fsync_directory, self.path.parent)
         except OSError as error:
             self._stop()
-            temp.unlink(missing_ok=True)
+            _remove_quietly(temp)
             raise CheckpointError(
                 f"writing {self.path.name} failed: {error.strerror or error}"
             ) from None
         except BaseException:
             self._stop()
-            temp.unlink(missing_ok=True)
+            _remove_quietly(temp)
             raise
         return SnapshotStats(
             self.path, header, time.perf_counter() - began, slices, self._saved_total
@@ -296,6 +297,12 @@ class SnapshotWriter:
             if time.perf_counter() >= deadline:
                 break
         return b"".join(parts), oid, count
+
+
+def _remove_quietly(path: Path) -> None:
+    """Remove a temp file if it is there; cleanup must never mask the real error."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 def fsync_directory(directory: Path) -> None:

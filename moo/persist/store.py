@@ -178,7 +178,9 @@ class Store:
             writer.start()
             stats = await writer.write()
             await asyncio.to_thread(snapshot.verify, path)
-        except CheckpointError as error:
+        except Exception as error:  # CheckpointError, or anything unforeseen: record it
+            if not isinstance(error, CheckpointError):
+                log.exception("checkpoint failed unexpectedly")
             stall = await meter.stop()
             self.in_progress_since = None
             log.error("checkpoint failed: %s", error)
