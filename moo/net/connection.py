@@ -22,6 +22,7 @@ The pipeline:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import socket
@@ -95,6 +96,67 @@ class Connection:
         self._closing_reason: str | None = None
         self._dropped = 0
         self._stall_timer: asyncio.TimerHandle | None = None
+        self._frozen = False
+
+    # ------------------------------------------------------------- handoff
+
+    def freeze(self) -> None:
+        """Stop all I/O (reader, writer, pending flush) without losing a byte."""
+        if self._reading:
+            self.loop.remove_reader(self.fd)
+            self._reading = False
+        if self._writing:
+            self.loop.remove_writer(self.fd)
+            self._writing = False
+        self._flush_scheduled = False  # a scheduled _flush now finds nothing to do
+        self._frozen = True
+
+    def thaw(self) -> None:
+        """Undo ``freeze`` (a handoff failed): read again and send what is buffered."""
+        self._frozen = False
+        self.resume_reading()
+        if self._outbuf and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def export_state(self) -> dict[str, object]:
+        """Everything another process needs to carry on this connection (JSON-safe)."""
+        return {
+            "kind": self.kind,
+            "peer": self.peer,
+            "codec": self.codec.get_state(),
+            "out": base64.b64encode(bytes(self._outbuf)).decode(),
+            "dropped": self._dropped,
+        }
+
+    def detach(self) -> int:
+        """Give up the socket without closing it; returns its fd (to be sent away)."""
+        self.freeze()
+        self.closed = True
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+        return self.sock.detach()
+
+    @classmethod
+    def adopt(
+        cls,
+        loop: asyncio.AbstractEventLoop,
+        fd: int,
+        state: dict[str, object],
+        codec: Codec,
+        handler: ConnectionHandler,
+        limits: Limits,
+    ) -> Connection:
+        """Rebuild a connection handed over by another process (``export_state`` + fd)."""
+        sock = socket.socket(fileno=fd)
+        conn = cls(
+            loop, sock, codec, handler, limits, kind=str(state["kind"]), peer=str(state["peer"])
+        )
+        conn._outbuf += base64.b64decode(str(state.get("out", "")))
+        dropped = state.get("dropped", 0)
+        conn._dropped = dropped if isinstance(dropped, int) else 0
+        return conn
 
     # -------------------------------------------------------------- reading
 
@@ -110,6 +172,8 @@ class Connection:
             self._reading = False
 
     def resume_reading(self) -> None:
+        if self._frozen:
+            return
         if not self._reading and not self.closed and self._closing_reason is None:
             self.loop.add_reader(self.fd, self._on_readable)
             self._reading = True
@@ -163,13 +227,13 @@ class Connection:
                 )
             return
         self._outbuf += data
-        if not self._flush_scheduled and not self._writing:
+        if not self._flush_scheduled and not self._writing and not self._frozen:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if self.closed:
+        if self.closed or self._frozen:
             return
         if self._outbuf:
             try:

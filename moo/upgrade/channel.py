@@ -1,0 +1,133 @@
+"""The control channel between a running server and its replacement.
+
+A ``socket.socketpair(AF_UNIX, SOCK_SEQPACKET)``: the old server keeps one end and
+passes the other to the replacement (the only file descriptor it inherits). SEQPACKET
+keeps message boundaries, and file descriptors ride on the message that describes
+them (``SCM_RIGHTS``), so a batch of sessions and its sockets arrive together or not
+at all. Messages are JSON objects with a type ``t``; at most ``MAX_FDS`` descriptors go
+with one message (the kernel refuses more than 253) and a message stays under
+``MAX_MESSAGE`` bytes, so big session state is split across several.
+
+The conversation (see handoff.py and adopt.py):
+
+    replacement -> old   hello   {version, formats: {session_state, journal, checkpoint}, checks}
+    old -> replacement   freeze  {journal_position, listeners: [...], gate_pid, ...}  + fds
+    old -> replacement   sessions {items: [...]}  + one fd per item   (repeated)
+    old -> replacement   done    {sessions: N}
+    replacement -> old   ready   {}            (or "error" {reason})
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from typing import Any
+
+from moo.errors import ProtocolError
+
+MAX_FDS = 200
+MAX_MESSAGE = 60_000
+RECV_SIZE = 1 << 17
+
+
+def socketpair() -> tuple[socket.socket, socket.socket]:
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    for end in (parent, child):
+        end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    return parent, child
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    data = json.dumps(message, separators=(",", ":")).encode()
+    if len(data) > RECV_SIZE:
+        raise ProtocolError(f"control message too large ({len(data)} bytes)")
+    return data
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ProtocolError(f"control message is not JSON: {error}") from None
+    if not isinstance(message, dict) or not isinstance(message.get("t"), str):
+        raise ProtocolError("control message has no type")
+    return message
+
+
+class Channel:
+    """One end of the control channel, used from the event loop."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+
+    async def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        if fds and len(fds) > MAX_FDS:
+            raise ProtocolError(f"{len(fds)} descriptors in one message (at most {MAX_FDS})")
+        data = encode(message)
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if fds:
+                    socket.send_fds(self.sock, [data], fds)
+                else:
+                    self.sock.send(data)
+                return
+            except BlockingIOError:
+                ready = loop.create_future()
+                loop.add_writer(self.sock.fileno(), ready.set_result, None)
+                try:
+                    await ready
+                finally:
+                    loop.remove_writer(self.sock.fileno())
+
+    async def receive(self) -> tuple[dict[str, Any], list[int]]:
+        """The next message and the descriptors that came with it. ProtocolError on EOF."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                data, fds, flags, _addr = socket.recv_fds(self.sock, RECV_SIZE, MAX_FDS)
+            except BlockingIOError:
+                ready = loop.create_future()
+                loop.add_reader(self.sock.fileno(), ready.set_result, None)
+                try:
+                    await ready
+                finally:
+                    loop.remove_reader(self.sock.fileno())
+                continue
+            if not data and not fds:
+                raise ProtocolError("the other side closed the control channel")
+            if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+                for fd in fds:
+                    socket.close(fd)
+                raise ProtocolError("a control message was truncated")
+            return decode(data), list(fds)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+Batch = tuple[list[dict[str, Any]], list[int]]
+
+
+def batches(items: list[dict[str, Any]], fds: list[int]) -> list[Batch]:
+    """Split items (each with its one fd) into messages under MAX_FDS and MAX_MESSAGE."""
+    out: list[Batch] = []
+    batch: list[dict[str, Any]] = []
+    batch_fds: list[int] = []
+    size = 0
+    for item, fd in zip(items, fds, strict=True):
+        item_size = len(json.dumps(item, separators=(",", ":")))
+        if batch and (len(batch) >= MAX_FDS or size + item_size > MAX_MESSAGE):
+            out.append((batch, batch_fds))
+            batch, batch_fds, size = [], [], 0
+        if item_size > MAX_MESSAGE:
+            raise ProtocolError(f"a session's state is too large to hand over ({item_size} bytes)")
+        batch.append(item)
+        batch_fds.append(fd)
+        size += item_size
+    if batch:
+        out.append((batch, batch_fds))
+    return out

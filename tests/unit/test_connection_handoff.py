@@ -1,0 +1,93 @@
+"""Freezing a live connection and carrying it on elsewhere loses no byte either way.
+
+Uses real socket pairs on a real event loop: one end is the server's connection, the
+other plays the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from moo.config import Limits
+from moo.net import events as ev
+from moo.net.connection import Connection
+from moo.net.telnet_codec import TelnetCodec
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.closed: list[str] = []
+
+    def connection_events(self, conn: Connection, events: list[ev.Event]) -> None:
+        self.lines += [e.text for e in events if isinstance(e, ev.LineReceived)]
+
+    def connection_closed(self, conn: Connection, reason: str) -> None:
+        self.closed.append(reason)
+
+
+async def read_until(client: socket.socket, wanted: bytes) -> bytes:
+    loop = asyncio.get_running_loop()
+    seen = b""
+    async with asyncio.timeout(5):
+        while wanted not in seen:
+            seen += await loop.sock_recv(client, 65536)
+    return seen
+
+
+async def poll(condition: object) -> None:
+    async with asyncio.timeout(5):
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.005)
+
+
+async def test_a_frozen_connection_moves_with_its_partial_input_and_unsent_output() -> None:
+    loop = asyncio.get_running_loop()
+    server_end, client = socket.socketpair()
+    client.setblocking(False)
+    first = Recorder()
+    conn = Connection(loop, server_end, TelnetCodec(), first, Limits(), kind="telnet", peer="x")
+    conn.start()
+    await loop.sock_sendall(client, b"hello\r\nhalf-typ")
+    await poll(lambda: first.lines == ["hello"])
+    await read_until(client, b"\xff\xfd\x18")  # the codec's opening negotiation arrived
+
+    conn.freeze()
+    conn.send_text("queued while frozen\n")  # must wait, then travel with the connection
+    await loop.sock_sendall(client, b"ed line\r\n")  # arrives while nobody reads
+    await asyncio.sleep(0.05)
+    assert first.lines == ["hello"], "a frozen connection must not read"
+
+    state = conn.export_state()
+    fd = conn.detach()
+    second = Recorder()
+    codec = TelnetCodec.from_state(state["codec"])  # type: ignore[arg-type]
+    moved = Connection.adopt(loop, fd, state, codec, second, Limits())
+    moved.thaw()
+    assert await read_until(client, b"queued while frozen\r\n")
+    await poll(lambda: second.lines == ["half-typed line"])
+    assert first.closed == [], "the old side must not report the connection closed"
+    moved.send_text("still talking\n")
+    assert await read_until(client, b"still talking\r\n")
+    client.close()
+    await poll(lambda: second.closed != [])
+
+
+async def test_thaw_after_a_failed_handoff_loses_nothing() -> None:
+    loop = asyncio.get_running_loop()
+    server_end, client = socket.socketpair()
+    client.setblocking(False)
+    recorder = Recorder()
+    conn = Connection(loop, server_end, TelnetCodec(), recorder, Limits(), kind="telnet", peer="x")
+    conn.start()
+    conn.freeze()
+    conn.send_text("held\n")
+    await loop.sock_sendall(client, b"typed meanwhile\r\n")
+    await asyncio.sleep(0.05)
+    assert recorder.lines == []
+    conn.thaw()
+    assert await read_until(client, b"held\r\n")
+    await poll(lambda: recorder.lines == ["typed meanwhile"])
+    client.close()
+    await poll(lambda: recorder.closed != [])
