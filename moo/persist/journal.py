@@ -77,6 +77,8 @@ class ReadReport:
     last_lsn: int = 0
     torn_tail: tuple[Path, int] | None = None  # (segment, offset where the good part ends)
     corrupt: list[str] = field(default_factory=list)  # damage followed by good frames
+    damage: tuple[Path, int] | None = None  # where the first damage is (segment, offset)
+    skipped: list[str] = field(default_factory=list)  # damage only in frames already covered
 
 
 def _parse_frame(data: bytes, offset: int) -> tuple[int, bytes, int] | None:
@@ -119,18 +121,27 @@ def read_journal(
     for index, (_first, path) in enumerate(segments):
         data = path.read_bytes()
         offset = 0
+        following = segments[index + 1][0] if index + 1 < len(segments) else None
         while offset < len(data):
+            start = offset
             parsed = _parse_frame(data, offset)
             if parsed is None:
+                if following is not None and following <= after_lsn + 1:
+                    # Everything in this segment is at or before the checkpoint: not needed.
+                    report.skipped.append(f"{path.name}: damage at byte {start}, already covered")
+                    expected = None
+                    break
                 newest = index == len(segments) - 1
                 if newest and _good_frame_after(data, offset) is None:
                     report.torn_tail = (path, offset)
                 else:
                     report.corrupt.append(f"{path.name}: bad frame at byte {offset}")
+                    report.damage = (path, offset)
                 return
             lsn, payload, offset = parsed
             if expected is not None and lsn != expected:
                 report.corrupt.append(f"{path.name}: lsn {lsn} where {expected} was expected")
+                report.damage = (path, start)
                 return
             if lsn <= after_lsn:
                 expected = lsn + 1
@@ -143,6 +154,7 @@ def read_journal(
                     f"{path.name}: the journal resumes at {lsn} but the checkpoint needs "
                     f"{after_lsn + 1} next (a segment is missing)"
                 )
+                report.damage = (path, start)
                 return
             expected = lsn + 1
             report.last_lsn = lsn
@@ -150,6 +162,7 @@ def read_journal(
                 records = _records_decoder.decode(payload)
             except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
                 report.corrupt.append(f"{path.name}: frame {lsn} does not decode: {error}")
+                report.damage = (path, start)
                 return
             report.frames += 1
             yield lsn, records

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,9 @@ def _replay(
         for record in records:
             world.apply(record)
         applied += 1
+    for note in report.skipped:
+        notes.append(f"journal {note} (a checkpoint already holds those records)")
+        log.warning("journal %s; a checkpoint already holds those records", note)
     if report.torn_tail is not None:
         path, offset = report.torn_tail
         jr.truncate_torn_tail(path, offset)
@@ -130,9 +134,20 @@ def _replay(
 
 
 def _set_aside_from_damage(journal_dir: Path, report: jr.ReadReport) -> None:
-    damaged_name = report.corrupt[0].split(":", 1)[0]
-    seen = False
+    """Keep the good frames before the damage where they are; set the rest aside.
+
+    The damaged segment is copied whole to ``*.damaged`` and then cut at the damage,
+    and every later segment is renamed ``*.damaged``: the journal left behind ends
+    exactly where replay stopped, so the next start (even after another crash) finds
+    no gap.
+    """
+    if report.damage is None:
+        return
+    damaged, offset = report.damage
+    shutil.copyfile(damaged, damaged.with_name(damaged.name + ".damaged"))
+    jr.truncate_torn_tail(damaged, offset)
+    later = False
     for _first, path in jr.list_segments(journal_dir):
-        seen = seen or path.name == damaged_name
-        if seen:
+        if later:
             path.rename(path.with_name(path.name + ".damaged"))
+        later = later or path == damaged

@@ -32,6 +32,9 @@ class ObjRef:
     def __repr__(self) -> str:
         return f"#{self.id}"
 
+    def __int__(self) -> int:
+        return self.id
+
 
 def is_objref(value: object) -> bool:
     return isinstance(value, ObjRef)

@@ -81,6 +81,8 @@ async def test_builder_builds_a_small_area(server: ServerProcess) -> None:
         f"{name} (#{builder_id}) is now a builder."
     ]
     await builder.expect("You are now a builder")
+    examined = await builder.command("@examine me", MARK)
+    assert "  .home = #10  (inherited)" in examined, examined  # an object-reference value
 
     room_name = unique_name("Workshop")
     lines = await builder.command(f"@dig {room_name}", MARK)
