@@ -193,7 +193,7 @@ class Checkpointer:
 
     async def _requested_job(self) -> None:
         by = self.settings.scheduled_by or None
-        state.set_scheduled(self.world, self.oid, None)
+        state.drop_earliest_request(self.world, self.oid)
         self.start_checkpoint("manual", by)
 
     async def _warn_job(self, player: int, lead: float, at: float) -> None:
@@ -239,7 +239,7 @@ class Checkpointer:
                 f"A checkpoint is already scheduled before then: at "
                 f"{messages.when(upcoming.at, self.tz)} ({upcoming.why})."
             )
-        state.set_scheduled(self.world, self.oid, at, by)
+        state.add_request(self.world, self.oid, at, by)
         self.reschedule()
         return (
             f"Checkpoint scheduled for {messages.when(at, self.tz)} "
@@ -251,7 +251,7 @@ class Checkpointer:
         if upcoming is None:
             return "No checkpoint is scheduled."
         if upcoming.job == "requested":
-            state.set_scheduled(self.world, self.oid, None)
+            state.drop_earliest_request(self.world, self.oid)
         else:
             self.world.set_prop(self.oid, "skip_regular", upcoming.at)
         self.reschedule()

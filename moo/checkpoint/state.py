@@ -9,7 +9,7 @@ the world (so it is checkpointed and journalled like everything else):
     $checkpointer.trusted          players (besides wizards) who may schedule and cancel
     $checkpointer.message          what players with notification off see instead ("": nothing)
     $checkpointer.prepare          objects whose prepare_checkpoint verb runs before each checkpoint
-    $checkpointer.scheduled        {} or ["at": epoch, "by": name]: a requested checkpoint
+    $checkpointer.scheduled        requested checkpoints: a list of ["at": epoch, "by": name]
     $checkpointer.skip_regular     epoch of a regular checkpoint someone cancelled (0: none)
     $player.checkpoint_notify      1: see Started/Finished announcements; 0: the short message
     $player.checkpoint_warn        seconds of warning before each checkpoint (0: none)
@@ -36,7 +36,7 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "trusted": ([], "r"),
     "message": ("", "r"),
     "prepare": ([], "r"),
-    "scheduled": ({}, "r"),
+    "scheduled": ([], "r"),
     "skip_regular": (0, "r"),
 }
 PLAYER_DEFAULTS: dict[str, tuple[Any, str]] = {
@@ -78,8 +78,16 @@ class Settings:
     trusted: tuple[int, ...]
     message: str
     prepare: tuple[int, ...]
-    scheduled_at: float | None
-    scheduled_by: str
+    requests: tuple[tuple[float, str], ...]  # (when, who asked), earliest first
+
+    @property
+    def scheduled_at(self) -> float | None:
+        return self.requests[0][0] if self.requests else None
+
+    @property
+    def scheduled_by(self) -> str:
+        return self.requests[0][1] if self.requests else ""
+
     skip_regular: float
 
 
@@ -91,9 +99,7 @@ def read(world: World, oid: int) -> Settings:
     """The $checkpointer's settings, with safe defaults for damaged values."""
     get = world.prop
     interval = _number(get(oid, "interval"), 3600)
-    scheduled = get(oid, "scheduled", {})
-    at = scheduled.get("at") if isinstance(scheduled, dict) else None
-    by = scheduled.get("by", "") if isinstance(scheduled, dict) else ""
+    requests = _requests(get(oid, "scheduled", []))
     trusted = get(oid, "trusted", [])
     prepare = get(oid, "prepare", [])
     return Settings(
@@ -103,14 +109,29 @@ def read(world: World, oid: int) -> Settings:
         trusted=tuple(ref_id(v) for v in trusted) if isinstance(trusted, list) else (),
         message=str(get(oid, "message", "")),
         prepare=tuple(ref_id(v) for v in prepare) if isinstance(prepare, list) else (),
-        scheduled_at=float(at) if isinstance(at, int | float) else None,
-        scheduled_by=str(by),
+        requests=tuple(requests),
         skip_regular=_number(get(oid, "skip_regular"), 0.0),
     )
 
 
-def set_scheduled(world: World, oid: int, at: float | None, by: str = "") -> None:
-    world.set_prop(oid, "scheduled", {} if at is None else {"at": at, "by": by})
+def _requests(value: Any) -> list[tuple[float, str]]:
+    entries = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+    found = []
+    for entry in entries:
+        at = entry.get("at") if isinstance(entry, dict) else None
+        if isinstance(at, int | float):
+            found.append((float(at), str(entry.get("by", ""))))
+    return sorted(found)
+
+
+def add_request(world: World, oid: int, at: float, by: str) -> None:
+    requests = [*_requests(world.prop(oid, "scheduled", [])), (at, by)]
+    world.set_prop(oid, "scheduled", [{"at": a, "by": b} for a, b in sorted(requests)])
+
+
+def drop_earliest_request(world: World, oid: int) -> None:
+    requests = _requests(world.prop(oid, "scheduled", []))[1:]
+    world.set_prop(oid, "scheduled", [{"at": a, "by": b} for a, b in requests])
 
 
 @dataclass(frozen=True)

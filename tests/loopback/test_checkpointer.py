@@ -5,7 +5,10 @@ Each test talks to ``python -m moo serve`` on port 0 through real sockets; nothi
 1. One module-scoped server (regular checkpoints on, the default hour) serves the tests
    that leave the schedule as they found it: permissions, trust, scheduling, cancelling,
    intervals and their refusals, notification settings, warnings, the alternate message,
-   the busy reply, the history table and the stale warning at a wizard's login.
+   the busy reply, the history table and the stale warning at a wizard's login. Requested
+   checkpoints are kept as a list until each runs or is cancelled, so every test that
+   schedules one takes ``no_requests_left``, which cancels whatever it left (after a
+   failure) and keeps the regular checkpoint next whatever order the tests run in.
 2. Short-lived servers, each on its own data dir, for what changes the data dir itself: a
    restart that must keep the schedule, the trusted list, the players' settings and the
    history; a checkpoint that fails because the checkpoint directory is gone or is a file;
@@ -165,6 +168,18 @@ async def ensure_regular_next(wiz: TelnetClient) -> re.Match[str]:
     return upcoming
 
 
+async def cancel_requests(wiz: TelnetClient) -> list[str]:
+    """``@checkpoint cancel`` each requested checkpoint, earliest first, until the next one
+    is not a request (the regular one is never cancelled); the times cancelled."""
+    cancelled: list[str] = []
+    while (upcoming := await next_line(wiz))["why"].startswith("requested by "):
+        assert len(cancelled) < 20, f"requests never ran out: cancelled {cancelled}"
+        reply = match(CANCELLED, (await wiz.command("@checkpoint cancel", MARK))[0])
+        assert reply["at"] == upcoming["at"], (reply.string, upcoming.string)
+        cancelled.append(reply["at"])
+    return cancelled
+
+
 # ------------------------------------------------------------------------------ servers
 
 
@@ -223,11 +238,24 @@ async def connect() -> AsyncIterator[Clients]:
     await clients.close_all()
 
 
+@pytest.fixture
+async def no_requests_left(server: ServerProcess) -> AsyncIterator[None]:
+    """For a test that schedules checkpoints on the module server: whatever it left
+    scheduled (when it failed before cancelling) is cancelled afterwards, so the tests
+    after it still find the regular checkpoint next."""
+    yield
+    wiz = await login(server.telnet_port, "Wizard", WIZARD_PASSWORD, create=False)
+    try:
+        await cancel_requests(wiz)
+    finally:
+        await wiz.close()
+
+
 # ------------------------------------------------------------------- who may do what
 
 
 async def test_plain_player_may_not_schedule_or_manage(
-    server: ServerProcess, connect: Clients
+    server: ServerProcess, connect: Clients, no_requests_left: None
 ) -> None:
     wiz = await connect.wizard(server)
     before = await ensure_regular_next(wiz)
@@ -260,7 +288,7 @@ async def test_plain_player_may_not_schedule_or_manage(
 
 
 async def test_wizard_trusts_and_distrusts_a_player(
-    server: ServerProcess, connect: Clients
+    server: ServerProcess, connect: Clients, no_requests_left: None
 ) -> None:
     wiz = await connect.wizard(server)
     await ensure_regular_next(wiz)
@@ -302,7 +330,7 @@ async def test_wizard_trusts_and_distrusts_a_player(
 
 
 async def test_schedule_at_in_and_in_a_minute_then_cancel(
-    server: ServerProcess, connect: Clients
+    server: ServerProcess, connect: Clients, no_requests_left: None
 ) -> None:
     wiz = await connect.wizard(server)
     regular = await ensure_regular_next(wiz)
@@ -338,9 +366,16 @@ async def test_schedule_at_in_and_in_a_minute_then_cancel(
         == (in_a_minute["at"])
     )
 
-    # Cancel it: the regular one is next again.
+    # Cancel it: only that one goes; the half-hour one was kept, so it is next again.
     cancelled = match(CANCELLED, (await sched.command("@checkpoint cancel", MARK))[0])
     assert cancelled["at"] == in_a_minute["at"]
+    assert cancelled["next"] == at_half_hour["at"]
+    upcoming = await next_line(wiz)
+    assert (upcoming["at"], upcoming["why"]) == (at_half_hour["at"], f"requested by {name}")
+
+    # Cancel that one too: the regular one is next again.
+    cancelled = match(CANCELLED, (await sched.command("@checkpoint cancel", MARK))[0])
+    assert cancelled["at"] == at_half_hour["at"]
     assert cancelled["next"] == regular["at"]
     assert (await next_line(wiz)).group("at", "why") == (regular["at"], "the regular interval")
 
@@ -369,7 +404,7 @@ async def test_schedule_at_in_and_in_a_minute_then_cancel(
 
 
 async def test_a_scheduled_checkpoint_runs_after_its_warning(
-    server: ServerProcess, connect: Clients
+    server: ServerProcess, connect: Clients, no_requests_left: None
 ) -> None:
     wiz = await connect.wizard(server)
     await ensure_regular_next(wiz)
@@ -378,6 +413,8 @@ async def test_a_scheduled_checkpoint_runs_after_its_warning(
         NOTIFY_ON,
         "You are warned 2 seconds before each checkpoint.",
     ]
+    # A later request first: running the earlier one must not drop it.
+    later = match(SCHEDULED, (await wiz.command("@checkpoint in 10 minutes", MARK))[0])
     began = time.monotonic()
     scheduled = match(SCHEDULED, (await wiz.command("@checkpoint in 4 seconds", MARK))[0])
 
@@ -389,17 +426,22 @@ async def test_a_scheduled_checkpoint_runs_after_its_warning(
     assert epoch(started["at"]) >= epoch(scheduled["at"])
     match(FINISHED, await watcher.expect(FINISHED, 10))
 
-    # The requested one is done: it is in the history, by its requester, and gone.
+    # The requested one is done: it is in the history, by its requester, and gone; only
+    # the later request is left, and cancelling it makes the regular one next.
     rows = await wiz.command("@list-checkpoints 1", MARK)
     assert len(rows) == 2
     row = match(ROW, rows[1])
     assert (row["why"], row["who"], row["status"]) == ("manual", "Wizard", "ok")
+    upcoming = await next_line(wiz)
+    assert (upcoming["at"], upcoming["why"]) == (later["at"], "requested by Wizard")
+    cancelled = match(CANCELLED, (await wiz.command("@checkpoint cancel", MARK))[0])
+    assert cancelled["at"] == later["at"]
     assert (await next_line(wiz))["why"] == "the regular interval"
     assert await watcher.command("@notify-checkpoint warn off", MARK) == [NOTIFY_ON, NO_WARNING]
 
 
 async def test_warn_two_minutes_arrives_two_minutes_ahead(
-    server: ServerProcess, connect: Clients
+    server: ServerProcess, connect: Clients, no_requests_left: None
 ) -> None:
     wiz = await connect.wizard(server)
     await ensure_regular_next(wiz)
@@ -430,7 +472,7 @@ async def test_warn_two_minutes_arrives_two_minutes_ahead(
 
 
 async def test_intervals_change_and_bad_ones_are_refused(
-    server: ServerProcess, connect: Clients
+    server: ServerProcess, connect: Clients, no_requests_left: None
 ) -> None:
     wiz = await connect.wizard(server)
     regular = await ensure_regular_next(wiz)
