@@ -12,7 +12,9 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+
+SESSION_STATE_VERSION = 1
 
 
 class Transport(Protocol):
@@ -93,6 +95,41 @@ class Session:
 
     def set_echo(self, server_echoes: bool) -> None:
         self.transport.set_echo(server_echoes)
+
+    def export_state(self, now: float) -> dict[str, object]:
+        """The session as plain data, for a hot upgrade (times become ages: clocks differ)."""
+        return {
+            "version": SESSION_STATE_VERSION,
+            "id": self.id,
+            "player": self.player,
+            "login": {"stage": self.login.stage, "name": self.login.name},
+            "pending": list(self.pending),
+            "connected_for": now - self.connected_at,
+            "idle_for": now - self.last_input,
+            "prefix": self.output_prefix,
+            "suffix": self.output_suffix,
+            "tokens": self.budget.tokens,
+        }
+
+    @classmethod
+    def from_state(
+        cls, state: dict[str, Any], transport: Transport, *, rate: float, burst: int, now: float
+    ) -> Session:
+        """Rebuild an exported session on ``transport``. ValueError if the state is not ours."""
+        if state.get("version") != SESSION_STATE_VERSION:
+            raise ValueError(f"session state version {state.get('version')!r} is not supported")
+        session = cls(int(state["id"]), transport, rate=rate, burst=burst)
+        player = state.get("player")
+        session.player = int(player) if isinstance(player, int) else None
+        login = state.get("login") or {}
+        session.login = LoginState(str(login.get("stage", "welcome")), str(login.get("name", "")))
+        session.pending = deque(str(line) for line in state.get("pending", []))
+        session.connected_at = now - float(state.get("connected_for", 0.0))
+        session.last_input = now - float(state.get("idle_for", 0.0))
+        session.output_prefix = state.get("prefix")
+        session.output_suffix = state.get("suffix")
+        session.budget.tokens = float(state.get("tokens", burst))
+        return session
 
     def idle_seconds(self, now: float) -> float:
         return now - self.last_input

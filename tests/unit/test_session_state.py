@@ -1,0 +1,59 @@
+"""A session written down for a hot upgrade comes back the same (pure, no sockets)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from moo.net.session import SESSION_STATE_VERSION, LoginState, Session
+
+
+class FakeTransport:
+    kind = "telnet"
+    peer = "127.0.0.1:1"
+    closed = False
+
+    def send_text(self, text: str) -> None: ...
+
+    def set_echo(self, server_echoes: bool) -> None: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def close(self, reason: str) -> None: ...
+
+
+def test_a_password_prompt_session_round_trips_and_stays_logged_out() -> None:
+    session = Session(7, FakeTransport(), rate=10.0, burst=20)
+    session.login = LoginState("password", "alice")
+    session.pending.extend(["look", "say hi"])
+    session.output_suffix = "--done--"
+    session.budget.tokens = 3.5
+    session.connected_at, session.last_input = 100.0, 140.0
+    state = json.loads(json.dumps(session.export_state(now=150.0)))
+    back = Session.from_state(state, FakeTransport(), rate=10.0, burst=20, now=1000.0)
+    assert back.player is None and not back.logged_in
+    assert (back.login.stage, back.login.name) == ("password", "alice")
+    assert list(back.pending) == ["look", "say hi"]
+    assert (back.output_prefix, back.output_suffix) == (None, "--done--")
+    assert back.budget.tokens == 3.5
+    assert back.connected_seconds(1000.0) == pytest.approx(50.0)
+    assert back.idle_seconds(1000.0) == pytest.approx(10.0)
+
+
+def test_a_logged_in_session_keeps_its_player() -> None:
+    session = Session(1, FakeTransport(), rate=1.0, burst=1)
+    session.player = 42
+    back = Session.from_state(
+        session.export_state(now=0.0), FakeTransport(), rate=1.0, burst=1, now=0.0
+    )
+    assert back.player == 42 and back.logged_in
+
+
+def test_an_unknown_state_version_is_refused() -> None:
+    state = Session(1, FakeTransport(), rate=1.0, burst=1).export_state(now=0.0)
+    state["version"] = SESSION_STATE_VERSION + 1
+    with pytest.raises(ValueError, match="not supported"):
+        Session.from_state(state, FakeTransport(), rate=1.0, burst=1, now=0.0)
