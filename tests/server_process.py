@@ -27,6 +27,20 @@ FAST_CONFIG: dict[str, object] = {
 }
 
 
+STARTED: list[ServerProcess] = []  # every server started, so a test run can stop leftovers
+
+
+def stop_leftovers() -> int:
+    """Stop every server still running (a test that failed before its own cleanup)."""
+    stopped = 0
+    for server in STARTED:
+        if server.running:
+            server.stop()
+            stopped += 1
+    STARTED.clear()
+    return stopped
+
+
 @dataclass
 class ServerProcess:
     data_dir: Path
@@ -41,6 +55,7 @@ class ServerProcess:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
+        STARTED.append(self)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.data_dir.parent / f"{self.data_dir.name}-config.yaml"
         config = {**FAST_CONFIG, **self.extra_config}

@@ -16,20 +16,23 @@ from tests.server_process import ServerProcess
 async def test_shutdown_by_wizard_saves_the_world(tmp_path: Path) -> None:
     data = tmp_path / "data"
     first = ServerProcess(data, ssh=False).start()
-    wiz = await wizard(first)
-    await wiz.command("@create $thing named keepsake", MARK)
-    assert await wiz.command("@checkpoint now", MARK) == ["Checkpoint started."]
-    await wiz.expect(re.compile(r"^Checkpoint done: \d+ objects, \d+ bytes"))
-    await wiz.command("@describe keepsake as Still here after a restart.", MARK)
-    player = await login(first.telnet_port, "Persistent", "secret")
-    await player.close()
-    digest = (await wiz.command("@digest", MARK))[0]
-    assert digest.startswith("World digest: ")
-    wiz.send_line("@shutdown back soon")
-    await wiz.expect("*** Shutdown requested by Wizard: back soon ***")
-    assert await wiz.wait_closed()
-    await wiz.close()
-    assert first.wait_exit() == 0
+    try:
+        wiz = await wizard(first)
+        await wiz.command("@create $thing named keepsake", MARK)
+        assert await wiz.command("@checkpoint now", MARK) == ["Checkpoint started."]
+        await wiz.expect(re.compile(r"^Checkpoint done: \d+ objects, \d+ bytes"))
+        await wiz.command("@describe keepsake as Still here after a restart.", MARK)
+        player = await login(first.telnet_port, "Persistent", "secret")
+        await player.close()
+        digest = (await wiz.command("@digest", MARK))[0]
+        assert digest.startswith("World digest: ")
+        wiz.send_line("@shutdown back soon")
+        await wiz.expect("*** Shutdown requested by Wizard: back soon ***")
+        assert await wiz.wait_closed()
+        await wiz.close()
+        assert first.wait_exit() == 0
+    finally:
+        first.stop()
 
     second = ServerProcess(data, ssh=False).start()
     try:
