@@ -62,7 +62,7 @@ class Persist:
     max_checkpoint_bytes: int = 0
     records_url: str | None = None
     checkpoint_interval_seconds: float = 3600.0
-    slice_ms: float = 2.0
+    slice_ms: float = 1.0
 
 
 @dataclass(frozen=True)
