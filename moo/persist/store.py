@@ -103,6 +103,9 @@ class Store:
         checkpoints = data_dir / "checkpoints"
         journal_dir = data_dir / "journal"
         checkpoints.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for stray in checkpoints.glob("*.tmp"):  # a checkpoint cut short by a crash
+            log.warning("removing %s, left by a checkpoint that did not finish", stray.name)
+            stray.unlink(missing_ok=True)
         records = Records.open(config.records_url or f"sqlite:///{data_dir / 'moo.sqlite'}")
         try:
             recovered = recover(checkpoints, journal_dir, build_fresh, force=force)
