@@ -15,7 +15,6 @@ from typing import Protocol
 from moo.accounts import LoginThrottle, Passwords, create_player
 from moo.errors import MooError
 from moo.net.session import Session
-from moo.world.values import ObjRef
 from moo.world.world import World
 
 log = logging.getLogger(__name__)
@@ -152,5 +151,3 @@ class _DummyHash:
 
 
 _DUMMY_HASH = _DummyHash()
-
-__all__ = ["HELP", "LoginScreen", "ObjRef"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from moo.commands.context import VerbContext
 from moo.errors import VerbError
-from moo.world.values import AMBIGUOUS, FAILED_MATCH, NOTHING, ObjRef, ref_id
+from moo.world.values import AMBIGUOUS, FAILED_MATCH, NOTHING, ref_id
 from moo.world.world import World
 
 
@@ -90,7 +90,3 @@ def travel(ctx: VerbContext, dest: int, *, leave: str, arrive: str) -> None:
         ctx.announce(arrive, room=dest, exclude=(ctx.player,))
     for line in describe_room(ctx, dest):
         ctx.tell(line)
-
-
-def objref(oid: int) -> ObjRef:
-    return ObjRef(oid)

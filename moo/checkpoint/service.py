@@ -304,7 +304,9 @@ class Checkpointer:
             started = self.clock()
             self._announce_start(started)
             outcome = await self.store.checkpoint(reason, by)
-            record = await self.store.records.checkpoint(outcome.record_id)
+            record = await self.store.records.call(
+                self.store.records.checkpoint_sync, outcome.record_id
+            )
             if record is not None:
                 self.history.insert(0, record)
                 del self.history[HISTORY:]

@@ -22,7 +22,6 @@ from moo.commands.match import match_object
 from moo.commands.parser import Command, parse
 from moo.errors import MooError
 from moo.world.model import VerbDef
-from moo.world.values import NOTHING
 from moo.world.verb_registry import resolve
 from moo.world.verbnames import verbname_matches
 from moo.world.world import World
@@ -155,6 +154,3 @@ class Dispatcher:
             self.host.notify(ctx.player, INTERNAL_ERROR)
             return
         ctx.flush()
-
-
-__all__ = ["NOTHING", "Dispatcher", "VerbCache", "find_command_verb", "find_verb"]

@@ -12,8 +12,8 @@ How a call flows:
    On SQLite the transaction is a real ``BEGIN IMMEDIATE`` (sqlite3's legacy
    mode would skip BEGIN for SELECT and DDL), so two processes (server and
    CLI) serialise on SQLite's lock and wait up to sqlite3's 5 s busy timeout.
-3. Every ``async`` method is the same call through ``asyncio.to_thread``, so
-   the event loop never waits for a disk write.
+3. From the event loop, ``await records.call(records.x_sync, ...)`` runs any
+   method in a worker thread, so the loop never waits for a disk write.
 4. Any SQLAlchemy or driver error leaves as ``CheckpointError`` naming the
    database (the SQLite path, or the URL without its password).
 
@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -44,6 +44,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from moo.errors import CheckpointError
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 REASONS = frozenset({"scheduled", "manual", "shutdown", "panic", "upgrade", "initial"})
@@ -436,84 +439,12 @@ class Records:
             runs = [_run(row) for row in conn.execute(stmt)]
         return sorted(runs, key=lambda run: run.id)
 
-    # -- the same, off the event loop ----------------------------------------------------
+    # -- off the event loop --------------------------------------------------------------
 
-    async def begin_checkpoint(self, reason: str, requested_by: str | None, started: float) -> int:
-        """begin_checkpoint_sync in a worker thread."""
-        return await asyncio.to_thread(self.begin_checkpoint_sync, reason, requested_by, started)
-
-    async def finish_checkpoint(
-        self,
-        checkpoint_id: int,
-        *,
-        finished: float,
-        status: str,
-        bytes: int | None = None,
-        object_count: int | None = None,
-        journal_position: int | None = None,
-        world_digest: str | None = None,
-        max_stall: float | None = None,
-        stalled_commands: int | None = None,
-        error: str | None = None,
-        path: str | None = None,
-    ) -> None:
-        """finish_checkpoint_sync in a worker thread."""
-        await asyncio.to_thread(
-            self.finish_checkpoint_sync,
-            checkpoint_id,
-            finished=finished,
-            status=status,
-            bytes=bytes,
-            object_count=object_count,
-            journal_position=journal_position,
-            world_digest=world_digest,
-            max_stall=max_stall,
-            stalled_commands=stalled_commands,
-            error=error,
-            path=path,
-        )
-
-    async def recent_checkpoints(self, limit: int = 10) -> list[CheckpointRecord]:
-        """recent_checkpoints_sync in a worker thread."""
-        return await asyncio.to_thread(self.recent_checkpoints_sync, limit)
-
-    async def checkpoint(self, checkpoint_id: int) -> CheckpointRecord | None:
-        """checkpoint_sync in a worker thread."""
-        return await asyncio.to_thread(self.checkpoint_sync, checkpoint_id)
-
-    async def last_ok_checkpoint(self) -> CheckpointRecord | None:
-        """last_ok_checkpoint_sync in a worker thread."""
-        return await asyncio.to_thread(self.last_ok_checkpoint_sync)
-
-    async def delete_checkpoint(self, checkpoint_id: int) -> None:
-        """delete_checkpoint_sync in a worker thread."""
-        await asyncio.to_thread(self.delete_checkpoint_sync, checkpoint_id)
-
-    async def fail_interrupted_checkpoints(self, error: str) -> int:
-        """fail_interrupted_checkpoints_sync in a worker thread."""
-        return await asyncio.to_thread(self.fail_interrupted_checkpoints_sync, error)
-
-    async def begin_run(self, *, started: float, pid: int, version: str) -> int:
-        """begin_run_sync in a worker thread."""
-        return await asyncio.to_thread(
-            self.begin_run_sync, started=started, pid=pid, version=version
-        )
-
-    async def end_run(self, run_id: int, *, stopped: float, clean: bool) -> None:
-        """end_run_sync in a worker thread."""
-        await asyncio.to_thread(self.end_run_sync, run_id, stopped=stopped, clean=clean)
-
-    async def note_saved(self, run_id: int, saved: float) -> None:
-        """note_saved_sync in a worker thread."""
-        await asyncio.to_thread(self.note_saved_sync, run_id, saved)
-
-    async def previous_run(self, current_run_id: int) -> ServerRun | None:
-        """previous_run_sync in a worker thread."""
-        return await asyncio.to_thread(self.previous_run_sync, current_run_id)
-
-    async def mark_abandoned_runs(self, current_run_id: int) -> list[ServerRun]:
-        """mark_abandoned_runs_sync in a worker thread."""
-        return await asyncio.to_thread(self.mark_abandoned_runs_sync, current_run_id)
+    async def call(self, method: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run one of the ``*_sync`` methods in a worker thread (never block the loop):
+        ``await records.call(records.begin_checkpoint_sync, reason, by, started)``."""
+        return await asyncio.to_thread(method, *args, **kwargs)
 
 
 def _ensure_schema(conn: Connection, where: str) -> None:

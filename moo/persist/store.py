@@ -168,7 +168,9 @@ class Store:
     async def _checkpoint(self, reason: str, requested_by: str | None) -> CheckpointOutcome:
         started = time.time()
         self.in_progress_since = started
-        record_id = await self.records.begin_checkpoint(reason, requested_by, started)
+        record_id = await self.records.call(
+            self.records.begin_checkpoint_sync, reason, requested_by, started
+        )
         generation = max((g for g, _ in list_checkpoints(self.checkpoint_dir)), default=0) + 1
         path = checkpoint_path(self.checkpoint_dir, generation)
         meter = LagMeter()
@@ -187,7 +189,8 @@ class Store:
             stall = await meter.stop()
             self.in_progress_since = None
             log.error("checkpoint failed: %s", error)
-            await self.records.finish_checkpoint(
+            await self.records.call(
+                self.records.finish_checkpoint_sync,
                 record_id,
                 finished=time.time(),
                 status="failed",
@@ -204,7 +207,8 @@ class Store:
         # at 1M objects): prune in a thread, and inside the lag meter's window.
         await asyncio.to_thread(self._prune)
         stall = await meter.stop()
-        await self.records.finish_checkpoint(
+        await self.records.call(
+            self.records.finish_checkpoint_sync,
             record_id,
             finished=finished,
             status="ok",
@@ -216,7 +220,7 @@ class Store:
             stalled_commands=meter.stalls_over_10ms,
             path=str(path),
         )
-        await self.records.note_saved(self.run_id, finished)
+        await self.records.call(self.records.note_saved_sync, self.run_id, finished)
         self.in_progress_since = None
         log.info(
             "checkpoint %s: %d objects, %d bytes, %.2f s, longest stall %.1f ms",

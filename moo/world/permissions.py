@@ -81,6 +81,3 @@ def require_write_prop(world: World, who: int, oid: int, name: str) -> None:
     if not can_write_prop(world, who, oid, name):
         obj = world.objects[oid]
         raise PermissionDenied(f"You may not change {name} on {obj.name} (#{oid}).")
-
-
-__all__ = ["Flag"]

@@ -285,12 +285,14 @@ def test_mark_abandoned_runs_reports_each_unclean_run_once(records: Records) -> 
 
 
 async def test_async_wrappers_round_trip(records: Records) -> None:
-    run_id = await records.begin_run(started=1.0, pid=7, version="0.1.0")
-    checkpoint_id = await records.begin_checkpoint("shutdown", "server", 10.0)
-    await records.finish_checkpoint(checkpoint_id, finished=12.0, status="ok", bytes=99)
-    await records.note_saved(run_id, 12.0)
-    await records.end_run(run_id, stopped=13.0, clean=True)
-    [record] = await records.recent_checkpoints(5)
+    run_id = await records.call(records.begin_run_sync, started=1.0, pid=7, version="0.1.0")
+    checkpoint_id = await records.call(records.begin_checkpoint_sync, "shutdown", "server", 10.0)
+    await records.call(
+        records.finish_checkpoint_sync, checkpoint_id, finished=12.0, status="ok", bytes=99
+    )
+    await records.call(records.note_saved_sync, run_id, 12.0)
+    await records.call(records.end_run_sync, run_id, stopped=13.0, clean=True)
+    [record] = await records.call(records.recent_checkpoints_sync, 5)
     assert (record.id, record.duration, record.bytes) == (checkpoint_id, 2.0, 99)
     run = records.previous_run_sync(run_id + 1)
     assert run is not None
@@ -311,19 +313,26 @@ async def test_async_writes_do_not_block_the_event_loop(records: Records) -> Non
     await asyncio.sleep(0)
     before = ticks
     for i in range(200):
-        checkpoint_id = await records.begin_checkpoint("scheduled", None, float(i))
-        await records.finish_checkpoint(checkpoint_id, finished=i + 0.5, status="ok")
+        checkpoint_id = await records.call(
+            records.begin_checkpoint_sync, "scheduled", None, float(i)
+        )
+        await records.call(
+            records.finish_checkpoint_sync, checkpoint_id, finished=i + 0.5, status="ok"
+        )
     during = ticks - before
     running = False
     await task
     # The loop ran the ticker at least once while each of the 400 calls was in its thread.
     assert during >= 400
-    assert len(await records.recent_checkpoints(1000)) == 200
+    assert len(await records.call(records.recent_checkpoints_sync, 1000)) == 200
 
 
 async def test_concurrent_async_writes_all_land(records: Records) -> None:
     ids = await asyncio.gather(
-        *(records.begin_checkpoint("manual", f"p{i}", float(i)) for i in range(50))
+        *(
+            records.call(records.begin_checkpoint_sync, "manual", f"p{i}", float(i))
+            for i in range(50)
+        )
     )
     assert len(set(ids)) == 50
-    assert len(await records.recent_checkpoints(100)) == 50
+    assert len(await records.call(records.recent_checkpoints_sync, 100)) == 50
