@@ -1,14 +1,16 @@
-"""Checkpoint and server-run records in a SQL database (SQLite by default, PostgreSQL too).
+"""Checkpoint, server-run and upgrade records in a SQL database (SQLite by default, or PostgreSQL).
 
-What is stored: one row per checkpoint attempt (``checkpoints``) and one row
-per server process (``server_runs``). The world itself is never stored here;
-these rows say when it was saved, how long that took and how it went.
+What is stored: one row per checkpoint attempt (``checkpoints``), one row
+per server process (``server_runs``) and one row per hot upgrade (``upgrades``,
+whose operations live in upgrade_records.py). The world itself is never stored
+here; these rows say when it was saved, how long that took and how it went.
 
 How a call flows:
 
 1. ``Records.open(url)`` builds a sync SQLAlchemy Core engine, creates the
    schema on an empty database, upgrades a known older one, refuses a newer one.
-2. Every ``*_sync`` method runs one short transaction under ``self._lock``.
+2. Every ``*_sync`` method runs one short transaction (``Records.transaction()``)
+   under ``self._lock``.
    On SQLite the transaction is a real ``BEGIN IMMEDIATE`` (sqlite3's legacy
    mode would skip BEGIN for SELECT and DDL), so two processes (server and
    CLI) serialise on SQLite's lock and wait up to sqlite3's 5 s busy timeout.
@@ -24,7 +26,8 @@ Why hand-written: Core, not the ORM (one small insert + commit measured
 0.29 ms in Core vs 0.39 ms through the ORM); a sync engine in a thread, not
 aiosqlite (0.62 ms per insert, and only 36 vs 51 ms of loop stall on a 50k-row
 write); and a one-row ``schema_version`` table instead of Alembic while the
-schema has two tables and no users. ``_UPGRADES`` is where version 2 goes.
+schema has three tables and no users. ``_UPGRADES`` holds each step: version 2
+added ``upgrades``.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from moo.errors import CheckpointError
 P = ParamSpec("P")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 REASONS = frozenset({"scheduled", "manual", "shutdown", "panic", "upgrade", "initial"})
 FINISHED_STATUSES = frozenset({"ok", "failed"})
 
@@ -93,9 +96,57 @@ server_runs = sa.Table(
     sa.Column("last_saved", sa.Float),
 )
 
+upgrades = sa.Table(
+    "upgrades",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started", sa.Float, nullable=False),
+    sa.Column("finished", sa.Float),
+    sa.Column("requested_by", sa.Text),
+    sa.Column("command", sa.Text),  # the replacement's argv, a JSON list of strings
+    sa.Column("from_version", sa.Text),
+    sa.Column("from_pid", sa.Integer),
+    sa.Column("to_version", sa.Text),
+    sa.Column("to_pid", sa.Integer),
+    sa.Column("level", sa.Integer),  # 1, 2 or 3
+    sa.Column("outcome", sa.Text, nullable=False),  # running | ok | failed
+    sa.Column("freeze_ms", sa.Float),
+    sa.Column("sessions", sa.Integer),  # sessions carried across
+    sa.Column("error", sa.Text),
+)
+
+
+def _add_upgrades_table(conn: Connection) -> None:
+    """Version 1 -> 2: add ``upgrades``, spelled out as it was at version 2.
+
+    Not ``upgrades.create(conn)``: that builds the table as this file defines it today,
+    and a later version that changes it would then find its own change already made.
+    """
+    frozen = sa.MetaData()
+    sa.Table(
+        "upgrades",
+        frozen,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("started", sa.Float, nullable=False),
+        sa.Column("finished", sa.Float),
+        sa.Column("requested_by", sa.Text),
+        sa.Column("command", sa.Text),
+        sa.Column("from_version", sa.Text),
+        sa.Column("from_pid", sa.Integer),
+        sa.Column("to_version", sa.Text),
+        sa.Column("to_pid", sa.Integer),
+        sa.Column("level", sa.Integer),
+        sa.Column("outcome", sa.Text, nullable=False),
+        sa.Column("freeze_ms", sa.Float),
+        sa.Column("sessions", sa.Integer),
+        sa.Column("error", sa.Text),
+    )
+    frozen.create_all(conn)
+
+
 # from_version -> function that brings a database from that version to the next, in the
-# open() transaction. Version 2 is one function here plus SCHEMA_VERSION = 2.
-_UPGRADES: dict[int, Callable[[Connection], None]] = {}
+# open() transaction. A new version is one function here plus SCHEMA_VERSION + 1.
+_UPGRADES: dict[int, Callable[[Connection], None]] = {1: _add_upgrades_table}
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +271,7 @@ class Records:
             raise CheckpointError(f"records database {where}: cannot open: {error}") from None
         records = cls(engine, where)
         try:
-            with records._transaction() as conn:
+            with records.transaction() as conn:
                 _ensure_schema(conn, where)
         except CheckpointError:
             engine.dispose()
@@ -234,10 +285,13 @@ class Records:
             self._engine.dispose()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """One transaction, committed on success, rolled back on any error.
 
-        Raises CheckpointError for database and driver errors (and when closed).
+        Yields the connection. Raises CheckpointError for database and driver errors (and
+        when closed). Atomic. Holds the lock that serialises every method of this Records,
+        so keep the body to a few statements. For modules that keep their own operations
+        on tables of this database (upgrade_records.py).
         """
         with self._lock:
             if self._closed:
@@ -263,7 +317,7 @@ class Records:
         stmt = sa.insert(checkpoints).values(
             reason=reason, requested_by=requested_by, started=started, status="running"
         )
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             key = conn.execute(stmt).inserted_primary_key
         assert key is not None
         return int(key[0])
@@ -308,7 +362,7 @@ class Records:
                 path=path,
             )
         )
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             if conn.execute(stmt).rowcount == 1:
                 return
             found = conn.execute(
@@ -321,13 +375,13 @@ class Records:
     def recent_checkpoints_sync(self, limit: int = 10) -> list[CheckpointRecord]:
         """Up to ``limit`` checkpoints, newest (highest id) first. Raises CheckpointError."""
         stmt = sa.select(checkpoints).order_by(checkpoints.c.id.desc()).limit(limit)
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             return [_checkpoint(row) for row in conn.execute(stmt)]
 
     def checkpoint_sync(self, checkpoint_id: int) -> CheckpointRecord | None:
         """The checkpoint with this id, or None. Raises CheckpointError."""
         stmt = sa.select(checkpoints).where(checkpoints.c.id == checkpoint_id)
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             row = conn.execute(stmt).one_or_none()
         return None if row is None else _checkpoint(row)
 
@@ -339,7 +393,7 @@ class Records:
             .order_by(checkpoints.c.id.desc())
             .limit(1)
         )
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             row = conn.execute(stmt).one_or_none()
         return None if row is None else _checkpoint(row)
 
@@ -348,7 +402,7 @@ class Records:
 
         Raises CheckpointError if the database fails. Atomic (one DELETE).
         """
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             conn.execute(sa.delete(checkpoints).where(checkpoints.c.id == checkpoint_id))
 
     def fail_interrupted_checkpoints_sync(self, error: str) -> int:
@@ -363,7 +417,7 @@ class Records:
             .where(checkpoints.c.status == "running")
             .values(status="failed", error=error)
         )
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             return conn.execute(stmt).rowcount
 
     # -- server runs -------------------------------------------------------------------
@@ -374,7 +428,7 @@ class Records:
         Raises CheckpointError. Atomic (one INSERT).
         """
         stmt = sa.insert(server_runs).values(started=started, pid=pid, version=version)
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             key = conn.execute(stmt).inserted_primary_key
         assert key is not None
         return int(key[0])
@@ -389,7 +443,7 @@ class Records:
             .where(server_runs.c.id == run_id)
             .values(stopped=stopped, clean=clean)
         )
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             found = conn.execute(stmt).rowcount
         if found != 1:
             raise CheckpointError(f"no server run record {run_id} to end")
@@ -397,7 +451,7 @@ class Records:
     def note_saved_sync(self, run_id: int, saved: float) -> None:
         """Set the run's last_saved. Raises CheckpointError (also for an unknown id). Atomic."""
         stmt = sa.update(server_runs).where(server_runs.c.id == run_id).values(last_saved=saved)
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             found = conn.execute(stmt).rowcount
         if found != 1:
             raise CheckpointError(f"no server run record {run_id} to note a save on")
@@ -413,7 +467,7 @@ class Records:
             .order_by(server_runs.c.id.desc())
             .limit(1)
         )
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             row = conn.execute(stmt).one_or_none()
         return None if row is None else _run(row)
 
@@ -435,15 +489,15 @@ class Records:
             .values(clean=False)
             .returning(*server_runs.c)
         )
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             runs = [_run(row) for row in conn.execute(stmt)]
         return sorted(runs, key=lambda run: run.id)
 
     # -- off the event loop --------------------------------------------------------------
 
     async def call(self, method: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run one of the ``*_sync`` methods in a worker thread (never block the loop):
-        ``await records.call(records.begin_checkpoint_sync, reason, by, started)``."""
+        """Run a ``*_sync`` method (this class's or UpgradeLog's) in a worker thread, never
+        blocking the loop: ``await records.call(records.begin_checkpoint_sync, ...)``."""
         return await asyncio.to_thread(method, *args, **kwargs)
 
 
@@ -455,7 +509,11 @@ def _ensure_schema(conn: Connection, where: str) -> None:
     """
     inspector = sa.inspect(conn)
     if not inspector.has_table(schema_version.name):
-        ours = [t for t in (checkpoints.name, server_runs.name) if inspector.has_table(t)]
+        ours = [
+            table.name
+            for table in metadata.sorted_tables
+            if table is not schema_version and inspector.has_table(table.name)
+        ]
         if ours:
             raise CheckpointError(
                 f"records database {where} has {', '.join(ours)} but no schema_version table;"
