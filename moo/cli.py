@@ -1,5 +1,6 @@
 """The ``moo`` command: ``serve`` runs the server, ``checkpoint`` manages a data dir's
-checkpoints (printing in ``checkpoint_cli.py``), ``script`` plays a transcript against one."""
+checkpoints (printing in ``checkpoint_cli.py``), ``script`` plays a transcript against one,
+``upgrade`` asks a running server to hot-upgrade (``upgrade_cli.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
+from moo import upgrade_cli
 from moo.config import Config, env_wizard_password, load, parse_listen, with_overrides
 from moo.errors import MooError
 
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_checkpoint_parser(sub)
+    upgrade_cli.add_upgrade_parser(sub)
 
     script = sub.add_parser("script", help="play a transcript over telnet and check the replies")
     script.add_argument("file", type=Path, help="the transcript (see tests/transcripts/)")
@@ -134,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             from moo.checkpoint_cli import run
 
             return run(args, _print)
+        if args.command == "upgrade":
+            return upgrade_cli.run(args, _print)
         if args.command == "script":
             from moo.script import run_script_command
 
