@@ -8,9 +8,13 @@
    or, on first start only, a random one written to ``wizard-password.txt`` (0600).
 4. Bind telnet, the SSH port and the gate's Unix socket; start the SSH gate.
 5. Print one ``<name> listening on HOST:PORT`` line per listener (port 0 resolved).
-6. Serve until ``@shutdown``, SIGTERM or SIGINT; then close connections, stop
-   the gate, flush the journal and write a final checkpoint. An unexpected error
-   escaping the server writes a "panic" checkpoint if it can.
+6. Serve (moo/runtime.py) until ``@shutdown``, SIGTERM or SIGINT; then close
+   connections, stop the gate, flush the journal and write a final checkpoint. An
+   unexpected error escaping the server writes a "panic" checkpoint if it can. Or until
+   a hot upgrade's replacement has taken over: then exit without a word.
+
+With ``--upgrade-fd`` the process is a hot-upgrade replacement instead
+(moo/upgrade/replacement.py).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import logging
 import os
 import secrets
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -35,6 +40,8 @@ from moo.net.gate_process import GateProcess
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
 from moo.persist import lock
 from moo.persist.store import Store
+from moo.persist.upgrade_records import UpgradeLog
+from moo.runtime import Runtime, run
 from moo.server import Server
 from moo.world.loader import DEFAULT_CORE_DIR, build_core_world, sync_verbs
 from moo.world.model import Flag
@@ -115,10 +122,30 @@ def set_wizard_password(
         world.set_prop(wizard, "password", passwords.hash_now(password))
 
 
+def default_program() -> list[str]:
+    """The command line a plain ``@hot-upgrade`` runs: this interpreter with the code that
+    is on disk now."""
+    return [sys.executable, "-m", "moo"]
+
+
 async def serve(
-    config: Config, out: Callable[[str], None] = print, *, force_recover: bool = False
+    config: Config,
+    out: Callable[[str], None] = print,
+    *,
+    force_recover: bool = False,
+    serve_args: list[str] | None = None,
+    upgrade_fd: int | None = None,
+    program: list[str] | None = None,
 ) -> int:
-    """Run the server until it is told to stop. Returns the process exit code."""
+    """Run the server until it is told to stop. Returns the process exit code.
+
+    ``upgrade_fd``: this process is a hot-upgrade replacement (upgrade/replacement.py).
+    ``serve_args`` are this command's own arguments, given again to a replacement.
+    """
+    if upgrade_fd is not None:
+        from moo.upgrade.replacement import serve_replacement
+
+        return await serve_replacement(config, out, upgrade_fd, serve_args or [])
     prepare_data_dir(config.data_dir)
     data_lock = lock.acquire(config.data_dir)  # held until the process exits
     gc.disable()  # loading builds millions of objects: GC passes doubled the 1M-object load
@@ -134,6 +161,10 @@ async def serve(
     store.start_background()
     if store.recovered.fresh:
         await store.checkpoint("initial", "server")
+    await store.records.call(
+        UpgradeLog(store.records).fail_interrupted_sync,
+        "the server stopped before this upgrade finished",
+    )
     server = Server(config, world, passwords, store)
     store.alarms.append(server.alarm_wizards)
     await asyncio.to_thread(timeparse.warm_up)  # dateparser's first parse costs ~200 ms
@@ -141,6 +172,32 @@ async def serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):  # before any "listening" line is printed
         loop.add_signal_handler(signum, server.request_shutdown, "signal", -1)
+    try:
+        gate = await start_listeners(config, server, out)
+    except OSError as error:
+        await checkpointer.stop()
+        await server.close_connections(timeout=0)
+        await store.close(final_reason=None)
+        raise MooError(f"cannot listen: {error.strerror or error}") from None
+    server.start_housekeeping()
+    runtime = Runtime(
+        config,
+        store,
+        server,
+        checkpointer,
+        gate,
+        data_lock,
+        program or default_program(),
+        serve_args or [],
+    )
+    return await run(runtime)
+
+
+async def start_listeners(
+    config: Config, server: Server, out: Callable[[str], None]
+) -> GateProcess | None:
+    """Bind telnet, the gate's Unix socket and the SSH port; start the gate. Raises OSError."""
+    loop = asyncio.get_running_loop()
     gate: GateProcess | None = None
     try:
         if config.telnet.enabled:
@@ -164,31 +221,8 @@ async def serve(
             await gate.start()
             ssh_sock.close()  # the gate holds its own copy
             out(f"ssh listening on {ssh_address}")
-    except OSError as error:
-        await checkpointer.stop()
-        await server.close_connections(timeout=0)
+    except OSError:
         if gate is not None:
             await gate.stop()
-        await store.close(final_reason=None)
-        raise MooError(f"cannot listen: {error.strerror or error}") from None
-    server.start_housekeeping()
-    final_reason = "shutdown"
-    try:
-        await server.wait_stop_requested()
-    except Exception:
-        final_reason = "panic"
-        log.exception("unexpected error: writing a panic checkpoint before exiting")
         raise
-    finally:
-        await checkpointer.stop()  # waits for a checkpoint in progress
-        await server.close_connections()
-        if gate is not None:
-            await gate.stop()
-        outcome = await store.close(final_reason=final_reason)
-        if outcome is not None and not outcome.ok:
-            log.error(
-                "the final checkpoint failed: %s (the journal still holds every change)",
-                outcome.error,
-            )
-    os.close(data_lock)
-    return 0
+    return gate

@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start even if recovery must drop damaged journal records",
     )
+    # A hot upgrade starts the replacement with the control channel's fd (moo/upgrade/).
+    serve.add_argument("--upgrade-fd", type=int, help=argparse.SUPPRESS)
 
     add_checkpoint_parser(sub)
     upgrade_cli.add_upgrade_parser(sub)
@@ -111,7 +113,22 @@ def serve_config(args: argparse.Namespace) -> Config:
     )
 
 
-def run_serve(args: argparse.Namespace) -> int:
+def serve_arguments(argv: list[str]) -> list[str]:
+    """This ``serve`` command's own arguments, to give a hot-upgrade replacement again."""
+    rest = argv[argv.index("serve") + 1 :] if "serve" in argv else []
+    kept: list[str] = []
+    skip = False
+    for word in rest:
+        if skip:
+            skip = False
+        elif word == "--upgrade-fd":
+            skip = True
+        elif not word.startswith("--upgrade-fd="):
+            kept.append(word)
+    return kept
+
+
+def run_serve(args: argparse.Namespace, argv: list[str]) -> int:
     from moo.app import serve
 
     config = serve_config(args)
@@ -121,18 +138,26 @@ def run_serve(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run
+    main = serve(
+        config,
+        _print,
+        force_recover=args.force_recover,
+        serve_args=serve_arguments(argv),
+        upgrade_fd=args.upgrade_fd,
+    )
     if config.event_loop == "uvloop":
         import uvloop
 
-        return uvloop.run(serve(config, _print, force_recover=args.force_recover))
-    return asyncio.run(serve(config, _print, force_recover=args.force_recover))
+        return uvloop.run(main)
+    return asyncio.run(main)
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":
-            return run_serve(args)
+            return run_serve(args, argv)
         if args.command == "checkpoint":
             from moo.checkpoint_cli import run
 

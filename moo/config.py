@@ -66,6 +66,19 @@ class Persist:
 
 
 @dataclass(frozen=True)
+class Upgrade:
+    load_timeout_seconds: float = 120.0
+    ready_timeout_seconds: float = 10.0
+    busy_wait_seconds: float = 5.0
+    message_before: str = "*** The server is being upgraded: hold on a moment. ***"
+    message_after: str = "*** Upgrade done: the server now runs version {version}. ***"
+    message_restart: str = (
+        "*** The server is restarting for an upgrade; please reconnect in a few seconds. ***"
+    )
+    message_failed: str = "*** The upgrade was called off; nothing changed. ***"
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("data")
     telnet: Listen = field(default_factory=lambda: Listen(port=7777))
@@ -79,6 +92,7 @@ class Config:
     login: Login = field(default_factory=Login)
     password_hash: PasswordHash = field(default_factory=PasswordHash)
     persist: Persist = field(default_factory=Persist)
+    upgrade: Upgrade = field(default_factory=Upgrade)
 
 
 def _coerce(key: str, kind: Any, value: Any) -> Any:

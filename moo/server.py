@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Coroutine
@@ -44,6 +45,7 @@ from moo.world.world import World
 if TYPE_CHECKING:
     from moo.checkpoint.service import Checkpointer
     from moo.persist.store import Store
+    from moo.upgrade.handoff import Upgrader
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ class Server:
         self.shutdown_message = ""
         self._loop = asyncio.get_running_loop()
         self._sweeper: asyncio.TimerHandle | None = None
+        self.frozen = False
+        self.upgrader: Upgrader | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -197,6 +201,8 @@ class Server:
 
     def _run_commands(self) -> None:
         self._run_scheduled = False
+        if self.frozen:
+            return  # thaw() (or the replacement, after a hot upgrade) picks the queue up
         ready = self._ready
         now = time.monotonic()
         for _ in range(min(len(ready), COMMANDS_PER_TURN)):
@@ -222,6 +228,7 @@ class Server:
             return
         if session.player is None:
             session.busy = True
+            session.in_flight = (line, session.login.stage, session.login.name)
             self._spawn(self._login_line(session, line))
             return
         if session.output_prefix is not None:
@@ -247,6 +254,7 @@ class Server:
             await self.login.handle(session, line, session.transport.peer.rsplit(":", 1)[0])
         finally:
             session.busy = False
+            session.in_flight = None
             if session.pending and not session.closed:
                 self._mark_ready(session)
 
@@ -259,6 +267,73 @@ class Server:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
+
+    # ------------------------------------------------------------- hot upgrade
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing is in flight (no password check, SSH auth or password change): a hot
+        upgrade may freeze now. Commands themselves run whole between loop callbacks."""
+        return not self._tasks
+
+    def freeze(self) -> None:
+        """Stop accepting, reading, writing and running commands; lose nothing."""
+        self.frozen = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for listener in self.listeners.values():
+            listener.pause()
+        for conn in [*self.sessions, *self.gate_controls]:
+            conn.freeze()
+
+    def thaw(self) -> None:
+        """Undo ``freeze`` (the handoff failed, or this process just adopted everything)."""
+        self.frozen = False
+        limit = self.config.limits.max_pending_lines
+        for conn in [*self.sessions, *self.gate_controls]:
+            conn.thaw()
+            session = self.sessions.get(conn)
+            if session is not None and len(session.pending) >= limit:
+                conn.pause_reading()
+        for listener in self.listeners.values():
+            listener.start()
+        self.start_housekeeping()
+        if self._ready and not self._run_scheduled:
+            self._run_scheduled = True
+            self._loop.call_soon(self._run_commands)
+
+    def export_sessions(self) -> list[tuple[dict[str, object], int]]:
+        """(state, fd) of every live client connection, for a hot upgrade (frozen first)."""
+        now = time.monotonic()
+        return [
+            ({"session": session.export_state(now), "conn": conn.export_state()}, conn.fd)
+            for conn, session in self.sessions.items()
+            if not conn.closed
+        ]
+
+    def adopt_session(self, conn: Connection, session: Session) -> None:
+        """Take on a session handed over by the previous server (not yet reading)."""
+        self.sessions[conn] = session
+        self._next_sid = max(self._next_sid, session.id + 1)
+        if session.player is not None:
+            self._by_player[session.player] = session
+        if session.pending:
+            self._ready.append(session)
+
+    def let_go(self) -> None:
+        """After a handoff: close this process's copies of every socket without a word
+        (the replacement holds its own); the gate's control link reconnects to it."""
+        for conn in [*self.sessions, *self.gate_controls]:
+            if not conn.closed:
+                os.close(conn.detach())
+        self.sessions.clear()
+        self.gate_controls.clear()
+        self._by_player.clear()
+        for listener in self.listeners.values():
+            listener.close()
+        for task in list(self._tasks):
+            task.cancel()
 
     # ------------------------------------------------------------------ ssh
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from moo.net.gate_process import process_alive
+
 WIZARD_PASSWORD = "wizard-test-pw"
 
 # Cheap argon2 settings so tests that create many players stay fast; production uses the defaults.
@@ -25,6 +27,19 @@ FAST_CONFIG: dict[str, object] = {
     "password_hash": {"time_cost": 1, "memory_cost_kib": 1024, "parallelism": 1},
     "log_level": "INFO",
 }
+
+
+def stop_pid(pid: int, timeout: float) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while process_alive(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            deadline += 5
+        time.sleep(0.02)
 
 
 STARTED: list[ServerProcess] = []  # every server started, so a test run can stop leftovers
@@ -119,13 +134,41 @@ class ServerProcess:
             self.stderr_lines.append(line)
 
     @property
+    def pid(self) -> int | None:
+        """The serving process: after a hot upgrade, the replacement (run/server.pid)."""
+        try:
+            return int((self.data_dir / "run" / "server.pid").read_text())
+        except (OSError, ValueError):
+            return self.process.pid if self.process is not None else None
+
+    @property
     def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        if self.process is None:
+            return False
+        pid = self.pid
+        if pid is not None and pid != self.process.pid:
+            return process_alive(pid)
+        return self.process.poll() is None
+
+    def wait_pid_change(self, old: int, timeout: float = 30.0) -> int:
+        """Wait until a replacement has taken over from ``old`` (and ``old`` is gone)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid = self.pid
+            if pid is not None and pid != old and not process_alive(old):
+                return pid
+            if self.process is not None and old == self.process.pid:
+                self.process.poll()
+            time.sleep(0.02)
+        raise TimeoutError(f"no replacement took over from pid {old}")
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM and wait for a clean exit (killed if it takes longer than ``timeout``)."""
         if self.process is None:
             return None
+        pid = self.pid
+        if pid is not None and pid != self.process.pid and process_alive(pid):
+            stop_pid(pid, timeout)  # a replacement: not our child, so watch it go
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

@@ -43,6 +43,9 @@ class Host(Protocol):
     @property
     def checkpointer(self) -> object | None: ...
 
+    @property
+    def upgrader(self) -> object | None: ...
+
 
 @dataclass
 class VerbContext:

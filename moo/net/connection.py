@@ -97,6 +97,7 @@ class Connection:
         self._dropped = 0
         self._stall_timer: asyncio.TimerHandle | None = None
         self._frozen = False
+        self._close_on_thaw: str | None = None
 
     # ------------------------------------------------------------- handoff
 
@@ -114,6 +115,9 @@ class Connection:
     def thaw(self) -> None:
         """Undo ``freeze`` (a handoff failed): read again and send what is buffered."""
         self._frozen = False
+        if self._close_on_thaw is not None:
+            self.close(self._close_on_thaw)  # it was closing: send what is left, then close
+            return
         self.resume_reading()
         if self._outbuf and not self._flush_scheduled:
             self._flush_scheduled = True
@@ -127,6 +131,7 @@ class Connection:
             "codec": self.codec.get_state(),
             "out": base64.b64encode(bytes(self._outbuf)).decode(),
             "dropped": self._dropped,
+            "closing": self._closing_reason,
         }
 
     def detach(self) -> int:
@@ -156,6 +161,9 @@ class Connection:
         conn._outbuf += base64.b64decode(str(state.get("out", "")))
         dropped = state.get("dropped", 0)
         conn._dropped = dropped if isinstance(dropped, int) else 0
+        conn._frozen = True  # until the handoff is committed: then thaw()
+        closing = state.get("closing")
+        conn._close_on_thaw = closing if isinstance(closing, str) else None
         return conn
 
     # -------------------------------------------------------------- reading
@@ -276,6 +284,7 @@ class Connection:
         if self.closed or self._closing_reason is not None:
             return
         self.pause_reading()
+        self._frozen = False  # closing after a freeze (upgrade levels 2, 3): still flush
         self._closing_reason = reason
         if not self._flush_scheduled and not self._writing:
             self._flush_scheduled = True

@@ -8,9 +8,13 @@ the Unix socket ``DATA_DIR/run/gate.sock``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -22,6 +26,22 @@ class GateProcess:
         self.world_socket = world_socket
         self.host_key = host_key
         self.process: asyncio.subprocess.Process | None = None
+        self._adopted_pid: int | None = None
+
+    @classmethod
+    def adopt(cls, pid: int) -> GateProcess:
+        """The gate a previous server started (a hot upgrade): it is not our child, so
+        ``stop`` signals it and watches for it to go instead of waiting on it."""
+        gate = cls(socket.socket(), Path(), Path())
+        gate.listen_sock.close()
+        gate._adopted_pid = pid
+        return gate
+
+    @property
+    def pid(self) -> int | None:
+        if self._adopted_pid is not None:
+            return self._adopted_pid
+        return self.process.pid if self.process is not None else None
 
     async def start(self) -> None:
         fd = self.listen_sock.fileno()
@@ -41,6 +61,9 @@ class GateProcess:
         log.info("ssh gate started (pid %d)", self.process.pid)
 
     async def stop(self, timeout: float = 5.0) -> None:
+        if self._adopted_pid is not None:
+            await _stop_pid(self._adopted_pid, timeout)
+            return
         process = self.process
         if process is None or process.returncode is not None:
             return
@@ -51,3 +74,26 @@ class GateProcess:
             log.warning("ssh gate did not stop within %.0f s; killing it", timeout)
             process.kill()
             await process.wait()
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its new parent to reap it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
+
+
+async def _stop_pid(pid: int, timeout: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while process_alive(pid):
+        if time.monotonic() > deadline:
+            log.warning("ssh gate (pid %d) did not stop within %.0f s; killing it", pid, timeout)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            return
+        await asyncio.sleep(0.05)

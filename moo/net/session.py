@@ -73,6 +73,9 @@ class Session:
         self.login = LoginState()
         self.pending: deque[str] = deque()
         self.busy = False  # a line of this session is being handled asynchronously
+        # That line and the login state before it: if a hot upgrade freezes before it is
+        # done, the replacement runs it again from that state.
+        self.in_flight: tuple[str, str, str] | None = None
         self.connected_at = time.monotonic()
         self.last_input = self.connected_at
         self.output_prefix: str | None = None
@@ -98,12 +101,17 @@ class Session:
 
     def export_state(self, now: float) -> dict[str, object]:
         """The session as plain data, for a hot upgrade (times become ages: clocks differ)."""
+        pending = list(self.pending)
+        stage, name = self.login.stage, self.login.name
+        if self.in_flight is not None:
+            line, stage, name = self.in_flight
+            pending.insert(0, line)
         return {
             "version": SESSION_STATE_VERSION,
             "id": self.id,
             "player": self.player,
-            "login": {"stage": self.login.stage, "name": self.login.name},
-            "pending": list(self.pending),
+            "login": {"stage": stage, "name": name},
+            "pending": pending,
             "connected_for": now - self.connected_at,
             "idle_for": now - self.last_input,
             "prefix": self.output_prefix,

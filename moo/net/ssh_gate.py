@@ -371,7 +371,10 @@ class Gate:
             )
         for conn in list(self.connections):
             conn.close()
-        await asyncio.gather(control, *self._tasks, return_exceptions=True)
+        # Not gather(control): on 3.11 a cancel that lands inside aclose()'s wait_for can be
+        # swallowed, and the control loop then retries for the whole reconnect grace.
+        await asyncio.wait({control}, timeout=CLOSE_TIMEOUT)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         return 0

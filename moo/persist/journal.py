@@ -39,6 +39,7 @@ from moo.world.codec import decoder, encoder
 log = logging.getLogger(__name__)
 
 FRAME_MAGIC = b"\xd0\x0d"
+JOURNAL_FORMAT = 1  # bump when the frame layout or the record encoding changes
 FRAME_HEAD = 18  # magic 2 + length 4 + crc 4 + lsn 8
 MAX_PAYLOAD = 64 << 20
 SUFFIX = ".journal"
@@ -254,6 +255,11 @@ class Journal:
                 await asyncio.to_thread(os.fsync, self._fd)
             except OSError as error:
                 self._fail(f"journal fsync failed: {error.strerror or error}")
+
+    async def sync_now(self) -> None:
+        """fsync everything written so far, whatever the policy (a hot upgrade's freeze)."""
+        self._unsynced = True
+        await self.sync()
 
     async def run_sync_loop(self, interval: float = 1.0) -> None:
         """The ``everysec`` policy: sync once a second until cancelled."""

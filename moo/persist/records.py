@@ -104,6 +104,7 @@ upgrades = sa.Table(
     sa.Column("finished", sa.Float),
     sa.Column("requested_by", sa.Text),
     sa.Column("command", sa.Text),  # the replacement's argv, a JSON list of strings
+    sa.Column("command_before", sa.Text),  # the program it replaced (what a rollback runs)
     sa.Column("from_version", sa.Text),
     sa.Column("from_pid", sa.Integer),
     sa.Column("to_version", sa.Text),
@@ -131,6 +132,7 @@ def _add_upgrades_table(conn: Connection) -> None:
         sa.Column("finished", sa.Float),
         sa.Column("requested_by", sa.Text),
         sa.Column("command", sa.Text),
+        sa.Column("command_before", sa.Text),
         sa.Column("from_version", sa.Text),
         sa.Column("from_pid", sa.Integer),
         sa.Column("to_version", sa.Text),

@@ -58,9 +58,19 @@ def checkpoint_path(directory: Path, generation: int) -> Path:
 
 
 def recover(
-    checkpoints: Path, journal_dir: Path, build_fresh: Callable[[], World], *, force: bool = False
+    checkpoints: Path,
+    journal_dir: Path,
+    build_fresh: Callable[[], World],
+    *,
+    force: bool = False,
+    readonly: bool = False,
 ) -> Recovered:
-    """Rebuild the world from disk. Raises RecoveryError when that would lose data silently."""
+    """Rebuild the world from disk. Raises RecoveryError when that would lose data silently.
+
+    ``readonly`` (a hot-upgrade replacement loading while the running server still
+    writes): change nothing on disk; an incomplete last frame is where reading stops
+    (the writer may be mid-append), and damage always refuses.
+    """
     notes: list[str] = []
     world: World | None = None
     position = 0
@@ -93,13 +103,18 @@ def recover(
             notes.append("no usable checkpoint: rebuilt the core world and replayed the journal")
     replayed = 0
     if segments:
-        replayed, last_lsn = _replay(world, journal_dir, position, force, notes)
+        replayed, last_lsn = _replay(world, journal_dir, position, force, notes, readonly)
         position = max(position, last_lsn)
     return Recovered(world, fresh, position, chosen, replayed, notes)
 
 
 def _replay(
-    world: World, journal_dir: Path, position: int, force: bool, notes: list[str]
+    world: World,
+    journal_dir: Path,
+    position: int,
+    force: bool,
+    notes: list[str],
+    readonly: bool = False,
 ) -> tuple[int, int]:
     """Apply the journal after ``position``; (frames applied, last valid LSN seen)."""
     report = jr.ReadReport()
@@ -111,7 +126,7 @@ def _replay(
     for note in report.skipped:
         notes.append(f"journal {note} (a checkpoint already holds those records)")
         log.warning("journal %s; a checkpoint already holds those records", note)
-    if report.torn_tail is not None:
+    if report.torn_tail is not None and not readonly:
         path, offset = report.torn_tail
         jr.truncate_torn_tail(path, offset)
         note = f"journal {path.name}: cut a torn record at byte {offset} (a crash mid-write)"
@@ -119,7 +134,7 @@ def _replay(
         log.warning("%s", note)
     if report.corrupt:
         detail = "; ".join(report.corrupt)
-        if not force:
+        if not force or readonly:
             raise RecoveryError(
                 f"the journal is damaged before its end ({detail}); valid records follow the "
                 "damage, so starting would silently drop them. Use --force-recover to start "
@@ -131,6 +146,31 @@ def _replay(
     if applied:
         world.rebuild_indexes()
     return applied, report.last_lsn
+
+
+def catch_up(world: World, journal_dir: Path, after: int, through: int) -> int:
+    """Apply the journal's frames ``after`` < lsn <= ``through`` (a replacement catching up
+    with the running server's final position). Returns the frames applied.
+
+    Raises RecoveryError when the journal does not hold exactly those frames. Reads only.
+    """
+    if through <= after:
+        return 0
+    report = jr.ReadReport()
+    applied = 0
+    last = after
+    for lsn, records in jr.read_journal(journal_dir, after, report):
+        if lsn > through:
+            break
+        for record in records:
+            world.apply(record)
+        applied += 1
+        last = lsn
+    if report.corrupt:
+        raise RecoveryError(f"the journal is damaged: {'; '.join(report.corrupt)}")
+    if last != through:
+        raise RecoveryError(f"the journal ends at {last} but the running server is at {through}")
+    return applied  # apply() keeps the indexes as it goes, as it does live
 
 
 def _set_aside_from_damage(journal_dir: Path, report: jr.ReadReport) -> None:

@@ -106,7 +106,7 @@ class Store:
         for stray in checkpoints.glob("*.tmp"):  # a checkpoint cut short by a crash
             log.warning("removing %s, left by a checkpoint that did not finish", stray.name)
             stray.unlink(missing_ok=True)
-        records = Records.open(config.records_url or f"sqlite:///{data_dir / 'moo.sqlite'}")
+        records = cls.open_records(data_dir, config)
         try:
             recovered = recover(checkpoints, journal_dir, build_fresh, force=force)
             for note in recovered.notes:
@@ -136,10 +136,46 @@ class Store:
             )
         if interrupted:
             log.warning("%d checkpoint(s) were interrupted by the previous stop", interrupted)
-        journal = Journal(journal_dir, next_lsn=recovered.position + 1, fsync=config.fsync)
+        return cls._with_journal(data_dir, config, recovered, records, run_id, previous)
+
+    @classmethod
+    def _with_journal(
+        cls,
+        data_dir: Path,
+        config: Persist,
+        recovered: Recovered,
+        records: Records,
+        run_id: int,
+        previous: ServerRun | None,
+    ) -> Store:
+        journal = Journal(data_dir / "journal", next_lsn=recovered.position + 1, fsync=config.fsync)
         store = cls(data_dir, config, recovered, journal, records, run_id, previous)
         journal.on_failure = store._journal_failed
         return store
+
+    @staticmethod
+    def load_readonly(data_dir: Path, build_fresh: Callable[[], World]) -> Recovered:
+        """Recover the world without touching the directory (a hot-upgrade replacement
+        loading while the running server still writes). Raises CheckpointError."""
+        return recover(data_dir / "checkpoints", data_dir / "journal", build_fresh, readonly=True)
+
+    @classmethod
+    def take_over(
+        cls, data_dir: Path, config: Persist, recovered: Recovered, records: Records
+    ) -> Store:
+        """Become the directory's writer after a hot upgrade: ``recovered`` has caught up
+        with the old server's final journal position. Raises CheckpointError.
+
+        The old process ends its own run record; abandoned runs are not looked for.
+        """
+        run_id = records.begin_run_sync(started=time.time(), pid=os.getpid(), version=__version__)
+        previous = records.previous_run_sync(run_id)
+        return cls._with_journal(data_dir, config, recovered, records, run_id, previous)
+
+    @staticmethod
+    def open_records(data_dir: Path, config: Persist) -> Records:
+        """The records database for ``data_dir``. Raises CheckpointError."""
+        return Records.open(config.records_url or f"sqlite:///{data_dir / 'moo.sqlite'}")
 
     def _journal_failed(self, reason: str) -> None:
         self.world.refuse_changes(
@@ -163,9 +199,16 @@ class Store:
         Returns the outcome, failed or not (failures are also logged and recorded).
         """
         async with self._lock:
-            return await self._checkpoint(reason, requested_by)
+            return await self.checkpoint_locked(reason, requested_by)
 
-    async def _checkpoint(self, reason: str, requested_by: str | None) -> CheckpointOutcome:
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while a checkpoint runs; a hot upgrade holds it too, so that no checkpoint
+        prunes journal segments the replacement is reading."""
+        return self._lock
+
+    async def checkpoint_locked(self, reason: str, requested_by: str | None) -> CheckpointOutcome:
+        """``checkpoint`` for a caller that already holds ``lock``."""
         started = time.time()
         self.in_progress_since = started
         record_id = await self.records.call(

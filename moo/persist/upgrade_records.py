@@ -41,6 +41,7 @@ class UpgradeRecord:
     finished: float | None
     requested_by: str | None
     command: list[str] | None
+    command_before: list[str] | None
     from_version: str | None
     from_pid: int | None
     to_version: str | None
@@ -55,6 +56,7 @@ class UpgradeRecord:
 def _record(row: sa.Row[Any]) -> UpgradeRecord:
     values = dict(row._mapping)
     values["command"] = _decode_command(values["id"], values["command"])
+    values["command_before"] = _decode_command(values["id"], values["command_before"])
     return UpgradeRecord(**values)
 
 
@@ -85,16 +87,19 @@ class UpgradeLog:
         command: list[str],
         from_version: str | None,
         from_pid: int | None,
+        command_before: list[str] | None = None,
     ) -> int:
         """Record an upgrade as running; returns its id.
 
-        ``command`` is the replacement's command line, stored as JSON.
+        ``command`` is the replacement's command line and ``command_before`` the
+        program it replaces (what a rollback runs), both stored as JSON.
         Raises CheckpointError if the database fails. Atomic (one INSERT).
         """
         stmt = sa.insert(upgrades).values(
             started=started,
             requested_by=requested_by,
             command=json.dumps(command),
+            command_before=None if command_before is None else json.dumps(command_before),
             from_version=from_version,
             from_pid=from_pid,
             outcome="running",

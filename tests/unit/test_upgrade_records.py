@@ -49,7 +49,12 @@ def raw(path: Path, sql: str) -> list[tuple[object, ...]]:
 
 def begin(log: UpgradeLog, started: float = 100.0, by: str | None = "wizard") -> int:
     return log.begin_sync(
-        started=started, requested_by=by, command=COMMAND, from_version="0.1.0", from_pid=41
+        started=started,
+        requested_by=by,
+        command=COMMAND,
+        from_version="0.1.0",
+        from_pid=41,
+        command_before=["moo-old"],
     )
 
 
@@ -65,6 +70,7 @@ def test_begin_records_a_running_upgrade(db_path: Path, log: UpgradeLog) -> None
             finished=None,
             requested_by="wizard",
             command=COMMAND,
+            command_before=["moo-old"],
             from_version="0.1.0",
             from_pid=41,
             to_version=None,

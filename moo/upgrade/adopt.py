@@ -1,0 +1,240 @@
+"""The replacement's side of a hot upgrade (``moo serve ... --upgrade-fd N``; handoff.py
+is the running server's side).
+
+1. Load while the old server keeps serving: the newest checkpoint and the journal, read
+   only (Store.load_readonly); open the records; import the verbs; warm dateparser.
+2. Self-checks (the world has its system object; every verb the world uses has code in
+   this program), then HELLO. A load failure is sent as ERROR with the reason; exit 1.
+3. FREEZE: the data-dir lock and listener fds; catch up with the journal to the old
+   server's final position (``recovery.catch_up``). Then, at level 1, SESSIONS batches
+   (one fd per session; big output buffers come ahead in OUTPUT chunks) until DONE.
+4. Build the server with everything adopted but nothing read or written yet, answer
+   READY, and wait for GO. If the channel closes first, the old server called it off:
+   exit without touching a socket (closing our copies does not close theirs).
+5. GO: become the data directory's writer (Store.take_over: journal, run record), bind
+   verbs new in this code, start the checkpointer, thaw every connection and listener,
+   tell players ``message_after`` and the wizards the figures, record the upgrade, and
+   tell systemd ``MAINPID=``/``READY=1``.
+
+RESTART instead of FREEZE (level 3): wait until the old server has exited, then start
+cold like ``moo serve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import gc
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moo import __version__
+from moo.accounts import Passwords
+from moo.config import Config
+from moo.errors import MooError, ProtocolError
+from moo.net.connection import Codec, Connection
+from moo.net.gate_process import GateProcess
+from moo.net.gate_protocol import GateServerCodec
+from moo.net.listeners import Listener
+from moo.net.session import Session
+from moo.net.telnet_codec import TelnetCodec
+from moo.persist.records import Records
+from moo.persist.recovery import Recovered, catch_up
+from moo.persist.store import Store
+from moo.server import Server
+from moo.upgrade import channel as ch
+from moo.world import verb_registry
+from moo.world.loader import DEFAULT_CORE_DIR, build_core_world
+from moo.world.world import World
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Takeover:
+    """What the old server handed over, before GO."""
+
+    freeze: dict[str, Any]
+    lock_fd: int
+    listener_fds: dict[str, int]
+    sessions: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+
+
+@dataclass
+class Loaded:
+    recovered: Recovered
+    records: Records
+    load_seconds: float
+
+
+def self_checks(world: World) -> dict[str, str]:
+    """Each check's result: "ok" or what is wrong (any failure refuses the upgrade)."""
+    checks = {"world": "ok" if 0 in world.objects else "the world has no system object #0"}
+    verb_registry.load_verb_modules()
+    missing = sorted(
+        {
+            verb.impl
+            for obj in world.objects.values()
+            for verb in obj.verbs
+            if verb.impl.startswith("py:") and not _has_code(verb.impl)
+        }
+    )
+    checks["verbs"] = (
+        "ok"
+        if not missing
+        else f"{len(missing)} verb(s) the world uses have no code here: {', '.join(missing[:5])}"
+    )
+    return checks
+
+
+def _has_code(impl: str) -> bool:
+    try:
+        verb_registry.resolve(impl)
+    except MooError:
+        return False
+    return True
+
+
+async def load(config: Config) -> Loaded:
+    """Step 1. Raises MooError (CheckpointError) or OSError."""
+    started = time.monotonic()
+    gc.disable()
+    try:
+        recovered = Store.load_readonly(
+            config.data_dir, lambda: build_core_world(config.core_db or DEFAULT_CORE_DIR)
+        )
+    finally:
+        gc.enable()
+    gc.collect()
+    gc.freeze()
+    records = Store.open_records(config.data_dir, config.persist)
+    from moo.checkpoint import timeparse
+
+    await asyncio.to_thread(timeparse.warm_up)
+    return Loaded(recovered, records, time.monotonic() - started)
+
+
+async def receive_takeover(control: ch.Channel, loaded: Loaded) -> Takeover | dict[str, Any]:
+    """Step 3: the Takeover, or the RESTART message. Raises ProtocolError, MooError."""
+    message, fds = await control.receive()
+    if message.get("t") == "restart":
+        for fd in fds:
+            os.close(fd)
+        return message
+    if message.get("t") != "freeze":
+        raise ProtocolError(f"expected FREEZE, got {message.get('t')!r}")
+    names = [str(name) for name in message.get("listeners", [])]
+    if len(fds) != len(names) + 1:
+        raise ProtocolError(f"FREEZE came with {len(fds)} fds for {len(names)} listeners")
+    takeover = Takeover(message, fds[0], dict(zip(names, fds[1:], strict=True)))
+    position = int(message["position"])
+    recovered = loaded.recovered
+    caught = catch_up(recovered.world, loaded_journal(loaded), recovered.position, position)
+    recovered.position = position
+    log.info("caught up %d journal transaction(s) to position %d", caught, position)
+    outputs: dict[int, list[str]] = {}
+    while True:
+        message, fds = await control.receive()
+        kind = message.get("t")
+        if kind == "done":
+            break
+        if kind == "output":
+            outputs.setdefault(int(message["sid"]), []).append(str(message["data"]))
+        elif kind == "sessions":
+            items = message.get("items", [])
+            if len(items) != len(fds):
+                raise ProtocolError(f"{len(items)} sessions came with {len(fds)} fds")
+            takeover.sessions.extend(zip(items, fds, strict=True))
+        else:
+            raise ProtocolError(f"unexpected {kind!r} during the handoff")
+    for item, _fd in takeover.sessions:
+        chunks = outputs.pop(int(item["session"]["id"]), None)
+        if chunks is not None:
+            item["conn"]["out"] = "".join(chunks)
+    if int(message.get("sessions", -1)) != len(takeover.sessions):
+        raise ProtocolError(
+            f"DONE says {message.get('sessions')} sessions; {len(takeover.sessions)} came"
+        )
+    return takeover
+
+
+def loaded_journal(loaded: Loaded) -> Any:
+    checkpoint = loaded.recovered.checkpoint
+    base = checkpoint.parent.parent if checkpoint is not None else None
+    return (base / "journal") if base is not None else None
+
+
+def adopt_sessions(server: Server, takeover: Takeover, config: Config) -> int:
+    """Step 4: rebuild every connection and session, frozen. Returns how many."""
+    loop = asyncio.get_running_loop()
+    limits = config.limits
+    now = time.monotonic()
+    for item, fd in takeover.sessions:
+        state = item["conn"]
+        codec: Codec
+        if state.get("kind") == "ssh":
+            codec = GateServerCodec.from_state(state["codec"])
+        else:
+            codec = TelnetCodec.from_state(state["codec"])
+        conn = Connection.adopt(loop, fd, state, codec, server, limits)
+        session = Session.from_state(
+            item["session"],
+            conn,
+            rate=limits.commands_per_second,
+            burst=limits.command_burst,
+            now=now,
+        )
+        server.adopt_session(conn, session)
+    return len(takeover.sessions)
+
+
+def adopt_listeners(server: Server, takeover: Takeover) -> None:
+    loop = asyncio.get_running_loop()
+    for name, fd in takeover.listener_fds.items():
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        kind = "ssh" if name == "ssh-gate" else "telnet"
+        listener = Listener(loop, sock, name, _acceptor(server, kind))
+        server.listeners[name] = listener  # started by server.thaw() after GO
+
+
+def _acceptor(server: Server, kind: str) -> Callable[[socket.socket, str], None]:
+    def accept(sock: socket.socket, peer: str) -> None:
+        server.accept(sock, peer, kind=kind)
+
+    return accept
+
+
+def build_server(
+    config: Config, takeover: Takeover, world: World, passwords: Passwords
+) -> tuple[Server, GateProcess | None, int]:
+    server = Server(config, world, passwords)
+    server.frozen = True
+    adopt_listeners(server, takeover)
+    carried = adopt_sessions(server, takeover, config)
+    gate_pid = takeover.freeze.get("gate_pid")
+    gate = GateProcess.adopt(int(gate_pid)) if isinstance(gate_pid, int) else None
+    return server, gate, carried
+
+
+def restore_output(state: dict[str, Any]) -> bytes:
+    return base64.b64decode(str(state.get("out", "")))
+
+
+async def send_error(control: ch.Channel, reason: str) -> None:
+    with contextlib.suppress(OSError, ProtocolError):
+        await control.send({"t": "error", "reason": reason[:2000]})
+    log.error("hot upgrade: %s", reason)
+
+
+def summary(level: int, carried: int, freeze_ms: float) -> str:
+    return (
+        f"Upgrade done: version {__version__} (pid {os.getpid()}) now serves; level {level}, "
+        f"{carried} session(s) carried, frozen {freeze_ms:.1f} ms."
+    )

@@ -1,0 +1,105 @@
+"""What a replacement says in HELLO, and how the running server picks the level from it.
+
+The three levels (shared/seeds/checkpoint-restore-three-level-fallback.md):
+
+1. **Sessions**: listeners, every connection, its telnet state, unread input and unsent
+   output move to the replacement; nobody notices more than a pause.
+2. **Listeners only**, when the replacement cannot read this session-state version:
+   no connection attempt is refused, but connected players are told and closed after a
+   final checkpoint.
+3. **Restart**, when it cannot take listening sockets either: a final checkpoint, the
+   old server exits, the replacement starts cold (a few seconds without a listener).
+
+A replacement that speaks another handoff protocol, cannot read this world's checkpoint
+or journal format, or fails a self-check is refused outright: the old server carries on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from moo import __version__
+from moo.errors import ProtocolError
+from moo.net.session import SESSION_STATE_VERSION
+from moo.net.telnet_codec import STATE_VERSION as TELNET_STATE_VERSION
+from moo.persist.journal import JOURNAL_FORMAT
+from moo.persist.snapshot import FORMAT_VERSION as CHECKPOINT_FORMAT
+
+HANDOFF_PROTOCOL = 1
+SESSIONS, LISTENERS, RESTART = "sessions", "listeners", "restart"
+
+
+def reads() -> dict[str, list[int]]:
+    """The format versions this program reads."""
+    return {
+        "checkpoint": [CHECKPOINT_FORMAT],
+        "journal": [JOURNAL_FORMAT],
+        "session_state": [SESSION_STATE_VERSION],
+        "telnet_state": [TELNET_STATE_VERSION],
+    }
+
+
+def hello(checks: dict[str, str], load_seconds: float) -> dict[str, Any]:
+    """The replacement's HELLO: ``checks`` maps each self-check to "ok" or what failed."""
+    return {
+        "t": "hello",
+        "protocol": HANDOFF_PROTOCOL,
+        "version": __version__,
+        "pid": os.getpid(),
+        "reads": reads(),
+        "accepts": [SESSIONS, LISTENERS, RESTART],
+        "checks": checks,
+        "load_seconds": load_seconds,
+    }
+
+
+@dataclass(frozen=True)
+class Plan:
+    level: int
+    why: str  # why not level 1 ("" at level 1)
+    version: str
+    pid: int
+
+
+def _reads(message: dict[str, Any], what: str) -> list[object]:
+    found = message.get("reads", {})
+    value = found.get(what, []) if isinstance(found, dict) else []
+    return value if isinstance(value, list) else []
+
+
+def choose_level(message: dict[str, Any]) -> Plan:
+    """The level to hand over at. Raises ProtocolError (why) for an incompatible replacement."""
+    protocol = message.get("protocol")
+    if protocol != HANDOFF_PROTOCOL:
+        raise ProtocolError(
+            f"it speaks handoff protocol {protocol!r}; this server speaks {HANDOFF_PROTOCOL}"
+        )
+    version, pid = str(message.get("version", "?")), message.get("pid")
+    if not isinstance(pid, int):
+        raise ProtocolError("its hello has no pid")
+    checks = message.get("checks")
+    if not isinstance(checks, dict):
+        raise ProtocolError("its hello has no self-checks")
+    failed = [f"{name}: {result}" for name, result in checks.items() if result != "ok"]
+    if failed:
+        raise ProtocolError("its self-checks failed: " + "; ".join(failed))
+    for what, ours in (("checkpoint", CHECKPOINT_FORMAT), ("journal", JOURNAL_FORMAT)):
+        if ours not in _reads(message, what):
+            raise ProtocolError(f"it cannot read this world's {what} format (version {ours})")
+    accepts = message.get("accepts", [])
+    accepts = accepts if isinstance(accepts, list) else []
+    sessions_ok = (
+        SESSION_STATE_VERSION in _reads(message, "session_state")
+        and TELNET_STATE_VERSION in _reads(message, "telnet_state")
+        and SESSIONS in accepts
+    )
+    if sessions_ok:
+        return Plan(1, "", version, pid)
+    if LISTENERS in accepts:
+        why = f"it cannot read session state version {SESSION_STATE_VERSION}"
+        return Plan(2, why, version, pid)
+    if RESTART in accepts:
+        return Plan(3, "it can take neither sessions nor listening sockets", version, pid)
+    raise ProtocolError("it accepts no way of taking over")

@@ -1,0 +1,177 @@
+"""``moo serve ... --upgrade-fd N``: run as the replacement in a hot upgrade.
+
+The steps are adopt.py's (load, HELLO, FREEZE, READY, GO); this module strings them
+together and, after GO, hands the process to runtime.run like a cold start does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from moo.accounts import Passwords
+from moo.config import Config
+from moo.errors import MooError, ProtocolError
+from moo.persist import lock
+from moo.persist.store import Store
+from moo.persist.upgrade_records import UpgradeLog
+from moo.runtime import Runtime, run
+from moo.upgrade import adopt, protocol
+from moo.upgrade import channel as ch
+from moo.world.loader import sync_verbs
+
+log = logging.getLogger(__name__)
+
+GO_TIMEOUT = 60.0  # the old server answers READY at once; past this it is gone
+
+
+async def serve_replacement(
+    config: Config, out: Callable[[str], None], control_fd: int, serve_args: list[str]
+) -> int:
+    control = ch.Channel(socket.socket(fileno=control_fd))
+    try:
+        loaded = await adopt.load(config)
+        checks = adopt.self_checks(loaded.recovered.world)
+    except (MooError, OSError) as error:
+        await adopt.send_error(control, f"cannot load the world: {error}")
+        return 1
+    await control.send(protocol.hello(checks, loaded.load_seconds))
+    log.info("loaded in %.1f s; waiting for the running server to freeze", loaded.load_seconds)
+    try:
+        received = await adopt.receive_takeover(control, loaded)
+    except ProtocolError as error:
+        log.info("the running server called the upgrade off (%s); exiting", error)
+        loaded.records.close()
+        return 1
+    except MooError as error:
+        await adopt.send_error(control, str(error))
+        loaded.records.close()
+        return 1
+    if not isinstance(received, adopt.Takeover):
+        loaded.records.close()
+        return await _restart_cold(config, out, control, received, serve_args)
+    takeover = received
+    passwords = Passwords(config.password_hash)
+    try:
+        server, gate, carried = adopt.build_server(
+            config, takeover, loaded.recovered.world, passwords
+        )
+    except (MooError, OSError, ValueError, KeyError, TypeError) as error:
+        await adopt.send_error(control, f"cannot adopt the sessions: {error!r}")
+        return 1
+    await control.send({"t": "ready", "sessions": carried})
+    try:
+        go, _fds = await asyncio.wait_for(control.receive(), GO_TIMEOUT)
+    except (ProtocolError, TimeoutError):
+        log.info("the running server called the upgrade off after READY; exiting")
+        return 1
+    if go.get("t") != "go":
+        log.error("expected GO, got %r; exiting", go.get("t"))
+        return 1
+    control.close()
+    return await _serve(config, loaded, takeover, server, gate, carried, go, passwords)
+
+
+async def _serve(
+    config: Config,
+    loaded: adopt.Loaded,
+    takeover: adopt.Takeover,
+    server: Any,
+    gate: Any,
+    carried: int,
+    go: dict[str, Any],
+    passwords: Passwords,
+) -> int:
+    """After GO: this process is the server now."""
+    from moo.app import start_checkpointer
+
+    freeze = takeover.freeze
+    store = Store.take_over(config.data_dir, config.persist, loaded.recovered, loaded.records)
+    server.store = store
+    store.alarms.append(server.alarm_wizards)
+    store.start_background()
+    added = sync_verbs(store.world)
+    if added:
+        log.info("bound %d verb(s) new in this version of the code", added)
+    checkpointer = start_checkpointer(config, store, server)
+    server.thaw()
+    freeze_ms = float(go.get("freeze_ms", 0.0))
+    level = int(freeze.get("level", 1))
+    text = adopt.summary(level, carried, freeze_ms)
+    log.info("%s", text)
+    after = config.upgrade.message_after.replace("{version}", _version())
+    for session in list(server.sessions.values()):
+        if session.player is not None:
+            session.tell(after)
+    player = freeze.get("player")
+    if isinstance(player, int):
+        server.notify(player, text)
+    await _finish_record(store, freeze, level, freeze_ms, carried)
+    runtime = Runtime(
+        config,
+        store,
+        server,
+        checkpointer,
+        gate,
+        takeover.lock_fd,
+        [str(word) for word in freeze.get("command", [])],
+        [str(word) for word in freeze.get("serve_args", [])],
+    )
+    return await run(runtime, notify_state=f"MAINPID={os.getpid()}\nREADY=1")
+
+
+async def _finish_record(
+    store: Store, freeze: dict[str, Any], level: int, freeze_ms: float, carried: int
+) -> None:
+    upgrade_id = freeze.get("upgrade_id")
+    if not isinstance(upgrade_id, int):
+        return
+    try:
+        await store.records.call(
+            UpgradeLog(store.records).finish_sync,
+            upgrade_id,
+            finished=time.time(),
+            outcome="ok",
+            level=level,
+            freeze_ms=freeze_ms,
+            sessions=carried,
+            to_version=_version(),
+            to_pid=os.getpid(),
+        )
+    except MooError as error:
+        log.error("could not record the upgrade: %s", error)
+
+
+async def _restart_cold(
+    config: Config,
+    out: Callable[[str], None],
+    control: ch.Channel,
+    restart: dict[str, Any],
+    serve_args: list[str],
+) -> int:
+    """Level 3: wait for the old server to exit (the channel closes), then start cold."""
+    log.info("level 3: waiting for the running server to exit, then starting cold")
+    try:
+        while True:
+            await control.receive()
+    except ProtocolError:
+        pass
+    control.close()
+    deadline = time.monotonic() + 30.0
+    while lock.is_held(config.data_dir) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    from moo.app import serve
+
+    code = await serve(config, out, serve_args=serve_args)
+    return code
+
+
+def _version() -> str:
+    from moo import __version__
+
+    return __version__

@@ -1,0 +1,36 @@
+"""``@hot-upgrade [to <command line> | rollback | status]``: wizards only.
+
+The verb checks who asks and the syntax; moo/upgrade/triggers.py does the rest and
+tells the wizard how it goes (the upgrade runs after this command has finished).
+"""
+
+from __future__ import annotations
+
+from moo.commands.context import VerbContext
+from moo.commands.parser import Command
+from moo.errors import MooError, VerbError
+from moo.upgrade import triggers
+from moo.upgrade.handoff import Upgrader
+from moo.world.permissions import require_wizard
+from moo.world.verb_registry import verb
+from verbs.common import title
+
+
+@verb("$player", "@hot-upgrade", "any any any")
+def hot_upgrade(ctx: VerbContext, cmd: Command) -> None:
+    require_wizard(ctx.world, ctx.player, "@hot-upgrade")
+    upgrader = ctx.host.upgrader
+    if not isinstance(upgrader, Upgrader):
+        raise VerbError("This server cannot upgrade itself (it is not running under moo serve).")
+    player = ctx.player
+    host = ctx.host
+    try:
+        triggers.player_request(
+            upgrader,
+            player,
+            title(ctx.world, player),
+            cmd.argstr,
+            lambda text: host.notify(player, text),
+        )
+    except MooError as error:
+        raise VerbError(str(error)) from None
