@@ -433,6 +433,21 @@ class Server:
             session.tell(reason)
             session.transport.close("quit")
 
+    def terminal_info(self, player: int) -> str | None:
+        """One line on ``player``'s connection (``@terminal``)."""
+        session = self._by_player.get(player)
+        if session is None or not isinstance(session.transport, Connection):
+            return None
+        conn = session.transport
+        window = conn.codec.window
+        size = f"{window[0]}x{window[1]}" if window else "unknown"
+        kind = "ssh" if conn.kind == "ssh" else "telnet"
+        return (
+            f"Connection: {kind}; window: {size}; "
+            f"terminal: {conn.codec.terminal_type or 'unknown'}; "
+            f"echo: {'hidden' if conn.codec.echo_off else 'normal'}."
+        )
+
     def connected_ids(self) -> list[int]:
         return list(self._by_player)
 

@@ -86,3 +86,9 @@ def sshkey(ctx: VerbContext, cmd: Command) -> None:
         ctx.tell("Key removed.")
     else:
         raise VerbError("Usage: @sshkey add <key> | @sshkey list | @sshkey remove <n>")
+
+
+@verb("$player", "@terminal", "none none none")
+def terminal(ctx: VerbContext, cmd: Command) -> None:
+    """What the server knows of your connection: how you came, window size, terminal."""
+    ctx.tell(ctx.host.terminal_info(ctx.player) or "You are not connected.")

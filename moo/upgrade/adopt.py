@@ -6,8 +6,8 @@ is the running server's side).
 2. Self-checks (the world has its system object; every verb the world uses has code in
    this program), then HELLO. A load failure is sent as ERROR with the reason; exit 1.
 3. FREEZE: the data-dir lock and listener fds; catch up with the journal to the old
-   server's final position (``recovery.catch_up``). Then, at level 1, SESSIONS batches
-   (one fd per session; big output buffers come ahead in OUTPUT chunks) until DONE.
+   server's final position (``recovery.catch_up``). Then the sessions, each with its
+   socket, until DONE (transfer.py; none at level 2).
 4. Build the server with everything adopted but nothing read or written yet, answer
    READY, and wait for GO. If the channel closes first, the old server called it off:
    exit without touching a socket (closing our copies does not close theirs).
@@ -23,7 +23,6 @@ cold like ``moo serve``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import gc
 import logging
@@ -32,6 +31,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from moo import __version__
@@ -49,6 +49,7 @@ from moo.persist.recovery import Recovered, catch_up
 from moo.persist.store import Store
 from moo.server import Server
 from moo.upgrade import channel as ch
+from moo.upgrade import transfer
 from moo.world import verb_registry
 from moo.world.loader import DEFAULT_CORE_DIR, build_core_world
 from moo.world.world import World
@@ -120,7 +121,9 @@ async def load(config: Config) -> Loaded:
     return Loaded(recovered, records, time.monotonic() - started)
 
 
-async def receive_takeover(control: ch.Channel, loaded: Loaded) -> Takeover | dict[str, Any]:
+async def receive_takeover(
+    control: ch.Channel, loaded: Loaded, data_dir: Path
+) -> Takeover | dict[str, Any]:
     """Step 3: the Takeover, or the RESTART message. Raises ProtocolError, MooError."""
     message, fds = await control.receive()
     if message.get("t") == "restart":
@@ -135,39 +138,11 @@ async def receive_takeover(control: ch.Channel, loaded: Loaded) -> Takeover | di
     takeover = Takeover(message, fds[0], dict(zip(names, fds[1:], strict=True)))
     position = int(message["position"])
     recovered = loaded.recovered
-    caught = catch_up(recovered.world, loaded_journal(loaded), recovered.position, position)
+    caught = catch_up(recovered.world, data_dir / "journal", recovered.position, position)
     recovered.position = position
     log.info("caught up %d journal transaction(s) to position %d", caught, position)
-    outputs: dict[int, list[str]] = {}
-    while True:
-        message, fds = await control.receive()
-        kind = message.get("t")
-        if kind == "done":
-            break
-        if kind == "output":
-            outputs.setdefault(int(message["sid"]), []).append(str(message["data"]))
-        elif kind == "sessions":
-            items = message.get("items", [])
-            if len(items) != len(fds):
-                raise ProtocolError(f"{len(items)} sessions came with {len(fds)} fds")
-            takeover.sessions.extend(zip(items, fds, strict=True))
-        else:
-            raise ProtocolError(f"unexpected {kind!r} during the handoff")
-    for item, _fd in takeover.sessions:
-        chunks = outputs.pop(int(item["session"]["id"]), None)
-        if chunks is not None:
-            item["conn"]["out"] = "".join(chunks)
-    if int(message.get("sessions", -1)) != len(takeover.sessions):
-        raise ProtocolError(
-            f"DONE says {message.get('sessions')} sessions; {len(takeover.sessions)} came"
-        )
+    takeover.sessions = await transfer.receive_sessions(control)
     return takeover
-
-
-def loaded_journal(loaded: Loaded) -> Any:
-    checkpoint = loaded.recovered.checkpoint
-    base = checkpoint.parent.parent if checkpoint is not None else None
-    return (base / "journal") if base is not None else None
 
 
 def adopt_sessions(server: Server, takeover: Takeover, config: Config) -> int:
@@ -221,10 +196,6 @@ def build_server(
     gate_pid = takeover.freeze.get("gate_pid")
     gate = GateProcess.adopt(int(gate_pid)) if isinstance(gate_pid, int) else None
     return server, gate, carried
-
-
-def restore_output(state: dict[str, Any]) -> bytes:
-    return base64.b64decode(str(state.get("out", "")))
 
 
 async def send_error(control: ch.Channel, reason: str) -> None:

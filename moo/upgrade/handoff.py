@@ -12,8 +12,7 @@
    the command runner, world changes and the checkpointer's scheduler; fsync the journal.
 5. Level 2: a final checkpoint. Send FREEZE (journal position, listener names, gate pid,
    this run's command line) with the data-dir lock and listener fds; level 1 then sends
-   every session in batches with its socket (big output buffers as OUTPUT messages
-   first); DONE.
+   every session with its socket (transfer.py); DONE.
 6. READY within ``upgrade.ready_timeout_seconds`` -> send GO: from here the replacement
    serves and this process only lets go (closes its copies of the sockets without a
    word, or at level 2 closes the players' connections cleanly) and exits.
@@ -43,6 +42,7 @@ from moo.config import Config
 from moo.errors import MooError, ProtocolError
 from moo.persist.upgrade_records import UpgradeLog
 from moo.upgrade import channel as ch
+from moo.upgrade import transfer
 from moo.upgrade.protocol import Plan, choose_level
 
 if TYPE_CHECKING:
@@ -52,8 +52,6 @@ if TYPE_CHECKING:
     from moo.server import Server
 
 log = logging.getLogger(__name__)
-
-OUTPUT_CHUNK = 40_000  # base64 characters per OUTPUT message (under channel.MAX_MESSAGE)
 
 
 class UpgradeFailed(MooError):
@@ -365,30 +363,17 @@ class _Handoff:
         }
         fds = [self.up.lock_fd, *(listener.sock.fileno() for listener in listeners)]
         await self.control.send(freeze, fds)
-        count = 0
-        if level == 1:
-            exported = self.server.export_sessions()
-            items = [item for item, _fd in exported]
-            for item in items:
-                await self._send_big_output(item)
-            for batch, batch_fds in ch.batches(items, [fd for _item, fd in exported]):
-                await self.control.send({"t": "sessions", "items": batch}, batch_fds)
-            count = len(items)
-        await self.control.send({"t": "done", "sessions": count})
-        return count
-
-    async def _send_big_output(self, item: dict[str, Any]) -> None:
-        """Unsent output too big for one message goes ahead in OUTPUT chunks."""
-        conn = item["conn"]
-        out = str(conn.get("out", ""))
-        if len(out) <= OUTPUT_CHUNK:
-            return
-        sid = item["session"]["id"]
-        for start in range(0, len(out), OUTPUT_CHUNK):
-            chunk = out[start : start + OUTPUT_CHUNK]
-            await self.control.send({"t": "output", "sid": sid, "data": chunk})
-        conn["out"] = ""
-        conn["out_chunked"] = True
+        if level != 1:
+            await self.control.send({"t": "done", "sessions": 0})
+            return 0
+        sent = await transfer.send_sessions(self.control, self.server.export_sessions())
+        log.info(
+            "handed over %d session(s): %d bytes of unsent output, %d unread line(s)",
+            sent.sessions,
+            sent.unsent_bytes,
+            sent.unread_lines,
+        )
+        return sent.sessions
 
     async def _close_players(self) -> None:
         for conn in list(self.server.sessions):

@@ -43,7 +43,7 @@ async def serve_replacement(
     await control.send(protocol.hello(checks, loaded.load_seconds))
     log.info("loaded in %.1f s; waiting for the running server to freeze", loaded.load_seconds)
     try:
-        received = await adopt.receive_takeover(control, loaded)
+        received = await adopt.receive_takeover(control, loaded, config.data_dir)
     except ProtocolError as error:
         log.info("the running server called the upgrade off (%s); exiting", error)
         loaded.records.close()

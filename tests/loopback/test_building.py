@@ -22,7 +22,7 @@ BUILDING_COMMANDS = [
     ("@move lantern to me", "@move"),
 ]
 
-WIZARD_COMMANDS = ["@make-builder", "@make-wizard", "@shutdown", "@boot", "@digest"]
+WIZARD_COMMANDS = ["@make-builder", "@make-wizard", "@shutdown", "@boot", "@digest", "@hot-upgrade"]
 
 
 @pytest.mark.parametrize(("line", "command"), BUILDING_COMMANDS)

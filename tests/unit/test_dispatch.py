@@ -73,6 +73,9 @@ class FakeHost:
     def change_password(self, player: int, old: str, new: str) -> None:
         pass
 
+    def terminal_info(self, player: int) -> str | None:
+        return None
+
 
 @dataclass
 class Env:

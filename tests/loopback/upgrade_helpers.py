@@ -1,0 +1,83 @@
+"""Helpers for the hot-upgrade tests: a server tuned for them and the upgrade round trip."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import sys
+from pathlib import Path
+
+from moo.net.telnet_client import TelnetClient
+from tests.loopback.conftest import MARK
+from tests.server_process import ServerProcess
+
+PROGRAMS = Path(__file__).resolve().parents[1] / "upgrade_programs"
+
+UPGRADE_CONFIG: dict[str, object] = {
+    "upgrade": {
+        "load_timeout_seconds": 15.0,
+        "ready_timeout_seconds": 3.0,
+        "busy_wait_seconds": 1.0,
+    },
+    "persist": {"checkpoint_interval_seconds": 0},
+}
+
+
+def program(name: str, *flags: str) -> str:
+    """A ``to`` command line for one of tests/upgrade_programs/."""
+    return " ".join([sys.executable, str(PROGRAMS / name), *flags])
+
+
+def start(data_dir: Path, **extra: object) -> ServerProcess:
+    return ServerProcess(data_dir, extra_config={**UPGRADE_CONFIG, **extra}).start()
+
+
+async def upgrade(server: ServerProcess, wiz: TelnetClient, args: str = "") -> tuple[int, str]:
+    """``@hot-upgrade ARGS`` as a wizard; waits for the replacement to serve.
+    Returns (new pid, the wizard's "Upgrade done" line)."""
+    old = server.pid
+    assert old is not None
+    wiz.send_line(f"@hot-upgrade {args}".strip())
+    done = await wiz.expect(re.compile(r"^Upgrade done: version"), timeout=40)
+    new = await asyncio.to_thread(server.wait_pid_change, old)
+    return new, done
+
+
+async def failed_upgrade(server: ServerProcess, wiz: TelnetClient, args: str) -> str:
+    """``@hot-upgrade ARGS`` that must fail: the wizard's FAILED line (pid unchanged)."""
+    old = server.pid
+    wiz.send_line(f"@hot-upgrade {args}")
+    line = await wiz.expect("Upgrade FAILED", timeout=40)
+    assert server.pid == old and server.running
+    return line
+
+
+async def still_talking(clients: list[TelnetClient], text: str) -> None:
+    """Every client is connected and its commands still answer."""
+    results = await asyncio.gather(
+        *(client.command(f"say {text} {i}", MARK, timeout=15) for i, client in enumerate(clients))
+    )
+    for i, lines in enumerate(results):
+        assert lines == [f'You say, "{text} {i}"'], (i, lines)
+    assert not any(client.closed for client in clients)
+
+
+def raw_client(port: int, rcvbuf: int = 4096) -> socket.socket:
+    """A blocking socket with a small receive buffer (so output waits on the server)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+def read_all(sock: socket.socket, until: bytes, count: int, timeout: float = 30.0) -> bytes:
+    """Read until ``until`` has been seen ``count`` times."""
+    sock.settimeout(timeout)
+    data = bytearray()
+    while data.count(until) < count:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data)

@@ -1,0 +1,70 @@
+"""Sessions over a real control channel (SEQPACKET socketpair): more than one batch of
+fds, output bigger than a message, and a sender that lies about the count."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+
+import pytest
+
+from moo.errors import ProtocolError
+from moo.upgrade import channel as ch
+from moo.upgrade import transfer
+
+
+def item(sid: int, out: bytes) -> transfer.Item:
+    return {
+        "session": {"id": sid, "pending": [f"line {sid}"]},
+        "conn": {"kind": "telnet", "out": base64.b64encode(out).decode()},
+    }
+
+
+async def test_sessions_big_output_and_fds_arrive_whole() -> None:
+    old, new = (ch.Channel(end) for end in ch.socketpair())
+    pairs = [socket.socketpair() for _ in range(450)]  # three batches of at most 200
+    big = os.urandom(300_000)  # 400k base64 characters: ten OUTPUT chunks
+    exported = [
+        (item(i, big if i % 100 == 7 else b"hi %d" % i), a.fileno())
+        for i, (a, _) in enumerate(pairs)
+    ]
+    sender = asyncio.ensure_future(transfer.send_sessions(old, exported))
+    received = await transfer.receive_sessions(new)
+    sent = await sender
+    assert sent.sessions == len(received) == 450
+    assert sent.unread_lines == 450
+    assert sent.unsent_bytes >= 5 * len(big)
+    for i, (got, fd) in enumerate(received):
+        assert got["session"]["id"] == i
+        expected = big if i % 100 == 7 else b"hi %d" % i
+        assert base64.b64decode(got["conn"]["out"]) == expected
+        # The fd is a working copy of the sender's socket: bytes reach its peer.
+        os.write(fd, b"x%d" % i)
+        os.close(fd)
+        assert pairs[i][1].recv(16) == b"x%d" % i
+    for a, b in pairs:
+        a.close()
+        b.close()
+    old.close()
+    new.close()
+
+
+async def test_a_wrong_count_is_refused() -> None:
+    old, new = (ch.Channel(end) for end in ch.socketpair())
+    await old.send({"t": "output", "sid": 5, "data": "aGk="})
+    await old.send({"t": "done", "sessions": 0})
+    with pytest.raises(ProtocolError, match="DONE says 0"):
+        await transfer.receive_sessions(new)
+    old.close()
+    new.close()
+
+
+async def test_an_unexpected_message_is_refused() -> None:
+    old, new = (ch.Channel(end) for end in ch.socketpair())
+    await old.send({"t": "go"})
+    with pytest.raises(ProtocolError, match="unexpected 'go'"):
+        await transfer.receive_sessions(new)
+    old.close()
+    new.close()

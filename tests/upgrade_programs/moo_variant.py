@@ -1,0 +1,55 @@
+"""The real server with one difference, chosen by flags before ``serve``:
+
+--version V      report version V (a "new release")
+--load-fails     the world does not load (a release whose loader is broken)
+--no-sessions    cannot read this session-state version (level 2)
+--restart-only   takes neither sessions nor sockets (level 3)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import moo
+
+args = sys.argv[1:]
+rest = args[args.index("serve") :]
+flags = args[: args.index("serve")]
+if "--version" in flags:
+    moo.__version__ = flags[flags.index("--version") + 1]
+
+from moo import cli  # noqa: E402
+from moo.errors import CheckpointError  # noqa: E402
+from moo.persist.store import Store  # noqa: E402
+from moo.upgrade import protocol  # noqa: E402
+
+if "--load-fails" in flags:
+
+    def broken(*_args: object, **_kwargs: object) -> object:
+        raise CheckpointError("ckpt-00000001.mck: checksum mismatch (simulated by moo_variant)")
+
+    Store.load_readonly = staticmethod(broken)  # type: ignore[assignment]
+
+original_hello = protocol.hello
+if "--no-sessions" in flags:
+    original_reads = protocol.reads
+
+    def reads() -> dict[str, list[int]]:
+        found = original_reads()
+        found["session_state"] = [99]
+        return found
+
+    protocol.reads = reads
+if "--restart-only" in flags:
+
+    def hello(checks: dict[str, str], load_seconds: float) -> dict[str, object]:
+        message = original_hello(checks, load_seconds)
+        message["accepts"] = [protocol.RESTART]
+        return message
+
+    protocol.hello = hello
+
+sys.exit(cli.main(rest))
