@@ -62,6 +62,7 @@ class ServerProcess:
     extra_config: dict[str, object] = field(default_factory=dict)
     ssh: bool = True
     wizard_password: str = WIZARD_PASSWORD
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[str] | None = None
     telnet_port: int = 0
     ssh_port: int = 0
@@ -91,7 +92,7 @@ class ServerProcess:
             "--wizard-password",
             self.wizard_password,
         ]
-        env = {k: v for k, v in os.environ.items() if k != "MOO_WIZARD_PASSWORD"}
+        env = {k: v for k, v in os.environ.items() if k != "MOO_WIZARD_PASSWORD"} | self.env
         self.process = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
         )

@@ -6,6 +6,9 @@ tells the wizard how it goes (the upgrade runs after this command has finished).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from moo.commands.context import VerbContext
 from moo.commands.parser import Command
 from moo.errors import MooError, VerbError
@@ -24,13 +27,11 @@ def hot_upgrade(ctx: VerbContext, cmd: Command) -> None:
         raise VerbError("This server cannot upgrade itself (it is not running under moo serve).")
     player = ctx.player
     host = ctx.host
+    # Status is answered inside this command's output; an upgrade is told as it goes.
+    tell: Callable[[str], None] = (
+        ctx.tell if cmd.argstr.strip() == "status" else functools.partial(host.notify, player)
+    )
     try:
-        triggers.player_request(
-            upgrader,
-            player,
-            title(ctx.world, player),
-            cmd.argstr,
-            lambda text: host.notify(player, text),
-        )
+        triggers.player_request(upgrader, player, title(ctx.world, player), cmd.argstr, tell)
     except MooError as error:
         raise VerbError(str(error)) from None

@@ -121,10 +121,14 @@ async def _connect_control(world_socket: str, reconnect_grace: float) -> WorldLi
             await asyncio.sleep(RECONNECT_INTERVAL)
 
 
-async def hold_control(world_socket: str, reconnect_grace: float) -> None:
-    """Keep the control socket connected; return once the world stays unreachable."""
+async def hold_control(
+    world_socket: str, reconnect_grace: float, stopping: asyncio.Event | None = None
+) -> None:
+    """Keep the control socket connected; return once the world stays unreachable, or
+    once ``stopping`` is set (a cancel alone can be swallowed by wait_for on 3.11)."""
+    stopping = stopping or asyncio.Event()
     link = await _connect_control(world_socket, reconnect_grace)
-    while link is not None:
+    while link is not None and not stopping.is_set():
         log.info("control socket connected to %s", world_socket)
         try:
             while await link.recv() is not None:
@@ -132,6 +136,8 @@ async def hold_control(world_socket: str, reconnect_grace: float) -> None:
         except (OSError, ProtocolError) as exc:
             log.warning("control socket error: %s", exc)
         await link.aclose()
+        if stopping.is_set():
+            return
         log.info("control socket closed; reconnecting for %.1f s", reconnect_grace)
         link = await _connect_control(world_socket, reconnect_grace)
     log.warning("world server unreachable at %s; closing all sessions", world_socket)

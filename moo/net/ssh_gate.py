@@ -304,6 +304,7 @@ class Gate:
         self.sessions: set[GateSession] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stop_reason: asyncio.Future[str] | None = None
+        self._stopping = asyncio.Event()
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a clean-up coroutine in the background, keeping a reference to it."""
@@ -333,7 +334,7 @@ class Gate:
             self.sessions.discard(session)
 
     async def _control_loop(self) -> None:
-        await hold_control(self.world_socket, self.reconnect_grace)
+        await hold_control(self.world_socket, self.reconnect_grace, self._stopping)
         self.stop(GONE_MESSAGE)
 
     async def run(self, listen_sock: socket.socket, host_key: str) -> int:
@@ -360,6 +361,7 @@ class Gate:
         control = asyncio.create_task(self._control_loop())
         message = await self._stop_reason
         log.info("stopping: %s", message)
+        self._stopping.set()
         control.cancel()
         acceptor.close()
         sessions = list(self.sessions)
@@ -371,8 +373,8 @@ class Gate:
             )
         for conn in list(self.connections):
             conn.close()
-        # Not gather(control): on 3.11 a cancel that lands inside aclose()'s wait_for can be
-        # swallowed, and the control loop then retries for the whole reconnect grace.
+        # Bounded: on 3.11 a cancel that lands inside aclose()'s wait_for can be swallowed;
+        # the control loop then sees _stopping and ends by itself.
         await asyncio.wait({control}, timeout=CLOSE_TIMEOUT)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -142,7 +142,8 @@ class Upgrader:
             raise MooError("The last upgrade did not record the program before it.")
         return list(last.command_before)
 
-    async def status_lines(self) -> list[str]:
+    def status_lines(self) -> list[str]:
+        """What ``@hot-upgrade status`` says. Sync (one small query); raises MooError."""
         lines = [
             f"Running version {__version__} (pid {os.getpid()}): {shlex.join(self.program)}",
         ]
@@ -150,7 +151,7 @@ class Upgrader:
             lines.append(f"An upgrade asked by {self.active.by} is in progress.")
         else:
             lines.append("No upgrade is in progress.")
-        recent = await self.store.records.call(self.log.recent_sync, 5)
+        recent = self.log.recent_sync(5)
         for record in recent:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started))
             detail = f"level {record.level}" if record.level else "no level"

@@ -42,7 +42,7 @@ async def admin_handler(
     """One ``moo upgrade`` request on the admin socket."""
     op = request.get("op")
     if op == "status":
-        for line in await upgrader.status_lines():
+        for line in await asyncio.to_thread(upgrader.status_lines):
             reply({"text": line})
         reply({"done": True, "ok": True})
         return
@@ -82,8 +82,10 @@ def player_request(
     words = argstr.strip()
     first, _, rest = words.partition(" ")
     if first == "status" and not rest:
-        action = "status"
-    elif first == "rollback" and not rest:
+        for line in upgrader.status_lines():
+            tell(line)
+        return
+    if first == "rollback" and not rest:
         action = "rollback"
     elif first == "to" and rest.strip():
         parse_command(rest)  # a command line that does not parse is refused now
@@ -94,10 +96,6 @@ def player_request(
         raise MooError(USAGE)
 
     async def go() -> None:
-        if action == "status":
-            for line in await upgrader.status_lines():
-                tell(line)
-            return
         try:
             command = await _command_for(
                 upgrader, rest if action == "to" else None, action == "rollback"

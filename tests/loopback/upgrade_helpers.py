@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -29,8 +30,9 @@ def program(name: str, *flags: str) -> str:
     return " ".join([sys.executable, str(PROGRAMS / name), *flags])
 
 
-def start(data_dir: Path, **extra: object) -> ServerProcess:
-    return ServerProcess(data_dir, extra_config={**UPGRADE_CONFIG, **extra}).start()
+def start(data_dir: Path, env: dict[str, str] | None = None, **extra: object) -> ServerProcess:
+    config = {**UPGRADE_CONFIG, **extra}
+    return ServerProcess(data_dir, extra_config=config, env=env or {}).start()
 
 
 async def upgrade(server: ServerProcess, wiz: TelnetClient, args: str = "") -> tuple[int, str]:
@@ -61,6 +63,17 @@ async def still_talking(clients: list[TelnetClient], text: str) -> None:
     for i, lines in enumerate(results):
         assert lines == [f'You say, "{text} {i}"'], (i, lines)
     assert not any(client.closed for client in clients)
+
+
+async def moo_upgrade(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``moo upgrade ARGS --data-dir DATA_DIR`` as a real subprocess (the admin socket)."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "moo", "upgrade", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def raw_client(port: int, rcvbuf: int = 4096) -> socket.socket:

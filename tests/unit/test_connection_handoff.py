@@ -91,3 +91,27 @@ async def test_thaw_after_a_failed_handoff_loses_nothing() -> None:
     await poll(lambda: recorder.lines == ["typed meanwhile"])
     client.close()
     await poll(lambda: recorder.closed != [])
+
+
+async def test_a_connection_that_was_closing_finishes_closing_after_the_handoff() -> None:
+    loop = asyncio.get_running_loop()
+    server_end, client = socket.socketpair()
+    client.setblocking(False)
+    first = Recorder()
+    conn = Connection(loop, server_end, TelnetCodec(), first, Limits(), kind="telnet", peer="x")
+    conn.freeze()
+    conn.send_text("Goodbye!\n")
+    conn.close("quit")  # the player typed @quit just before the freeze
+    state = conn.export_state()
+    assert state["closing"] == "quit"
+    fd = conn.detach()
+    second = Recorder()
+    codec = TelnetCodec.from_state(state["codec"])  # type: ignore[arg-type]
+    moved = Connection.adopt(loop, fd, state, codec, second, Limits())
+    await asyncio.sleep(0.05)
+    assert second.closed == [], "nothing happens before the handoff is committed"
+    moved.thaw()
+    assert (await read_until(client, b"Goodbye!\r\n")).endswith(b"Goodbye!\r\n")
+    await poll(lambda: second.closed == ["quit"])
+    assert await loop.sock_recv(client, 100) == b""  # then closed
+    client.close()

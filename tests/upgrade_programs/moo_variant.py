@@ -4,6 +4,7 @@
 --load-fails     the world does not load (a release whose loader is broken)
 --no-sessions    cannot read this session-state version (level 2)
 --restart-only   takes neither sessions nor sockets (level 3)
+--reads-checkpoint N   reads only checkpoint format N (an incompatible release)
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ if "--no-sessions" in flags:
         return found
 
     protocol.reads = reads
+if "--reads-checkpoint" in flags:
+    only = int(flags[flags.index("--reads-checkpoint") + 1])
+    earlier_reads = protocol.reads
+
+    def reads_other_checkpoints() -> dict[str, list[int]]:
+        found = earlier_reads()
+        found["checkpoint"] = [only]
+        return found
+
+    protocol.reads = reads_other_checkpoints
 if "--restart-only" in flags:
 
     def hello(checks: dict[str, str], load_seconds: float) -> dict[str, object]:

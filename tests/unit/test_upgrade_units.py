@@ -1,0 +1,101 @@
+"""The pure parts of a hot upgrade: choosing the level from HELLO, catching up with the
+journal read-only, a session handed over mid-login, and the serve arguments passed on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moo.cli import serve_arguments
+from moo.errors import ProtocolError
+from moo.net.session import Session
+from moo.persist import journal as jr
+from moo.persist.recovery import RecoveryError, catch_up, recover
+from moo.upgrade import protocol
+from moo.world import mutations as m
+from moo.world.loader import build_core_world
+from tests.unit.test_journal_gap import write_frames
+from tests.unit.test_session_state import FakeTransport
+
+
+def hello(**changes: Any) -> dict[str, Any]:
+    message = protocol.hello({"world": "ok", "verbs": "ok"}, 0.5)
+    message.update(changes)
+    return message
+
+
+def test_a_replacement_that_reads_everything_gets_level_1() -> None:
+    plan = protocol.choose_level(hello())
+    assert (plan.level, plan.why) == (1, "")
+
+
+def test_another_session_state_version_gets_level_2() -> None:
+    reads = {**protocol.reads(), "session_state": [7]}
+    plan = protocol.choose_level(hello(reads=reads))
+    assert plan.level == 2 and "session state version 1" in plan.why
+
+
+def test_no_socket_adoption_gets_level_3() -> None:
+    plan = protocol.choose_level(hello(accepts=["restart"]))
+    assert plan.level == 3
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"protocol": 2}, "handoff protocol 2"),
+        ({"checks": {"verbs": "3 verb(s) have no code"}}, "self-checks failed: verbs: 3 verb"),
+        ({"reads": {**protocol.reads(), "journal": [9]}}, "journal format"),
+        ({"reads": "nonsense"}, "checkpoint format"),
+        ({"pid": "x"}, "no pid"),
+        ({"accepts": []}, "no way of taking over"),
+    ],
+)
+def test_an_incompatible_replacement_is_refused(changes: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ProtocolError, match=reason):
+        protocol.choose_level(hello(**changes))
+
+
+def test_catch_up_applies_exactly_to_the_old_servers_position(tmp_path: Path) -> None:
+    journal_dir = tmp_path / "journal"
+    write_frames(journal_dir, 1, 3)
+    recovered = recover(tmp_path / "ck", journal_dir, build_core_world, readonly=True)
+    assert recovered.position == 3
+    write_frames(journal_dir, 4, 4)  # the old server went on writing: frames 4 to 7
+    assert catch_up(recovered.world, journal_dir, 3, 6) == 3
+    assert recovered.world.next_id == 1006  # frame 7 (next_id 1007) is not applied
+    with pytest.raises(RecoveryError, match="ends at 7 but the running server is at 9"):
+        catch_up(recovered.world, journal_dir, 6, 9)
+
+
+def test_read_only_recovery_leaves_a_torn_tail_alone(tmp_path: Path) -> None:
+    journal_dir = tmp_path / "journal"
+    write_frames(journal_dir, 1, 2)
+    segment = journal_dir / jr.segment_name(1)
+    whole = segment.read_bytes()
+    torn = jr.encode_frame(3, [m.SetNextId(5000)])[:-3]  # a frame being written right now
+    segment.write_bytes(whole + torn)
+    recovered = recover(tmp_path / "ck", journal_dir, build_core_world, readonly=True)
+    assert recovered.position == 2
+    assert segment.read_bytes() == whole + torn, "a read-only recovery must not truncate"
+
+
+def test_a_password_being_checked_is_handed_over_to_run_again() -> None:
+    session = Session(1, FakeTransport(), rate=10, burst=10)
+    session.pending.append("look")
+    # "connect bob" then the password: the login screen moved on before the check ended.
+    session.in_flight = ("hunter2", "password", "bob")
+    session.login.stage, session.login.name = "welcome", ""
+    state = session.export_state(now=0.0)
+    assert state["pending"] == ["hunter2", "look"]
+    assert state["login"] == {"stage": "password", "name": "bob"}
+    again = Session.from_state(state, FakeTransport(), rate=10, burst=10, now=0.0)
+    assert again.player is None and again.login.stage == "password"
+
+
+def test_the_serve_arguments_are_passed_on_without_the_upgrade_fd() -> None:
+    argv = ["serve", "--config", "c.yaml", "--upgrade-fd", "7", "--telnet", "0.0.0.0:7777"]
+    assert serve_arguments(argv) == ["--config", "c.yaml", "--telnet", "0.0.0.0:7777"]
+    assert serve_arguments(["serve", "--upgrade-fd=9"]) == []
