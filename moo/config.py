@@ -70,6 +70,7 @@ class Upgrade:
     load_timeout_seconds: float = 120.0
     ready_timeout_seconds: float = 10.0
     busy_wait_seconds: float = 5.0
+    allow_in_game_command_lines: bool = True
     message_before: str = "*** The server is being upgraded: hold on a moment. ***"
     message_after: str = "*** Upgrade done: the server now runs version {version}. ***"
     message_restart: str = (

@@ -388,12 +388,18 @@ class Server:
         if self.checkpointer is not None:
             self.checkpointer.player_connected(player)
 
-    def alarm_wizards(self, text: str) -> None:
-        """Tell every connected wizard something is wrong with the server."""
-        for player, session in self._by_player.items():
+    def connected_wizards(self) -> list[int]:
+        wizards = []
+        for player in self._by_player:
             obj = self.world.objects.get(player)
             if obj is not None and obj.is_wizard:
-                session.tell(f"*** Server alarm: {text} ***")
+                wizards.append(player)
+        return wizards
+
+    def alarm_wizards(self, text: str) -> None:
+        """Tell every connected wizard something is wrong with the server."""
+        for player in self.connected_wizards():
+            self.notify(player, f"*** Server alarm: {text} ***")
 
     def end_session(self, session: Session, message: str) -> None:
         session.tell(message)

@@ -109,6 +109,9 @@ async def _serve(
         if session.player is not None:
             session.tell(after)
     player = freeze.get("player")
+    for wizard in server.connected_wizards():
+        if wizard != player:
+            server.notify(wizard, f"*** {text} (asked by {freeze.get('requested_by', '?')}) ***")
     if isinstance(player, int):
         server.notify(player, text)
     await _finish_record(store, freeze, level, freeze_ms, carried)

@@ -88,6 +88,11 @@ def player_request(
     if first == "rollback" and not rest:
         action = "rollback"
     elif first == "to" and rest.strip():
+        if not upgrader.config.upgrade.allow_in_game_command_lines:
+            raise MooError(
+                "Upgrading to another program is not allowed from inside the game here"
+                " (upgrade.allow_in_game_command_lines); use moo upgrade --to on the host."
+            )
         parse_command(rest)  # a command line that does not parse is refused now
         action = "to"
     elif not words:

@@ -145,3 +145,26 @@ async def test_five_upgrades_in_a_row_under_load(tmp_path: Path) -> None:
             await client.close()
     finally:
         server.stop()
+
+
+async def test_in_game_command_lines_can_be_turned_off(tmp_path: Path) -> None:
+    server = start(
+        tmp_path / "data",
+        upgrade={"allow_in_game_command_lines": False, "load_timeout_seconds": 15.0},
+    )
+    try:
+        wiz = await wizard(server)
+        old = server.pid
+        lines = await wiz.command("@hot-upgrade to " + program("moo_variant.py"), MARK)
+        assert lines[0].startswith("Upgrading to another program is not allowed"), lines
+        assert server.pid == old
+        other, name = await player(server)  # a second wizard hears about an upgrade too
+        await wiz.command(f"@make-wizard {name}", MARK)
+        await upgrade(server, wiz)
+        await other.expect(
+            re.compile(r"^\*\*\* Upgrade done: .* \(asked by Wizard \(#2\)\) \*\*\*$")
+        )
+        await wiz.close()
+        await other.close()
+    finally:
+        server.stop()
