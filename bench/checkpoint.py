@@ -9,10 +9,9 @@ at 1M, and memory grows by less than 10% of the world's size (the server's RSS).
 For each size N:
 
 1. Build the world offline, in this process, through the world's API (not telnet):
-   ``Store.open`` on an empty data dir gives the core world; a bench class under
-   ``$thing`` defines 8 properties; then N/100 rooms and N things (owner #2, 100 to a
-   room, each with its own values: str, int, float, lists, ObjRef), 10,000 things per
-   transaction (one journal frame each). GC is off while building: not what is measured.
+   ``Store.open`` on an empty data dir gives the core world; ``world_builder.populate``
+   adds N/100 rooms and N things with 8 properties each, 10,000 things per transaction
+   (one journal frame each). GC is off while building: not what is measured.
 2. In-process reference, no clients: one ``SnapshotWriter`` pass under a lag meter
    (seconds, slices, bytes, longest stall), then the ``initial`` checkpoint.
 3. A journal tail for recovery to replay: N/100 one-property transactions; close.
@@ -84,6 +83,7 @@ from bench.commands import (  # noqa: E402
     percentile,
     run_clients,
 )
+from bench.world_builder import PER_ROOM, PROPS, note, populate  # noqa: E402
 from moo.config import Persist  # noqa: E402
 from moo.persist import snapshot  # noqa: E402
 from moo.persist.lag import LagMeter  # noqa: E402
@@ -91,15 +91,9 @@ from moo.persist.records import Records  # noqa: E402
 from moo.persist.recovery import list_checkpoints, recover  # noqa: E402
 from moo.persist.store import Store  # noqa: E402
 from moo.world.loader import build_core_world  # noqa: E402
-from moo.world.values import ObjRef  # noqa: E402
 from tests.server_process import WIZARD_PASSWORD, ServerProcess  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "checkpoint.json"
-WIZARD = 2
-PER_TRANSACTION = 10_000
-PER_ROOM = 100
-PROPS = ("label", "weight", "price", "tags", "origin", "counter", "history", "maker")
-DEFAULTS: tuple[Any, ...] = ("", 0, 0.0, [], ObjRef(-1), 0, [], ObjRef(-1))
 PLAYER, PLAYER_PASSWORD = "ckptbench", "bench-pw"
 WARMUP_SECONDS = 1.0
 MIN_BASELINE_SECONDS = 3.0
@@ -111,28 +105,11 @@ MIB = 1 << 20
 clock = time.monotonic
 
 
-def note(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
 
 
 # ------------------------------------------------------------------------- building
-
-
-def thing_values(i: int, room: int, cls: int) -> tuple[Any, ...]:
-    return (
-        f"bench thing {i}, one of many",
-        i % 1000,
-        i * 0.25,
-        ["bench", f"t{i % 50}"],
-        ObjRef(room),
-        i,
-        [i, "made", ObjRef(cls)],
-        ObjRef(WIZARD),
-    )
 
 
 async def build(data_dir: Path, n: int, slice_ms: float) -> dict[str, Any]:
@@ -142,37 +119,7 @@ async def build(data_dir: Path, n: int, slice_ms: float) -> dict[str, Any]:
     config = Persist(checkpoint_interval_seconds=0, slice_ms=slice_ms)
     store = Store.open(data_dir, config, build_core_world)
     world = store.world
-    with world.transaction():
-        cls = world.create(world.sys("thing"), WIZARD, "Bench Class")
-        for name, default in zip(PROPS, DEFAULTS, strict=True):
-            world.define_prop(cls, name, default, WIZARD, "rc")
-    room_parent = world.sys("room")
-    things: list[int] = []
-    room = -1
-    last_note = first_batch = 0.0
-    while len(things) < n:
-        batch_began = clock()
-        with world.transaction():
-            for i in range(len(things), min(n, len(things) + PER_TRANSACTION)):
-                if i % PER_ROOM == 0:
-                    room = world.create(room_parent, WIZARD, f"Bench Room {i // PER_ROOM}")
-                oid = world.create(cls, WIZARD, f"bench thing {i}", location=room)
-                for name, value in zip(PROPS, thing_values(i, room, cls), strict=True):
-                    world.set_prop(oid, name, value)
-                things.append(oid)
-        batch = clock() - batch_began
-        first_batch = first_batch or batch
-        if clock() - last_note > 10 or len(things) == n:
-            last_note = clock()
-            note(
-                f"  built {len(things)}/{n} things in {clock() - began:.1f} s "
-                f"(last {PER_TRANSACTION} in {batch:.2f} s)"
-            )
-            if batch > 3 * first_batch and batch > 1.0:
-                note(
-                    f"  warning: a batch now takes {batch / first_batch:.1f}x the first one: "
-                    f"something grows with the world (py-spy dump --pid {os.getpid()})"
-                )
+    things = populate(world, n)
     build_seconds = clock() - began
     gc.freeze()  # as the server does after loading: the world stays out of full collections
     gc.enable()
@@ -421,13 +368,13 @@ def worst(samples: list[tuple[float, float]], t0: float, t1: float) -> list[list
     return [[ms(due - t0), ms(lat)] for lat, due in reversed(slowest)]
 
 
-def start_profile(pid: int, output: Path | None) -> subprocess.Popen[bytes] | None:
+def start_profile(pid: int, output: Path | None, rate: int = 250) -> subprocess.Popen[bytes] | None:
     if output is None:
         return None
     output.parent.mkdir(parents=True, exist_ok=True)
     spy = Path(sys.executable).with_name("py-spy")
     args = [str(spy), "record", "--pid", str(pid), "--nonblocking", "--format", "raw"]
-    args += ["--rate", "250", "--output", str(output)]
+    args += ["--rate", str(rate), "--output", str(output)]
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

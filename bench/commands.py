@@ -160,9 +160,9 @@ class BenchClient(asyncio.Protocol):
             self.transport.close()
 
 
-async def connect(host: str, port: int) -> BenchClient:
+async def connect(host: str, port: int, cls: type[BenchClient] = BenchClient) -> BenchClient:
     loop = asyncio.get_running_loop()
-    _, client = await loop.create_connection(lambda: BenchClient(loop), host, port)
+    _, client = await loop.create_connection(lambda: cls(loop), host, port)
     return client
 
 
@@ -199,14 +199,19 @@ async def log_in_wizard(client: BenchClient, password: str) -> None:
 
 
 async def open_clients(
-    host: str, port: int, first: int, last: int, rooms: list[int]
+    host: str,
+    port: int,
+    first: int,
+    last: int,
+    rooms: list[int],
+    cls: type[BenchClient] = BenchClient,
 ) -> list[BenchClient]:
     """Clients ``first``..``last - 1``, logged in, each in room ``rooms[i // 10]``."""
     gate = asyncio.Semaphore(SETUP_CONCURRENCY)
 
     async def one(i: int) -> BenchClient:
         async with gate:
-            client = await connect(host, port)
+            client = await connect(host, port, cls)
             await log_in(client, f"bench{i:04d}", PLAYER_PASSWORD)
             text = await client.command(f"@go #{rooms[i // PER_ROOM]}")
             if b"is not a room" in text:
