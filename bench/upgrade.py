@@ -525,6 +525,9 @@ def main(argv: list[str] | None = None) -> int:
         note(f"server up in {startup:.2f} s (pid {server.pid}); connecting {args.sessions}")
         try:
             ran, client_loop = run_clients(bench(args, server))
+        except BaseException:
+            note("the server's last log lines:\n" + "".join(server.stderr_lines[-30:]))
+            raise
         finally:
             server.stop(timeout=60)
         records = read_records(data_dir, args.upgrades + 5)
