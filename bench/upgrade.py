@@ -45,6 +45,10 @@ Each upgrade's latency windows, by scheduled send time:
 (when it began, in ms after the request): the pause as the players saw it, which also
 holds what happens after GO; the worst latency adds working off what was typed meanwhile.
 It is only as fine as the sends are dense: ~7 ms at 1000 commands/s, ~50 ms at 100/s.
+``client_loop_max_stall_ms`` is this process's own longest loop stall in the window (a
+1 ms ticker): a reply may be time-stamped up to that late, e.g. while the clients work
+through the burst of notices every session gets at the thaw; ``cpu`` says how busy the
+machine was (the clients share it with both servers).
 
 ``server_log`` is every server log line (both processes write to the inherited stderr)
 from the request to the end of the window, at ms after the request by the log's own
@@ -87,6 +91,7 @@ from bench.commands import (  # noqa: E402
     run_clients,
 )
 from bench.world_builder import build_world, note  # noqa: E402
+from moo.persist.lag import LagMeter  # noqa: E402
 from moo.persist.records import Records  # noqa: E402
 from moo.persist.upgrade_records import UpgradeLog, UpgradeRecord  # noqa: E402
 from tests.server_process import WIZARD_PASSWORD, ServerProcess  # noqa: E402
@@ -255,6 +260,7 @@ class Upgrade:
         self.old_pid: int | None = None
         self.new_pid: int | None = None
         self.cpu: dict[str, Any] = {}
+        self.client_stall = 0.0  # this process's longest event-loop stall in the window
 
     @property
     def window_end(self) -> float:
@@ -273,6 +279,8 @@ async def run_upgrade(server: ServerProcess, number: int, profile: Path | None) 
     )
     meter = CpuMeter(None)
     meter.start()
+    lag = LagMeter()
+    lag.start()
     up.requested, up.requested_wall = clock(), time.time()
     cli = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -306,6 +314,7 @@ async def run_upgrade(server: ServerProcess, number: int, profile: Path | None) 
     up.taken_over = clock()
     await asyncio.sleep(max(0.0, up.window_end - clock()))
     up.cpu = meter.stop()
+    up.client_stall = await lag.stop()
     for spy in spies:
         await asyncio.to_thread(stop_profile, spy)
     note(
@@ -410,6 +419,8 @@ def upgrade_figures(
         "no_reply": load.silence(up.requested, up.window_end, up.requested),
         "worst": load.worst(up.requested, up.window_end, up.requested),
         "cpu": up.cpu,  # machine_busy_cores beyond client_cpu_cores: both servers, and others
+        # The clients' own loop: a reply is time-stamped up to this late (not the server's).
+        "client_loop_max_stall_ms": ms(up.client_stall),
         "cli_lines": [[ms(at - up.requested), text] for at, text in up.lines],
         "server_log": server_log(log, up),
     }
