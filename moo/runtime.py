@@ -96,10 +96,12 @@ async def run(rt: Runtime, *, notify_state: str = "READY=1") -> int:
 
 
 async def _shut_down(rt: Runtime, upgrader: Upgrader, admin: AdminServer, reason: str) -> None:
-    """Step 3."""
+    """Step 3 (or step 4, when a replacement took over while this was asked to stop)."""
+    await upgrader.cancel()
+    if upgrader.handed_over.is_set():
+        await _let_go(rt, upgrader, admin)
     sd_notify.notify("STOPPING=1")
     await admin.close()
-    await upgrader.cancel()
     await rt.checkpointer.stop()  # waits for a checkpoint in progress
     await rt.server.close_connections()
     if rt.gate is not None:

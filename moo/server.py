@@ -89,6 +89,10 @@ class Server:
     def start_housekeeping(self) -> None:
         self._sweeper = self._loop.call_later(5.0, self._sweep_idle)
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop_requested.is_set()
+
     async def wait_stop_requested(self) -> None:
         await self._stop_requested.wait()
 
@@ -111,7 +115,7 @@ class Server:
         for listener in self.listeners.values():
             listener.pause()
         for conn in [*self.sessions, *self.gate_controls]:
-            conn.close("server shutting down")
+            conn.close("server shutting down", even_if_frozen=True)
         deadline = time.monotonic() + timeout
         while (self.sessions or self.gate_controls) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)

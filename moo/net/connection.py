@@ -131,7 +131,7 @@ class Connection:
             "codec": self.codec.get_state(),
             "out": base64.b64encode(bytes(self._outbuf)).decode(),
             "dropped": self._dropped,
-            "closing": self._closing_reason,
+            "closing": self._closing_reason or self._close_on_thaw,
         }
 
     def detach(self) -> int:
@@ -279,12 +279,17 @@ class Connection:
 
     # -------------------------------------------------------------- closing
 
-    def close(self, reason: str) -> None:
-        """Stop reading, send what is buffered, then close."""
+    def close(self, reason: str, *, even_if_frozen: bool = False) -> None:
+        """Stop reading, send what is buffered, then close. A frozen connection closes
+        when thawed (its state may be on its way to another process), unless
+        ``even_if_frozen`` (upgrade levels 2 and 3 close their players themselves)."""
         if self.closed or self._closing_reason is not None:
             return
+        if self._frozen and not even_if_frozen:
+            self._close_on_thaw = self._close_on_thaw or reason
+            return
         self.pause_reading()
-        self._frozen = False  # closing after a freeze (upgrade levels 2, 3): still flush
+        self._frozen = False
         self._closing_reason = reason
         if not self._flush_scheduled and not self._writing:
             self._flush_scheduled = True

@@ -207,8 +207,12 @@ class Store:
         prunes journal segments the replacement is reading."""
         return self._lock
 
-    async def checkpoint_locked(self, reason: str, requested_by: str | None) -> CheckpointOutcome:
-        """``checkpoint`` for a caller that already holds ``lock``."""
+    async def checkpoint_locked(
+        self, reason: str, requested_by: str | None, *, prune: bool = True
+    ) -> CheckpointOutcome:
+        """``checkpoint`` for a caller that already holds ``lock``; ``prune=False`` keeps
+        every older generation and journal segment (a hot upgrade's replacement may still
+        be reading them)."""
         started = time.time()
         self.in_progress_since = started
         record_id = await self.records.call(
@@ -248,7 +252,8 @@ class Store:
         size = path.stat().st_size
         # Unlinking a 200 MB old generation took 40-60 ms on the loop (bench/checkpoint.py
         # at 1M objects): prune in a thread, and inside the lag meter's window.
-        await asyncio.to_thread(self._prune)
+        if prune:
+            await asyncio.to_thread(self._prune)
         stall = await meter.stop()
         await self.records.call(
             self.records.finish_checkpoint_sync,

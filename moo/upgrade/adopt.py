@@ -51,7 +51,7 @@ from moo.server import Server
 from moo.upgrade import channel as ch
 from moo.upgrade import transfer
 from moo.world import verb_registry
-from moo.world.loader import DEFAULT_CORE_DIR, build_core_world
+from moo.world.loader import DEFAULT_CORE_DIR, build_core_world, resolve_target
 from moo.world.world import World
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,22 @@ def self_checks(world: World) -> dict[str, str]:
         if not missing
         else f"{len(missing)} verb(s) the world uses have no code here: {', '.join(missing[:5])}"
     )
+    checks["new_verbs"] = _new_verbs_bind(world)
     return checks
+
+
+def _new_verbs_bind(world: World) -> str:
+    """Whether every verb this code adds can be bound in this world (done after GO)."""
+    problems = []
+    for binding in verb_registry.bindings():
+        try:
+            oid = resolve_target(world, binding.target)
+        except (MooError, KeyError) as error:
+            problems.append(f"{binding.impl}: {error}")
+            continue
+        if not world.valid(oid):
+            problems.append(f"{binding.impl}: target {binding.target} is not in this world")
+    return "ok" if not problems else "; ".join(problems[:3])
 
 
 def _has_code(impl: str) -> bool:

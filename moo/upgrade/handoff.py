@@ -42,7 +42,7 @@ from moo.config import Config
 from moo.errors import MooError, ProtocolError
 from moo.persist.upgrade_records import UpgradeLog
 from moo.upgrade import channel as ch
-from moo.upgrade import transfer
+from moo.upgrade import sd_notify, transfer
 from moo.upgrade.protocol import Plan, choose_level
 
 if TYPE_CHECKING:
@@ -52,6 +52,9 @@ if TYPE_CHECKING:
     from moo.server import Server
 
 log = logging.getLogger(__name__)
+
+
+UPGRADING = "The server is being upgraded; try again in a moment."
 
 
 class UpgradeFailed(MooError):
@@ -115,6 +118,8 @@ class Upgrader:
             )
         if self.handed_over.is_set():
             return "This server has already handed over to its replacement."
+        if self.server.stopping:
+            return "The server is shutting down."
         request.started = time.time()
         self.active = request
         self._task = asyncio.get_running_loop().create_task(self._run(request))
@@ -122,13 +127,22 @@ class Upgrader:
 
     async def wait(self) -> Result:
         """The result of the upgrade in progress (for the admin socket)."""
-        assert self._task is not None
-        return await asyncio.shield(self._task)
+        task = self._task
+        assert task is not None
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                return Result(False, "The upgrade was interrupted by a shutdown.")
+            raise
 
     async def cancel(self) -> None:
         """Shutting down: stop an upgrade in progress (its replacement is killed)."""
         task = self._task
         if task is not None and not task.done():
+            if self.handed_over.is_set():  # past the point of no return: let it finish
+                await self.wait()
+                return
             task.cancel()
             with contextlib.suppress(BaseException):  # cancelled, or already failed: fine
                 await task
@@ -198,24 +212,26 @@ class Upgrader:
         child: asyncio.subprocess.Process | None = None
         handoff: _Handoff | None = None
         plan: Plan | None = None
+        lock = self.store.lock
+        await lock.acquire()  # released on failure only: after a handoff no checkpoint here
         try:
-            async with self.store.lock:
-                child = await self._spawn(request.command, child_end)
-                request.report(f"Started the replacement (pid {child.pid}); it is loading.")
-                loaded = time.monotonic()
-                hello = await _expect(
-                    control, child, "hello", self.config.upgrade.load_timeout_seconds
-                )
-                plan = choose_level(hello)
-                request.report(
-                    f"Replacement version {plan.version} loaded in "
-                    f"{time.monotonic() - loaded:.1f} s; handing over at level {plan.level}"
-                    + (f" ({plan.why})." if plan.why else ".")
-                )
-                handoff = _Handoff(self, control, child, plan, upgrade_id, request)
-                return await handoff.run()
+            child = await self._spawn(request.command, child_end)
+            request.report(f"Started the replacement (pid {child.pid}); it is loading.")
+            loaded = time.monotonic()
+            hello = await _expect(control, child, "hello", self.config.upgrade.load_timeout_seconds)
+            plan = choose_level(hello)
+            request.report(
+                f"Replacement version {plan.version} loaded in "
+                f"{time.monotonic() - loaded:.1f} s; handing over at level {plan.level}"
+                + (f" ({plan.why})." if plan.why else ".")
+            )
+            handoff = _Handoff(self, control, child, plan, upgrade_id, request)
+            return await handoff.run()
         except (ProtocolError, MooError, OSError) as error:
             reason = str(error) if not isinstance(error, OSError) else _os_reason(error)
+            if self.handed_over.is_set():  # the replacement serves: never undo that
+                log.error("after the handoff: %s", reason)
+                return Result(True, f"Upgrade done, but afterwards: {reason}")
             await self._fall_back(child, handoff)
             await records.call(
                 self.log.finish_sync,
@@ -230,10 +246,12 @@ class Upgrader:
             self.server.alarm_wizards(text)
             return Result(False, text)
         finally:
-            if not self.handed_over.is_set() and child is not None and child.returncode is None:
-                child.kill()  # cancelled (the server is shutting down)
-            if handoff is not None and handoff.frozen and not self.handed_over.is_set():
-                handoff.unfreeze()
+            if not self.handed_over.is_set():
+                if child is not None and child.returncode is None:
+                    child.kill()  # cancelled (the server is shutting down)
+                if handoff is not None and handoff.frozen:
+                    handoff.unfreeze()
+                lock.release()
             control.close()
             with contextlib.suppress(OSError):
                 child_end.close()
@@ -293,21 +311,25 @@ class _Handoff:
             await asyncio.sleep(0.05)  # let the restart notice leave before the freeze
         started = time.monotonic()
         self.freeze()
-        await self.up.store.journal.sync_now()
+        journal = self.up.store.journal
+        await journal.sync_now()
+        if journal.failed is not None:
+            raise UpgradeFailed(f"the journal cannot be trusted: {journal.failed}")
         if level == 3:
             return await self._restart(started)
         if level == 2:
-            outcome = await self.up.store.checkpoint_locked("upgrade", "server")
-            if not outcome.ok:
-                raise UpgradeFailed(f"the final checkpoint failed: {outcome.error}")
+            await self._final_checkpoint()
         sessions = await self._send_state(level)
         ready_timeout = self.up.config.upgrade.ready_timeout_seconds
         await _expect(self.control, self.child, "ready", ready_timeout)
         freeze_ms = (time.monotonic() - started) * 1000
         await self.control.send({"t": "go", "freeze_ms": freeze_ms})
-        # Committed: the replacement serves from here on.
-        self.up.handed_over.set()
+        # The replacement now becomes the data directory's writer and says SERVING before
+        # it reads or writes anything; without SERVING this server may still carry on.
+        await _expect(self.control, self.child, "serving", ready_timeout)
+        self.up.handed_over.set()  # committed: the replacement serves from here on
         self.up.level_done = level
+        sd_notify.notify(f"MAINPID={self.child.pid}")  # before this process exits
         if level == 2:
             await self._close_players()
         self.server.let_go()
@@ -325,21 +347,29 @@ class _Handoff:
         if not self.server.quiet:
             log.warning("no quiet point within %.1f s: freezing with lines in flight", bound)
 
+    async def _final_checkpoint(self) -> None:
+        # No pruning: the replacement may still need journal older than this checkpoint.
+        outcome = await self.up.store.checkpoint_locked("upgrade", "server", prune=False)
+        if not outcome.ok:
+            raise UpgradeFailed(f"the final checkpoint failed: {outcome.error}")
+
     def freeze(self) -> None:
+        self.frozen = True
         self.server.freeze()
         world = self.up.store.world
         self._refusal = world.read_only_reason
-        world.refuse_changes("The server is being upgraded; try again in a moment.")
+        world.refuse_changes(UPGRADING)
         scheduler = self.up.checkpointer.scheduler
         if scheduler.running:
             scheduler.pause()
-        self.frozen = True
 
     def unfreeze(self) -> None:
         if not self.frozen:
             return
         self.frozen = False
-        self.up.store.world.read_only_reason = self._refusal
+        world = self.up.store.world
+        if world.read_only_reason == UPGRADING:  # not a journal failure meanwhile
+            world.read_only_reason = self._refusal
         scheduler = self.up.checkpointer.scheduler
         if scheduler.running:
             scheduler.resume()
@@ -378,19 +408,18 @@ class _Handoff:
 
     async def _close_players(self) -> None:
         for conn in list(self.server.sessions):
-            conn.close("upgrade")
+            conn.close("upgrade", even_if_frozen=True)
         deadline = time.monotonic() + 2.0
         while self.server.sessions and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
 
     async def _restart(self, started: float) -> Result:
         """Level 3: save, close everyone cleanly, stop, let the replacement start cold."""
-        outcome = await self.up.store.checkpoint_locked("upgrade", "server")
-        if not outcome.ok:
-            raise UpgradeFailed(f"the final checkpoint failed: {outcome.error}")
-        await self.control.send({"t": "restart"})
+        await self._final_checkpoint()
+        await self.control.send({"t": "restart", "command": self.request.command})
         self.up.handed_over.set()
         self.up.level_done = 3
+        sd_notify.notify(f"MAINPID={self.child.pid}")
         records = self.up.store.records
         await records.call(
             self.up.log.finish_sync,

@@ -7,6 +7,7 @@ together and, after GO, hands the process to runtime.run like a cold start does.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -54,6 +55,9 @@ async def serve_replacement(
         return 1
     if not isinstance(received, adopt.Takeover):
         loaded.records.close()
+        del loaded  # the cold start loads the world again: do not hold two copies
+        gc.unfreeze()
+        gc.collect()
         return await _restart_cold(config, out, control, received, serve_args)
     takeover = received
     passwords = Passwords(config.password_hash)
@@ -73,31 +77,37 @@ async def serve_replacement(
     if go.get("t") != "go":
         log.error("expected GO, got %r; exiting", go.get("t"))
         return 1
-    control.close()
-    return await _serve(config, loaded, takeover, server, gate, carried, go, passwords)
+    return await _serve(config, control, loaded, takeover, server, gate, carried, go)
 
 
 async def _serve(
     config: Config,
+    control: ch.Channel,
     loaded: adopt.Loaded,
     takeover: adopt.Takeover,
     server: Any,
     gate: Any,
     carried: int,
     go: dict[str, Any],
-    passwords: Passwords,
 ) -> int:
     """After GO: this process is the server now."""
     from moo.app import start_checkpointer
 
     freeze = takeover.freeze
     store = Store.take_over(config.data_dir, config.persist, loaded.recovered, loaded.records)
+    # SERVING commits the old server to exit; until it is sent nothing here has read a
+    # socket or written the journal, so a failure above lets the old one carry on.
+    await control.send({"t": "serving"})
+    control.close()
     server.store = store
     store.alarms.append(server.alarm_wizards)
     store.start_background()
-    added = sync_verbs(store.world)
-    if added:
-        log.info("bound %d verb(s) new in this version of the code", added)
+    try:
+        added = sync_verbs(store.world)
+        if added:
+            log.info("bound %d verb(s) new in this version of the code", added)
+    except MooError as error:  # checked before HELLO; serving matters more now
+        log.error("could not bind this code's new verbs: %s", error)
     checkpointer = start_checkpointer(config, store, server)
     server.thaw()
     freeze_ms = float(go.get("freeze_ms", 0.0))
@@ -170,8 +180,9 @@ async def _restart_cold(
         await asyncio.sleep(0.05)
     from moo.app import serve
 
-    code = await serve(config, out, serve_args=serve_args)
-    return code
+    command = restart.get("command")
+    program = [str(word) for word in command] if isinstance(command, list) else None
+    return await serve(config, out, serve_args=serve_args, program=program)
 
 
 def _version() -> str:

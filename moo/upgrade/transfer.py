@@ -1,7 +1,9 @@
 """Sessions over the control channel: each with its socket, big output in chunks.
 
 The sender (the running server) sends, for every session whose unsent output is more
-than ``OUTPUT_CHUNK`` base64 characters, that output ahead as OUTPUT messages; then
+than ``OUTPUT_CHUNK`` base64 characters, that output ahead as OUTPUT messages, and for
+every session whose unread lines are more than ``INPUT_CHUNK`` characters, those lines
+ahead as INPUT messages (a client that pasted a screenful just before the freeze); then
 SESSIONS messages of at most ``channel.MAX_FDS`` items (one fd each) under
 ``channel.MAX_MESSAGE`` bytes; then DONE with the count. The receiver puts the chunks
 back and checks the count. Used by handoff.py (send) and adopt.py (receive).
@@ -16,6 +18,7 @@ from moo.errors import ProtocolError
 from moo.upgrade import channel as ch
 
 OUTPUT_CHUNK = 40_000  # base64 characters per OUTPUT message (under channel.MAX_MESSAGE)
+INPUT_CHUNK = 8_000  # characters of unread lines per INPUT message (JSON may escape 6x)
 
 Item = dict[str, Any]  # {"session": Session.export_state(), "conn": Connection.export_state()}
 
@@ -37,13 +40,29 @@ async def send_sessions(control: ch.Channel, exported: list[tuple[Item, int]]) -
         if len(out) > OUTPUT_CHUNK:
             sid = item["session"]["id"]
             for start in range(0, len(out), OUTPUT_CHUNK):
-                chunk = out[start : start + OUTPUT_CHUNK]
-                await control.send({"t": "output", "sid": sid, "data": chunk})
+                data = out[start : start + OUTPUT_CHUNK]
+                await control.send({"t": "output", "sid": sid, "data": data})
             item["conn"] = {**item["conn"], "out": ""}
+        pending = [str(line) for line in item["session"].get("pending", [])]
+        if sum(len(line) for line in pending) > INPUT_CHUNK:
+            sid = item["session"]["id"]
+            chunk: list[str] = []
+            size = 0
+            for line in pending:
+                if chunk and size + len(line) > INPUT_CHUNK:
+                    await control.send({"t": "input", "sid": sid, "lines": chunk})
+                    chunk, size = [], 0
+                chunk.append(line)
+                size += len(line)
+            await control.send({"t": "input", "sid": sid, "lines": chunk})
+            item["session"] = {**item["session"], "pending": [], "pending_sent": len(pending)}
+    lines = sum(
+        len(item["session"].get("pending", [])) + int(item["session"].get("pending_sent", 0))
+        for item in items
+    )
     for batch, fds in ch.batches(items, [fd for _item, fd in exported]):
         await control.send({"t": "sessions", "items": batch}, fds)
     await control.send({"t": "done", "sessions": len(items)})
-    lines = sum(len(item["session"].get("pending", [])) for item in items)
     return Sent(len(items), unsent, lines)
 
 
@@ -51,6 +70,7 @@ async def receive_sessions(control: ch.Channel) -> list[tuple[Item, int]]:
     """Everything ``send_sessions`` sent, up to DONE. Raises ProtocolError."""
     received: list[tuple[Item, int]] = []
     outputs: dict[int, list[str]] = {}
+    inputs: dict[int, list[str]] = {}
     while True:
         message, fds = await control.receive()
         kind = message.get("t")
@@ -58,6 +78,8 @@ async def receive_sessions(control: ch.Channel) -> list[tuple[Item, int]]:
             break
         if kind == "output":
             outputs.setdefault(int(message["sid"]), []).append(str(message["data"]))
+        elif kind == "input":
+            inputs.setdefault(int(message["sid"]), []).extend(map(str, message["lines"]))
         elif kind == "sessions":
             items = message.get("items", [])
             if not isinstance(items, list) or len(items) != len(fds):
@@ -69,6 +91,11 @@ async def receive_sessions(control: ch.Channel) -> list[tuple[Item, int]]:
         chunks = outputs.pop(int(item["session"]["id"]), None)
         if chunks is not None:
             item["conn"]["out"] = "".join(chunks)
-    if message.get("sessions") != len(received) or outputs:
+        lines = inputs.pop(int(item["session"]["id"]), None)
+        if lines is not None:
+            if len(lines) != item["session"].pop("pending_sent", -1):
+                raise ProtocolError(f"session {item['session']['id']}: unread lines went astray")
+            item["session"]["pending"] = lines
+    if message.get("sessions") != len(received) or outputs or inputs:
         raise ProtocolError(f"DONE says {message.get('sessions')} sessions; {len(received)} came")
     return received

@@ -15,9 +15,9 @@ from moo.upgrade import channel as ch
 from moo.upgrade import transfer
 
 
-def item(sid: int, out: bytes) -> transfer.Item:
+def item(sid: int, out: bytes, pending: list[str] | None = None) -> transfer.Item:
     return {
-        "session": {"id": sid, "pending": [f"line {sid}"]},
+        "session": {"id": sid, "pending": pending or [f"line {sid}"]},
         "conn": {"kind": "telnet", "out": base64.b64encode(out).decode()},
     }
 
@@ -26,20 +26,23 @@ async def test_sessions_big_output_and_fds_arrive_whole() -> None:
     old, new = (ch.Channel(end) for end in ch.socketpair())
     pairs = [socket.socketpair() for _ in range(450)]  # three batches of at most 200
     big = os.urandom(300_000)  # 400k base64 characters: ten OUTPUT chunks
+    # 100 unread lines of 4000 quotes each: 2.4 MB of JSON, in INPUT chunks.
+    pasted = [f"{n}:" + '"' * 4000 for n in range(100)]
     exported = [
-        (item(i, big if i % 100 == 7 else b"hi %d" % i), a.fileno())
+        (item(i, big if i % 100 == 7 else b"hi %d" % i, pasted if i == 3 else None), a.fileno())
         for i, (a, _) in enumerate(pairs)
     ]
     sender = asyncio.ensure_future(transfer.send_sessions(old, exported))
     received = await transfer.receive_sessions(new)
     sent = await sender
     assert sent.sessions == len(received) == 450
-    assert sent.unread_lines == 450
+    assert sent.unread_lines == 449 + 100
     assert sent.unsent_bytes >= 5 * len(big)
     for i, (got, fd) in enumerate(received):
         assert got["session"]["id"] == i
         expected = big if i % 100 == 7 else b"hi %d" % i
         assert base64.b64decode(got["conn"]["out"]) == expected
+        assert got["session"]["pending"] == (pasted if i == 3 else [f"line {i}"])
         # The fd is a working copy of the sender's socket: bytes reach its peer.
         os.write(fd, b"x%d" % i)
         os.close(fd)

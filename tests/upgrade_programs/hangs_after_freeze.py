@@ -1,6 +1,8 @@
-"""A replacement with a valid HELLO that goes silent once the world is frozen: it takes
-the sockets and never answers READY."""
+"""A replacement with a valid HELLO that fails once the world is frozen: it takes the
+sockets and never answers READY, or (``--ready-then-exit``) answers READY and exits as
+soon as it is told GO, before it serves."""
 
+import json
 import socket
 import sys
 import time
@@ -16,6 +18,10 @@ sock = control()
 send(sock, protocol.hello({"world": "ok", "verbs": "ok"}, 0.1))
 while True:
     data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 17, 250)
-    if not data:
+    if not data or json.loads(data).get("t") == "done":
         break
+if "--ready-then-exit" in sys.argv:
+    send(sock, {"t": "ready", "sessions": 0})
+    if json.loads(sock.recv(1 << 17)).get("t") == "go":
+        sys.exit(3)
 time.sleep(120)
