@@ -11,10 +11,11 @@ is the running server's side).
 4. Build the server with everything adopted but nothing read or written yet, answer
    READY, and wait for GO. If the channel closes first, the old server called it off:
    exit without touching a socket (closing our copies does not close theirs).
-5. GO: become the data directory's writer (Store.take_over: journal, run record), bind
-   verbs new in this code, start the checkpointer, thaw every connection and listener,
-   tell players ``message_after`` and the wizards the figures, record the upgrade, and
-   tell systemd ``MAINPID=``/``READY=1``.
+5. GO: become the data directory's writer (Store.take_over: journal, run record), answer
+   SERVING (the old server's point of no return), bind verbs new in this code, start
+   the checkpointer, thaw every connection and listener, tell players ``message_after``
+   and the wizards the figures, record the upgrade, and tell systemd
+   ``MAINPID=``/``READY=1``.
 
 RESTART instead of FREEZE (level 3): wait until the old server has exited, then start
 cold like ``moo serve``.

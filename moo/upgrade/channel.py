@@ -11,10 +11,14 @@ with one message (the kernel refuses more than 253) and a message stays under
 The conversation (see handoff.py and adopt.py):
 
     replacement -> old   hello   {version, formats: {session_state, journal, checkpoint}, checks}
-    old -> replacement   freeze  {journal_position, listeners: [...], gate_pid, ...}  + fds
+    old -> replacement   freeze  {position, listeners: [...], gate_pid, ...}  + lock, listener fds
+    old -> replacement   output / input {sid, ...}   big unsent output or unread lines, chunked
     old -> replacement   sessions {items: [...]}  + one fd per item   (repeated)
     old -> replacement   done    {sessions: N}
-    replacement -> old   ready   {}            (or "error" {reason})
+    replacement -> old   ready   {sessions: N}   (or "error" {reason} at any step)
+    old -> replacement   go      {freeze_ms}
+    replacement -> old   serving {}              the old server's point of no return
+    (level 3: old -> replacement restart {command}, then the old server exits)
 """
 
 from __future__ import annotations

@@ -13,10 +13,12 @@
 5. Level 2: a final checkpoint. Send FREEZE (journal position, listener names, gate pid,
    this run's command line) with the data-dir lock and listener fds; level 1 then sends
    every session with its socket (transfer.py); DONE.
-6. READY within ``upgrade.ready_timeout_seconds`` -> send GO: from here the replacement
-   serves and this process only lets go (closes its copies of the sockets without a
-   word, or at level 2 closes the players' connections cleanly) and exits.
-7. Anything else before GO (the replacement exits, sends garbage or an ERROR, reports an
+6. READY within ``upgrade.ready_timeout_seconds`` -> send GO; the replacement becomes the
+   data directory's writer and answers SERVING before it reads or writes anything. From
+   SERVING on, this process only lets go (closes its copies of the sockets without a
+   word, or at level 2 closes the players' connections cleanly), keeps the checkpoint
+   lock (no checkpoint here any more), names its successor to systemd and exits.
+7. Anything else before SERVING (the replacement exits, sends garbage or an ERROR, reports an
    incompatible version, stays silent past a timeout): kill it, unfreeze, tell the
    requester and the wizards why, record the failure. Nobody is disconnected.
 
