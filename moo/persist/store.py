@@ -164,13 +164,19 @@ class Store:
         cls, data_dir: Path, config: Persist, recovered: Recovered, records: Records
     ) -> Store:
         """Become the directory's writer after a hot upgrade: ``recovered`` has caught up
-        with the old server's final journal position. Raises CheckpointError.
+        with the old server's final journal position. Then ``record_run``.
 
         The old process ends its own run record; abandoned runs are not looked for.
         """
-        run_id = records.begin_run_sync(started=time.time(), pid=os.getpid(), version=__version__)
-        previous = records.previous_run_sync(run_id)
-        return cls._with_journal(data_dir, config, recovered, records, run_id, previous)
+        return cls._with_journal(data_dir, config, recovered, records, 0, None)
+
+    async def record_run(self) -> None:
+        """Record this process as the running server (after ``take_over``). Raises
+        CheckpointError."""
+        self.run_id = await self.records.call(
+            self.records.begin_run_sync, started=time.time(), pid=os.getpid(), version=__version__
+        )
+        self.previous_run = await self.records.call(self.records.previous_run_sync, self.run_id)
 
     @staticmethod
     def open_records(data_dir: Path, config: Persist) -> Records:

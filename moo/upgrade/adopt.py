@@ -137,10 +137,11 @@ async def load(config: Config) -> Loaded:
     return Loaded(recovered, records, time.monotonic() - started)
 
 
-async def receive_takeover(
+async def receive_freeze(
     control: ch.Channel, loaded: Loaded, data_dir: Path
 ) -> Takeover | dict[str, Any]:
-    """Step 3: the Takeover, or the RESTART message. Raises ProtocolError, MooError."""
+    """Step 3 up to the sessions: the Takeover (caught up with the journal), or the
+    RESTART message. Raises ProtocolError, MooError."""
     message, fds = await control.receive()
     if message.get("t") == "restart":
         for fd in fds:
@@ -157,16 +158,26 @@ async def receive_takeover(
     caught = catch_up(recovered.world, data_dir / "journal", recovered.position, position)
     recovered.position = position
     log.info("caught up %d journal transaction(s) to position %d", caught, position)
-    takeover.sessions = await transfer.receive_sessions(control)
     return takeover
 
 
-def adopt_sessions(server: Server, takeover: Takeover, config: Config) -> int:
-    """Step 4: rebuild every connection and session, frozen. Returns how many."""
+async def receive_sessions(control: ch.Channel, server: Server, takeover: Takeover) -> int:
+    """Step 3's sessions, each rebuilt (frozen) as its batch arrives. Returns how many."""
+    config = server.config
+
+    def adopt_batch(batch: list[tuple[dict[str, Any], int]]) -> None:
+        adopt_sessions(server, batch, config)
+
+    takeover.sessions = await transfer.receive_sessions(control, adopt_batch)
+    return len(takeover.sessions)
+
+
+def adopt_sessions(server: Server, batch: list[tuple[dict[str, Any], int]], config: Config) -> None:
+    """Step 4: rebuild connections and sessions, frozen."""
     loop = asyncio.get_running_loop()
     limits = config.limits
     now = time.monotonic()
-    for item, fd in takeover.sessions:
+    for item, fd in batch:
         state = item["conn"]
         codec: Codec
         if state.get("kind") == "ssh":
@@ -182,7 +193,6 @@ def adopt_sessions(server: Server, takeover: Takeover, config: Config) -> int:
             now=now,
         )
         server.adopt_session(conn, session)
-    return len(takeover.sessions)
 
 
 def adopt_listeners(server: Server, takeover: Takeover) -> None:
@@ -204,14 +214,14 @@ def _acceptor(server: Server, kind: str) -> Callable[[socket.socket, str], None]
 
 def build_server(
     config: Config, takeover: Takeover, world: World, passwords: Passwords
-) -> tuple[Server, GateProcess | None, int]:
+) -> tuple[Server, GateProcess | None]:
+    """The server, frozen, with the listeners; sessions follow (``receive_sessions``)."""
     server = Server(config, world, passwords)
     server.frozen = True
     adopt_listeners(server, takeover)
-    carried = adopt_sessions(server, takeover, config)
     gate_pid = takeover.freeze.get("gate_pid")
     gate = GateProcess.adopt(int(gate_pid)) if isinstance(gate_pid, int) else None
-    return server, gate, carried
+    return server, gate
 
 
 async def send_error(control: ch.Channel, reason: str) -> None:

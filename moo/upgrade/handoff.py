@@ -309,23 +309,33 @@ class _Handoff:
         level = self.plan.level
         for session in list(self.server.sessions.values()):
             session.tell(config.message_before if level == 1 else config.message_restart)
-        if level > 1:
-            await asyncio.sleep(0.05)  # let the restart notice leave before the freeze
+        # Let the notice leave before the freeze (else players see it only afterwards).
+        await asyncio.sleep(0.05 if level > 1 else 0)
+        await asyncio.sleep(0)
+        await self._wait_quiet(config.busy_wait_seconds)
         started = time.monotonic()
         self.freeze()
         journal = self.up.store.journal
-        await journal.sync_now()
         if journal.failed is not None:
             raise UpgradeFailed(f"the journal cannot be trusted: {journal.failed}")
         if level == 3:
+            await journal.sync_now()
             return await self._restart(started)
         if level == 2:
             await self._final_checkpoint()
-        sessions = await self._send_state(level)
+        # The replacement reads the journal through the page cache, so the fsync (for
+        # durability, not for the handoff) runs beside the session transfer.
+        synced = asyncio.ensure_future(journal.sync_now())
+        try:
+            sessions = await self._send_state(level)
+        finally:
+            await synced
+        if journal.failed is not None:
+            raise UpgradeFailed(f"the journal cannot be trusted: {journal.failed}")
         ready_timeout = self.up.config.upgrade.ready_timeout_seconds
         await _expect(self.control, self.child, "ready", ready_timeout)
         freeze_ms = (time.monotonic() - started) * 1000
-        await self.control.send({"t": "go", "freeze_ms": freeze_ms})
+        await self.control.send({"t": "go", "freeze_ms": freeze_ms, "frozen_at": started})
         # The replacement now becomes the data directory's writer and says SERVING before
         # it reads or writes anything; without SERVING this server may still carry on.
         await _expect(self.control, self.child, "serving", ready_timeout)

@@ -44,7 +44,7 @@ async def serve_replacement(
     await control.send(protocol.hello(checks, loaded.load_seconds))
     log.info("loaded in %.1f s; waiting for the running server to freeze", loaded.load_seconds)
     try:
-        received = await adopt.receive_takeover(control, loaded, config.data_dir)
+        received = await adopt.receive_freeze(control, loaded, config.data_dir)
     except ProtocolError as error:
         log.info("the running server called the upgrade off (%s); exiting", error)
         loaded.records.close()
@@ -62,9 +62,8 @@ async def serve_replacement(
     takeover = received
     passwords = Passwords(config.password_hash)
     try:
-        server, gate, carried = adopt.build_server(
-            config, takeover, loaded.recovered.world, passwords
-        )
+        server, gate = adopt.build_server(config, takeover, loaded.recovered.world, passwords)
+        carried = await adopt.receive_sessions(control, server, takeover)
     except (MooError, OSError, ValueError, KeyError, TypeError) as error:
         await adopt.send_error(control, f"cannot adopt the sessions: {error!r}")
         return 1
@@ -101,7 +100,21 @@ async def _serve(
     control.close()
     server.store = store
     store.alarms.append(server.alarm_wizards)
+    server.thaw()  # players first; the bookkeeping below does not hold them up
+    level = int(freeze.get("level", 1))
+    frozen_at = go.get("frozen_at")
+    pause_ms = (
+        (time.monotonic() - frozen_at) * 1000  # CLOCK_MONOTONIC is shared by processes
+        if isinstance(frozen_at, int | float)
+        else float(go.get("freeze_ms", 0.0))
+    )
+    text = adopt.summary(level, carried, pause_ms)
+    log.info("%s", text)
+    # Announced once the commands queued during the freeze have had their turn: 1000
+    # notices cost ~10 ms, which would otherwise come first.
+    asyncio.get_running_loop().call_later(0.05, _announce, config, server, freeze, text)
     store.start_background()
+    await store.record_run()
     try:
         added = sync_verbs(store.world)
         if added:
@@ -109,22 +122,7 @@ async def _serve(
     except MooError as error:  # checked before HELLO; serving matters more now
         log.error("could not bind this code's new verbs: %s", error)
     checkpointer = start_checkpointer(config, store, server)
-    server.thaw()
-    freeze_ms = float(go.get("freeze_ms", 0.0))
-    level = int(freeze.get("level", 1))
-    text = adopt.summary(level, carried, freeze_ms)
-    log.info("%s", text)
-    after = config.upgrade.message_after.replace("{version}", _version())
-    for session in list(server.sessions.values()):
-        if session.player is not None:
-            session.tell(after)
-    player = freeze.get("player")
-    for wizard in server.connected_wizards():
-        if wizard != player:
-            server.notify(wizard, f"*** {text} (asked by {freeze.get('requested_by', '?')}) ***")
-    if isinstance(player, int):
-        server.notify(player, text)
-    await _finish_record(store, freeze, level, freeze_ms, carried)
+    await _finish_record(store, freeze, level, pause_ms, carried)
     runtime = Runtime(
         config,
         store,
@@ -183,6 +181,20 @@ async def _restart_cold(
     command = restart.get("command")
     program = [str(word) for word in command] if isinstance(command, list) else None
     return await serve(config, out, serve_args=serve_args, program=program)
+
+
+def _announce(config: Config, server: Any, freeze: dict[str, Any], text: str) -> None:
+    """Players, wizards, the requester: how the upgrade went."""
+    after = config.upgrade.message_after.replace("{version}", _version())
+    for session in list(server.sessions.values()):
+        if session.player is not None:
+            session.tell(after)
+    player = freeze.get("player")
+    for wizard in server.connected_wizards():
+        if wizard != player:
+            server.notify(wizard, f"*** {text} (asked by {freeze.get('requested_by', '?')}) ***")
+    if isinstance(player, int):
+        server.notify(player, text)
 
 
 def _version() -> str:

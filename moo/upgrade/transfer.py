@@ -11,6 +11,7 @@ back and checks the count. Used by handoff.py (send) and adopt.py (receive).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,14 +61,19 @@ async def send_sessions(control: ch.Channel, exported: list[tuple[Item, int]]) -
         len(item["session"].get("pending", [])) + int(item["session"].get("pending_sent", 0))
         for item in items
     )
-    for batch, fds in ch.batches(items, [fd for _item, fd in exported]):
-        await control.send({"t": "sessions", "items": batch}, fds)
+    encoded = [ch.encode_item(item) for item in items]
+    for batch, fds in ch.batches(encoded, [fd for _item, fd in exported]):
+        await control.send_encoded(ch.batch_message("sessions", batch), fds)
     await control.send({"t": "done", "sessions": len(items)})
     return Sent(len(items), unsent, lines)
 
 
-async def receive_sessions(control: ch.Channel) -> list[tuple[Item, int]]:
-    """Everything ``send_sessions`` sent, up to DONE. Raises ProtocolError."""
+async def receive_sessions(
+    control: ch.Channel, on_batch: Callable[[list[tuple[Item, int]]], None] | None = None
+) -> list[tuple[Item, int]]:
+    """Everything ``send_sessions`` sent, up to DONE. ``on_batch`` is called with each
+    batch as it arrives (complete: its chunks came first), so the receiver can rebuild
+    sessions while the sender still encodes the next batch. Raises ProtocolError."""
     received: list[tuple[Item, int]] = []
     outputs: dict[int, list[str]] = {}
     inputs: dict[int, list[str]] = {}
@@ -84,18 +90,26 @@ async def receive_sessions(control: ch.Channel) -> list[tuple[Item, int]]:
             items = message.get("items", [])
             if not isinstance(items, list) or len(items) != len(fds):
                 raise ProtocolError(f"a batch of sessions came with {len(fds)} fds")
-            received.extend(zip(items, fds, strict=True))
+            batch = list(zip(items, fds, strict=True))
+            for item, _fd in batch:
+                _put_back(item, outputs, inputs)
+            received.extend(batch)
+            if on_batch is not None:
+                on_batch(batch)
         else:
             raise ProtocolError(f"unexpected {kind!r} during the handoff")
-    for item, _fd in received:
-        chunks = outputs.pop(int(item["session"]["id"]), None)
-        if chunks is not None:
-            item["conn"]["out"] = "".join(chunks)
-        lines = inputs.pop(int(item["session"]["id"]), None)
-        if lines is not None:
-            if len(lines) != item["session"].pop("pending_sent", -1):
-                raise ProtocolError(f"session {item['session']['id']}: unread lines went astray")
-            item["session"]["pending"] = lines
     if message.get("sessions") != len(received) or outputs or inputs:
         raise ProtocolError(f"DONE says {message.get('sessions')} sessions; {len(received)} came")
     return received
+
+
+def _put_back(item: Item, outputs: dict[int, list[str]], inputs: dict[int, list[str]]) -> None:
+    sid = int(item["session"]["id"])
+    chunks = outputs.pop(sid, None)
+    if chunks is not None:
+        item["conn"]["out"] = "".join(chunks)
+    lines = inputs.pop(sid, None)
+    if lines is not None:
+        if len(lines) != item["session"].pop("pending_sent", -1):
+            raise ProtocolError(f"session {sid}: unread lines went astray")
+        item["session"]["pending"] = lines
