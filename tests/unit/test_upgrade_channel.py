@@ -50,11 +50,13 @@ async def test_eof_and_garbage_are_protocol_errors() -> None:
 def test_batches_respect_the_descriptor_and_size_limits() -> None:
     items = [{"n": i, "pad": "x" * 100} for i in range(1000)]
     fds = list(range(1000))
-    result = channel.batches(items, fds)
-    assert [item for batch, _ in result for item in batch] == items
+    result = channel.batches([channel.encode_item(item) for item in items], fds)
+    decoded = [channel.decode(channel.batch_message("sessions", batch)) for batch, _ in result]
+    assert [item for message in decoded for item in message["items"]] == items
     assert [fd for _, batch_fds in result for fd in batch_fds] == fds
     assert all(len(batch) <= channel.MAX_FDS for batch, _ in result)
-    big = [{"pad": "y" * (channel.MAX_MESSAGE + 1)}]
+    assert all(len(channel.batch_message("sessions", b)) < channel.MAX_MESSAGE for b, _ in result)
+    big = [channel.encode_item({"pad": "y" * (channel.MAX_MESSAGE + 1)})]
     with pytest.raises(ProtocolError, match="too large"):
         channel.batches(big, [0])
 
