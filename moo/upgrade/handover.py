@@ -1,0 +1,263 @@
+"""Steps 4 to 6 of a hot upgrade on the running server (handoff.py has the rest): from
+the quiet point, through the freeze and the transfer, to the commit or the unfreeze.
+
+4. Wait for a quiet point (nothing in flight, up to ``upgrade.busy_wait_seconds``); tell
+   players ``message_before`` (or ``message_restart``) and let it leave; freeze:
+   listeners, connections, the command runner, world changes and the checkpointer's
+   scheduler.
+5. Level 2: a final checkpoint (no pruning). Send FREEZE (journal position, listener
+   names, gate pid, this run's command line) with the data-dir lock and listener fds;
+   level 1 then sends every session with its socket (transfer.py), while the journal is
+   fsynced; DONE.
+6. READY within ``upgrade.ready_timeout_seconds`` -> GO; the replacement becomes the
+   data directory's writer and answers SERVING. From SERVING on this process only lets
+   go (level 2: closes the players' connections cleanly) and names its successor to
+   systemd. Level 3 instead: final checkpoint, RESTART, close everyone, stop the gate.
+
+Any exception out of ``Handover.run`` before SERVING means: unfreeze (handoff.py kills
+the replacement and records why).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from moo.errors import MooError
+from moo.upgrade import channel as ch
+from moo.upgrade import sd_notify, transfer
+from moo.upgrade.protocol import Plan
+
+if TYPE_CHECKING:
+    from moo.upgrade.handoff import Request, Upgrader
+
+log = logging.getLogger(__name__)
+
+UPGRADING = "The server is being upgraded; try again in a moment."
+
+
+class UpgradeFailed(MooError):
+    """The replacement did not take over; the running server carries on."""
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    text: str
+
+
+class Handover:
+    """One attempt from the quiet point on (steps 4 to 6 of the module docstring)."""
+
+    def __init__(
+        self,
+        upgrader: Upgrader,
+        control: ch.Channel,
+        child: asyncio.subprocess.Process,
+        plan: Plan,
+        upgrade_id: int,
+        request: Request,
+    ) -> None:
+        self.up = upgrader
+        self.server = upgrader.server
+        self.control = control
+        self.child = child
+        self.plan = plan
+        self.upgrade_id = upgrade_id
+        self.request = request
+        self.frozen = False
+        self._refusal: str | None = None
+
+    async def run(self) -> Result:
+        config = self.up.config.upgrade
+        await self._wait_quiet(config.busy_wait_seconds)
+        level = self.plan.level
+        for session in list(self.server.sessions.values()):
+            session.tell(config.message_before if level == 1 else config.message_restart)
+        # Let the notice leave before the freeze (else players see it only afterwards).
+        await asyncio.sleep(0.05 if level > 1 else 0)
+        await asyncio.sleep(0)
+        await self._wait_quiet(config.busy_wait_seconds)
+        started = time.monotonic()
+        self.freeze()
+        journal = self.up.store.journal
+        if journal.failed is not None:
+            raise UpgradeFailed(f"the journal cannot be trusted: {journal.failed}")
+        if level == 3:
+            await journal.sync_now()
+            return await self._restart(started)
+        if level == 2:
+            await self._final_checkpoint()
+        # The replacement reads the journal through the page cache, so the fsync (for
+        # durability, not for the handoff) runs beside the session transfer.
+        synced = asyncio.ensure_future(journal.sync_now())
+        try:
+            sessions = await self._send_state(level)
+        finally:
+            await synced
+        if journal.failed is not None:
+            raise UpgradeFailed(f"the journal cannot be trusted: {journal.failed}")
+        ready_timeout = self.up.config.upgrade.ready_timeout_seconds
+        await expect(self.control, self.child, "ready", ready_timeout)
+        freeze_ms = (time.monotonic() - started) * 1000
+        await self.control.send({"t": "go", "freeze_ms": freeze_ms, "frozen_at": started})
+        # The replacement now becomes the data directory's writer and says SERVING before
+        # it reads or writes anything; without SERVING this server may still carry on.
+        await expect(self.control, self.child, "serving", ready_timeout)
+        self.up.handed_over.set()  # committed: the replacement serves from here on
+        self.up.level_done = level
+        sd_notify.notify(f"MAINPID={self.child.pid}")  # before this process exits
+        if level == 2:
+            await self._close_players()
+        self.server.let_go()
+        text = (
+            f"Upgrade done: version {self.plan.version} (pid {self.child.pid}) now serves; "
+            f"level {level}, {sessions} session(s) carried, frozen {freeze_ms:.1f} ms."
+        )
+        log.info("%s", text)
+        return Result(True, text)
+
+    async def _wait_quiet(self, bound: float) -> None:
+        deadline = time.monotonic() + bound
+        while not self.server.quiet and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        if not self.server.quiet:
+            log.warning("no quiet point within %.1f s: freezing with lines in flight", bound)
+
+    async def _final_checkpoint(self) -> None:
+        # No pruning: the replacement may still need journal older than this checkpoint.
+        outcome = await self.up.store.checkpoint_locked("upgrade", "server", prune=False)
+        if not outcome.ok:
+            raise UpgradeFailed(f"the final checkpoint failed: {outcome.error}")
+
+    def freeze(self) -> None:
+        self.frozen = True
+        self.server.freeze()
+        world = self.up.store.world
+        self._refusal = world.read_only_reason
+        world.refuse_changes(UPGRADING)
+        scheduler = self.up.checkpointer.scheduler
+        if scheduler.running:
+            scheduler.pause()
+
+    def unfreeze(self) -> None:
+        if not self.frozen:
+            return
+        self.frozen = False
+        world = self.up.store.world
+        if world.read_only_reason == UPGRADING:  # not a journal failure meanwhile
+            world.read_only_reason = self._refusal
+        scheduler = self.up.checkpointer.scheduler
+        if scheduler.running:
+            scheduler.resume()
+        self.server.thaw()
+        for session in list(self.server.sessions.values()):
+            session.tell(self.up.config.upgrade.message_failed)
+
+    async def _send_state(self, level: int) -> int:
+        listeners = list(self.server.listeners.values())
+        freeze = {
+            "t": "freeze",
+            "level": level,
+            "position": self.up.store.journal.position,
+            "listeners": [listener.name for listener in listeners],
+            "gate_pid": self.up.gate.pid if self.up.gate is not None else None,
+            "upgrade_id": self.upgrade_id,
+            "requested_by": self.request.by,
+            "player": self.request.player,
+            "command": self.request.command,
+            "serve_args": self.up.serve_args,
+            "from_pid": os.getpid(),
+        }
+        fds = [self.up.lock_fd, *(listener.sock.fileno() for listener in listeners)]
+        await self.control.send(freeze, fds)
+        if level != 1:
+            await self.control.send({"t": "done", "sessions": 0})
+            return 0
+        sent = await transfer.send_sessions(self.control, self.server.export_sessions())
+        log.info(
+            "handed over %d session(s): %d bytes of unsent output, %d unread line(s)",
+            sent.sessions,
+            sent.unsent_bytes,
+            sent.unread_lines,
+        )
+        return sent.sessions
+
+    async def _close_players(self) -> None:
+        for conn in list(self.server.sessions):
+            conn.close("upgrade", even_if_frozen=True)
+        deadline = time.monotonic() + 2.0
+        while self.server.sessions and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+    async def _restart(self, started: float) -> Result:
+        """Level 3: save, close everyone cleanly, stop, let the replacement start cold."""
+        await self._final_checkpoint()
+        await self.control.send({"t": "restart", "command": self.request.command})
+        self.up.handed_over.set()
+        self.up.level_done = 3
+        sd_notify.notify(f"MAINPID={self.child.pid}")
+        records = self.up.store.records
+        await records.call(
+            self.up.log.finish_sync,
+            self.upgrade_id,
+            finished=time.time(),
+            outcome="ok",
+            level=3,
+            freeze_ms=(time.monotonic() - started) * 1000,
+            sessions=0,
+            to_version=self.plan.version,
+            to_pid=self.child.pid,
+        )
+        await self.server.close_connections()
+        if self.up.gate is not None:
+            await self.up.gate.stop()
+        text = (
+            f"Upgrade at level 3: this server stopped after a final checkpoint "
+            f"({(time.monotonic() - started) * 1000:.0f} ms); version {self.plan.version} "
+            f"(pid {self.child.pid}) starts cold now."
+        )
+        log.info("%s", text)
+        return Result(True, text)
+
+
+async def expect(
+    control: ch.Channel, child: asyncio.subprocess.Process, wanted: str, timeout: float
+) -> dict[str, Any]:
+    """The replacement's next message, which must be ``wanted``. Raises UpgradeFailed."""
+    receive = asyncio.ensure_future(control.receive())
+    exited = asyncio.ensure_future(child.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {receive, exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        for task in (receive, exited):
+            if not task.done():
+                task.cancel()
+    if receive in done and receive.exception() is None:
+        message, fds = receive.result()
+        for fd in fds:
+            os.close(fd)
+        kind = message.get("t")
+        if kind == "error":
+            raise UpgradeFailed(f"the replacement reported: {message.get('reason', '?')}")
+        if kind != wanted:
+            raise UpgradeFailed(f"the replacement sent {kind!r} where {wanted!r} was expected")
+        return message
+    if not done:
+        raise UpgradeFailed(f"the replacement did not send {wanted.upper()} within {timeout:.0f} s")
+    try:  # it exited, or the channel broke: give an exiting child a moment to say how
+        code: int | None = await asyncio.wait_for(child.wait(), 2.0)
+    except TimeoutError:
+        code = None
+    if code is not None:
+        raise UpgradeFailed(
+            f"the replacement exited with status {code} before {wanted.upper()}"
+            " (its error is in the server log)"
+        )
+    raise UpgradeFailed(f"the replacement broke the protocol: {receive.exception()}")
