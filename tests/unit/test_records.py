@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,33 +12,7 @@ from sqlalchemy.engine import Connection
 from moo.errors import CheckpointError
 from moo.persist import records as records_module
 from moo.persist.records import SCHEMA_VERSION, Records
-
-
-def url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "records.db"
-
-
-@pytest.fixture
-def records(db_path: Path) -> Iterator[Records]:
-    opened = Records.open(url(db_path))
-    yield opened
-    opened.close()
-
-
-def raw(path: Path, sql: str) -> list[tuple[object, ...]]:
-    """Run SQL on the file with plain sqlite3, outside Records."""
-    conn = sqlite3.connect(path)
-    try:
-        with conn:
-            return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
+from tests.unit.sqlite_helpers import raw, url
 
 # -- schema ---------------------------------------------------------------------------
 

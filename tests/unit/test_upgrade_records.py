@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,39 +11,14 @@ import pytest
 from moo.errors import CheckpointError
 from moo.persist.records import SCHEMA_VERSION, Records
 from moo.persist.upgrade_records import UpgradeLog, UpgradeRecord
+from tests.unit.sqlite_helpers import raw, url
 
 COMMAND = ["/opt/moo/.venv/bin/moo", "serve", "--config", "/etc/moo/config.yaml"]
-
-
-def url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "records.db"
-
-
-@pytest.fixture
-def records(db_path: Path) -> Iterator[Records]:
-    opened = Records.open(url(db_path))
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
 def log(records: Records) -> UpgradeLog:
     return UpgradeLog(records)
-
-
-def raw(path: Path, sql: str) -> list[tuple[object, ...]]:
-    """Run SQL on the file with plain sqlite3, outside Records."""
-    conn = sqlite3.connect(path)
-    try:
-        with conn:
-            return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def begin(log: UpgradeLog, started: float = 100.0, by: str | None = "wizard") -> int:
