@@ -14,3 +14,9 @@ def control() -> socket.socket:
 
 def send(sock: socket.socket, message: dict[str, object]) -> None:
     sock.send(json.dumps(message).encode())
+
+
+def wait_until_dropped(sock: socket.socket) -> None:
+    """Block until the running server closes the channel or kills this process."""
+    while sock.recv(1 << 17):
+        pass

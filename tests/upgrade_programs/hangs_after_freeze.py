@@ -5,12 +5,11 @@ soon as it is told GO, before it serves."""
 import json
 import socket
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from _fake import control, send
+from _fake import control, send, wait_until_dropped
 
 from moo.upgrade import protocol
 
@@ -24,4 +23,4 @@ if "--ready-then-exit" in sys.argv:
     send(sock, {"t": "ready", "sessions": 0})
     if json.loads(sock.recv(1 << 17)).get("t") == "go":
         sys.exit(3)
-time.sleep(120)
+wait_until_dropped(sock)

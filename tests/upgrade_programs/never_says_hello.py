@@ -1,8 +1,5 @@
 """A replacement that hangs while loading: it never says HELLO."""
 
-import time
+from _fake import control, wait_until_dropped
 
-from _fake import control
-
-sock = control()
-time.sleep(120)
+wait_until_dropped(control())

@@ -1,9 +1,7 @@
 """A replacement that answers with bytes that are not a control message, then waits."""
 
-import time
-
-from _fake import control
+from _fake import control, wait_until_dropped
 
 sock = control()
 sock.send(b"\x00\xffnot json at all\x1b[2J")
-time.sleep(60)
+wait_until_dropped(sock)
