@@ -306,6 +306,25 @@ class Records:
                     f"records database {self._where}: {_reason(error)}"
                 ) from error
 
+    def finish_running_sync(
+        self, table: sa.Table, state: sa.Column[Any], row_id: int, what: str, values: dict[str, Any]
+    ) -> None:
+        """Set ``values`` on row ``row_id`` of ``table`` if its ``state`` is still 'running'.
+
+        The one way a running checkpoint or upgrade (upgrade_records.py) is finished.
+        Returns None. Raises CheckpointError naming ``what`` (``"checkpoint record"``) if
+        the id is unknown or the row is no longer running, or if the database fails.
+        Atomic (one UPDATE; the SELECT that explains a miss runs in the same transaction).
+        """
+        stmt = sa.update(table).where(table.c.id == row_id, state == "running").values(values)
+        with self.transaction() as conn:
+            if conn.execute(stmt).rowcount == 1:
+                return
+            found = conn.execute(sa.select(state).where(table.c.id == row_id)).scalar_one_or_none()
+        if found is None:
+            raise CheckpointError(f"no {what} {row_id} to finish")
+        raise CheckpointError(f"{what} {row_id} is already {found}")
+
     # -- checkpoints -------------------------------------------------------------------
 
     def begin_checkpoint_sync(self, reason: str, requested_by: str | None, started: float) -> int:
@@ -347,32 +366,25 @@ class Records:
         """
         if status not in FINISHED_STATUSES:
             raise ValueError(f"a checkpoint finishes 'ok' or 'failed', not {status!r}")
-        stmt = (
-            sa.update(checkpoints)
-            .where(checkpoints.c.id == checkpoint_id, checkpoints.c.status == "running")
-            .values(
-                finished=finished,
-                duration=sa.literal(finished, sa.Float) - checkpoints.c.started,
-                status=status,
-                bytes=bytes,
-                object_count=object_count,
-                journal_position=journal_position,
-                world_digest=world_digest,
-                max_stall=max_stall,
-                stalled_commands=stalled_commands,
-                error=error,
-                path=path,
-            )
+        self.finish_running_sync(
+            checkpoints,
+            checkpoints.c.status,
+            checkpoint_id,
+            "checkpoint record",
+            {
+                "finished": finished,
+                "duration": sa.literal(finished, sa.Float) - checkpoints.c.started,
+                "status": status,
+                "bytes": bytes,
+                "object_count": object_count,
+                "journal_position": journal_position,
+                "world_digest": world_digest,
+                "max_stall": max_stall,
+                "stalled_commands": stalled_commands,
+                "error": error,
+                "path": path,
+            },
         )
-        with self.transaction() as conn:
-            if conn.execute(stmt).rowcount == 1:
-                return
-            found = conn.execute(
-                sa.select(checkpoints.c.status).where(checkpoints.c.id == checkpoint_id)
-            ).scalar_one_or_none()
-        if found is None:
-            raise CheckpointError(f"no checkpoint record {checkpoint_id} to finish")
-        raise CheckpointError(f"checkpoint record {checkpoint_id} is already {found}")
 
     def recent_checkpoints_sync(self, limit: int = 10) -> list[CheckpointRecord]:
         """Up to ``limit`` checkpoints, newest (highest id) first. Raises CheckpointError."""

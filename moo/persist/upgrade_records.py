@@ -133,29 +133,22 @@ class UpgradeLog:
             raise CheckpointError(f"an upgrade finishes 'ok' or 'failed', not {outcome!r}")
         if level is not None and level not in LEVELS:
             raise CheckpointError(f"an upgrade level is 1, 2 or 3, not {level!r}")
-        stmt = (
-            sa.update(upgrades)
-            .where(upgrades.c.id == upgrade_id, upgrades.c.outcome == "running")
-            .values(
-                finished=finished,
-                outcome=outcome,
-                level=level,
-                freeze_ms=freeze_ms,
-                sessions=sessions,
-                to_version=to_version,
-                to_pid=to_pid,
-                error=error,
-            )
+        self._records.finish_running_sync(
+            upgrades,
+            upgrades.c.outcome,
+            upgrade_id,
+            "upgrade record",
+            {
+                "finished": finished,
+                "outcome": outcome,
+                "level": level,
+                "freeze_ms": freeze_ms,
+                "sessions": sessions,
+                "to_version": to_version,
+                "to_pid": to_pid,
+                "error": error,
+            },
         )
-        with self._records.transaction() as conn:
-            if conn.execute(stmt).rowcount == 1:
-                return
-            found = conn.execute(
-                sa.select(upgrades.c.outcome).where(upgrades.c.id == upgrade_id)
-            ).scalar_one_or_none()
-        if found is None:
-            raise CheckpointError(f"no upgrade record {upgrade_id} to finish")
-        raise CheckpointError(f"upgrade record {upgrade_id} is already {found}")
 
     def recent_sync(self, limit: int = 10) -> list[UpgradeRecord]:
         """Up to ``limit`` upgrades, newest (highest id) first.
