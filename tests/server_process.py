@@ -7,6 +7,7 @@ HOST:PORT``; ``ServerProcess.start`` waits for those lines and exposes the ports
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -63,6 +64,8 @@ class ServerProcess:
     ssh: bool = True
     wizard_password: str = WIZARD_PASSWORD
     env: dict[str, str] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()  # more ``moo serve`` flags, e.g. ("--force-recover",)
+    file_size_limit: int | None = None  # RLIMIT_FSIZE: writes past it fail as on a full disk
     process: subprocess.Popen[str] | None = None
     telnet_port: int = 0
     ssh_port: int = 0
@@ -91,10 +94,16 @@ class ServerProcess:
             "127.0.0.1:0" if self.ssh else "off",
             "--wizard-password",
             self.wizard_password,
+            *self.flags,
         ]
         env = {k: v for k, v in os.environ.items() if k != "MOO_WIZARD_PASSWORD"} | self.env
         self.process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            preexec_fn=self._limit_file_size if self.file_size_limit is not None else None,
         )
         self._spawn_reader(self._drain_stderr)
         assert self.process.stdout is not None
@@ -118,6 +127,13 @@ class ServerProcess:
                     wanted.discard(name)
         self._spawn_reader(self._drain_stdout)
         return self
+
+    def _limit_file_size(self) -> None:
+        """In the child before exec: writes past the limit fail with EFBIG (no SIGXFSZ)."""
+        assert self.file_size_limit is not None
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        limit = self.file_size_limit
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     def _spawn_reader(self, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, daemon=True)

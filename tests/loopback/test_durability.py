@@ -34,11 +34,8 @@ import asyncio
 import os
 import random
 import re
-import resource
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -46,7 +43,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
 
 from moo.config import Persist
 from moo.errors import CheckpointError, WorldError
@@ -60,7 +56,7 @@ from moo.world import mutations as m
 from moo.world.loader import build_core_world
 from moo.world.world import World
 from tests.loopback.conftest import BEGIN, MARK, login, wizard
-from tests.server_process import FAST_CONFIG, ServerProcess
+from tests.server_process import ServerProcess
 
 SEED = 20_251_121
 NO_COMMAND_BUDGET = {
@@ -76,57 +72,6 @@ def server_config(**persist: object) -> dict[str, object]:
         "persist": {"checkpoint_interval_seconds": 0, "keep_checkpoints": 3, **persist},
         "limits": NO_COMMAND_BUDGET,
     }
-
-
-@dataclass
-class FlaggedServer(ServerProcess):
-    """A ServerProcess (telnet only) with extra ``moo serve`` flags and an RLIMIT_FSIZE.
-
-    ``start`` raises RuntimeError (with the log) when the server exits instead of listening.
-    """
-
-    flags: tuple[str, ...] = ()
-    file_size_limit: int | None = None
-
-    def start(self, timeout: float = 20.0) -> FlaggedServer:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        config_path = self.data_dir.parent / f"{self.data_dir.name}-config.yaml"
-        config_path.write_text(yaml.safe_dump({**FAST_CONFIG, **self.extra_config}))
-        args = [
-            *(sys.executable, "-m", "moo", "serve", "--config", str(config_path)),
-            *("--data-dir", str(self.data_dir), "--telnet", "127.0.0.1:0", "--ssh", "off"),
-            *("--wizard-password", self.wizard_password, *self.flags),
-        ]
-        env = {k: v for k, v in os.environ.items() if k != "MOO_WIZARD_PASSWORD"}
-        self.process = subprocess.Popen(
-            args,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            preexec_fn=self._limit_file_size if self.file_size_limit is not None else None,
-        )
-        self._spawn_reader(self._drain_stderr)
-        assert self.process.stdout is not None
-        while True:
-            line = self.process.stdout.readline()
-            if not line:
-                self.process.wait(timeout)
-                self._close_pipes()
-                raise RuntimeError(f"server exited: {''.join(self.stderr_lines[-30:])}")
-            self.output.append(line)
-            if line.startswith("telnet listening on "):
-                self.telnet_port = int(line.strip().rsplit(":", 1)[1])
-                break
-        self._spawn_reader(self._drain_stdout)
-        return self
-
-    def _limit_file_size(self) -> None:
-        """In the child before exec: writes past the limit fail with EFBIG (no SIGXFSZ)."""
-        assert self.file_size_limit is not None
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        limit = self.file_size_limit
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -745,7 +690,7 @@ async def test_journal_damage_before_good_records_needs_force_recover(tmp_path: 
     flip(segment, entries[2][0] + jr.FRAME_HEAD + 2)  # entry 3; entries 4 and 5 follow
     damaged = segment.read_bytes()
 
-    refused = FlaggedServer(data, extra_config=config)
+    refused = ServerProcess(data, extra_config=config, ssh=False)
     with pytest.raises(RuntimeError):
         refused.start()
     assert refused.process is not None and refused.process.returncode != 0
@@ -753,7 +698,7 @@ async def test_journal_damage_before_good_records_needs_force_recover(tmp_path: 
     assert "journal is damaged" in log and segment.name in log and "--force-recover" in log
     assert segment.read_bytes() == damaged, "a refused start changes nothing on disk"
 
-    forced = FlaggedServer(data, extra_config=config, flags=("--force-recover",)).start()
+    forced = ServerProcess(data, extra_config=config, ssh=False, flags=("--force-recover",)).start()
     try:
         async with wizard_on(forced) as wiz:
             assert await digest_of(wiz) == digests[1]
@@ -864,7 +809,9 @@ async def test_a_full_disk_fails_the_checkpoint_and_then_refuses_changes(tmp_pat
     previous = snapshot.verify(kept[-1])
     assert kept[-1].stat().st_size > 2 * FILE_SIZE_LIMIT
 
-    limited = FlaggedServer(data, extra_config=config, file_size_limit=FILE_SIZE_LIMIT).start()
+    limited = ServerProcess(
+        data, extra_config=config, ssh=False, file_size_limit=FILE_SIZE_LIMIT
+    ).start()
     try:
         async with wizard_on(limited) as wiz:
             set_reply = re.compile(r"Description of relic \(#\d+\) set\.")
@@ -1054,7 +1001,7 @@ async def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path: Path) -
     try:
         async with wizard_on(first) as wiz:
             before = await digest_of(wiz)
-            second = FlaggedServer(data, extra_config=server_config())
+            second = ServerProcess(data, extra_config=server_config(), ssh=False)
             with pytest.raises(RuntimeError, match="another server is running"):
                 second.start()
             assert second.process is not None and second.process.returncode != 0
