@@ -112,7 +112,7 @@ def notify_checkpoint(ctx: VerbContext, cmd: Command) -> None:
             else (parse_duration(rest).total_seconds() if rest else 60.0)
         )
         world.set_prop(ctx.player, "checkpoint_warn", int(lead))
-        cp.reschedule()
+        cp.reschedule_warning(ctx.player)
     elif action:
         raise VerbError("Usage: @notify-checkpoint [on | off | warn [<time> | off]]")
     settings = state.player_notify(world, ctx.player)

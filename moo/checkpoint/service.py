@@ -78,6 +78,9 @@ class Checkpointer:
         self.stale_check = stale_check
         self.prepare_budget = prepare_budget
         self.clock = clock
+        # With no attempt on record the first regular checkpoint is due an interval after
+        # start-up, so rebuilding the schedule never pushes it back.
+        self.started_at = clock()
         self.oid = state.ensure_objects(world, interval=interval)
         self.history: list[CheckpointRecord] = store.records.recent_checkpoints_sync(HISTORY)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -123,7 +126,7 @@ class Checkpointer:
         settings = self.settings
         last = self._last_attempt()
         if last is None:
-            at, why = self.clock() + settings.interval, "the regular interval"
+            at, why = self.started_at + settings.interval, "the regular interval"
         elif last.status == "failed":
             at, why = (
                 (last.finished or last.started) + settings.failed_interval,
@@ -162,19 +165,21 @@ class Checkpointer:
                 "requested", max(settings.scheduled_at, self.clock() + 0.5), self._requested_job
             )
         upcoming = self.next_checkpoint()
-        if upcoming is None:
-            return
         for player in self.host.connected_ids():
-            notify = state.player_notify(self.world, player)
-            if notify.warn > 0 and upcoming.at - notify.warn > self.clock():
-                self._date_job(
-                    f"warn-{player}",
-                    upcoming.at - notify.warn,
-                    self._warn_job,
-                    player,
-                    notify.warn,
-                    upcoming.at,
-                )
+            self._schedule_warning(player, upcoming)
+
+    def reschedule_warning(self, player: int) -> None:
+        """Rebuild only ``player``'s warn job (at login, or when their lead changes)."""
+        if self.scheduler.running:
+            self._schedule_warning(player, self.next_checkpoint())
+
+    def _schedule_warning(self, player: int, upcoming: Next | None) -> None:
+        job_id = f"warn-{player}"
+        if self.scheduler.get_job(job_id) is not None:
+            self.scheduler.remove_job(job_id)
+        lead = state.player_notify(self.world, player).warn
+        if upcoming is not None and lead > 0 and upcoming.at - lead > self.clock():
+            self._date_job(job_id, upcoming.at - lead, self._warn_job, player, lead, upcoming.at)
 
     def _date_job(self, job_id: str, at: float, func: Callable[..., object], *args: object) -> None:
         self.scheduler.add_job(
@@ -227,7 +232,7 @@ class Checkpointer:
             if text is not None:
                 self.host.notify(player, text)
         if state.player_notify(self.world, player).warn > 0:
-            self.reschedule()
+            self.reschedule_warning(player)
 
     # ----------------------------------------------------------- requesting
 
