@@ -306,6 +306,16 @@ class Records:
                     f"records database {self._where}: {_reason(error)}"
                 ) from error
 
+    def insert_sync(self, stmt: sa.Insert) -> int:
+        """Run one INSERT of a single row; returns the new row's id.
+
+        Raises CheckpointError if the database fails. Atomic (one INSERT).
+        """
+        with self.transaction() as conn:
+            key = conn.execute(stmt).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
     def finish_running_sync(
         self, table: sa.Table, state: sa.Column[Any], row_id: int, what: str, values: dict[str, Any]
     ) -> None:
@@ -338,10 +348,7 @@ class Records:
         stmt = sa.insert(checkpoints).values(
             reason=reason, requested_by=requested_by, started=started, status="running"
         )
-        with self.transaction() as conn:
-            key = conn.execute(stmt).inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        return self.insert_sync(stmt)
 
     def finish_checkpoint_sync(
         self,
@@ -442,10 +449,7 @@ class Records:
         Raises CheckpointError. Atomic (one INSERT).
         """
         stmt = sa.insert(server_runs).values(started=started, pid=pid, version=version)
-        with self.transaction() as conn:
-            key = conn.execute(stmt).inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        return self.insert_sync(stmt)
 
     def end_run_sync(self, run_id: int, *, stopped: float, clean: bool) -> None:
         """Record that this run stopped. Raises CheckpointError (also for an unknown id).

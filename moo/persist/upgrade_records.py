@@ -104,10 +104,7 @@ class UpgradeLog:
             from_pid=from_pid,
             outcome="running",
         )
-        with self._records.transaction() as conn:
-            key = conn.execute(stmt).inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        return self._records.insert_sync(stmt)
 
     def finish_sync(
         self,
