@@ -47,34 +47,26 @@ def require_control(world: World, who: int, oid: int, action: str) -> None:
         )
 
 
-def property_owner(world: World, oid: int, name: str) -> int | None:
-    """Who owns property ``name`` on ``oid``: with 'c', on a descendant, the object's owner."""
+def _prop_allows(world: World, who: int, oid: int, name: str, perm: str) -> bool:
+    """MOO: wizards, anyone when the property has ``perm`` ('r' or 'w'), else its owner on
+    this object; 'c' makes that the object's owner wherever it is inherited."""
     found = world.prop_definer(oid, name)
     if found is None:
-        return None
+        return False
     definer, propdef = found
+    if is_wizard(world, who) or perm in propdef.perms:
+        return True
     if "c" in propdef.perms and definer.id != oid:
-        return world.objects[oid].owner
-    return propdef.owner
+        return world.objects[oid].owner == who
+    return propdef.owner == who
 
 
 def can_read_prop(world: World, who: int, oid: int, name: str) -> bool:
-    found = world.prop_definer(oid, name)
-    if found is None:
-        return False
-    _definer, propdef = found
-    return is_wizard(world, who) or "r" in propdef.perms or property_owner(world, oid, name) == who
+    return _prop_allows(world, who, oid, name, "r")
 
 
 def can_write_prop(world: World, who: int, oid: int, name: str) -> bool:
-    """MOO: the property's owner on this object may write it; 'c' makes that the object's owner."""
-    found = world.prop_definer(oid, name)
-    if found is None:
-        return False
-    _definer, propdef = found
-    if is_wizard(world, who) or "w" in propdef.perms:
-        return True
-    return property_owner(world, oid, name) == who
+    return _prop_allows(world, who, oid, name, "w")
 
 
 def require_write_prop(world: World, who: int, oid: int, name: str) -> None:
