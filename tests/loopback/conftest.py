@@ -49,5 +49,32 @@ async def wizard(server: ServerProcess) -> TelnetClient:
     return await login(server.telnet_port, "Wizard", WIZARD_PASSWORD, create=False)
 
 
+async def send_together(
+    client: TelnetClient, commands: list[str], timeout: float = 30.0
+) -> list[list[str]]:
+    """Send every command in one write; each one's output lines, in order.
+
+    Needs the markers ``login`` sets: lines outside a BEGIN..MARK block (others' speech)
+    are skipped. ``timeout`` is how long to wait for each next line.
+    """
+    client.send_raw("".join(f"{command}\r\n" for command in commands).encode())
+    replies: list[list[str]] = []
+    block: list[str] | None = None
+    while len(replies) < len(commands):
+        line = await client.read_line(timeout)
+        if line is None:
+            raise AssertionError(
+                f"only {len(replies)} of {len(commands)} replies arrived; got {replies[-3:]}"
+            )
+        if line == BEGIN:
+            block = []
+        elif line == MARK and block is not None:
+            replies.append(block)
+            block = None
+        elif block is not None:
+            block.append(line)
+    return replies
+
+
 def data_dir_of(server: ServerProcess) -> Path:
     return server.data_dir

@@ -33,7 +33,7 @@ import pytest
 
 from moo.net.telnet_client import TelnetClient
 from moo.persist.records import Records
-from tests.loopback.conftest import BEGIN, MARK, login, unique_name
+from tests.loopback.conftest import MARK, login, send_together, unique_name
 from tests.server_process import WIZARD_PASSWORD, ServerProcess
 
 # ------------------------------------------------------------------------------ formats
@@ -122,25 +122,6 @@ def match(pattern: re.Pattern[str], line: str) -> re.Match[str]:
 async def next_line(client: TelnetClient) -> re.Match[str]:
     """@status-checkpoint's first line, parsed."""
     return match(NEXT, (await client.command("@status-checkpoint", MARK))[0])
-
-
-async def send_together(client: TelnetClient, commands: list[str]) -> list[list[str]]:
-    """Send several commands in one write; each one's output lines, in order."""
-    client.send_raw("".join(f"{c}\r\n" for c in commands).encode())
-    blocks: list[list[str]] = []
-    for command in commands:
-        out: list[str] | None = None
-        while True:
-            line = await client.read_line(5.0)
-            assert line is not None, f"no output for {command!r}; got {blocks}"
-            if out is None:
-                out = [] if line == BEGIN else None
-            elif line == MARK:
-                blocks.append(out)
-                break
-            else:
-                out.append(line)
-    return blocks
 
 
 async def checkpoint_now(client: TelnetClient) -> tuple[re.Match[str], list[str]]:
@@ -591,7 +572,7 @@ async def test_a_request_while_writing_says_when_it_should_finish(
     wiz = await connect.wizard(server)
     # One write: the second command runs while the first one's checkpoint is being written.
     first, second, status = await send_together(
-        wiz, ["@checkpoint now", "@checkpoint now", "@status-checkpoint"]
+        wiz, ["@checkpoint now", "@checkpoint now", "@status-checkpoint"], timeout=5.0
     )
     assert first == ["Checkpoint started."]
     assert len(second) == 1

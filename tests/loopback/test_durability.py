@@ -55,7 +55,7 @@ from moo.persist.store import Store
 from moo.world import mutations as m
 from moo.world.loader import build_core_world
 from moo.world.world import World
-from tests.loopback.conftest import BEGIN, MARK, login, wizard
+from tests.loopback.conftest import BEGIN, MARK, login, send_together, wizard
 from tests.server_process import ServerProcess
 
 SEED = 20_251_121
@@ -129,26 +129,6 @@ async def checkpoint_now(client: TelnetClient) -> str:
     """``@checkpoint now`` and the line that reports how it ended."""
     assert await client.command("@checkpoint now", MARK) == ["Checkpoint started."]
     return await client.expect(re.compile(r"^Checkpoint (done|FAILED)"), timeout=30)
-
-
-async def pipeline(client: TelnetClient, lines: list[str]) -> list[list[str]]:
-    """Send every line at once; return each line's reply, in order."""
-    for line in lines:
-        client.send_line(line)
-    replies: list[list[str]] = []
-    block: list[str] | None = None
-    while len(replies) < len(lines):
-        line = await client.read_line(30)
-        if line is None:
-            raise AssertionError(f"only {len(replies)} of {len(lines)} replies arrived")
-        if line == BEGIN:
-            block = []
-        elif line == MARK and block is not None:
-            replies.append(block)
-            block = None
-        elif block is not None:
-            block.append(line)
-    return replies
 
 
 @contextmanager
@@ -358,7 +338,7 @@ async def build_template(data: Path) -> Template:
     server = ServerProcess(data, extra_config=server_config(fsync="no"), ssh=False).start()
     try:
         async with wizard_on(server) as wiz, driver_on(server, create=True) as driver:
-            pads = await pipeline(
+            pads = await send_together(
                 wiz, [f"@create $thing named pad{i},{PAD_ALIASES}" for i in range(PADDING)]
             )
             assert all(reply[0].startswith("You now have pad") for reply in pads)
@@ -796,7 +776,7 @@ async def test_a_full_disk_fails_the_checkpoint_and_then_refuses_changes(tmp_pat
     first = ServerProcess(data, extra_config=config, ssh=False).start()
     try:
         async with wizard_on(first) as wiz:
-            await pipeline(
+            await send_together(
                 wiz, [f"@create $thing named bulk{i},{BULK_ALIASES}" for i in range(400)]
             )
             created = await wiz.command("@create $thing named relic", MARK)
@@ -830,7 +810,7 @@ async def test_a_full_disk_fails_the_checkpoint_and_then_refuses_changes(tmp_pat
             assert set_reply.fullmatch(reply[0]), reply
 
             texts = [f"{i:04d}" + "." * 2990 for i in range(250)]  # ~750 KB of journal
-            replies = await pipeline(wiz, [f"@describe {relic} as {text}" for text in texts])
+            replies = await send_together(wiz, [f"@describe {relic} as {text}" for text in texts])
             accepted = 0
             while accepted < len(replies) and set_reply.fullmatch(replies[accepted][0]):
                 accepted += 1
