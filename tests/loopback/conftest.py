@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -74,7 +73,3 @@ async def send_together(
         elif block is not None:
             block.append(line)
     return replies
-
-
-def data_dir_of(server: ServerProcess) -> Path:
-    return server.data_dir
