@@ -229,24 +229,34 @@ def _entry(generation: int, path: Path, records: list[CheckpointRecord]) -> Entr
     return Entry(generation, path, size, header, damage, found[0] if found else None)
 
 
+def _known_records(data: DataDir) -> tuple[list[CheckpointRecord], str | None]:
+    """The data dir's ok records with a path, and why they could not be read (else None)."""
+    try:
+        with open_records(data) as records:
+            return _all_records(records), None
+    except CheckpointError as error:
+        return [], str(error)
+
+
+def _entries(data: DataDir, known: list[CheckpointRecord]) -> list[Entry]:
+    """Every checkpoint, newest first, matched against ``known``. Raises CheckpointError
+    only if the checkpoints directory cannot be read."""
+    try:
+        found = list_checkpoints(data.checkpoints) if data.checkpoints.is_dir() else []
+    except OSError as error:
+        raise CheckpointError(f"cannot read {data.checkpoints}: {error.strerror}") from None
+    entries = [_entry(g, p, known) for g, p in reversed(found)]
+    return [e for e in entries if e is not None]
+
+
 def list_entries(data: DataDir) -> Listing:
     """Every checkpoint, newest first, from headers only. Never raises for a bad file.
 
     Raises CheckpointError only if the checkpoints directory cannot be read. Records
     that cannot be read leave ``record`` None and say why in ``records_note``.
     """
-    note = None
-    try:
-        with open_records(data) as records:
-            known = _all_records(records)
-    except CheckpointError as error:
-        known, note = [], str(error)
-    try:
-        found = list_checkpoints(data.checkpoints) if data.checkpoints.is_dir() else []
-    except OSError as error:
-        raise CheckpointError(f"cannot read {data.checkpoints}: {error.strerror}") from None
-    entries = [_entry(g, p, known) for g, p in reversed(found)]
-    return Listing([e for e in entries if e is not None], note)
+    known, note = _known_records(data)
+    return Listing(_entries(data, known), note)
 
 
 # -- show / verify ---------------------------------------------------------------------------
@@ -290,12 +300,7 @@ def journal_after(journal_dir: Path, position: int) -> Coverage:
 def show(data: DataDir, ident: Ident) -> Details:
     """One checkpoint's header, record and journal coverage. Raises CheckpointError."""
     generation, path = find(data, ident)
-    note = None
-    try:
-        with open_records(data) as records:
-            known = _all_records(records)
-    except CheckpointError as error:
-        known, note = [], str(error)
+    known, note = _known_records(data)
     entry = _entry(generation, path, known)
     if entry is None:
         raise CheckpointError(f"{path.name} was deleted while reading it")
@@ -401,7 +406,7 @@ def prune(
     removed: list[Entry] = []
     kept: list[Entry] = []
     total = 0
-    for entry in list_entries(data).entries:
+    for entry in _entries(data, []):  # records play no part: not opened
         created = entry.header.created if entry.header else entry.path.stat().st_mtime
         drop = (
             len(kept) >= keep
