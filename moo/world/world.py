@@ -38,8 +38,6 @@ from moo.world.values import NOTHING, ObjRef
 CommitObserver = Callable[[list[m.Mutation]], None]
 ChangeHook = Callable[[int], None]
 
-_PLAYER = int(Flag.PLAYER)
-
 BUILTIN_PROPERTIES = frozenset(
     {"name", "owner", "location", "contents", "parent", "flags", "aliases", "id", "verbs"}
 )
@@ -251,7 +249,7 @@ class World:
                 self._children[obj.parent] = {obj.id: None}
             else:
                 siblings[obj.id] = None
-        if obj.flags & _PLAYER:
+        if obj.is_player:
             self._players[obj.name.lower()] = obj.id
 
     def _unindex(self, obj: MooObject) -> None:
