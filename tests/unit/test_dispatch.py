@@ -23,7 +23,7 @@ from moo.commands.dispatch import (
 )
 from moo.commands.match import match_among, match_object, match_player
 from moo.commands.parser import Command, parse
-from moo.errors import PermissionDenied, VerbError
+from moo.errors import MooError, PermissionDenied, VerbError
 from moo.world import mutations as m
 from moo.world import verb_registry
 from moo.world.loader import build_core_world
@@ -333,35 +333,28 @@ def _meddle(env: Env, ctx: VerbContext) -> None:
     ctx.announce("nor this")
 
 
-def test_verb_error_delivers_only_the_error_and_changes_nothing(env: Env) -> None:
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [(VerbError, "You can't do that."), (PermissionDenied, "Sorry, meddle is for wizards only.")],
+    ids=["verb_error", "denied"],
+)
+def test_a_refusal_delivers_only_its_one_line_and_changes_nothing(
+    env: Env, error: type[MooError], line: str
+) -> None:
     def failing(ctx: VerbContext, cmd: Command) -> None:
         _meddle(env, ctx)
-        raise VerbError("You can't do that.")
+        raise error(line)
 
-    env.add(env.me, "meddle", "any any any", env.register("verb_error", failing))
+    env.add(env.me, "meddle", "any any any", env.register("refusal", failing))
     env.batches.clear()
     digest = env.world.digest()
     env.host.sent.clear()
     env.dispatcher.run(env.me, "meddle")
-    assert env.host.sent == [(env.me, "You can't do that.")]
+    assert env.host.sent == [(env.me, line)]
     assert env.world.digest() == digest
     assert env.batches == []
     assert env.world.player_by_name("tester") == env.me
     assert env.world.player_by_name("meddler") is None
-
-
-def test_permission_denied_is_one_line_too(env: Env) -> None:
-    def denied(ctx: VerbContext, cmd: Command) -> None:
-        _meddle(env, ctx)
-        raise PermissionDenied("Sorry, meddle is for wizards only.")
-
-    env.add(env.me, "meddle", "any any any", env.register("denied", denied))
-    env.batches.clear()
-    digest = env.world.digest()
-    env.host.sent.clear()
-    env.dispatcher.run(env.me, "meddle")
-    assert env.host.sent == [(env.me, "Sorry, meddle is for wizards only.")]
-    assert env.world.digest() == digest and env.batches == []
 
 
 def test_world_error_from_a_verb_is_shown_and_undone(env: Env) -> None:
