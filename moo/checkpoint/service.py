@@ -34,6 +34,7 @@ from moo.checkpoint import messages, state
 from moo.checkpoint.timeparse import format_duration
 from moo.persist.records import CheckpointRecord
 from moo.persist.store import CheckpointOutcome, Store
+from moo.world.permissions import is_wizard
 from moo.world.world import World
 
 log = logging.getLogger(__name__)
@@ -208,10 +209,7 @@ class Checkpointer:
         text = self.stale_warning()
         if text is not None:
             for player in self.host.connected_ids():
-                if (
-                    self.world.objects.get(player) is not None
-                    and self.world.objects[player].is_wizard
-                ):
+                if is_wizard(self.world, player):
                     self.host.notify(player, text)
 
     def stale_warning(self) -> str | None:
@@ -226,8 +224,7 @@ class Checkpointer:
 
     def player_connected(self, player: int) -> None:
         """Warn a wizard at login when saving has gone stale; schedule their warning."""
-        obj = self.world.objects.get(player)
-        if obj is not None and obj.is_wizard:
+        if is_wizard(self.world, player):
             text = self.stale_warning()
             if text is not None:
                 self.host.notify(player, text)
