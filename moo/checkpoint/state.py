@@ -79,6 +79,7 @@ class Settings:
     message: str
     prepare: tuple[int, ...]
     requests: tuple[tuple[float, str], ...]  # (when, who asked), earliest first
+    skip_regular: float
 
     @property
     def scheduled_at(self) -> float | None:
@@ -87,8 +88,6 @@ class Settings:
     @property
     def scheduled_by(self) -> str:
         return self.requests[0][1] if self.requests else ""
-
-    skip_regular: float
 
 
 def _number(value: Any, default: float) -> float:
