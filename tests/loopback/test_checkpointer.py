@@ -33,8 +33,8 @@ import pytest
 
 from moo.net.telnet_client import TelnetClient
 from moo.persist.records import Records
-from tests.loopback.conftest import MARK, login, send_together, unique_name
-from tests.server_process import WIZARD_PASSWORD, ServerProcess
+from tests.loopback.conftest import MARK, login, player, send_together, unique_name, wizard
+from tests.server_process import ServerProcess
 
 # ------------------------------------------------------------------------------ formats
 
@@ -201,11 +201,14 @@ class Clients:
         return client
 
     async def player(self, server: ServerProcess, prefix: str = "p") -> tuple[TelnetClient, str]:
-        name = unique_name(prefix)
-        return await self.login(server.telnet_port, name, "secret"), name
+        client, name = await player(server, prefix)
+        self.opened.append(client)
+        return client, name
 
     async def wizard(self, server: ServerProcess) -> TelnetClient:
-        return await self.login(server.telnet_port, "Wizard", WIZARD_PASSWORD, create=False)
+        client = await wizard(server)
+        self.opened.append(client)
+        return client
 
     async def close_all(self) -> None:
         while self.opened:
@@ -225,7 +228,7 @@ async def no_requests_left(server: ServerProcess) -> AsyncIterator[None]:
     scheduled (when it failed before cancelling) is cancelled afterwards, so the tests
     after it still find the regular checkpoint next."""
     yield
-    wiz = await login(server.telnet_port, "Wizard", WIZARD_PASSWORD, create=False)
+    wiz = await wizard(server)
     try:
         await cancel_requests(wiz)
     finally:
