@@ -61,7 +61,9 @@ def segment_name(first_lsn: int) -> str:
 
 
 def list_segments(directory: Path) -> list[tuple[int, Path]]:
-    """(first lsn, path) of every segment, oldest first."""
+    """(first lsn, path) of every segment, oldest first; [] if ``directory`` is not there."""
+    if not directory.is_dir():
+        return []
     found = []
     for path in directory.glob(f"*{SUFFIX}"):
         stem = path.name[: -len(SUFFIX)]

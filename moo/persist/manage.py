@@ -163,7 +163,7 @@ def reason_of(error: CheckpointError, path: Path) -> str:
 
 def find(data: DataDir, ident: Ident) -> tuple[int, Path]:
     """(generation, path) of one checkpoint. Raises CheckpointError if there is no such file."""
-    found = list_checkpoints(data.checkpoints) if data.checkpoints.is_dir() else []
+    found = list_checkpoints(data.checkpoints)
     if not found:
         raise CheckpointError(f"no checkpoints in {data.checkpoints}")
     if ident == "latest":
@@ -242,7 +242,7 @@ def _entries(data: DataDir, known: list[CheckpointRecord]) -> list[Entry]:
     """Every checkpoint, newest first, matched against ``known``. Raises CheckpointError
     only if the checkpoints directory cannot be read."""
     try:
-        found = list_checkpoints(data.checkpoints) if data.checkpoints.is_dir() else []
+        found = list_checkpoints(data.checkpoints)
     except OSError as error:
         raise CheckpointError(f"cannot read {data.checkpoints}: {error.strerror}") from None
     entries = [_entry(g, p, known) for g, p in reversed(found)]
@@ -264,7 +264,7 @@ def list_entries(data: DataDir) -> Listing:
 
 def needed_segments(journal_dir: Path, position: int) -> list[tuple[int, Path]]:
     """Segments that may hold frames after ``position`` (by their names; the newest always)."""
-    segments = jr.list_segments(journal_dir) if journal_dir.is_dir() else []
+    segments = jr.list_segments(journal_dir)
     needed = []
     for index, (first, path) in enumerate(segments):
         following = segments[index + 1][0] if index + 1 < len(segments) else None
@@ -322,7 +322,7 @@ def verify(data: DataDir, ident: Ident | None = None) -> list[Verified]:
     """
     if ident is not None:
         return [verify_one(*find(data, ident))]
-    found = list_checkpoints(data.checkpoints) if data.checkpoints.is_dir() else []
+    found = list_checkpoints(data.checkpoints)
     if not found:
         raise CheckpointError(f"no checkpoints in {data.checkpoints}")
     return [verify_one(g, p) for g, p in reversed(found)]
@@ -330,7 +330,7 @@ def verify(data: DataDir, ident: Ident | None = None) -> list[Verified]:
 
 def newest_good(data: DataDir, *, besides: int | None = None) -> int | None:
     """The newest generation (other than ``besides``) that verifies, or None."""
-    found = list_checkpoints(data.checkpoints) if data.checkpoints.is_dir() else []
+    found = list_checkpoints(data.checkpoints)
     for generation, path in reversed(found):
         if generation != besides and verify_one(generation, path).error is None:
             return generation
@@ -443,10 +443,8 @@ def usage(data: DataDir) -> list[UsageRow]:
     Raises CheckpointError if a directory cannot be read.
     """
     try:
-        ckpts = (
-            [p for _g, p in list_checkpoints(data.checkpoints)] if data.checkpoints.is_dir() else []
-        )
-        segments = [p for _f, p in jr.list_segments(data.journal)] if data.journal.is_dir() else []
+        ckpts = [p for _g, p in list_checkpoints(data.checkpoints)]
+        segments = [p for _f, p in jr.list_segments(data.journal)]
         records = [
             p
             for p in (

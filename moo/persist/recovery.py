@@ -44,7 +44,10 @@ class Recovered:
 
 
 def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
-    """(generation, path) of every checkpoint file, oldest first."""
+    """(generation, path) of every checkpoint file, oldest first; [] if ``directory`` is not
+    there."""
+    if not directory.is_dir():
+        return []
     found = []
     for path in directory.glob(f"ckpt-*{CHECKPOINT_SUFFIX}"):
         number = path.name[5 : -len(CHECKPOINT_SUFFIX)]
@@ -75,7 +78,7 @@ def recover(
     world: World | None = None
     position = 0
     chosen: Path | None = None
-    candidates = list_checkpoints(checkpoints) if checkpoints.exists() else []
+    candidates = list_checkpoints(checkpoints)
     for _generation, path in reversed(candidates):
         try:
             world, header = snapshot.load(path)
@@ -85,7 +88,7 @@ def recover(
             continue
         position, chosen = header.journal_position, path
         break
-    segments = jr.list_segments(journal_dir) if journal_dir.exists() else []
+    segments = jr.list_segments(journal_dir)
     fresh = False
     if world is None:
         journal_from_start = bool(segments) and segments[0][0] == 1
