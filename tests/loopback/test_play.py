@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 
 from moo.net.telnet_client import TelnetClient
 from tests.loopback.conftest import MARK, login, player, unique_name, wizard
@@ -132,6 +132,18 @@ async def test_welcome_screen(server: ServerProcess) -> None:
     assert await client.wait_closed()
 
 
+async def echo_turns(client: TelnetClient, *, off: bool, timeout: float = 0.5) -> bool:
+    """Whether the server turns echo ``off`` (or on) within ``timeout``.
+
+    The WILL/WONT ECHO follows the line before it and may come in a later read, so this
+    reads on (the client answers negotiation as it reads); sleeping would not see it.
+    """
+    deadline = time.monotonic() + timeout
+    while client.iac.echo_off != off and time.monotonic() < deadline:
+        await client.read_line(0.05)
+    return client.iac.echo_off == off
+
+
 async def test_password_prompt_hides_typing(server: ServerProcess) -> None:
     name = unique_name("shy")
     first = await login(server.telnet_port, name, "hidden-pw")
@@ -139,18 +151,10 @@ async def test_password_prompt_hides_typing(server: ServerProcess) -> None:
     client = await TelnetClient.connect("127.0.0.1", server.telnet_port)
     client.send_line(f"connect {name}")
     await client.expect("Password:")
-    for _ in range(50):  # the WILL ECHO arrives with the prompt; give the client a moment
-        if client.iac.echo_off:
-            break
-        await asyncio.sleep(0.01)
-    assert client.iac.echo_off, "server should offer WILL ECHO at the password prompt"
+    assert await echo_turns(client, off=True), "server should offer WILL ECHO at the prompt"
     client.send_line("hidden-pw")
     await client.expect(f"*** Connected as {name} ***")
-    for _ in range(50):
-        if not client.iac.echo_off:
-            break
-        await asyncio.sleep(0.01)
-    assert not client.iac.echo_off, "echo must be back on after the password"
+    assert await echo_turns(client, off=False), "echo must be back on after the password"
     await client.close()
 
 
