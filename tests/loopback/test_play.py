@@ -115,20 +115,20 @@ async def test_help_topics(server: ServerProcess) -> None:
 async def test_welcome_screen(server: ServerProcess) -> None:
     client = await TelnetClient.connect("127.0.0.1", server.telnet_port)
     await client.expect("connect <name> <password>")
-    client.send_line("who")
-    await client.expect("connected.")
-    client.send_line("connect Wizard wrong-password")
-    await client.expect("Either that player does not exist, or has a different password.")
-    client.send_line("create Wizard whatever")
-    await client.expect("The name 'Wizard' is already taken.")
-    client.send_line("create x pw")
-    await client.expect("Please choose a password of at least 4 characters.")
-    client.send_line("create 9lives secret")
-    await client.expect("A name must start with a letter")
-    client.send_line("dance")
-    await client.expect("I don't understand that. Type 'help'")
-    client.send_line("quit")
-    await client.expect("Goodbye!")
+    for typed, answer in (
+        ("who", "connected."),
+        (
+            "connect Wizard wrong-password",
+            "Either that player does not exist, or has a different password.",
+        ),
+        ("create Wizard whatever", "The name 'Wizard' is already taken."),
+        ("create x pw", "Please choose a password of at least 4 characters."),
+        ("create 9lives secret", "A name must start with a letter"),
+        ("dance", "I don't understand that. Type 'help'"),
+        ("quit", "Goodbye!"),
+    ):
+        client.send_line(typed)
+        await client.expect(answer)
     assert await client.wait_closed()
 
 
