@@ -33,6 +33,17 @@ def run_script(path: Path, port: int, *extra: str) -> subprocess.CompletedProces
     return subprocess.run(args, capture_output=True, text=True, timeout=90, cwd=REPO)
 
 
+def run_failing(
+    tmp_path: Path, server: ServerProcess, name: str, text: str, code: int = 1
+) -> tuple[Path, str]:
+    """Write ``text`` as NAME.moot and run it, which must exit ``code``: (the file, stderr)."""
+    script = tmp_path / f"{name}.moot"
+    script.write_text(text)
+    done = run_script(script, server.telnet_port)
+    assert done.returncode == code, done.stdout + done.stderr
+    return script, done.stderr
+
+
 def test_there_are_transcripts() -> None:
     assert {p.name for p in TRANSCRIPTS} >= {
         "two_players_talk.moot",
@@ -52,17 +63,17 @@ def test_transcript_passes(path: Path, transcript_server: ServerProcess) -> None
 def test_a_failing_transcript_reports_the_expectation_and_what_arrived(
     tmp_path: Path, transcript_server: ServerProcess
 ) -> None:
-    script = tmp_path / "failing.moot"
-    script.write_text(
+    script, stderr = run_failing(
+        tmp_path,
+        transcript_server,
+        "failing",
         "> create Failer1 failer-pw\n"
         "< *** Connected as Failer1 ***\n"
         "> say hello\n"
         "> @quit\n"
-        '< You say, "goodbye"\n'
+        '< You say, "goodbye"\n',
     )
-    done = run_script(script, transcript_server.telnet_port)
-    assert done.returncode == 1, done.stdout + done.stderr
-    report = done.stderr.splitlines()
+    report = stderr.splitlines()
     assert report[0] == f"{script}:5: FAILED on connection 'main'"
     assert report[1:3] == [
         '  expected a line equal to: You say, "goodbye"',
@@ -74,53 +85,51 @@ def test_a_failing_transcript_reports_the_expectation_and_what_arrived(
 def test_a_timeout_names_the_seconds_waited(
     tmp_path: Path, transcript_server: ServerProcess
 ) -> None:
-    script = tmp_path / "slow.moot"
-    script.write_text("@timeout 0.3\n> who\n< Nobody is connected, surely\n")
-    done = run_script(script, transcript_server.telnet_port)
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert done.stderr.startswith(f"{script}:3: FAILED on connection 'main'\n")
-    assert "  expected a line equal to: Nobody is connected, surely\n  but 0.3s passed" in (
-        done.stderr
+    script, stderr = run_failing(
+        tmp_path, transcript_server, "slow", "@timeout 0.3\n> who\n< Nobody is connected, surely\n"
     )
+    assert stderr.startswith(f"{script}:3: FAILED on connection 'main'\n")
+    assert "  expected a line equal to: Nobody is connected, surely\n  but 0.3s passed" in stderr
 
 
 def test_a_forbidden_line_fails_at_the_next_match(
     tmp_path: Path, transcript_server: ServerProcess
 ) -> None:
-    script = tmp_path / "forbidden.moot"
-    script.write_text(
+    script, stderr = run_failing(
+        tmp_path,
+        transcript_server,
+        "forbidden",
         "> create Failer2 failer-pw\n"
         "< *** Connected as Failer2 ***\n"
         "! I don't understand\n"
         "> xyzzy\n"
         "> say done\n"
-        '< You say, "done"\n'
+        '< You say, "done"\n',
     )
-    done = run_script(script, transcript_server.telnet_port)
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert done.stderr.startswith(f"{script}:3: FAILED on connection 'main'")
-    assert "  must not see: I don't understand" in done.stderr
-    assert "  | I don't understand that." in done.stderr
+    assert stderr.startswith(f"{script}:3: FAILED on connection 'main'")
+    assert "  must not see: I don't understand" in stderr
+    assert "  | I don't understand that." in stderr
 
 
 def test_a_malformed_transcript_exits_2_with_file_and_line(
     tmp_path: Path, transcript_server: ServerProcess
 ) -> None:
-    script = tmp_path / "bad.moot"
-    script.write_text("> look\n@teleport home\n")
-    done = run_script(script, transcript_server.telnet_port)
-    assert done.returncode == 2
-    assert f"{script}:2: unknown directive '@teleport'" in done.stderr
+    script, stderr = run_failing(
+        tmp_path, transcript_server, "bad", "> look\n@teleport home\n", code=2
+    )
+    assert f"{script}:2: unknown directive '@teleport'" in stderr
 
 
 def test_expect_close_fails_when_the_server_keeps_the_connection(
     tmp_path: Path, transcript_server: ServerProcess
 ) -> None:
-    script = tmp_path / "open.moot"
-    script.write_text("@timeout 0.3\n> help\n< Commands on this screen:\n@expect-close\n")
-    done = run_script(script, transcript_server.telnet_port)
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert done.stderr.startswith(f"{script}:4: FAILED on connection 'main'\n")
-    assert "  expected the server to close the connection\n  but 0.3s passed" in done.stderr
-    assert "  | Commands on this screen:" not in done.stderr  # that line was the match
-    assert "  |   quit                        disconnect" in done.stderr
+    script, stderr = run_failing(
+        tmp_path,
+        transcript_server,
+        "open",
+        "@timeout 0.3\n> help\n< Commands on this screen:\n@expect-close\n",
+    )
+    assert stderr.startswith(f"{script}:4: FAILED on connection 'main'\n")
+    assert "  expected the server to close the connection\n  but 0.3s passed" in stderr
+    assert "  | Commands on this screen:" not in stderr  # that line was the match
+    assert "  |   quit                        disconnect" in stderr
