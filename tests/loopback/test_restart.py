@@ -13,6 +13,11 @@ from tests.loopback.conftest import MARK, login, wizard
 from tests.server_process import ServerProcess
 
 
+def serve(data: Path, *flags: str) -> list[str]:
+    """``moo serve`` on ``data`` without a config file (ServerProcess always writes one)."""
+    return [sys.executable, "-m", "moo", "serve", "--data-dir", str(data), *flags]
+
+
 async def test_shutdown_by_wizard_saves_the_world(tmp_path: Path) -> None:
     data = tmp_path / "data"
     first = ServerProcess(data, ssh=False).start()
@@ -53,18 +58,7 @@ def test_first_start_generates_a_private_wizard_password(tmp_path: Path) -> None
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if k != "MOO_WIZARD_PASSWORD"}
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "moo",
-            "serve",
-            "--data-dir",
-            str(data),
-            "--telnet",
-            "127.0.0.1:0",
-            "--ssh",
-            "off",
-        ],
+        serve(data, "--telnet", "127.0.0.1:0", "--ssh", "off"),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -87,16 +81,7 @@ def test_first_start_generates_a_private_wizard_password(tmp_path: Path) -> None
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
 
     again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "moo",
-            "serve",
-            "--data-dir",
-            str(data),
-            "--telnet",
-            "127.0.0.1:99999",
-        ],
+        serve(data, "--telnet", "127.0.0.1:99999"),
         capture_output=True,
         text=True,
         env=env,
@@ -111,18 +96,7 @@ async def test_env_password_and_busy_port(tmp_path: Path) -> None:
     try:
         env = {**os.environ, "MOO_WIZARD_PASSWORD": "from-env"}
         busy = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "moo",
-                "serve",
-                "--data-dir",
-                str(tmp_path / "two"),
-                "--telnet",
-                f"127.0.0.1:{first.telnet_port}",
-                "--ssh",
-                "off",
-            ],
+            serve(tmp_path / "two", "--telnet", f"127.0.0.1:{first.telnet_port}", "--ssh", "off"),
             capture_output=True,
             text=True,
             env=env,
