@@ -82,6 +82,7 @@ from bench.commands import (  # noqa: E402
     log_in_wizard,
     percentile,
     run_clients,
+    wait_drained,
 )
 from bench.world_builder import PER_ROOM, PROPS, note, populate  # noqa: E402
 from moo.config import Persist  # noqa: E402
@@ -308,9 +309,7 @@ async def load_run(
     stop_profile(spy)
     await asyncio.sleep(TAIL_SECONDS)
     stop_at = clock()
-    drain = clock() + 5
-    while player.started and clock() < drain:
-        await asyncio.sleep(0.05)
+    await wait_drained([player], 5)
     sampler.cancel()
     wizard.close()
     player.close()
