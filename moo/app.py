@@ -27,7 +27,8 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -70,13 +71,28 @@ def prepare_data_dir(data_dir: Path) -> None:
     (data_dir / "run").mkdir(exist_ok=True, mode=0o700)
 
 
+def core_world_builder(config: Config) -> Callable[[], World]:
+    """Builds the starting world (``core_db``) when a data directory has none."""
+    return lambda: build_core_world(config.core_db or DEFAULT_CORE_DIR)
+
+
+@contextmanager
+def loading_world() -> Iterator[None]:
+    """GC off while a world loads (its passes doubled the 1M-object load), then one
+    collection, and the loaded world frozen out of every later full collection."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+    gc.collect()
+    gc.freeze()
+
+
 def open_store(config: Config, *, force_recover: bool = False) -> Store:
     """Recover the data directory's world (or build a new one). Raises CheckpointError."""
     store = Store.open(
-        config.data_dir,
-        config.persist,
-        lambda: build_core_world(config.core_db or DEFAULT_CORE_DIR),
-        force=force_recover,
+        config.data_dir, config.persist, core_world_builder(config), force=force_recover
     )
     if not store.recovered.fresh:
         added = sync_verbs(store.world)
@@ -148,14 +164,9 @@ async def serve(
         return await serve_replacement(config, out, upgrade_fd, serve_args or [])
     prepare_data_dir(config.data_dir)
     data_lock = lock.acquire(config.data_dir)  # held until the process exits
-    gc.disable()  # loading builds millions of objects: GC passes doubled the 1M-object load
-    try:
+    with loading_world():
         store = open_store(config, force_recover=force_recover)
-    finally:
-        gc.enable()
     world = store.world
-    gc.collect()
-    gc.freeze()  # the loaded world is long-lived: keep it out of every full collection
     passwords = Passwords(config.password_hash)
     set_wizard_password(world, config, passwords, store.recovered.fresh, out)
     store.start_background()

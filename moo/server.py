@@ -74,7 +74,6 @@ class Server:
         self._next_sid = 1
         self._tasks: set[asyncio.Task[None]] = set()
         self._stop_requested = asyncio.Event()
-        self.shutdown_message = ""
         self._loop = asyncio.get_running_loop()
         self._sweeper: asyncio.TimerHandle | None = None
         self.frozen = False
@@ -101,7 +100,6 @@ class Server:
         if self._stop_requested.is_set():
             return
         who = self.world.objects[by].name if by in self.world.objects else "the server"
-        self.shutdown_message = message
         text = f"*** Shutdown requested by {who}" + (f": {message}" if message else "") + " ***"
         for session in list(self.sessions.values()):
             session.tell(text)

@@ -25,18 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
+import functools
 import logging
 import os
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moo import __version__
 from moo.accounts import Passwords
+from moo.app import core_world_builder, loading_world
 from moo.config import Config
 from moo.errors import MooError, ProtocolError
 from moo.net.connection import Codec, Connection
@@ -52,7 +51,7 @@ from moo.server import Server
 from moo.upgrade import channel as ch
 from moo.upgrade import transfer
 from moo.world import verb_registry
-from moo.world.loader import DEFAULT_CORE_DIR, build_core_world, resolve_target
+from moo.world.loader import unbindable
 from moo.world.world import World
 
 log = logging.getLogger(__name__)
@@ -92,22 +91,9 @@ def self_checks(world: World) -> dict[str, str]:
         if not missing
         else f"{len(missing)} verb(s) the world uses have no code here: {', '.join(missing[:5])}"
     )
-    checks["new_verbs"] = _new_verbs_bind(world)
+    problems = unbindable(world)
+    checks["new_verbs"] = "ok" if not problems else "; ".join(problems[:3])
     return checks
-
-
-def _new_verbs_bind(world: World) -> str:
-    """Whether every verb this code adds can be bound in this world (done after GO)."""
-    problems = []
-    for binding in verb_registry.bindings():
-        try:
-            oid = resolve_target(world, binding.target)
-        except (MooError, KeyError) as error:
-            problems.append(f"{binding.impl}: {error}")
-            continue
-        if not world.valid(oid):
-            problems.append(f"{binding.impl}: target {binding.target} is not in this world")
-    return "ok" if not problems else "; ".join(problems[:3])
 
 
 def _has_code(impl: str) -> bool:
@@ -121,15 +107,8 @@ def _has_code(impl: str) -> bool:
 async def load(config: Config) -> Loaded:
     """Step 1. Raises MooError (CheckpointError) or OSError."""
     started = time.monotonic()
-    gc.disable()
-    try:
-        recovered = Store.load_readonly(
-            config.data_dir, lambda: build_core_world(config.core_db or DEFAULT_CORE_DIR)
-        )
-    finally:
-        gc.enable()
-    gc.collect()
-    gc.freeze()
+    with loading_world():
+        recovered = Store.load_readonly(config.data_dir, core_world_builder(config))
     records = Store.open_records(config.data_dir, config.persist)
     from moo.checkpoint import timeparse
 
@@ -163,19 +142,16 @@ async def receive_freeze(
 
 async def receive_sessions(control: ch.Channel, server: Server, takeover: Takeover) -> int:
     """Step 3's sessions, each rebuilt (frozen) as its batch arrives. Returns how many."""
-    config = server.config
-
-    def adopt_batch(batch: list[tuple[dict[str, Any], int]]) -> None:
-        adopt_sessions(server, batch, config)
-
-    takeover.sessions = await transfer.receive_sessions(control, adopt_batch)
+    takeover.sessions = await transfer.receive_sessions(
+        control, functools.partial(adopt_sessions, server)
+    )
     return len(takeover.sessions)
 
 
-def adopt_sessions(server: Server, batch: list[tuple[dict[str, Any], int]], config: Config) -> None:
+def adopt_sessions(server: Server, batch: list[tuple[dict[str, Any], int]]) -> None:
     """Step 4: rebuild connections and sessions, frozen."""
     loop = asyncio.get_running_loop()
-    limits = config.limits
+    limits = server.config.limits
     now = time.monotonic()
     for item, fd in batch:
         state = item["conn"]
@@ -201,15 +177,8 @@ def adopt_listeners(server: Server, takeover: Takeover) -> None:
         sock = socket.socket(fileno=fd)
         sock.setblocking(False)
         kind = "ssh" if name == "ssh-gate" else "telnet"
-        listener = Listener(loop, sock, name, _acceptor(server, kind))
+        listener = Listener(loop, sock, name, functools.partial(server.accept, kind=kind))
         server.listeners[name] = listener  # started by server.thaw() after GO
-
-
-def _acceptor(server: Server, kind: str) -> Callable[[socket.socket, str], None]:
-    def accept(sock: socket.socket, peer: str) -> None:
-        server.accept(sock, peer, kind=kind)
-
-    return accept
 
 
 def build_server(
@@ -228,10 +197,3 @@ async def send_error(control: ch.Channel, reason: str) -> None:
     with contextlib.suppress(OSError, ProtocolError):
         await control.send({"t": "error", "reason": reason[:2000]})
     log.error("hot upgrade: %s", reason)
-
-
-def summary(level: int, carried: int, freeze_ms: float) -> str:
-    return (
-        f"Upgrade done: version {__version__} (pid {os.getpid()}) now serves; level {level}, "
-        f"{carried} session(s) carried, frozen {freeze_ms:.1f} ms."
-    )

@@ -17,7 +17,7 @@ The conversation (see handoff.py and adopt.py):
     old -> replacement   sessions {items: [...]}  + one fd per item   (repeated)
     old -> replacement   done    {sessions: N}
     replacement -> old   ready   {sessions: N}   (or "error" {reason} at any step)
-    old -> replacement   go      {freeze_ms}
+    old -> replacement   go      {frozen_at}     the freeze began (time.monotonic())
     replacement -> old   serving {}              the old server's point of no return
     (level 3: old -> replacement restart {command}, then the old server exits)
 """

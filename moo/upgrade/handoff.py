@@ -27,11 +27,11 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from moo import __version__
 from moo.config import Config
-from moo.errors import MooError, ProtocolError
+from moo.errors import MooError
 from moo.persist.upgrade_records import UpgradeLog
 from moo.upgrade import channel as ch
 from moo.upgrade.handover import Handover, Result, UpgradeFailed, expect
@@ -82,7 +82,6 @@ class Upgrader:
         self.log = UpgradeLog(store.records)
         self.active: Request | None = None
         self.handed_over = asyncio.Event()
-        self.level_done = 0
         self._task: asyncio.Task[Result] | None = None
 
     # ------------------------------------------------------------ requests
@@ -206,7 +205,7 @@ class Upgrader:
             )
             handoff = Handover(self, control, child, plan, upgrade_id, request)
             return await handoff.run()
-        except (ProtocolError, MooError, OSError) as error:
+        except (MooError, OSError) as error:  # ProtocolError and UpgradeFailed are MooErrors
             reason = str(error) if not isinstance(error, OSError) else _os_reason(error)
             if self.handed_over.is_set():  # the replacement serves: never undo that
                 log.error("after the handoff: %s", reason)
@@ -235,7 +234,9 @@ class Upgrader:
             with contextlib.suppress(OSError):
                 child_end.close()
 
-    async def _spawn(self, command: list[str], child_end: socket.socket) -> Any:
+    async def _spawn(
+        self, command: list[str], child_end: socket.socket
+    ) -> asyncio.subprocess.Process:
         fd = child_end.fileno()
         argv = [*command, "serve", *self.serve_args, "--upgrade-fd", str(fd)]
         try:

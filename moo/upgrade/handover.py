@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from moo.errors import MooError
 from moo.upgrade import channel as ch
 from moo.upgrade import sd_notify, transfer
-from moo.upgrade.protocol import Plan
+from moo.upgrade.protocol import Plan, summary
 
 if TYPE_CHECKING:
     from moo.upgrade.handoff import Request, Upgrader
@@ -103,21 +103,19 @@ class Handover:
             raise UpgradeFailed(f"the journal cannot be trusted: {journal.failed}")
         ready_timeout = self.up.config.upgrade.ready_timeout_seconds
         await expect(self.control, self.child, "ready", ready_timeout)
-        freeze_ms = (time.monotonic() - started) * 1000
-        await self.control.send({"t": "go", "freeze_ms": freeze_ms, "frozen_at": started})
+        # The replacement measures the pause itself, to its thaw, from ``frozen_at``
+        # (CLOCK_MONOTONIC is shared by processes), and records it.
+        await self.control.send({"t": "go", "frozen_at": started})
         # The replacement now becomes the data directory's writer and says SERVING before
         # it reads or writes anything; without SERVING this server may still carry on.
         await expect(self.control, self.child, "serving", ready_timeout)
+        freeze_ms = (time.monotonic() - started) * 1000
         self.up.handed_over.set()  # committed: the replacement serves from here on
-        self.up.level_done = level
         sd_notify.notify(f"MAINPID={self.child.pid}")  # before this process exits
         if level == 2:
             await self._close_players()
         self.server.let_go()
-        text = (
-            f"Upgrade done: version {self.plan.version} (pid {self.child.pid}) now serves; "
-            f"level {level}, {sessions} session(s) carried, frozen {freeze_ms:.1f} ms."
-        )
+        text = summary(self.plan.version, self.child.pid, level, sessions, freeze_ms)
         log.info("%s", text)
         return Result(True, text)
 
@@ -171,7 +169,6 @@ class Handover:
             "player": self.request.player,
             "command": self.request.command,
             "serve_args": self.up.serve_args,
-            "from_pid": os.getpid(),
         }
         fds = [self.up.lock_fd, *(listener.sock.fileno() for listener in listeners)]
         await self.control.send(freeze, fds)
@@ -199,7 +196,6 @@ class Handover:
         await self._final_checkpoint()
         await self.control.send({"t": "restart", "command": self.request.command})
         self.up.handed_over.set()
-        self.up.level_done = 3
         sd_notify.notify(f"MAINPID={self.child.pid}")
         records = self.up.store.records
         await records.call(

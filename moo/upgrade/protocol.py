@@ -55,6 +55,14 @@ def hello(checks: dict[str, str], load_seconds: float) -> dict[str, Any]:
     }
 
 
+def summary(version: str, pid: int, level: int, sessions: int, pause_ms: float) -> str:
+    """The line both processes log and tell the requester when an upgrade succeeds."""
+    return (
+        f"Upgrade done: version {version} (pid {pid}) now serves; level {level}, "
+        f"{sessions} session(s) carried, frozen {pause_ms:.1f} ms."
+    )
+
+
 @dataclass(frozen=True)
 class Plan:
     level: int

@@ -15,13 +15,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from moo import __version__
 from moo.accounts import Passwords
+from moo.app import serve, start_checkpointer
 from moo.config import Config
 from moo.errors import MooError, ProtocolError
+from moo.net.gate_process import GateProcess
 from moo.persist import lock
 from moo.persist.store import Store
 from moo.persist.upgrade_records import UpgradeLog
 from moo.runtime import Runtime, run
+from moo.server import Server
 from moo.upgrade import adopt, protocol
 from moo.upgrade import channel as ch
 from moo.world.loader import sync_verbs
@@ -84,14 +88,12 @@ async def _serve(
     control: ch.Channel,
     loaded: adopt.Loaded,
     takeover: adopt.Takeover,
-    server: Any,
-    gate: Any,
+    server: Server,
+    gate: GateProcess | None,
     carried: int,
     go: dict[str, Any],
 ) -> int:
     """After GO: this process is the server now."""
-    from moo.app import start_checkpointer
-
     freeze = takeover.freeze
     store = Store.take_over(config.data_dir, config.persist, loaded.recovered, loaded.records)
     # SERVING commits the old server to exit; until it is sent nothing here has read a
@@ -102,13 +104,8 @@ async def _serve(
     store.alarms.append(server.alarm_wizards)
     server.thaw()  # players first; the bookkeeping below does not hold them up
     level = int(freeze.get("level", 1))
-    frozen_at = go.get("frozen_at")
-    pause_ms = (
-        (time.monotonic() - frozen_at) * 1000  # CLOCK_MONOTONIC is shared by processes
-        if isinstance(frozen_at, int | float)
-        else float(go.get("freeze_ms", 0.0))
-    )
-    text = adopt.summary(level, carried, pause_ms)
+    pause_ms = (time.monotonic() - float(go["frozen_at"])) * 1000  # a shared clock
+    text = protocol.summary(__version__, os.getpid(), level, carried, pause_ms)
     log.info("%s", text)
     # Announced once the commands queued during the freeze have had their turn: 1000
     # notices cost ~10 ms, which would otherwise come first.
@@ -151,7 +148,7 @@ async def _finish_record(
             level=level,
             freeze_ms=freeze_ms,
             sessions=carried,
-            to_version=_version(),
+            to_version=__version__,
             to_pid=os.getpid(),
         )
     except MooError as error:
@@ -176,16 +173,14 @@ async def _restart_cold(
     deadline = time.monotonic() + 30.0
     while lock.is_held(config.data_dir) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    from moo.app import serve
-
     command = restart.get("command")
     program = [str(word) for word in command] if isinstance(command, list) else None
     return await serve(config, out, serve_args=serve_args, program=program)
 
 
-def _announce(config: Config, server: Any, freeze: dict[str, Any], text: str) -> None:
+def _announce(config: Config, server: Server, freeze: dict[str, Any], text: str) -> None:
     """Players, wizards, the requester: how the upgrade went."""
-    after = config.upgrade.message_after.replace("{version}", _version())
+    after = config.upgrade.message_after.replace("{version}", __version__)
     for session in list(server.sessions.values()):
         if session.player is not None:
             session.tell(after)
@@ -195,9 +190,3 @@ def _announce(config: Config, server: Any, freeze: dict[str, Any], text: str) ->
             server.notify(wizard, f"*** {text} (asked by {freeze.get('requested_by', '?')}) ***")
     if isinstance(player, int):
         server.notify(player, text)
-
-
-def _version() -> str:
-    from moo import __version__
-
-    return __version__

@@ -103,20 +103,38 @@ def resolve_target(world: World, target: str) -> int:
     raise WorldError(f"verb binding target {target!r} must be $name or #id")
 
 
-def sync_verbs(world: World) -> int:
-    """Add the record of every code-defined verb the world lacks; return how many were added."""
+def unbindable(world: World) -> list[str]:
+    """Why a code-defined verb could not be bound in ``world`` (a missing target, an
+    unknown preposition): one line each, empty when ``sync_verbs`` will succeed."""
     load_verb_modules()
+    problems = []
+    for binding in bindings():
+        try:
+            oid = resolve_target(world, binding.target)
+        except (WorldError, ValueError) as error:
+            problems.append(f"verb {binding.impl}: {error}")
+            continue
+        if not world.valid(oid):
+            problems.append(f"verb {binding.impl}: target {binding.target} is not in this world")
+        if canonical_prep(binding.prep) is None:
+            problems.append(f"verb {binding.impl}: unknown preposition {binding.prep!r}")
+    return problems
+
+
+def sync_verbs(world: World) -> int:
+    """Add the record of every code-defined verb the world lacks; return how many were added.
+    Raises WorldError (the first of ``unbindable``) and then adds nothing."""
+    problems = unbindable(world)
+    if problems:
+        raise WorldError(problems[0])
     added = 0
     wizard = 2 if world.valid(2) else NOTHING
     for binding in bindings():
         oid = resolve_target(world, binding.target)
-        if not world.valid(oid):
-            raise WorldError(f"verb {binding.impl}: target {binding.target} is not in this world")
         if any(v.impl == binding.impl for v in world.objects[oid].verbs):
             continue
         prep = canonical_prep(binding.prep)
-        if prep is None:
-            raise WorldError(f"verb {binding.impl}: unknown preposition {binding.prep!r}")
+        assert prep is not None  # unbindable() checked it
         record = VerbDef(
             names=binding.names,
             owner=wizard,
