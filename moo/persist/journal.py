@@ -23,6 +23,7 @@ Segment files are named ``<first lsn, 16 digits>.journal``.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import zlib
@@ -70,6 +71,25 @@ def list_segments(directory: Path) -> list[tuple[int, Path]]:
         if stem.isdigit():
             found.append((int(stem), path))
     return sorted(found)
+
+
+def covered_count(segments: list[tuple[int, Path]], lsn: int) -> int:
+    """How many of ``segments`` (oldest first) hold only frames with LSN <= ``lsn``, judged
+    by names: a segment is covered when the next one starts at or before ``lsn + 1``.
+    They are always the leading ones, and never the newest."""
+    count = 0
+    for _segment, (following, _path) in itertools.pairwise(segments):
+        if following - 1 > lsn:
+            break
+        count += 1
+    return count
+
+
+def segments_after(directory: Path, lsn: int) -> list[tuple[int, Path]]:
+    """(first lsn, path) of the segments that may hold frames after ``lsn`` (the newest
+    always): what recovery from position ``lsn`` reads."""
+    segments = list_segments(directory)
+    return segments[covered_count(segments, lsn) :]
 
 
 @dataclass
@@ -120,16 +140,16 @@ def read_journal(
     and reading stops there too: the caller decides whether to refuse to start.
     """
     segments = list_segments(directory)
+    covered = covered_count(segments, after_lsn)
     expected = None
     for index, (_first, path) in enumerate(segments):
         data = path.read_bytes()
         offset = 0
-        following = segments[index + 1][0] if index + 1 < len(segments) else None
         while offset < len(data):
             start = offset
             parsed = _parse_frame(data, offset)
             if parsed is None:
-                if following is not None and following <= after_lsn + 1:
+                if index < covered:
                     # Everything in this segment is at or before the checkpoint: not needed.
                     report.skipped.append(f"{path.name}: damage at byte {start}, already covered")
                     expected = None
@@ -287,9 +307,8 @@ class Journal:
         """Delete segments whose frames all have LSN <= ``lsn``. Returns how many."""
         segments = list_segments(self.directory)
         dropped = 0
-        for index, (_first, path) in enumerate(segments):
-            following = segments[index + 1][0] if index + 1 < len(segments) else None
-            if following is None or following - 1 > lsn or path == self._segment:
+        for _first, path in segments[: covered_count(segments, lsn)]:
+            if path == self._segment:
                 break
             path.unlink(missing_ok=True)
             dropped += 1

@@ -262,24 +262,13 @@ def list_entries(data: DataDir) -> Listing:
 # -- show / verify ---------------------------------------------------------------------------
 
 
-def needed_segments(journal_dir: Path, position: int) -> list[tuple[int, Path]]:
-    """Segments that may hold frames after ``position`` (by their names; the newest always)."""
-    segments = jr.list_segments(journal_dir)
-    needed = []
-    for index, (first, path) in enumerate(segments):
-        following = segments[index + 1][0] if index + 1 < len(segments) else None
-        if following is None or following - 1 > position:
-            needed.append((first, path))
-    return needed
-
-
 def journal_after(journal_dir: Path, position: int) -> Coverage:
     """Read the journal after ``position`` as recovery would (without applying it).
 
     Returns what is there and any gap or damage. Raises CheckpointError if a segment
     cannot be read.
     """
-    needed = needed_segments(journal_dir, position)
+    needed = jr.segments_after(journal_dir, position)
     report = jr.ReadReport()
     frames = 0
     try:

@@ -38,7 +38,6 @@ from moo.persist.manage import (
     Ident,
     find,
     make_aside_dir,
-    needed_segments,
     verify_one,
 )
 from moo.persist.recovery import list_checkpoints
@@ -95,7 +94,7 @@ def _restore(data: DataDir, ident: Ident, now: float) -> Restored:
         raise CheckpointError(f"checkpoint {generation} does not verify: {checked.error}")
     position = checked.header.journal_position
     newer = [p for g, p in list_checkpoints(data.checkpoints) if g > generation]
-    needed = needed_segments(data.journal, position)
+    needed = jr.segments_after(data.journal, position)
     # An empty segment at position + 1 stays: the server would open that very file next.
     later = [
         p
