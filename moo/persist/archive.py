@@ -57,7 +57,6 @@ from moo.errors import CheckpointError
 from moo.persist import journal as jr
 from moo.persist import lock, snapshot
 from moo.persist.manage import (
-    RECORDS_FILE,
     DataDir,
     Ident,
     find,
@@ -65,6 +64,7 @@ from moo.persist.manage import (
     make_aside_dir,
     reason_of,
 )
+from moo.persist.records import RECORDS_FILES
 from moo.persist.recovery import recover
 from moo.persist.snapshot import SnapshotHeader, fsync_directory
 from moo.world.world import World
@@ -468,11 +468,7 @@ def _move_into_place(staging: Path, target: Path, force: bool, now: float) -> Pa
         replaced = None
         if _has_world(target):
             replaced = make_aside_dir(target.parent, f"{target.name}.replaced-", now)
-            for name in (
-                "checkpoints",
-                "journal",
-                *(RECORDS_FILE + s for s in ("", "-wal", "-shm")),
-            ):
+            for name in ("checkpoints", "journal", *RECORDS_FILES):
                 if (target / name).exists():
                     (target / name).rename(replaced / name)
             fsync_directory(replaced)

@@ -36,12 +36,11 @@ from typing import Literal
 from moo.errors import CheckpointError
 from moo.persist import journal as jr
 from moo.persist import snapshot
-from moo.persist.records import CheckpointRecord, Records
+from moo.persist.records import RECORDS_FILE, RECORDS_FILES, CheckpointRecord, Records, default_url
 from moo.persist.recovery import list_checkpoints
 from moo.persist.snapshot import SnapshotHeader, fsync_directory
 
 Ident = int | Literal["latest"]
-RECORDS_FILE = "moo.sqlite"
 ASIDE_PREFIX = "restored-aside-"
 _AGE = re.compile(r"(\d+)([dhm])")
 _AGE_UNITS = {"d": 86400, "h": 3600, "m": 60}
@@ -183,11 +182,10 @@ def open_records(data: DataDir) -> Iterator[Records | None]:
     """
     url = data.records_url
     if url is None:
-        path = data.root / RECORDS_FILE
-        if not path.is_file():
+        if not (data.root / RECORDS_FILE).is_file():
             yield None
             return
-        url = f"sqlite:///{path}"
+        url = default_url(data.root)
     records = Records.open(url)
     try:
         yield records
@@ -434,13 +432,7 @@ def usage(data: DataDir) -> list[UsageRow]:
     try:
         ckpts = [p for _g, p in list_checkpoints(data.checkpoints)]
         segments = [p for _f, p in jr.list_segments(data.journal)]
-        records = [
-            p
-            for p in (
-                data.root / n for n in (RECORDS_FILE, RECORDS_FILE + "-wal", RECORDS_FILE + "-shm")
-            )
-            if p.is_file()
-        ]
+        records = [p for p in (data.root / n for n in RECORDS_FILES) if p.is_file()]
         aside = [
             p
             for folder in sorted(data.root.glob(ASIDE_PREFIX + "*"))

@@ -54,6 +54,14 @@ T = TypeVar("T")
 SCHEMA_VERSION = 2
 REASONS = frozenset({"scheduled", "manual", "shutdown", "panic", "upgrade", "initial"})
 FINISHED_STATUSES = frozenset({"ok", "failed"})
+RECORDS_FILE = "moo.sqlite"  # in the data directory, unless persist.records_url says otherwise
+RECORDS_FILES = (RECORDS_FILE, RECORDS_FILE + "-wal", RECORDS_FILE + "-shm")  # with WAL's
+
+
+def default_url(data_dir: Path) -> str:
+    """The records database of ``data_dir`` when no ``persist.records_url`` is set."""
+    return f"sqlite:///{data_dir / RECORDS_FILE}"
+
 
 metadata = sa.MetaData()
 

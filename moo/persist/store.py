@@ -34,7 +34,7 @@ from moo.errors import CheckpointError
 from moo.persist import snapshot
 from moo.persist.journal import Journal
 from moo.persist.lag import LagMeter
-from moo.persist.records import Records, ServerRun
+from moo.persist.records import Records, ServerRun, default_url
 from moo.persist.recovery import Recovered, checkpoint_path, list_checkpoints, recover
 from moo.world.world import World
 
@@ -181,7 +181,7 @@ class Store:
     @staticmethod
     def open_records(data_dir: Path, config: Persist) -> Records:
         """The records database for ``data_dir``. Raises CheckpointError."""
-        return Records.open(config.records_url or f"sqlite:///{data_dir / 'moo.sqlite'}")
+        return Records.open(config.records_url or default_url(data_dir))
 
     def _journal_failed(self, reason: str) -> None:
         self.world.refuse_changes(
