@@ -327,7 +327,7 @@ class Store:
         if final_reason is not None and self.journal.failed is None:
             outcome = await self.checkpoint(final_reason, "server")
         self.journal.close()
-        await asyncio.to_thread(
+        await self.records.call(
             self.records.end_run_sync, self.run_id, stopped=time.time(), clean=True
         )
         self.records.close()
