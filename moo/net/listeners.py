@@ -47,9 +47,12 @@ def bind_unix(path: Path) -> socket.socket:
     old_umask = os.umask(0o177)
     try:
         sock.bind(str(path))
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
     finally:
         os.umask(old_umask)
-    sock.listen(BACKLOG)
     sock.setblocking(False)
     return sock
 
