@@ -25,7 +25,6 @@ import gc
 import logging
 import os
 import secrets
-import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,7 +41,7 @@ from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
 from moo.persist import lock
 from moo.persist.store import Store
 from moo.persist.upgrade_records import UpgradeLog
-from moo.runtime import Runtime, run
+from moo.runtime import Runtime, handle_stop_signals, run
 from moo.server import Server
 from moo.world.loader import DEFAULT_CORE_DIR, build_core_world, sync_verbs
 from moo.world.model import Flag
@@ -180,9 +179,7 @@ async def serve(
     store.alarms.append(server.alarm_wizards)
     await asyncio.to_thread(timeparse.warm_up)  # dateparser's first parse costs ~200 ms
     checkpointer = start_checkpointer(config, store, server)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):  # before any "listening" line is printed
-        loop.add_signal_handler(signum, server.request_shutdown, "signal", -1)
+    handle_stop_signals(server)  # before any "listening" line is printed
     try:
         gate = await start_listeners(config, server, out)
     except OSError as error:

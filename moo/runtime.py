@@ -1,8 +1,8 @@
 """A serving process, from "everything is listening" to its exit; shared by a cold start
 (app.py) and a hot-upgrade replacement (upgrade/replacement.py).
 
-1. Install the upgrader, the admin socket (``DATA_DIR/run/admin.sock``, 0600), the
-   signal handlers (SIGTERM/SIGINT: shut down; SIGUSR2: hot upgrade) and
+1. Install the upgrader, the admin socket (``DATA_DIR/run/admin.sock``, 0600), SIGUSR2
+   (hot upgrade; SIGTERM/SIGINT are ``handle_stop_signals``, installed earlier) and
    ``DATA_DIR/run/server.pid``; tell systemd (``READY=1``, or ``MAINPID=``).
 2. Serve until a shutdown is asked for or a replacement has taken over.
 3. Shutdown: stop the checkpointer (waiting for a checkpoint in progress), close every
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from moo.checkpoint.service import Checkpointer
 from moo.config import Config
-from moo.net.gate_process import GateProcess
+from moo.net.gate_process import Gate
 from moo.persist.store import Store
 from moo.server import Server
 from moo.upgrade import sd_notify, triggers
@@ -42,13 +42,21 @@ def pid_file(data_dir: Path) -> Path:
     return data_dir / "run" / PID_FILE
 
 
+def handle_stop_signals(server: Server) -> None:
+    """SIGTERM and SIGINT ask ``server`` for a clean shutdown (installed by a cold start
+    before its first "listening" line, by a replacement before it serves)."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, server.request_shutdown, "signal", -1)
+
+
 @dataclass
 class Runtime:
     config: Config
     store: Store
     server: Server
     checkpointer: Checkpointer
-    gate: GateProcess | None
+    gate: Gate | None
     lock_fd: int
     program: list[str]
     serve_args: list[str]
@@ -72,8 +80,6 @@ async def run(rt: Runtime, *, notify_state: str = "READY=1") -> int:
         admin_socket_path(rt.config.data_dir), functools.partial(triggers.admin_handler, upgrader)
     )
     await admin.start()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, rt.server.request_shutdown, "signal", -1)
     loop.add_signal_handler(signal.SIGUSR2, triggers.signal_request, upgrader)
     _write_pid_file(rt.config.data_dir)
     sd_notify.notify(notify_state)

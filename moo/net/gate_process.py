@@ -16,8 +16,18 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import Protocol
 
 log = logging.getLogger(__name__)
+
+
+class Gate(Protocol):
+    """The SSH gate as the server sees it: started here, or adopted in a hot upgrade."""
+
+    @property
+    def pid(self) -> int | None: ...
+
+    async def stop(self, timeout: float = 5.0) -> None: ...
 
 
 class GateProcess:
@@ -26,21 +36,9 @@ class GateProcess:
         self.world_socket = world_socket
         self.host_key = host_key
         self.process: asyncio.subprocess.Process | None = None
-        self._adopted_pid: int | None = None
-
-    @classmethod
-    def adopt(cls, pid: int) -> GateProcess:
-        """The gate a previous server started (a hot upgrade): it is not our child, so
-        ``stop`` signals it and watches for it to go instead of waiting on it."""
-        gate = cls(socket.socket(), Path(), Path())
-        gate.listen_sock.close()
-        gate._adopted_pid = pid
-        return gate
 
     @property
     def pid(self) -> int | None:
-        if self._adopted_pid is not None:
-            return self._adopted_pid
         return self.process.pid if self.process is not None else None
 
     async def start(self) -> None:
@@ -61,9 +59,6 @@ class GateProcess:
         log.info("ssh gate started (pid %d)", self.process.pid)
 
     async def stop(self, timeout: float = 5.0) -> None:
-        if self._adopted_pid is not None:
-            await _stop_pid(self._adopted_pid, timeout)
-            return
         process = self.process
         if process is None or process.returncode is not None:
             return
@@ -74,6 +69,18 @@ class GateProcess:
             log.warning("ssh gate did not stop within %.0f s; killing it", timeout)
             process.kill()
             await process.wait()
+
+
+class AdoptedGate:
+    """The gate a previous server started (a hot upgrade): it is not our child, so
+    ``stop`` signals it and watches for it to go instead of waiting on it."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid: int | None = pid
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        if self.pid is not None:
+            await _stop_pid(self.pid, timeout)
 
 
 def process_alive(pid: int) -> bool:

@@ -39,7 +39,7 @@ from moo.app import core_world_builder, loading_world
 from moo.config import Config
 from moo.errors import MooError, ProtocolError
 from moo.net.connection import Codec, Connection
-from moo.net.gate_process import GateProcess
+from moo.net.gate_process import AdoptedGate
 from moo.net.gate_protocol import GateServerCodec
 from moo.net.listeners import Listener
 from moo.net.session import Session
@@ -183,13 +183,13 @@ def adopt_listeners(server: Server, takeover: Takeover) -> None:
 
 def build_server(
     config: Config, takeover: Takeover, world: World, passwords: Passwords
-) -> tuple[Server, GateProcess | None]:
+) -> tuple[Server, AdoptedGate | None]:
     """The server, frozen, with the listeners; sessions follow (``receive_sessions``)."""
     server = Server(config, world, passwords)
     server.frozen = True
     adopt_listeners(server, takeover)
     gate_pid = takeover.freeze.get("gate_pid")
-    gate = GateProcess.adopt(int(gate_pid)) if isinstance(gate_pid, int) else None
+    gate = AdoptedGate(gate_pid) if isinstance(gate_pid, int) else None
     return server, gate
 
 

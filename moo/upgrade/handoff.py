@@ -39,7 +39,7 @@ from moo.upgrade.protocol import Plan, choose_level
 
 if TYPE_CHECKING:
     from moo.checkpoint.service import Checkpointer
-    from moo.net.gate_process import GateProcess
+    from moo.net.gate_process import Gate
     from moo.persist.store import Store
     from moo.server import Server
 
@@ -69,7 +69,7 @@ class Upgrader:
         program: list[str],
         serve_args: list[str],
         lock_fd: int,
-        gate: GateProcess | None,
+        gate: Gate | None,
     ) -> None:
         self.config = config
         self.server = server

@@ -20,11 +20,11 @@ from moo.accounts import Passwords
 from moo.app import serve, start_checkpointer
 from moo.config import Config
 from moo.errors import MooError, ProtocolError
-from moo.net.gate_process import GateProcess
+from moo.net.gate_process import Gate
 from moo.persist import lock
 from moo.persist.store import Store
 from moo.persist.upgrade_records import UpgradeLog
-from moo.runtime import Runtime, run
+from moo.runtime import Runtime, handle_stop_signals, run
 from moo.server import Server
 from moo.upgrade import adopt, protocol
 from moo.upgrade import channel as ch
@@ -89,7 +89,7 @@ async def _serve(
     loaded: adopt.Loaded,
     takeover: adopt.Takeover,
     server: Server,
-    gate: GateProcess | None,
+    gate: Gate | None,
     carried: int,
     go: dict[str, Any],
 ) -> int:
@@ -102,6 +102,7 @@ async def _serve(
     control.close()
     server.store = store
     store.alarms.append(server.alarm_wizards)
+    handle_stop_signals(server)
     server.thaw()  # players first; the bookkeeping below does not hold them up
     level = int(freeze.get("level", 1))
     pause_ms = (time.monotonic() - float(go["frozen_at"])) * 1000  # a shared clock
