@@ -142,7 +142,8 @@ def load(path: Path) -> tuple[World, SnapshotHeader]:
     """Verify and load a checkpoint into a new World. Raises CheckpointError."""
     header = verify(path)
     try:
-        body = path.read_bytes()[HEADER_SIZE:]
+        # A view, not a slice: slicing copied the whole body (~200 ms at 200 MB, 1M objects).
+        body = memoryview(path.read_bytes())[HEADER_SIZE:]
         objects = _body_decoder.decode(body)
     except OSError as error:
         raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
