@@ -23,14 +23,6 @@ class PermissionDenied(VerbError):
     """The player may not do this; the message says what was refused."""
 
 
-class NoMatch(VerbError):
-    """An object name matched nothing ("I don't see that here.")."""
-
-
-class AmbiguousMatch(VerbError):
-    """An object name matched several objects."""
-
-
 class WorldError(MooError):
     """A world operation was invalid (bad id, recursive move, recycled object...)."""
 

@@ -219,10 +219,6 @@ class Connection:
         if data:
             self.write(data)
 
-    @property
-    def buffered(self) -> int:
-        return len(self._outbuf)
-
     def write(self, data: bytes) -> None:
         if self.closed or not data:
             return

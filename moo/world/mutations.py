@@ -89,5 +89,3 @@ Mutation = (
 )
 
 RECORD_TYPES: tuple[type, ...] = get_args(Mutation)
-
-SETTABLE_FIELDS = frozenset({"name", "aliases", "owner", "flags"})
