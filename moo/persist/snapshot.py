@@ -37,7 +37,7 @@ import contextlib
 import os
 import time
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -165,9 +165,6 @@ class SnapshotStats:
     seconds: float
     slices: int
     saved_before_change: int
-
-    def as_dict(self) -> dict[str, object]:
-        return {**asdict(self), "path": str(self.path)}
 
 
 class SnapshotWriter:

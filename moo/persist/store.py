@@ -78,7 +78,6 @@ class Store:
         self.previous_run = previous_run
         self.alarms: list[Callable[[str], None]] = []
         self._lock = asyncio.Lock()
-        self.in_progress_since: float | None = None
         self._sync_task: asyncio.Task[None] | None = None
         self.world.add_observer(journal.append)
 
@@ -195,10 +194,6 @@ class Store:
         """Start the once-a-second journal sync (``fsync: everysec``)."""
         self._sync_task = asyncio.get_running_loop().create_task(self.journal.run_sync_loop())
 
-    @property
-    def in_progress(self) -> bool:
-        return self._lock.locked()
-
     async def checkpoint(self, reason: str, requested_by: str | None = None) -> CheckpointOutcome:
         """Write, verify and record a checkpoint; one at a time (a second call waits).
 
@@ -220,7 +215,6 @@ class Store:
         every older generation and journal segment (a hot upgrade's replacement may still
         be reading them)."""
         started = time.time()
-        self.in_progress_since = started
         record_id = await self.records.call(
             self.records.begin_checkpoint_sync, reason, requested_by, started
         )
@@ -240,7 +234,6 @@ class Store:
             if not isinstance(error, CheckpointError):
                 log.exception("checkpoint failed unexpectedly")
             stall = await meter.stop()
-            self.in_progress_since = None
             log.error("checkpoint failed: %s", error)
             await self.records.call(
                 self.records.finish_checkpoint_sync,
@@ -275,7 +268,6 @@ class Store:
             path=str(path),
         )
         await self.records.call(self.records.note_saved_sync, self.run_id, finished)
-        self.in_progress_since = None
         log.info(
             "checkpoint %s: %d objects, %d bytes, %.2f s, longest stall %.1f ms",
             path.name,
