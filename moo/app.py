@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import logging
 import os
 import secrets
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -36,6 +34,7 @@ from moo.checkpoint import timeparse
 from moo.checkpoint.service import Checkpointer
 from moo.config import Config
 from moo.errors import MooError
+from moo.gc_control import loading_world
 from moo.net.gate_process import GateProcess
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
 from moo.persist import lock
@@ -73,19 +72,6 @@ def prepare_data_dir(data_dir: Path) -> None:
 def core_world_builder(config: Config) -> Callable[[], World]:
     """Builds the starting world (``core_db``) when a data directory has none."""
     return lambda: build_core_world(config.core_db or DEFAULT_CORE_DIR)
-
-
-@contextmanager
-def loading_world() -> Iterator[None]:
-    """GC off while a world loads (its passes doubled the 1M-object load), then one
-    collection, and the loaded world frozen out of every later full collection."""
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-    gc.collect()
-    gc.freeze()
 
 
 def open_store(config: Config, *, force_recover: bool = False) -> Store:

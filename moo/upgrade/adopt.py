@@ -35,9 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from moo.accounts import Passwords
-from moo.app import core_world_builder, loading_world
+from moo.app import core_world_builder
 from moo.config import Config
 from moo.errors import MooError, ProtocolError
+from moo.gc_control import loading_world
 from moo.net.connection import Codec, Connection
 from moo.net.gate_process import AdoptedGate
 from moo.net.gate_protocol import GateServerCodec

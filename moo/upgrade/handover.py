@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from moo.errors import MooError
+from moo.gc_control import gc_paused
 from moo.upgrade import channel as ch
 from moo.upgrade import sd_notify, transfer
 from moo.upgrade.protocol import Plan, summary
@@ -96,7 +97,8 @@ class Handover:
         # durability, not for the handoff) runs beside the session transfer.
         synced = asyncio.ensure_future(journal.sync_now())
         try:
-            sessions = await self._send_state(level)
+            with gc_paused():
+                sessions = await self._send_state(level)
         finally:
             await synced
         if journal.failed is not None:

@@ -20,6 +20,7 @@ from moo.accounts import Passwords
 from moo.app import serve, start_checkpointer
 from moo.config import Config
 from moo.errors import MooError, ProtocolError
+from moo.gc_control import gc_paused
 from moo.net.gate_process import Gate
 from moo.persist import lock
 from moo.persist.store import Store
@@ -67,7 +68,8 @@ async def serve_replacement(
     passwords = Passwords(config.password_hash)
     try:
         server, gate = adopt.build_server(config, takeover, loaded.recovered.world, passwords)
-        carried = await adopt.receive_sessions(control, server, takeover)
+        with gc_paused():
+            carried = await adopt.receive_sessions(control, server, takeover)
     except (MooError, OSError, ValueError, KeyError, TypeError) as error:
         await adopt.send_error(control, f"cannot adopt the sessions: {error!r}")
         return 1
