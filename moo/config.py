@@ -71,7 +71,7 @@ class Upgrade:
     ready_timeout_seconds: float = 10.0
     busy_wait_seconds: float = 5.0
     allow_in_game_command_lines: bool = True
-    message_before: str = "*** The server is being upgraded: hold on a moment. ***"
+    message_before: str = "*** The server is being upgraded: there may be a pause of a moment. ***"
     message_after: str = "*** Upgrade done: the server now runs version {version}. ***"
     message_restart: str = (
         "*** The server is restarting for an upgrade; please reconnect in a few seconds. ***"

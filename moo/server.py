@@ -101,8 +101,7 @@ class Server:
             return
         who = self.world.objects[by].name if by in self.world.objects else "the server"
         text = f"*** Shutdown requested by {who}" + (f": {message}" if message else "") + " ***"
-        for session in list(self.sessions.values()):
-            session.tell(text)
+        self.tell_everyone(text)
         log.info("shutdown requested by %s: %s", who, message or "(no message)")
         self._stop_requested.set()
 
@@ -397,6 +396,11 @@ class Server:
             if obj is not None and obj.is_wizard:
                 wizards.append(player)
         return wizards
+
+    def tell_everyone(self, text: str) -> None:
+        """A line to every connection, logged in or on the welcome screen."""
+        for session in list(self.sessions.values()):
+            session.tell(text)
 
     def alarm_wizards(self, text: str) -> None:
         """Tell every connected wizard something is wrong with the server."""

@@ -6,13 +6,15 @@ replacement's side is adopt.py).
 2. Take the store's checkpoint lock (no checkpoint may prune journal the replacement
    reads), record the attempt, spawn the replacement: ``PROGRAM serve SERVE_ARGS
    --upgrade-fd N``, fork + exec with nothing inherited but one end of the control
-   channel (and stdout/stderr, so its log lines join ours).
+   channel (and stdout/stderr, so its log lines join ours). Tell players
+   ``upgrade.message_before`` now, while nobody waits on the notices.
 3. Wait for HELLO (``upgrade.load_timeout_seconds``) while serving as usual; choose the
    level from it (protocol.py).
 4.-6. The quiet point, the freeze, the transfer and READY / GO / SERVING: handover.py.
 7. Anything else before SERVING (the replacement exits, sends garbage or an ERROR,
    reports an incompatible version, stays silent past a timeout): kill it, unfreeze,
-   tell the requester and the wizards why, record the failure. Nobody is disconnected.
+   tell the requester and the wizards why, players ``upgrade.message_failed``, record
+   the failure. Nobody is disconnected.
    After SERVING (or RESTART at level 3): ``handed_over`` is set and runtime.py exits.
 """
 
@@ -190,11 +192,14 @@ class Upgrader:
         child: asyncio.subprocess.Process | None = None
         handoff: Handover | None = None
         plan: Plan | None = None
+        warned = False  # players were told ``message_before``
         lock = self.store.lock
         await lock.acquire()  # released on failure only: after a handoff no checkpoint here
         try:
             child = await self._spawn(request.command, child_end)
             request.report(f"Started the replacement (pid {child.pid}); it is loading.")
+            self.server.tell_everyone(self.config.upgrade.message_before)
+            warned = True
             loaded = time.monotonic()
             hello = await expect(control, child, "hello", self.config.upgrade.load_timeout_seconds)
             plan = choose_level(hello)
@@ -211,6 +216,8 @@ class Upgrader:
                 log.error("after the handoff: %s", reason)
                 return Result(True, f"Upgrade done, but afterwards: {reason}")
             await self._fall_back(child, handoff)
+            if warned:
+                self.server.tell_everyone(self.config.upgrade.message_failed)
             await records.call(
                 self.log.finish_sync,
                 upgrade_id,

@@ -183,10 +183,7 @@ async def _restart_cold(
 
 def _announce(config: Config, server: Server, freeze: dict[str, Any], text: str) -> None:
     """Players, wizards, the requester: how the upgrade went."""
-    after = config.upgrade.message_after.replace("{version}", __version__)
-    for session in list(server.sessions.values()):
-        if session.player is not None:
-            session.tell(after)
+    server.tell_everyone(config.upgrade.message_after.replace("{version}", __version__))
     player = freeze.get("player")
     for wizard in server.connected_wizards():
         if wizard != player:

@@ -10,6 +10,7 @@ from pathlib import Path
 from moo.net.telnet_client import TelnetClient
 from tests.loopback.conftest import BEGIN, MARK, login, wizard
 from tests.loopback.upgrade_helpers import (
+    BEFORE,
     raw_client,
     read_all,
     start,
@@ -81,6 +82,9 @@ async def test_an_upgrade_carries_300_sessions_mid_conversation(tmp_path: Path) 
         # Still at the password prompt, so not logged in: not in the who list.
         who = await wiz.command("who", MARK)
         assert not any("prompted" in line for line in who), who
+        # Told as the replacement started, and after (also on the welcome screen).
+        await welcome.expect(BEFORE)
+        await welcome.expect("*** Upgrade done: the server now runs version 0.1.0. ***")
         prompt.send_line("pw-secret")
         await prompt.expect("*** Connected as prompted ***")
         assert not prompt.iac.echo_off, "echo must come back after the password"

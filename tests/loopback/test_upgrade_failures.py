@@ -12,6 +12,8 @@ import pytest
 from moo.net.telnet_client import TelnetClient
 from tests.loopback.conftest import MARK, player, wizard
 from tests.loopback.upgrade_helpers import (
+    BEFORE,
+    CALLED_OFF,
     failed_upgrade,
     moo_upgrade,
     program,
@@ -68,6 +70,8 @@ async def test_a_failing_replacement_leaves_everyone_connected(
     assert re.search(reason, line), line
     assert "This server (version 0.1.0) carries on." in line
     await clients[0].expect('You say, "typed while it loads"')
+    await clients[1].expect(BEFORE)  # as the replacement started
+    await clients[1].expect(CALLED_OFF)
     await still_talking(clients, "still here")
     status = await wiz.command("@hot-upgrade status", MARK, timeout=10)
     assert any(re.search(rf"failed .*{re.escape(name)}", row) for row in status), status
@@ -85,7 +89,7 @@ async def test_a_failure_after_the_freeze_tells_players_and_loses_no_line(
     clients[1].send_line("say typed during the freeze")  # read only after the thaw
     await wiz.expect("Upgrade FAILED", timeout=20)
     for client in clients:
-        await client.expect("*** The upgrade was called off; nothing changed. ***")
+        await client.expect(CALLED_OFF)
     await clients[1].expect('You say, "typed during the freeze"')
     await still_talking(clients, "after the thaw")
     for client in [*clients, wiz]:

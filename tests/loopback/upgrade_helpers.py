@@ -14,6 +14,9 @@ from tests.loopback.conftest import MARK
 from tests.server_process import ServerProcess
 
 PROGRAMS = Path(__file__).resolve().parents[1] / "upgrade_programs"
+# What players are told (the defaults of upgrade.message_before / message_failed).
+BEFORE = "*** The server is being upgraded: there may be a pause of a moment. ***"
+CALLED_OFF = "*** The upgrade was called off; nothing changed. ***"
 
 UPGRADE_CONFIG: dict[str, object] = {
     "upgrade": {
