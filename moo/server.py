@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 from moo.accounts import LoginThrottle, Passwords
@@ -304,14 +304,13 @@ class Server:
             self._run_scheduled = True
             self._loop.call_soon(self._run_commands)
 
-    def export_sessions(self) -> list[tuple[dict[str, object], int]]:
-        """(state, fd) of every live client connection, for a hot upgrade (frozen first)."""
+    def export_sessions(self) -> Iterator[tuple[dict[str, object], int]]:
+        """(state, fd) of every live client connection, for a hot upgrade, each exported
+        as it is reached (frozen first: no line runs and no byte moves meanwhile)."""
         now = time.monotonic()
-        return [
-            ({"session": session.export_state(now), "conn": conn.export_state()}, conn.fd)
-            for conn, session in self.sessions.items()
-            if not conn.closed
-        ]
+        for conn, session in list(self.sessions.items()):
+            if not conn.closed:
+                yield {"session": session.export_state(now), "conn": conn.export_state()}, conn.fd
 
     def adopt_session(self, conn: Connection, session: Session) -> None:
         """Take on a session handed over by the previous server (not yet reading)."""

@@ -50,15 +50,23 @@ async def test_eof_and_garbage_are_protocol_errors() -> None:
 def test_batches_respect_the_descriptor_and_size_limits() -> None:
     items = [{"n": i, "pad": "x" * 100} for i in range(1000)]
     fds = list(range(1000))
-    result = channel.batches([channel.encode_item(item) for item in items], fds)
+    batcher = channel.Batcher()
+    result = [
+        batch
+        for item, fd in zip(items, fds, strict=True)
+        if (batch := batcher.add(channel.encode_item(item), fd))
+    ]
+    assert len(result) > 1  # full batches left as they filled up
+    result.append(batcher.take() or ([], []))
+    assert batcher.take() is None
     decoded = [channel.decode(channel.batch_message("sessions", batch)) for batch, _ in result]
     assert [item for message in decoded for item in message["items"]] == items
     assert [fd for _, batch_fds in result for fd in batch_fds] == fds
     assert all(len(batch) <= channel.MAX_FDS for batch, _ in result)
     assert all(len(channel.batch_message("sessions", b)) < channel.MAX_MESSAGE for b, _ in result)
-    big = [channel.encode_item({"pad": "y" * (channel.MAX_MESSAGE + 1)})]
+    big = channel.encode_item({"pad": "y" * (channel.MAX_MESSAGE + 1)})
     with pytest.raises(ProtocolError, match="too large"):
-        channel.batches(big, [0])
+        channel.Batcher().add(big, 0)
 
 
 async def test_too_many_descriptors_in_one_message_is_refused() -> None:

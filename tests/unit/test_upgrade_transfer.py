@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import select
 import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -69,5 +71,30 @@ async def test_an_unexpected_message_is_refused() -> None:
     await old.send({"t": "go"})
     with pytest.raises(ProtocolError, match="unexpected 'go'"):
         await transfer.receive_sessions(new)
+    old.close()
+    new.close()
+
+
+async def test_each_batch_leaves_before_the_next_is_exported() -> None:
+    old, new = (ch.Channel(end) for end in ch.socketpair())
+    pairs = [socket.socketpair() for _ in range(450)]
+    waiting_when_exported: list[bool] = []
+
+    def exported() -> Iterator[tuple[transfer.Item, int]]:
+        for i, (a, _) in enumerate(pairs):
+            waiting, _, _ = select.select([new.sock], [], [], 0)
+            waiting_when_exported.append(bool(waiting))
+            yield item(i, b"hi"), a.fileno()
+
+    sender = asyncio.ensure_future(transfer.send_sessions(old, exported()))
+    received = await transfer.receive_sessions(new)
+    assert (await sender).sessions == len(received) == 450
+    # The first batch (at most MAX_FDS sessions) was on its way while the rest were made.
+    assert not waiting_when_exported[0] and all(waiting_when_exported[ch.MAX_FDS + 1 :])
+    for _got, fd in received:
+        os.close(fd)
+    for a, b in pairs:
+        a.close()
+        b.close()
     old.close()
     new.close()
