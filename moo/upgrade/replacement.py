@@ -20,7 +20,7 @@ from moo.accounts import Passwords
 from moo.app import serve, start_checkpointer
 from moo.config import Config
 from moo.errors import MooError, ProtocolError
-from moo.gc_control import gc_paused
+from moo.gc_control import adopting
 from moo.net.gate_process import Gate
 from moo.persist import lock
 from moo.persist.store import Store
@@ -68,7 +68,7 @@ async def serve_replacement(
     passwords = Passwords(config.password_hash)
     try:
         server, gate = adopt.build_server(config, takeover, loaded.recovered.world, passwords)
-        with gc_paused():
+        with adopting():
             carried = await adopt.receive_sessions(control, server, takeover)
     except (MooError, OSError, ValueError, KeyError, TypeError) as error:
         await adopt.send_error(control, f"cannot adopt the sessions: {error!r}")

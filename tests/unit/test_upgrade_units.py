@@ -3,17 +3,27 @@ journal read-only, a session handed over mid-login, and the serve arguments pass
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import socket
+import weakref
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from moo.accounts import Passwords
 from moo.cli import serve_arguments
+from moo.config import Config
 from moo.errors import ProtocolError
+from moo.gc_control import adopting
+from moo.net.connection import Connection
 from moo.net.session import Session
+from moo.net.telnet_codec import TelnetCodec
 from moo.persist import journal as jr
 from moo.persist.recovery import RecoveryError, catch_up, recover
-from moo.upgrade import protocol
+from moo.server import Server
+from moo.upgrade import adopt, protocol
 from moo.world import mutations as m
 from moo.world.loader import build_core_world
 from tests.unit.test_journal_gap import write_frames
@@ -99,3 +109,47 @@ def test_the_serve_arguments_are_passed_on_without_the_upgrade_fd() -> None:
     argv = ["serve", "--config", "c.yaml", "--upgrade-fd", "7", "--telnet", "0.0.0.0:7777"]
     assert serve_arguments(argv) == ["--config", "c.yaml", "--telnet", "0.0.0.0:7777"]
     assert serve_arguments(["serve", "--upgrade-fd=9"]) == []
+
+
+async def test_adopted_sessions_are_freed_without_the_cycle_collector() -> None:
+    """The replacement freezes what it adopts out of the cycle collector (gc_control.
+    adopting): that is only safe while a session, its connection and codec form no
+    reference cycle, so a closed session is freed by reference counting alone."""
+    config = Config()
+    server = Server(config, build_core_world(), Passwords(config.password_hash))
+    pairs = [socket.socketpair() for _ in range(3)]
+    states = []
+    for sid, (ours, _theirs) in enumerate(pairs, start=1):
+        conn = Connection(
+            asyncio.get_running_loop(),
+            ours,
+            TelnetCodec(),
+            server,
+            config.limits,
+            kind="telnet",
+            peer="test",
+        )
+        session = Session(sid, conn, rate=1.0, burst=1)
+        states.append(
+            ({"session": session.export_state(0.0), "conn": conn.export_state()}, conn.detach())
+        )
+    gc.disable()
+    try:
+        with adopting():
+            adopt.adopt_sessions(server, states)
+        refs = [weakref.ref(s) for s in server.sessions.values()]
+        refs += [weakref.ref(c) for c in server.sessions]
+        server.thaw()
+        for theirs in (b for _a, b in pairs):
+            theirs.close()  # the client hangs up: each connection reads EOF and closes
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            if not server.sessions:
+                break
+        assert not server.sessions
+        server.let_go()
+        await asyncio.sleep(0)
+        assert [ref() for ref in refs] == [None] * len(refs)
+    finally:
+        gc.enable()
+        gc.unfreeze()
