@@ -127,6 +127,7 @@ class Connection:
         """Everything another process needs to carry on this connection (JSON-safe)."""
         return {
             "kind": self.kind,
+            "family": int(self.sock.family),
             "peer": self.peer,
             "codec": self.codec.get_state(),
             "out": base64.b64encode(bytes(self._outbuf)).decode(),
@@ -154,7 +155,11 @@ class Connection:
         limits: Limits,
     ) -> Connection:
         """Rebuild a connection handed over by another process (``export_state`` + fd)."""
-        sock = socket.socket(fileno=fd)
+        family = state.get("family")
+        if isinstance(family, int):  # saves the 3 syscalls that would find it out
+            sock = socket.socket(family, socket.SOCK_STREAM, 0, fileno=fd)
+        else:
+            sock = socket.socket(fileno=fd)
         conn = cls(
             loop, sock, codec, handler, limits, kind=str(state["kind"]), peer=str(state["peer"])
         )
