@@ -12,9 +12,16 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+import msgspec
 
 SESSION_STATE_VERSION = 1
+
+# Where a session is: on the welcome screen, at the password prompt (``name`` typed),
+# through SSH authentication but not yet in a session channel (``name`` is the player),
+# or connected as a player.
+Stage = Literal["welcome", "password", "ssh-authenticated", "connected"]
 
 
 class Transport(Protocol):
@@ -35,9 +42,9 @@ class Transport(Protocol):
 
 @dataclass
 class LoginState:
-    """Where a not-yet-connected session is on the welcome screen."""
+    """Where a session is in logging in (``Stage``)."""
 
-    stage: str = "welcome"  # "welcome" | "password" | "checking"
+    stage: Stage = "welcome"
     name: str = ""  # the name typed before a password prompt
 
 
@@ -75,7 +82,7 @@ class Session:
         self.busy = False  # a line of this session is being handled asynchronously
         # That line and the login state before it: if a hot upgrade freezes before it is
         # done, the replacement runs it again from that state.
-        self.in_flight: tuple[str, str, str] | None = None
+        self.in_flight: tuple[str, Stage, str] | None = None
         self.connected_at = time.monotonic()
         self.last_input = self.connected_at
         self.output_prefix: str | None = None
@@ -123,20 +130,25 @@ class Session:
     def from_state(
         cls, state: dict[str, Any], transport: Transport, *, rate: float, burst: int, now: float
     ) -> Session:
-        """Rebuild an exported session on ``transport``. ValueError if the state is not ours."""
-        if state.get("version") != SESSION_STATE_VERSION:
-            raise ValueError(f"session state version {state.get('version')!r} is not supported")
-        session = cls(int(state["id"]), transport, rate=rate, burst=burst)
-        player = state.get("player")
-        session.player = int(player) if isinstance(player, int) else None
-        login = state.get("login") or {}
-        session.login = LoginState(str(login.get("stage", "welcome")), str(login.get("name", "")))
-        session.pending = deque(str(line) for line in state.get("pending", []))
-        session.connected_at = now - float(state.get("connected_for", 0.0))
-        session.last_input = now - float(state.get("idle_for", 0.0))
-        session.output_prefix = state.get("prefix")
-        session.output_suffix = state.get("suffix")
-        session.budget.tokens = float(state.get("tokens", burst))
+        """Rebuild an exported session on ``transport``. ValueError if the state is not ours
+        (validated by msgspec: a thousand sessions are rebuilt while every player waits)."""
+        if not isinstance(state, dict) or state.get("version") != SESSION_STATE_VERSION:
+            version = state.get("version") if isinstance(state, dict) else state
+            raise ValueError(f"session state version {version!r} is not supported")
+        try:
+            valid = msgspec.convert(state, _State)
+        except msgspec.ValidationError as error:
+            raise ValueError(f"session state: {error}") from None
+        session = cls(valid.id, transport, rate=rate, burst=burst)
+        session.player = valid.player
+        session.login = LoginState(valid.login.stage, valid.login.name)
+        session.pending = deque(valid.pending)
+        session.connected_at = now - valid.connected_for
+        session.last_input = now - valid.idle_for
+        session.output_prefix = valid.prefix
+        session.output_suffix = valid.suffix
+        if valid.tokens is not None:
+            session.budget.tokens = valid.tokens
         return session
 
     def idle_seconds(self, now: float) -> float:
@@ -144,3 +156,23 @@ class Session:
 
     def connected_seconds(self, now: float) -> float:
         return now - self.connected_at
+
+
+class _Login(msgspec.Struct, frozen=True):
+    stage: Stage = "welcome"
+    name: str = ""
+
+
+class _State(msgspec.Struct, frozen=True):
+    """``Session.export_state()`` as ``from_state`` validates it."""
+
+    version: int
+    id: int
+    player: int | None = None
+    login: _Login = msgspec.field(default_factory=_Login)
+    pending: list[str] = msgspec.field(default_factory=list)
+    connected_for: float = 0.0
+    idle_for: float = 0.0
+    prefix: str | None = None
+    suffix: str | None = None
+    tokens: float | None = None

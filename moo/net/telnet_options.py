@@ -14,13 +14,16 @@ client's side NAWS, TTYPE and SGA. Everything else is refused. When the client a
 TTYPE we also ask for its name (``IAC SB TTYPE SEND IAC SE``).
 
 Only options out of the neutral state are kept. ``get_state`` / ``from_state`` carry them
-as the ``options`` entry of the codec's JSON-safe state, the states spelled as names.
+as the ``options`` entry of the codec's JSON-safe state, the states spelled as names
+(validated as ``OptionState`` by the codec's ``from_state``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Literal
+
+import msgspec
 
 # Telnet commands (RFC 854) used in negotiation, and the options we speak.
 IAC: Final = 255
@@ -45,6 +48,17 @@ _EMPTY, _OPPOSITE = 0, 1
 _QUEUE_NAMES: Final = ("empty", "opposite")
 _US, _HIM = 0, 2  # index of the side's state in an option's [us, usq, him, himq]
 _NEUTRAL: Final = (_NO, _EMPTY, _NO, _EMPTY)
+_Q_INDEX: Final = {name: i for i, name in enumerate(_Q_NAMES)}
+_QUEUE_INDEX: Final = {name: i for i, name in enumerate(_QUEUE_NAMES)}
+
+
+class OptionState(msgspec.Struct, frozen=True):
+    """One option's entry in the hand-over state (``get_state``), as validated."""
+
+    us: Literal["no", "yes", "wantno", "wantyes"]
+    us_queue: Literal["empty", "opposite"]
+    him: Literal["no", "yes", "wantno", "wantyes"]
+    him_queue: Literal["empty", "opposite"]
 
 
 class OptionNegotiation:
@@ -165,26 +179,19 @@ class OptionNegotiation:
         }
 
     @classmethod
-    def from_state(cls, options: Mapping[object, object]) -> OptionNegotiation:
-        """Rebuild from ``get_state()`` (``echo_wanted`` starts False); raises ValueError."""
+    def from_state(cls, options: Mapping[str, OptionState]) -> OptionNegotiation:
+        """Rebuild from ``get_state()`` once validated (``echo_wanted`` starts False);
+        raises ValueError for an option that is not a number."""
         negotiation = cls()
-        for key, value in options.items():
-            if not isinstance(key, str) or not key.isdigit() or not isinstance(value, dict):
-                raise ValueError(f"telnet state: bad 'options' entry {key!r}: {value!r}")
+        for key, side in options.items():
+            if not key.isdigit() or int(key) > 255:
+                raise ValueError(f"telnet state: bad 'options' entry {key!r}")
             states = [
-                name_index(value, "us", _Q_NAMES),
-                name_index(value, "us_queue", _QUEUE_NAMES),
-                name_index(value, "him", _Q_NAMES),
-                name_index(value, "him_queue", _QUEUE_NAMES),
+                _Q_INDEX[side.us],
+                _QUEUE_INDEX[side.us_queue],
+                _Q_INDEX[side.him],
+                _QUEUE_INDEX[side.him_queue],
             ]
             if tuple(states) != _NEUTRAL:
                 negotiation._options[int(key)] = states
         return negotiation
-
-
-def name_index(state: Mapping[str, object], key: str, names: tuple[str, ...]) -> int:
-    """The index in ``names`` of ``state[key]``; raises ValueError naming a bad or missing key."""
-    value = state.get(key)
-    if not isinstance(value, str) or value not in names:
-        raise ValueError(f"telnet state: {key!r} must be one of {names}, got {value!r}")
-    return names.index(value)

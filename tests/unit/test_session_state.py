@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 import pytest
 
-from moo.net.session import SESSION_STATE_VERSION, LoginState, Session
+from moo.net.session import SESSION_STATE_VERSION, LoginState, Session, Stage
 
 
 class FakeTransport:
@@ -57,3 +58,36 @@ def test_an_unknown_state_version_is_refused() -> None:
     state["version"] = SESSION_STATE_VERSION + 1
     with pytest.raises(ValueError, match="not supported"):
         Session.from_state(state, FakeTransport(), rate=1.0, burst=1, now=0.0)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("player", "Wizard", r"Expected `int \| null`, got `str` - at `\$.player`"),
+        ("login", {"stage": "elsewhere"}, r"Invalid enum value 'elsewhere'"),
+        ("pending", ["look", 5], r"Expected `str`, got `int`"),
+        ("id", None, r"Expected `int`, got `null` - at `\$.id`"),
+        ("tokens", "many", r"at `\$.tokens`"),
+    ],
+)
+def test_a_malformed_state_is_refused_naming_the_field(
+    key: str, value: object, message: str
+) -> None:
+    state = Session(1, FakeTransport(), rate=1.0, burst=1).export_state(now=0.0)
+    state[key] = value
+    with pytest.raises(ValueError, match=message):
+        Session.from_state(state, FakeTransport(), rate=1.0, burst=1, now=0.0)
+
+
+def test_a_state_that_is_not_an_object_is_refused() -> None:
+    with pytest.raises(ValueError, match="not supported"):
+        Session.from_state([1], FakeTransport(), rate=1.0, burst=1, now=0.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("stage", get_args(Stage))
+def test_every_login_stage_round_trips(stage: Stage) -> None:
+    session = Session(1, FakeTransport(), rate=1.0, burst=1)
+    session.login = LoginState(stage, "7")
+    state = json.loads(json.dumps(session.export_state(now=0.0)))
+    back = Session.from_state(state, FakeTransport(), rate=1.0, burst=1, now=0.0)
+    assert (back.login.stage, back.login.name) == (stage, "7")

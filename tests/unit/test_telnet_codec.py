@@ -571,7 +571,11 @@ def test_state_carries_a_line_being_discarded() -> None:
         ("options", {"x": {}}),
         ("options", {"1": {"us": "maybe", "us_queue": "empty", "him": "no", "him_queue": "empty"}}),
         ("window", [80]),
+        ("window", [80, -1]),
         ("terminal_type", 5),
+        ("verb", True),
+        ("options", {"256": {"us": "yes", "us_queue": "empty", "him": "no", "him_queue": "empty"}}),
+        ("dropped", -1),
     ],
 )
 def test_from_state_rejects_bad_state(key: str, value: object) -> None:
