@@ -304,10 +304,9 @@ class Server:
             self._run_scheduled = True
             self._loop.call_soon(self._run_commands)
 
-    def export_sessions(self) -> Iterator[tuple[dict[str, object], int]]:
+    def export_sessions(self, now: float) -> Iterator[tuple[dict[str, object], int]]:
         """(state, fd) of every live client connection, for a hot upgrade, each exported
-        as it is reached (frozen first: no line runs and no byte moves meanwhile)."""
-        now = time.monotonic()
+        as it is reached, its ages taken at ``now``."""
         for conn, session in list(self.sessions.items()):
             if not conn.closed:
                 yield {"session": session.export_state(now), "conn": conn.export_state()}, conn.fd

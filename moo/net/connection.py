@@ -311,5 +311,9 @@ class Connection:
             self._stall_timer.cancel()
             self._stall_timer = None
         with contextlib.suppress(OSError):
+            # A hot upgrade's replacement may hold a copy of this socket (pre-copied):
+            # shutdown, unlike close, ends the connection for the client all the same.
+            self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
             self.sock.close()
         self.handler.connection_closed(self, reason)

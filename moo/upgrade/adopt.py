@@ -5,13 +5,15 @@ is the running server's side).
    only (Store.load_readonly); open the records; import the verbs; warm dateparser.
 2. Self-checks (the world has its system object; every verb the world uses has code in
    this program), then HELLO. A load failure is sent as ERROR with the reason; exit 1.
-3. FREEZE: the data-dir lock and listener fds; catch up with the journal to the old
-   server's final position (``recovery.catch_up``). Then the sessions, each with its
-   socket, until DONE (transfer.py; none at level 2).
-4. Build the server with everything adopted but nothing read or written yet, answer
-   READY, and wait for GO. If the channel closes first, the old server called it off:
-   exit without touching a socket (closing our copies does not close theirs).
-5. GO: become the data directory's writer (Store.take_over: journal, run record), answer
+3. Level 1, PRECOPY: every session with its socket while the old server still serves,
+   each rebuilt frozen (``Prebuilt``; transfer.py); answer PREBUILT.
+4. FREEZE: the data-dir lock and listener fds; catch up with the journal to the old
+   server's final position (``recovery.catch_up``). Then what changed since the
+   pre-copy: sessions rebuilt on the sockets already here, new ones with theirs, the
+   ones gone closed; until DONE (none at level 2). The server gets them all, frozen.
+5. Answer READY, and wait for GO. If the channel closes first, the old server called it
+   off: exit without touching a socket (closing our copies does not close theirs).
+6. GO: become the data directory's writer (Store.take_over: journal, run record), answer
    SERVING (the old server's point of no return), bind verbs new in this code, start
    the checkpointer, thaw every connection and listener, tell players ``message_after``
    and the wizards the figures, record the upgrade, and tell systemd
@@ -30,7 +32,7 @@ import logging
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +67,6 @@ class Takeover:
     freeze: dict[str, Any]
     lock_fd: int
     listener_fds: dict[str, int]
-    sessions: list[tuple[dict[str, Any], int]] = field(default_factory=list)
 
 
 @dataclass
@@ -117,17 +118,28 @@ async def load(config: Config) -> Loaded:
     return Loaded(recovered, records, time.monotonic() - started)
 
 
-async def receive_freeze(
-    control: ch.Channel, loaded: Loaded, data_dir: Path
+async def receive_precopy(control: ch.Channel, server: Server, message: dict[str, Any]) -> Prebuilt:
+    """Step 3: the PRECOPY (``message``) and every session with its socket, built
+    frozen while the old server still serves. Raises ProtocolError, ValueError..."""
+    prebuilt = Prebuilt(float(message["now"]))
+    received = await transfer.receive(control, functools.partial(prebuilt.build, server))
+    if received.sessions != len(prebuilt.sessions):
+        raise ProtocolError(f"DONE says {received.sessions} sessions; {prebuilt.count} came")
+    return prebuilt
+
+
+def receive_freeze(
+    message: dict[str, Any], fds: list[int], loaded: Loaded, data_dir: Path
 ) -> Takeover | dict[str, Any]:
-    """Step 3 up to the sessions: the Takeover (caught up with the journal), or the
+    """Step 4 up to the sessions: the Takeover (caught up with the journal), or the
     RESTART message. Raises ProtocolError, MooError."""
-    message, fds = await control.receive()
     if message.get("t") == "restart":
         for fd in fds:
             os.close(fd)
         return message
     if message.get("t") != "freeze":
+        for fd in fds:
+            os.close(fd)
         raise ProtocolError(f"expected FREEZE, got {message.get('t')!r}")
     names = [str(name) for name in message.get("listeners", [])]
     if len(fds) != len(names) + 1:
@@ -141,35 +153,84 @@ async def receive_freeze(
     return takeover
 
 
-async def receive_sessions(control: ch.Channel, server: Server, takeover: Takeover) -> int:
-    """Step 3's sessions, each rebuilt (frozen) as its batch arrives. Returns how many."""
-    takeover.sessions = await transfer.receive_sessions(
-        control, functools.partial(adopt_sessions, server)
+async def receive_changes(control: ch.Channel, server: Server, prebuilt: Prebuilt) -> int:
+    """Step 4's sessions: what changed since the pre-copy (or, at level 2, nothing), then
+    every session goes to the server, frozen. Returns how many."""
+    received = await transfer.receive(
+        control,
+        functools.partial(prebuilt.build, server),
+        functools.partial(prebuilt.rebuild, server),
     )
-    return len(takeover.sessions)
+    for sid in received.gone:
+        prebuilt.drop(sid)
+    if received.sessions != len(prebuilt.sessions):
+        raise ProtocolError(f"DONE says {received.sessions} sessions; {prebuilt.count} are here")
+    return prebuilt.hand_to(server)
 
 
-def adopt_sessions(server: Server, batch: list[tuple[dict[str, Any], int]]) -> None:
-    """Step 4: rebuild connections and sessions, frozen."""
-    loop = asyncio.get_running_loop()
+class Prebuilt:
+    """The sessions rebuilt so far, by id, frozen and not yet the server's. Their ages
+    were taken at the pre-copy's ``now`` (CLOCK_MONOTONIC, which processes share)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.sessions: dict[int, tuple[Connection, Session]] = {}
+
+    @property
+    def count(self) -> int:
+        return len(self.sessions)
+
+    def build(self, server: Server, batch: list[tuple[dict[str, Any], int]]) -> None:
+        for item, fd in batch:
+            conn, session = _rebuild(server, item, fd, self.now)
+            self.sessions[session.id] = (conn, session)
+
+    def rebuild(self, server: Server, items: list[dict[str, Any]]) -> None:
+        """Sessions that changed since the pre-copy, on the sockets already here."""
+        for item in items:
+            sid = int(item["session"]["id"])
+            if sid not in self.sessions:
+                raise ProtocolError(f"an update for session {sid}, which was never sent")
+            fd = self.sessions[sid][0].detach()
+            conn, session = _rebuild(server, item, fd, self.now)
+            self.sessions[sid] = (conn, session)
+
+    def hand_to(self, server: Server) -> int:
+        """Every session to the server (which from then on alone holds them); how many."""
+        count = len(self.sessions)
+        for conn, session in self.sessions.values():
+            server.adopt_session(conn, session)
+        self.sessions.clear()
+        return count
+
+    def drop(self, sid: int) -> None:
+        """A session closed by the old server since the pre-copy: close our copy."""
+        entry = self.sessions.pop(sid, None)
+        if entry is None:
+            raise ProtocolError(f"session {sid} is gone, but was never sent")
+        os.close(entry[0].detach())
+
+
+def _rebuild(
+    server: Server, item: dict[str, Any], fd: int, now: float
+) -> tuple[Connection, Session]:
+    """One connection and session, frozen, from its exported state and socket."""
     limits = server.config.limits
-    now = time.monotonic()
-    for item, fd in batch:
-        state = item["conn"]
-        codec: Codec
-        if state.get("kind") == "ssh":
-            codec = GateServerCodec.from_state(state["codec"])
-        else:
-            codec = TelnetCodec.from_state(state["codec"])
-        conn = Connection.adopt(loop, fd, state, codec, server, limits)
-        session = Session.from_state(
-            item["session"],
-            conn,
-            rate=limits.commands_per_second,
-            burst=limits.command_burst,
-            now=now,
-        )
-        server.adopt_session(conn, session)
+    state = item["conn"]
+    codec: Codec
+    if state.get("kind") == "ssh":
+        codec = GateServerCodec.from_state(state["codec"])
+    else:
+        codec = TelnetCodec.from_state(state["codec"])
+    conn = Connection.adopt(asyncio.get_running_loop(), fd, state, codec, server, limits)
+    session = Session.from_state(
+        item["session"],
+        conn,
+        rate=limits.commands_per_second,
+        burst=limits.command_burst,
+        now=now,
+    )
+    return conn, session
 
 
 def adopt_listeners(server: Server, takeover: Takeover) -> None:
@@ -182,16 +243,18 @@ def adopt_listeners(server: Server, takeover: Takeover) -> None:
         server.listeners[name] = listener  # started by server.thaw() after GO
 
 
-def build_server(
-    config: Config, takeover: Takeover, world: World, passwords: Passwords
-) -> tuple[Server, AdoptedGate | None]:
-    """The server, frozen, with the listeners; sessions follow (``receive_sessions``)."""
+def new_server(config: Config, world: World, passwords: Passwords) -> Server:
+    """The server, frozen: sessions and listeners are added as they come."""
     server = Server(config, world, passwords)
     server.frozen = True
+    return server
+
+
+def take_listeners(server: Server, takeover: Takeover) -> AdoptedGate | None:
+    """The listeners and the SSH gate from FREEZE (the listeners start at the thaw)."""
     adopt_listeners(server, takeover)
     gate_pid = takeover.freeze.get("gate_pid")
-    gate = AdoptedGate(gate_pid) if isinstance(gate_pid, int) else None
-    return server, gate
+    return AdoptedGate(gate_pid) if isinstance(gate_pid, int) else None
 
 
 async def send_error(control: ch.Channel, reason: str) -> None:

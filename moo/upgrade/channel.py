@@ -12,10 +12,15 @@ message stays under ``MAX_MESSAGE`` bytes, so big session state is split across 
 The conversation (see handoff.py and adopt.py):
 
     replacement -> old   hello   {version, formats: {session_state, journal, checkpoint}, checks}
-    old -> replacement   freeze  {position, listeners: [...], gate_pid, ...}  + lock, listener fds
+    old -> replacement   precopy {now}           level 1, while the old server still serves:
     old -> replacement   output / input {sid, ...}   big unsent output or unread lines, chunked
     old -> replacement   sessions {items: [...]}  + one fd per item   (repeated)
-    old -> replacement   done    {sessions: N}
+    old -> replacement   done    {sessions: N, changed: N, gone: []}
+    replacement -> old   prebuilt {sessions: N}
+    old -> replacement   freeze  {position, listeners: [...], gate_pid, ...}  + lock, listener fds
+    old -> replacement   output / input / sessions   as above, for sessions new since
+    old -> replacement   updates {items: [...]}  sessions changed since the pre-copy, no fds
+    old -> replacement   done    {sessions: N, changed: N, gone: [session ids]}
     replacement -> old   ready   {sessions: N}   (or "error" {reason} at any step)
     old -> replacement   go      {frozen_at}     the freeze began (time.monotonic())
     replacement -> old   serving {}              the old server's point of no return
@@ -138,15 +143,16 @@ class Batcher:
         self._fds: list[int] = []
         self._size = 0
 
-    def add(self, item: bytes, fd: int) -> Batch | None:
-        """Add one item; returns the batch it closed, if it closed one."""
+    def add(self, item: bytes, fd: int | None) -> Batch | None:
+        """Add one item (with its fd, or None); returns the batch it closed, if any."""
         if len(item) > MAX_MESSAGE:
             raise ProtocolError(f"a session's state is too large to hand over ({len(item)} bytes)")
         full = None
         if self._items and (len(self._items) >= MAX_FDS or self._size + len(item) > MAX_MESSAGE):
             full = self.take()
         self._items.append(item)
-        self._fds.append(fd)
+        if fd is not None:
+            self._fds.append(fd)
         self._size += len(item) + 1
         return full
 

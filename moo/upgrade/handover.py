@@ -3,13 +3,14 @@ the quiet point, through the freeze and the transfer, to the commit or the unfre
 
 4. Level 2 or 3: tell players ``message_restart`` and let it leave (``message_before``
    went out when the replacement was started: 1000 notices cost ~14 ms, which at the
-   freeze every player would wait out). Wait for a quiet point (nothing in flight, up to
-   ``upgrade.busy_wait_seconds``); freeze: listeners, connections, the command runner,
-   world changes and the checkpointer's scheduler.
+   freeze every player would wait out). Level 1: pre-copy every session with its socket
+   while still serving, and wait for PREBUILT (transfer.py). Wait for a quiet point
+   (nothing in flight, up to ``upgrade.busy_wait_seconds``); freeze: listeners,
+   connections, the command runner, world changes and the checkpointer's scheduler.
 5. Level 2: a final checkpoint (no pruning). Send FREEZE (journal position, listener
    names, gate pid, this run's command line) with the data-dir lock and listener fds;
-   level 1 then sends every session with its socket (transfer.py), while the journal is
-   fsynced; DONE.
+   level 1 then sends what changed since the pre-copy, while the journal is fsynced;
+   DONE.
 6. READY within ``upgrade.ready_timeout_seconds`` -> GO; the replacement becomes the
    data directory's writer and answers SERVING. From SERVING on this process only lets
    go (level 2: closes the players' connections cleanly) and names its successor to
@@ -80,6 +81,10 @@ class Handover:
         if level > 1:
             self.server.tell_everyone(config.message_restart)
             await asyncio.sleep(0.05)  # let it leave before the freeze
+        ages_at = time.monotonic()  # both passes take the sessions' ages at this time
+        copied: transfer.Copied = {}
+        if level == 1:
+            copied = await self._precopy(ages_at)
         await self._wait_quiet(config.busy_wait_seconds)
         started = time.monotonic()
         self.freeze()
@@ -96,7 +101,7 @@ class Handover:
         synced = asyncio.ensure_future(journal.sync_now())
         try:
             with gc_paused():
-                sessions = await self._send_state(level)
+                sessions = await self._send_state(level, copied, ages_at)
         finally:
             await synced
         if journal.failed is not None:
@@ -154,7 +159,22 @@ class Handover:
             scheduler.resume()
         self.server.thaw()
 
-    async def _send_state(self, level: int) -> int:
+    async def _precopy(self, ages_at: float) -> transfer.Copied:
+        """Every session to the replacement while this server still serves; it builds
+        them meanwhile, so the freeze only carries what changed."""
+        started = time.monotonic()
+        sent = await transfer.precopy(self.control, self.server.export_sessions(ages_at), ages_at)
+        await expect(
+            self.control, self.child, "prebuilt", self.up.config.upgrade.ready_timeout_seconds
+        )
+        log.info(
+            "pre-copied %d session(s) while serving (%.0f ms)",
+            sent.sessions,
+            (time.monotonic() - started) * 1000,
+        )
+        return sent.copied
+
+    async def _send_state(self, level: int, copied: transfer.Copied, ages_at: float) -> int:
         listeners = list(self.server.listeners.values())
         freeze = {
             "t": "freeze",
@@ -170,13 +190,14 @@ class Handover:
         }
         fds = [self.up.lock_fd, *(listener.sock.fileno() for listener in listeners)]
         await self.control.send(freeze, fds)
-        if level != 1:
-            await self.control.send({"t": "done", "sessions": 0})
-            return 0
-        sent = await transfer.send_sessions(self.control, self.server.export_sessions())
+        exported = self.server.export_sessions(ages_at) if level == 1 else iter(())
+        sent = await transfer.send_changes(self.control, exported, copied)
         log.info(
-            "handed over %d session(s): %d bytes of unsent output, %d unread line(s)",
+            "handed over %d session(s) (%d changed since the pre-copy, %d gone): "
+            "%d bytes of unsent output, %d unread line(s)",
             sent.sessions,
+            sent.changed,
+            sent.gone,
             sent.unsent_bytes,
             sent.unread_lines,
         )

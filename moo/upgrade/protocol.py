@@ -27,7 +27,7 @@ from moo.net.telnet_codec import STATE_VERSION as TELNET_STATE_VERSION
 from moo.persist.journal import JOURNAL_FORMAT
 from moo.persist.snapshot import FORMAT_VERSION as CHECKPOINT_FORMAT
 
-HANDOFF_PROTOCOL = 1
+HANDOFF_PROTOCOL = 2  # 2: sessions are pre-copied before the freeze
 SESSIONS, LISTENERS, RESTART = "sessions", "listeners", "restart"
 
 

@@ -48,28 +48,35 @@ async def serve_replacement(
         return 1
     await control.send(protocol.hello(checks, loaded.load_seconds))
     log.info("loaded in %.1f s; waiting for the running server to freeze", loaded.load_seconds)
+    server = adopt.new_server(config, loaded.recovered.world, Passwords(config.password_hash))
+    prebuilt = adopt.Prebuilt(time.monotonic())
     try:
-        received = await adopt.receive_freeze(control, loaded, config.data_dir)
+        message, fds = await control.receive()
+        if message.get("t") == "precopy":
+            with adopting():
+                prebuilt = await adopt.receive_precopy(control, server, message)
+            await control.send({"t": "prebuilt", "sessions": prebuilt.count})
+            message, fds = await control.receive()
+        received = adopt.receive_freeze(message, fds, loaded, config.data_dir)
     except ProtocolError as error:
         log.info("the running server called the upgrade off (%s); exiting", error)
         loaded.records.close()
         return 1
-    except MooError as error:
-        await adopt.send_error(control, str(error))
+    except (MooError, OSError, ValueError, KeyError, TypeError) as error:
+        await adopt.send_error(control, f"cannot take the sessions over: {error!r}")
         loaded.records.close()
         return 1
     if not isinstance(received, adopt.Takeover):
         loaded.records.close()
-        del loaded  # the cold start loads the world again: do not hold two copies
+        del loaded, server, prebuilt  # the cold start loads the world again: not two copies
         gc.unfreeze()
         gc.collect()
         return await _restart_cold(config, out, control, received, serve_args)
     takeover = received
-    passwords = Passwords(config.password_hash)
     try:
-        server, gate = adopt.build_server(config, takeover, loaded.recovered.world, passwords)
+        gate = adopt.take_listeners(server, takeover)
         with adopting():
-            carried = await adopt.receive_sessions(control, server, takeover)
+            carried = await adopt.receive_changes(control, server, prebuilt)
     except (MooError, OSError, ValueError, KeyError, TypeError) as error:
         await adopt.send_error(control, f"cannot adopt the sessions: {error!r}")
         return 1

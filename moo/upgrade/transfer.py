@@ -1,21 +1,32 @@
-"""Sessions over the control channel: each with its socket, big output in chunks.
+"""Sessions over the control channel: each with its socket, big output in chunks, sent
+twice: a pre-copy while the running server still serves, then what changed.
 
-The sender (the running server) exports, encodes and sends the sessions one batch at a
-time, so the receiver rebuilds each batch while the sender works on the next (exporting
-them all first kept the replacement idle for 12 ms of a 1000-session freeze). SESSIONS
-messages hold at most ``channel.MAX_FDS`` items (one fd each) under
-``channel.MAX_MESSAGE`` bytes. A session whose unsent output is more than
-``OUTPUT_CHUNK`` base64 characters has that output sent ahead of its batch as OUTPUT
+Rebuilding a session costs the replacement 25-55 us (decode, validate, socket, codec,
+session objects): 1000 of them were most of a hot upgrade's freeze. So, as live
+migration does, the running server first sends every session while it keeps serving
+(``precopy``: PRECOPY with the reference time, then the batches, yielding to the loop
+between them), and the replacement builds them all, frozen. After the freeze
+(``send_changes``) only what differs goes: a session whose encoded state changed as an
+UPDATE (no fd: the replacement has its socket), one that is new with its socket, the
+ids of pre-copied sessions that are gone, then DONE with the number now live. Ages in
+the state (connected for, idle for) are taken at the pre-copy's reference time both
+times, so an untouched session encodes to the same bytes.
+
+SESSIONS and UPDATES messages hold at most ``channel.MAX_FDS`` items under
+``channel.MAX_MESSAGE`` bytes; each leaves as soon as it is full, so the replacement
+builds one batch while the sender exports the next. A session whose unsent output is
+more than ``OUTPUT_CHUNK`` base64 characters has it sent ahead of its batch as OUTPUT
 messages, and one whose unread lines are more than ``INPUT_CHUNK`` characters (a client
-that pasted a screenful just before the freeze) those lines as INPUT messages. Then DONE
-with the count. The receiver puts the chunks back and checks the count. Used by
-handover.py (send) and adopt.py (receive).
+that pasted a screenful) those lines as INPUT messages; the receiver puts them back.
+Used by handover.py (send) and adopt.py (receive).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import asyncio
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from moo.errors import ProtocolError
@@ -25,68 +36,120 @@ OUTPUT_CHUNK = 40_000  # base64 characters per OUTPUT message (under channel.MAX
 INPUT_CHUNK = 8_000  # characters of unread lines per INPUT message (JSON may escape 6x)
 
 Item = dict[str, Any]  # {"session": Session.export_state(), "conn": Connection.export_state()}
+Copied = dict[int, bytes]  # session id -> its state as the replacement has it (encoded)
 
 
 @dataclass
 class Sent:
-    sessions: int = 0
+    sessions: int = 0  # live sessions
+    changed: int = 0  # of which sent in this pass (all of them in a pre-copy)
+    gone: int = 0  # pre-copied sessions closed since
     unsent_bytes: int = 0
     unread_lines: int = 0
+    copied: Copied = field(default_factory=dict)
 
 
-async def send_sessions(control: ch.Channel, exported: Iterable[tuple[Item, int]]) -> Sent:
-    """Send every (item, fd), then DONE. ``exported`` may export each session as it is
-    reached. Raises ProtocolError, OSError."""
+async def precopy(control: ch.Channel, exported: Iterable[tuple[Item, int]], now: float) -> Sent:
+    """Every (item, fd), while the server serves; ``now`` is the time the items' ages
+    were taken at. Raises ProtocolError, OSError."""
+    await control.send({"t": "precopy", "now": now})
+    return await _send(control, exported, None)
+
+
+async def send_changes(
+    control: ch.Channel, exported: Iterable[tuple[Item, int]], copied: Mapping[int, bytes]
+) -> Sent:
+    """After the freeze: what differs from the pre-copy ``copied``, then DONE."""
+    return await _send(control, exported, copied)
+
+
+async def _send(
+    control: ch.Channel, exported: Iterable[tuple[Item, int]], copied: Mapping[int, bytes] | None
+) -> Sent:
     sent = Sent()
-    batcher = ch.Batcher()
+    batches = {"sessions": ch.Batcher(), "updates": ch.Batcher()}
     for item, fd in exported:
-        await _send_ahead(control, item, sent)
+        sid = int(item["session"]["id"])
+        whole = ch.encode_item(item)
+        sent.copied[sid] = whole
         sent.sessions += 1
-        full = batcher.add(ch.encode_item(item), fd)
+        _tally(item, sent)
+        if copied is not None and copied.get(sid) == whole:
+            continue
+        sent.changed += 1
+        data = whole
+        if await _send_ahead(control, item):
+            data = ch.encode_item(item)
+        kind = "updates" if copied is not None and sid in copied else "sessions"
+        full = batches[kind].add(data, None if kind == "updates" else fd)
         if full is not None:
-            await control.send_encoded(ch.batch_message("sessions", full[0]), full[1])
-    last = batcher.take()
-    if last is not None:
-        await control.send_encoded(ch.batch_message("sessions", last[0]), last[1])
-    await control.send({"t": "done", "sessions": sent.sessions})
+            await control.send_encoded(ch.batch_message(kind, full[0]), full[1])
+            if copied is None:
+                await asyncio.sleep(0)  # pre-copy: the players come first
+    for kind, batcher in batches.items():
+        last = batcher.take()
+        if last is not None:
+            await control.send_encoded(ch.batch_message(kind, last[0]), last[1])
+    gone = sorted(set(copied) - set(sent.copied)) if copied is not None else []
+    sent.gone = len(gone)
+    await control.send(
+        {"t": "done", "sessions": sent.sessions, "changed": sent.changed, "gone": gone}
+    )
     return sent
 
 
-async def _send_ahead(control: ch.Channel, item: Item, sent: Sent) -> None:
-    """A session's big output and big unread input, in chunks (taken out of ``item``)."""
+def _tally(item: Item, sent: Sent) -> None:
+    sent.unsent_bytes += len(str(item["conn"].get("out", ""))) * 3 // 4
+    sent.unread_lines += len(item["session"].get("pending", []))
+
+
+async def _send_ahead(control: ch.Channel, item: Item) -> bool:
+    """A session's big output and big unread input, in chunks (taken out of ``item``).
+    True if it sent any."""
     out = str(item["conn"].get("out", ""))
-    sent.unsent_bytes += len(out) * 3 // 4
     sid = item["session"]["id"]
+    pending = [str(line) for line in item["session"].get("pending", [])]
+    big_input = sum(len(line) for line in pending) > INPUT_CHUNK
+    if len(out) <= OUTPUT_CHUNK and not big_input:
+        return False
     if len(out) > OUTPUT_CHUNK:
         for start in range(0, len(out), OUTPUT_CHUNK):
             data = out[start : start + OUTPUT_CHUNK]
             await control.send({"t": "output", "sid": sid, "data": data})
         item["conn"] = {**item["conn"], "out": ""}
-    pending = [str(line) for line in item["session"].get("pending", [])]
-    sent.unread_lines += len(pending)
-    if sum(len(line) for line in pending) <= INPUT_CHUNK:
-        return
-    chunk: list[str] = []
-    size = 0
-    for line in pending:
-        if chunk and size + len(line) > INPUT_CHUNK:
-            await control.send({"t": "input", "sid": sid, "lines": chunk})
-            chunk, size = [], 0
-        chunk.append(line)
-        size += len(line)
-    await control.send({"t": "input", "sid": sid, "lines": chunk})
-    item["session"] = {**item["session"], "pending": [], "pending_sent": len(pending)}
+    if big_input:
+        chunk: list[str] = []
+        size = 0
+        for line in pending:
+            if chunk and size + len(line) > INPUT_CHUNK:
+                await control.send({"t": "input", "sid": sid, "lines": chunk})
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line)
+        await control.send({"t": "input", "sid": sid, "lines": chunk})
+        item["session"] = {**item["session"], "pending": [], "pending_sent": len(pending)}
+    return True
 
 
-async def receive_sessions(
-    control: ch.Channel, on_batch: Callable[[list[tuple[Item, int]]], None] | None = None
-) -> list[tuple[Item, int]]:
-    """Everything ``send_sessions`` sent, up to DONE. ``on_batch`` is called with each
-    batch as it arrives (complete: its chunks came first), so the receiver can rebuild
-    sessions while the sender still encodes the next batch. Raises ProtocolError."""
-    received: list[tuple[Item, int]] = []
+@dataclass
+class Received:
+    sessions: int  # live, says the sender
+    changed: int
+    gone: list[int]
+
+
+async def receive(
+    control: ch.Channel,
+    on_sessions: Callable[[list[tuple[Item, int]]], None],
+    on_updates: Callable[[list[Item]], None] | None = None,
+) -> Received:
+    """One pass of ``_send``, up to DONE: each batch is handed over complete (its chunks
+    came first) as it arrives, so the receiver rebuilds sessions while the sender
+    exports the next. UPDATES are refused where ``on_updates`` is None (a pre-copy).
+    Raises ProtocolError."""
     outputs: dict[int, list[str]] = {}
     inputs: dict[int, list[str]] = {}
+    count = 0
     while True:
         message, fds = await control.receive()
         kind = message.get("t")
@@ -96,21 +159,27 @@ async def receive_sessions(
             outputs.setdefault(int(message["sid"]), []).append(str(message["data"]))
         elif kind == "input":
             inputs.setdefault(int(message["sid"]), []).extend(map(str, message["lines"]))
-        elif kind == "sessions":
+        elif kind == "sessions" or (kind == "updates" and on_updates is not None):
             items = message.get("items", [])
-            if not isinstance(items, list) or len(items) != len(fds):
-                raise ProtocolError(f"a batch of sessions came with {len(fds)} fds")
-            batch = list(zip(items, fds, strict=True))
-            for item, _fd in batch:
+            wanted = len(items) if kind == "sessions" else 0
+            if not isinstance(items, list) or len(fds) != wanted:
+                for fd in fds:
+                    os.close(fd)
+                raise ProtocolError(f"a batch of {kind} came with {len(fds)} fds")
+            for item in items:
                 _put_back(item, outputs, inputs)
-            received.extend(batch)
-            if on_batch is not None:
-                on_batch(batch)
+            count += len(items)
+            if kind == "sessions":
+                on_sessions(list(zip(items, fds, strict=True)))
+            else:
+                assert on_updates is not None
+                on_updates(items)
         else:
             raise ProtocolError(f"unexpected {kind!r} during the handoff")
-    if message.get("sessions") != len(received) or outputs or inputs:
-        raise ProtocolError(f"DONE says {message.get('sessions')} sessions; {len(received)} came")
-    return received
+    gone = message.get("gone", [])
+    if message.get("changed") != count or outputs or inputs or not isinstance(gone, list):
+        raise ProtocolError(f"DONE says {message.get('changed')} sessions; {count} came")
+    return Received(int(message.get("sessions", -1)), count, [int(sid) for sid in gone])
 
 
 def _put_back(item: Item, outputs: dict[int, list[str]], inputs: dict[int, list[str]]) -> None:

@@ -11,6 +11,7 @@ from moo.net.telnet_client import TelnetClient
 from tests.loopback.conftest import BEGIN, MARK, login, wizard
 from tests.loopback.upgrade_helpers import (
     BEFORE,
+    program,
     raw_client,
     read_all,
     start,
@@ -96,10 +97,47 @@ async def test_an_upgrade_carries_300_sessions_mid_conversation(tmp_path: Path) 
         assert server.pid == new_pid and server.running
         handed = [line for line in server.stderr_lines if "handed over" in line]
         assert re.search(
-            r"handed over \d+ session\(s\): \d+ bytes of unsent output, [1-9]", handed[0]
+            r"handed over \d+ session\(s\) \(\d+ changed since the pre-copy, \d+ gone\): "
+            r"\d+ bytes of unsent output, [1-9]",
+            handed[0],
         )
         for client in [*players, prompt, welcome, sized, wiz]:
             assert not client.closed
+            await client.close()
+    finally:
+        server.stop()
+
+
+async def test_sessions_that_change_close_or_connect_after_the_precopy(tmp_path: Path) -> None:
+    """The replacement takes 2 s to answer PREBUILT; meanwhile the running server serves:
+    one player talks, one quits (his client must see the close at once, though the
+    replacement holds a copy of his socket), one connects. All of it carries over."""
+    server = start(tmp_path / "data")
+    try:
+        wiz = await wizard(server)
+        talker, quitter, idle = [
+            await login(server.telnet_port, name, "secret")
+            for name in ("talker", "quitter", "idler")
+        ]
+        wiz.send_line("@hot-upgrade to " + program("moo_variant.py", "--slow-prebuild", "2"))
+        await wiz.expect("handing over at level 1", timeout=30)
+        await asyncio.sleep(0.3)  # the pre-copy has left; PREBUILT comes in 2 s
+        assert await talker.command("say between", MARK) == ['You say, "between"']
+        quitter.send_line("quit")
+        assert await quitter.read_line(timeout=1.0) is not None  # the goodbye
+        while await quitter.read_line(timeout=1.0) is not None:
+            pass
+        assert quitter.closed, "the quitter's client must see the close before the freeze"
+        newcomer = await login(server.telnet_port, "newcomer", "secret")
+        assert not any("pre-copied" in line for line in server.stderr_lines)  # still before
+        await wiz.expect(re.compile(r"^Upgrade done: version"), timeout=30)
+        handed = [line for line in server.stderr_lines if "handed over" in line]
+        assert re.search(r"\(\d+ changed since the pre-copy, 1 gone\)", handed[0]), handed
+        await still_talking([talker, idle, newcomer, wiz], "after")
+        who = await wiz.command("who", MARK)
+        assert any("newcomer" in line for line in who), who
+        assert not any("quitter" in line for line in who), who
+        for client in [talker, idle, newcomer, wiz]:
             await client.close()
     finally:
         server.stop()

@@ -3,6 +3,7 @@ second request is refused while one runs; rollback returns to the previous progr
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,12 @@ async def test_a_failure_after_the_freeze_tells_players_and_loses_no_line(
     wiz = await wizard(server)
     wiz.send_line("@hot-upgrade to " + program("hangs_after_freeze.py"))
     await wiz.expect("handing over at level 1", timeout=20)
+    # The pre-copy is done and the replacement hangs for 3 s right after the freeze.
+    for _ in range(200):
+        if any("pre-copied" in line for line in server.stderr_lines):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
     clients[1].send_line("say typed during the freeze")  # read only after the thaw
     await wiz.expect("Upgrade FAILED", timeout=20)
     for client in clients:

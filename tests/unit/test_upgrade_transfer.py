@@ -24,6 +24,25 @@ def item(sid: int, out: bytes, pending: list[str] | None = None) -> transfer.Ite
     }
 
 
+def close_all(pairs: list[tuple[socket.socket, socket.socket]], *channels: ch.Channel) -> None:
+    for a, b in pairs:
+        a.close()
+        b.close()
+    for channel in channels:
+        channel.close()
+
+
+async def receive_all(
+    new: ch.Channel, updates: list[transfer.Item] | None = None
+) -> tuple[list[tuple[transfer.Item, int]], transfer.Received]:
+    """One pass: the sessions that came with sockets (and ``updates``, if given)."""
+    got: list[tuple[transfer.Item, int]] = []
+    received = await transfer.receive(
+        new, got.extend, updates.extend if updates is not None else None
+    )
+    return got, received
+
+
 async def test_sessions_big_output_and_fds_arrive_whole() -> None:
     old, new = (ch.Channel(end) for end in ch.socketpair())
     pairs = [socket.socketpair() for _ in range(450)]  # three batches of at most 200
@@ -34,10 +53,11 @@ async def test_sessions_big_output_and_fds_arrive_whole() -> None:
         (item(i, big if i % 100 == 7 else b"hi %d" % i, pasted if i == 3 else None), a.fileno())
         for i, (a, _) in enumerate(pairs)
     ]
-    sender = asyncio.ensure_future(transfer.send_sessions(old, exported))
-    received = await transfer.receive_sessions(new)
+    sender = asyncio.ensure_future(transfer.precopy(old, exported, 12.5))
+    assert await new.receive() == ({"t": "precopy", "now": 12.5}, [])
+    received, summary = await receive_all(new)
     sent = await sender
-    assert sent.sessions == len(received) == 450
+    assert sent.sessions == sent.changed == len(received) == summary.sessions == 450
     assert sent.unread_lines == 449 + 100
     assert sent.unsent_bytes >= 5 * len(big)
     for i, (got, fd) in enumerate(received):
@@ -49,28 +69,59 @@ async def test_sessions_big_output_and_fds_arrive_whole() -> None:
         os.write(fd, b"x%d" % i)
         os.close(fd)
         assert pairs[i][1].recv(16) == b"x%d" % i
-    for a, b in pairs:
-        a.close()
-        b.close()
-    old.close()
-    new.close()
+    close_all(pairs, old, new)
+
+
+async def test_after_the_precopy_only_what_changed_goes() -> None:
+    old, new = (ch.Channel(end) for end in ch.socketpair())
+    pairs = [socket.socketpair() for _ in range(6)]
+    fds = [a.fileno() for a, _ in pairs]
+    first = [(item(i, b"hi"), fds[i]) for i in range(5)]
+    sender = asyncio.ensure_future(transfer.precopy(old, first, 1.0))
+    await new.receive()
+    precopied, _ = await receive_all(new)
+    copied = (await sender).copied
+    big = os.urandom(100_000)
+    # 0 and 4 untouched, 1 typed a line, 3 has output piling up, 2 is gone, 5 is new.
+    second = [
+        (item(0, b"hi"), fds[0]),
+        (item(1, b"hi", ["line 1", "look"]), fds[1]),
+        (item(3, big), fds[3]),
+        (item(4, b"hi"), fds[4]),
+        (item(5, b"new"), fds[5]),
+    ]
+    sender = asyncio.ensure_future(transfer.send_changes(old, second, copied))
+    updates: list[transfer.Item] = []
+    fresh, summary = await receive_all(new, updates)
+    sent = await sender
+    assert (sent.sessions, sent.changed, sent.gone) == (5, 3, 1)
+    assert (summary.sessions, summary.changed, summary.gone) == (5, 3, [2])
+    assert [got["session"]["id"] for got, _fd in fresh] == [5]
+    assert [update["session"]["id"] for update in updates] == [1, 3]
+    assert updates[0]["session"]["pending"] == ["line 1", "look"]
+    assert base64.b64decode(updates[1]["conn"]["out"]) == big
+    for _got, fd in [*precopied, *fresh]:
+        os.close(fd)
+    close_all(pairs, old, new)
 
 
 async def test_a_wrong_count_is_refused() -> None:
     old, new = (ch.Channel(end) for end in ch.socketpair())
     await old.send({"t": "output", "sid": 5, "data": "aGk="})
-    await old.send({"t": "done", "sessions": 0})
+    await old.send({"t": "done", "sessions": 0, "changed": 0, "gone": []})
     with pytest.raises(ProtocolError, match="DONE says 0"):
-        await transfer.receive_sessions(new)
+        await receive_all(new)
     old.close()
     new.close()
 
 
-async def test_an_unexpected_message_is_refused() -> None:
+@pytest.mark.parametrize("kind", ["go", "updates"])
+async def test_an_unexpected_message_is_refused(kind: str) -> None:
+    """UPDATES too, in a pre-copy (nothing to update yet)."""
     old, new = (ch.Channel(end) for end in ch.socketpair())
-    await old.send({"t": "go"})
-    with pytest.raises(ProtocolError, match="unexpected 'go'"):
-        await transfer.receive_sessions(new)
+    await old.send({"t": kind, "items": []})
+    with pytest.raises(ProtocolError, match=f"unexpected '{kind}'"):
+        await receive_all(new)
     old.close()
     new.close()
 
@@ -78,23 +129,21 @@ async def test_an_unexpected_message_is_refused() -> None:
 async def test_each_batch_leaves_before_the_next_is_exported() -> None:
     old, new = (ch.Channel(end) for end in ch.socketpair())
     pairs = [socket.socketpair() for _ in range(450)]
-    waiting_when_exported: list[bool] = []
+    sent_when_exported: list[bool] = []
+    received: list[tuple[transfer.Item, int]] = []
 
     def exported() -> Iterator[tuple[transfer.Item, int]]:
         for i, (a, _) in enumerate(pairs):
             waiting, _, _ = select.select([new.sock], [], [], 0)
-            waiting_when_exported.append(bool(waiting))
+            sent_when_exported.append(bool(waiting) or bool(received))
             yield item(i, b"hi"), a.fileno()
 
-    sender = asyncio.ensure_future(transfer.send_sessions(old, exported()))
-    received = await transfer.receive_sessions(new)
+    # (send_changes with nothing copied: every session is new; no PRECOPY header first.)
+    sender = asyncio.ensure_future(transfer.send_changes(old, exported(), {}))
+    await transfer.receive(new, received.extend)
     assert (await sender).sessions == len(received) == 450
     # The first batch (at most MAX_FDS sessions) was on its way while the rest were made.
-    assert not waiting_when_exported[0] and all(waiting_when_exported[ch.MAX_FDS + 1 :])
+    assert not any(sent_when_exported[:50]) and all(sent_when_exported[ch.MAX_FDS + 1 :])
     for _got, fd in received:
         os.close(fd)
-    for a, b in pairs:
-        a.close()
-        b.close()
-    old.close()
-    new.close()
+    close_all(pairs, old, new)

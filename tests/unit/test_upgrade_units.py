@@ -55,7 +55,7 @@ def test_no_socket_adoption_gets_level_3() -> None:
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"protocol": 2}, "handoff protocol 2"),
+        ({"protocol": 1}, "handoff protocol 1"),
         ({"checks": {"verbs": "3 verb(s) have no code"}}, "self-checks failed: verbs: 3 verb"),
         ({"reads": {**protocol.reads(), "journal": [9]}}, "journal format"),
         ({"reads": "nonsense"}, "checkpoint format"),
@@ -111,14 +111,15 @@ def test_the_serve_arguments_are_passed_on_without_the_upgrade_fd() -> None:
     assert serve_arguments(["serve", "--upgrade-fd=9"]) == []
 
 
-async def test_adopted_sessions_are_freed_without_the_cycle_collector() -> None:
-    """The replacement freezes what it adopts out of the cycle collector (gc_control.
-    adopting): that is only safe while a session, its connection and codec form no
-    reference cycle, so a closed session is freed by reference counting alone."""
+def exported_sessions(
+    count: int,
+) -> tuple[Server, list[tuple[socket.socket, socket.socket]], list[tuple[dict[str, Any], int]]]:
+    """A server, ``count`` socket pairs, and a telnet session exported on each (ids from 1),
+    its socket detached as a hot upgrade sends it."""
     config = Config()
     server = Server(config, build_core_world(), Passwords(config.password_hash))
-    pairs = [socket.socketpair() for _ in range(3)]
-    states = []
+    pairs = [socket.socketpair() for _ in range(count)]
+    items = []
     for sid, (ours, _theirs) in enumerate(pairs, start=1):
         conn = Connection(
             asyncio.get_running_loop(),
@@ -130,13 +131,22 @@ async def test_adopted_sessions_are_freed_without_the_cycle_collector() -> None:
             peer="test",
         )
         session = Session(sid, conn, rate=1.0, burst=1)
-        states.append(
-            ({"session": session.export_state(0.0), "conn": conn.export_state()}, conn.detach())
-        )
+        state = {"session": session.export_state(0.0), "conn": conn.export_state()}
+        items.append((state, conn.detach()))
+    return server, pairs, items
+
+
+async def test_adopted_sessions_are_freed_without_the_cycle_collector() -> None:
+    """The replacement freezes what it adopts out of the cycle collector (gc_control.
+    adopting): that is only safe while a session, its connection and codec form no
+    reference cycle, so a closed session is freed by reference counting alone."""
+    server, pairs, states = exported_sessions(3)
     gc.disable()
     try:
         with adopting():
-            adopt.adopt_sessions(server, states)
+            prebuilt = adopt.Prebuilt(0.0)
+            prebuilt.build(server, states)
+            prebuilt.hand_to(server)
         refs = [weakref.ref(s) for s in server.sessions.values()]
         refs += [weakref.ref(c) for c in server.sessions]
         server.thaw()
@@ -153,3 +163,25 @@ async def test_adopted_sessions_are_freed_without_the_cycle_collector() -> None:
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+async def test_prebuilt_sessions_are_updated_on_their_socket_dropped_or_refused() -> None:
+    server, pairs, items = exported_sessions(2)
+    prebuilt = adopt.Prebuilt(0.0)
+    prebuilt.build(server, items)
+    before = prebuilt.sessions[1][0]
+    changed = {**items[0][0], "session": {**items[0][0]["session"], "pending": ["look"]}}
+    prebuilt.rebuild(server, [changed])
+    after, session = prebuilt.sessions[1]
+    assert after is not before and after.fd == before.fd and list(session.pending) == ["look"]
+    with pytest.raises(ProtocolError, match="never sent"):
+        prebuilt.rebuild(server, [{**changed, "session": {**changed["session"], "id": 9}}])
+    with pytest.raises(ProtocolError, match="never sent"):
+        prebuilt.drop(9)
+    prebuilt.drop(2)  # our copy is closed: the last one, so the client sees EOF
+    assert pairs[1][1].recv(10) == b""
+    assert prebuilt.hand_to(server) == 1 and prebuilt.count == 0
+    assert [s.id for s in server.sessions.values()] == [1]
+    server.let_go()
+    for _ours, theirs in pairs:
+        theirs.close()

@@ -15,10 +15,13 @@ from moo.upgrade import protocol
 
 sock = control()
 send(sock, protocol.hello({"world": "ok", "verbs": "ok"}, 0.1))
-while True:
-    data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 17, 250)
-    if not data or json.loads(data).get("t") == "done":
-        break
+for step in ("precopy", "freeze"):
+    while True:
+        data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 17, 250)
+        if not data or json.loads(data).get("t") == "done":
+            break
+    if step == "precopy":
+        send(sock, {"t": "prebuilt", "sessions": 0})
 if "--ready-then-exit" in sys.argv:
     send(sock, {"t": "ready", "sessions": 0})
     if json.loads(sock.recv(1 << 17)).get("t") == "go":

@@ -5,10 +5,13 @@
 --no-sessions    cannot read this session-state version (level 2)
 --restart-only   takes neither sessions nor sockets (level 3)
 --reads-checkpoint N   reads only checkpoint format N (an incompatible release)
+--slow-prebuild S      answers PREBUILT S seconds after the pre-copy (the running server
+                       serves on meanwhile: sessions change, close and connect)
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -25,7 +28,7 @@ if "--version" in flags:
 from moo import cli  # noqa: E402
 from moo.errors import CheckpointError  # noqa: E402
 from moo.persist.store import Store  # noqa: E402
-from moo.upgrade import protocol  # noqa: E402
+from moo.upgrade import adopt, protocol  # noqa: E402
 
 if "--load-fails" in flags:
 
@@ -62,5 +65,16 @@ if "--restart-only" in flags:
         return message
 
     protocol.hello = hello
+
+if "--slow-prebuild" in flags:
+    delay = float(flags[flags.index("--slow-prebuild") + 1])
+    prompt_precopy = adopt.receive_precopy
+
+    async def slow_precopy(*args: object, **kwargs: object) -> adopt.Prebuilt:
+        prebuilt = await prompt_precopy(*args, **kwargs)  # type: ignore[arg-type]
+        await asyncio.sleep(delay)
+        return prebuilt
+
+    adopt.receive_precopy = slow_precopy  # type: ignore[assignment]
 
 sys.exit(cli.main(rest))
