@@ -55,6 +55,7 @@ FAILURES = [
         r"cannot read this world's checkpoint format \(version 1\)",
     ),
     ("never_says_hello.py", (), rf"did not send HELLO within {LOAD_TIMEOUT:.0f} s"),
+    ("hangs_after_freeze.py", ("--no-prebuilt",), r"did not send PREBUILT within 3 s"),
     ("hangs_after_freeze.py", (), r"did not send READY within 3 s"),
     ("hangs_after_freeze.py", ("--ready-then-exit",), r"exited with status 3 before SERVING"),
 ]

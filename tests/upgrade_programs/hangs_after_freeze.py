@@ -1,6 +1,7 @@
 """A replacement with a valid HELLO that fails once the world is frozen: it takes the
 sockets and never answers READY, or (``--ready-then-exit``) answers READY and exits as
-soon as it is told GO, before it serves."""
+soon as it is told GO, before it serves. ``--no-prebuilt``: it fails earlier, taking the
+pre-copy and never answering PREBUILT (the world is not frozen yet)."""
 
 import json
 import socket
@@ -21,6 +22,8 @@ for step in ("precopy", "freeze"):
         if not data or json.loads(data).get("t") == "done":
             break
     if step == "precopy":
+        if "--no-prebuilt" in sys.argv:
+            wait_until_dropped(sock)
         send(sock, {"t": "prebuilt", "sessions": 0})
 if "--ready-then-exit" in sys.argv:
     send(sock, {"t": "ready", "sessions": 0})
