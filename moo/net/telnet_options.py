@@ -64,11 +64,14 @@ class OptionState(msgspec.Struct, frozen=True):
 class OptionNegotiation:
     """The Q-method state of every option on one connection, and our accept/refuse policy."""
 
-    __slots__ = ("_options", "echo_wanted")
+    __slots__ = ("_exported", "_options", "echo_wanted")
 
     def __init__(self) -> None:
         self._options: dict[int, list[int]] = {}  # only options not in the neutral state
         self.echo_wanted = False
+        # get_state()'s answer until an option changes: a hot upgrade exports every
+        # connection twice, and options settle once the client has connected.
+        self._exported: dict[str, dict[str, str]] | None = None
 
     def start(self) -> bytes:
         """Our opening requests: WILL SGA, DO NAWS, DO TTYPE."""
@@ -93,6 +96,7 @@ class OptionNegotiation:
         return states[side], states[side + 1]
 
     def _set_side(self, opt: int, side: int, state: int, queue: int) -> None:
+        self._exported = None
         states = list(self._options.get(opt, _NEUTRAL))
         states[side] = state
         states[side + 1] = queue
@@ -167,16 +171,19 @@ class OptionNegotiation:
     # -- state hand-over -------------------------------------------------------------------
 
     def get_state(self) -> dict[str, dict[str, str]]:
-        """The ``options`` entry of the codec's state: option number -> named states."""
-        return {
-            str(opt): {
-                "us": _Q_NAMES[s[0]],
-                "us_queue": _QUEUE_NAMES[s[1]],
-                "him": _Q_NAMES[s[2]],
-                "him_queue": _QUEUE_NAMES[s[3]],
+        """The ``options`` entry of the codec's state: option number -> named states
+        (the same object while nothing changes: the caller must not modify it)."""
+        if self._exported is None:
+            self._exported = {
+                str(opt): {
+                    "us": _Q_NAMES[s[0]],
+                    "us_queue": _QUEUE_NAMES[s[1]],
+                    "him": _Q_NAMES[s[2]],
+                    "him_queue": _QUEUE_NAMES[s[3]],
+                }
+                for opt, s in sorted(self._options.items())
             }
-            for opt, s in sorted(self._options.items())
-        }
+        return self._exported
 
     @classmethod
     def from_state(cls, options: Mapping[str, OptionState]) -> OptionNegotiation:

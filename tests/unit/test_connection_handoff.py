@@ -7,6 +7,7 @@ other plays the client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 
 from moo.config import Limits
@@ -115,3 +116,40 @@ async def test_a_connection_that_was_closing_finishes_closing_after_the_handoff(
     await poll(lambda: second.closed == ["quit"])
     assert await loop.sock_recv(client, 100) == b""  # then closed
     client.close()
+
+
+async def test_freezing_is_lazy_and_a_reader_or_writer_that_fires_stops_itself() -> None:
+    """freeze() leaves the reader and writer registered (unregistering a thousand took 5 ms
+    of a hot upgrade's freeze); whichever fires while frozen unregisters itself, moves no
+    byte, and thaw() registers it again."""
+    loop = asyncio.get_running_loop()
+    server_end, client = socket.socketpair()
+    client.setblocking(False)
+    server_end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    recorder = Recorder()
+    limits = Limits(output_buffer_bytes=1 << 22)
+    conn = Connection(loop, server_end, TelnetCodec(), recorder, limits, kind="telnet", peer="x")
+    conn.start()
+    conn.send_text("x" * 500_000 + "\nend\n")  # more than the socket takes: a writer waits
+    await poll(lambda: conn._writing)
+    conn.freeze()
+    assert conn._reading and conn._writing  # nothing unregistered yet
+    await loop.sock_sendall(client, b"typed while frozen\r\n")
+    received = b""
+    async with asyncio.timeout(5):  # the client drains what the kernel already holds
+        while conn._writing or conn._reading:
+            try:
+                received += client.recv(1 << 20)
+            except BlockingIOError:
+                await asyncio.sleep(0.005)
+    held = len(conn._outbuf)
+    await asyncio.sleep(0.05)
+    with contextlib.suppress(BlockingIOError):
+        received += client.recv(1 << 20)
+    assert recorder.lines == [] and len(conn._outbuf) == held, "no byte moves while frozen"
+    conn.thaw()
+    received += await read_until(client, b"end\r\n")
+    assert received.endswith(b"x\r\nend\r\n") and received.count(b"x") == 500_000
+    await poll(lambda: recorder.lines == ["typed while frozen"])
+    client.close()
+    await poll(lambda: recorder.closed != [])
