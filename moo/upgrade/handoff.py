@@ -198,7 +198,7 @@ class Upgrader:
         try:
             child = await self._spawn(request.command, child_end)
             request.report(f"Started the replacement (pid {child.pid}); it is loading.")
-            self.server.tell_everyone(self.config.upgrade.message_before)
+            await self.server.announce(self.config.upgrade.message_before)
             warned = True
             loaded = time.monotonic()
             hello = await expect(control, child, "hello", self.config.upgrade.load_timeout_seconds)
@@ -217,7 +217,7 @@ class Upgrader:
                 return Result(True, f"Upgrade done, but afterwards: {reason}")
             await self._fall_back(child, handoff)
             if warned:
-                self.server.tell_everyone(self.config.upgrade.message_failed)
+                await self.server.announce(self.config.upgrade.message_failed)
             await records.call(
                 self.log.finish_sync,
                 upgrade_id,

@@ -79,7 +79,7 @@ class Handover:
         config = self.up.config.upgrade
         level = self.plan.level
         if level > 1:
-            self.server.tell_everyone(config.message_restart)
+            await self.server.announce(config.message_restart)
             await asyncio.sleep(0.05)  # let it leave before the freeze
         ages_at = time.monotonic()  # both passes take the sessions' ages at this time
         copied: transfer.Copied = {}

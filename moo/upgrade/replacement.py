@@ -117,9 +117,8 @@ async def _serve(
     pause_ms = (time.monotonic() - float(go["frozen_at"])) * 1000  # a shared clock
     text = protocol.summary(__version__, os.getpid(), level, carried, pause_ms)
     log.info("%s", text)
-    # Announced once the commands queued during the freeze have had their turn: 1000
-    # notices cost ~10 ms, which would otherwise come first.
-    asyncio.get_running_loop().call_later(0.05, _announce, config, server, freeze, text)
+    # Announced once the commands queued during the freeze have had their turn.
+    announcing = asyncio.ensure_future(_announce(config, server, freeze, text))
     store.start_background()
     await store.record_run()
     try:
@@ -140,7 +139,10 @@ async def _serve(
         [str(word) for word in freeze.get("command", [])],
         [str(word) for word in freeze.get("serve_args", [])],
     )
-    return await run(runtime, notify_state=f"MAINPID={os.getpid()}\nREADY=1")
+    try:
+        return await run(runtime, notify_state=f"MAINPID={os.getpid()}\nREADY=1")
+    finally:
+        announcing.cancel()  # if it stops that soon
 
 
 async def _finish_record(
@@ -188,9 +190,10 @@ async def _restart_cold(
     return await serve(config, out, serve_args=serve_args, program=program)
 
 
-def _announce(config: Config, server: Server, freeze: dict[str, Any], text: str) -> None:
-    """Players, wizards, the requester: how the upgrade went."""
-    server.tell_everyone(config.upgrade.message_after.replace("{version}", __version__))
+async def _announce(config: Config, server: Server, freeze: dict[str, Any], text: str) -> None:
+    """Players, wizards, the requester: how the upgrade went (after 50 ms)."""
+    await asyncio.sleep(0.05)
+    await server.announce(config.upgrade.message_after.replace("{version}", __version__))
     player = freeze.get("player")
     for wizard in server.connected_wizards():
         if wizard != player:
