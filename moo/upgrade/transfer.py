@@ -53,9 +53,12 @@ class Sent:
 
 async def precopy(control: ch.Channel, exported: Iterable[tuple[Item, int]], now: float) -> Sent:
     """Every (item, fd), while the server serves; ``now`` is the time the items' ages
-    were taken at. Raises ProtocolError, OSError."""
+    were taken at. Each fd is duplicated as it is exported and the copy closed once sent:
+    the server runs between batches, and a connection it closes meanwhile must not turn
+    the fd in a batch into a closed or reused number. Raises ProtocolError, OSError."""
     await control.send({"t": "precopy", "now": now})
-    return await _send(control, exported, None)
+    duplicated = ((item, os.dup(fd)) for item, fd in exported)
+    return await _send(control, duplicated, None)
 
 
 async def send_changes(
@@ -68,29 +71,50 @@ async def send_changes(
 async def _send(
     control: ch.Channel, exported: Iterable[tuple[Item, int]], copied: Copied | None
 ) -> Sent:
+    """``copied`` None: a pre-copy, whose fds are copies this closes once sent."""
     sent = Sent()
     batches = {"sessions": ch.Batcher(), "updates": ch.Batcher()}
-    for item, fd in exported:
-        sid = int(item["session"]["id"])
-        state = (item["session"], item["conn"])  # _send_ahead replaces these, not changes
-        sent.copied[sid] = state
-        sent.sessions += 1
-        _tally(item, sent)
-        if copied is not None and copied.get(sid) == state:
-            continue
-        sent.changed += 1
-        await _send_ahead(control, item)
-        data = ch.encode_item(item)
-        kind = "updates" if copied is not None and sid in copied else "sessions"
-        full = batches[kind].add(data, None if kind == "updates" else fd)
-        if full is not None:
-            await control.send_encoded(ch.batch_message(kind, full[0]), full[1])
+
+    async def send(kind: str, batch: ch.Batch) -> None:
+        try:
+            await control.send_encoded(ch.batch_message(kind, batch[0]), batch[1])
+        finally:
             if copied is None:
-                await asyncio.sleep(0)  # pre-copy: the players come first
-    for kind, batcher in batches.items():
-        last = batcher.take()
-        if last is not None:
-            await control.send_encoded(ch.batch_message(kind, last[0]), last[1])
+                for fd in batch[1]:
+                    os.close(fd)
+
+    try:
+        for item, fd in exported:
+            sid = int(item["session"]["id"])
+            state = (item["session"], item["conn"])  # _send_ahead replaces these, not changes
+            sent.copied[sid] = state
+            sent.sessions += 1
+            _tally(item, sent)
+            if copied is not None and copied.get(sid) == state:
+                continue
+            sent.changed += 1
+            kind = "updates" if copied is not None and sid in copied else "sessions"
+            try:
+                await _send_ahead(control, item)
+                full = batches[kind].add(ch.encode_item(item), None if kind == "updates" else fd)
+            except BaseException:
+                if copied is None:
+                    os.close(fd)
+                raise
+            if full is not None:
+                await send(kind, full)
+                if copied is None:
+                    await asyncio.sleep(0)  # pre-copy: the players come first
+        for kind, batcher in batches.items():
+            last = batcher.take()
+            if last is not None:
+                await send(kind, last)
+    finally:
+        if copied is None:  # copies exported but never sent (the send failed)
+            for batcher in batches.values():
+                unsent = batcher.take()
+                for fd in unsent[1] if unsent is not None else []:
+                    os.close(fd)
     gone = sorted(set(copied) - set(sent.copied)) if copied is not None else []
     sent.gone = len(gone)
     await control.send(

@@ -147,3 +147,30 @@ async def test_each_batch_leaves_before_the_next_is_exported() -> None:
     for _got, fd in received:
         os.close(fd)
     close_all(pairs, old, new)
+
+
+async def test_a_precopy_survives_connections_closing_while_it_runs() -> None:
+    """The server runs between pre-copy batches: a connection it closes right after its
+    export must still arrive whole (the pre-copy sends its own copy of the fd), and the
+    pre-copy leaves no copy open."""
+    old, new = (ch.Channel(end) for end in ch.socketpair())
+    pairs = [socket.socketpair() for _ in range(300)]
+    open_before = len(os.listdir("/proc/self/fd"))
+
+    def exported() -> Iterator[tuple[transfer.Item, int]]:
+        for i, (a, _) in enumerate(pairs):
+            yield item(i, b"hi"), a.fileno()
+            a.close()  # the player quit as soon as his state was taken
+
+    async with asyncio.timeout(10):
+        sender = asyncio.ensure_future(transfer.precopy(old, exported(), 0.0))
+        await new.receive()
+        received, _ = await receive_all(new)
+        await sender
+    assert len(received) == 300
+    for i, (_got, fd) in enumerate(received):
+        os.write(fd, b"x%d" % i)  # still the same connection: bytes reach the client
+        os.close(fd)
+        assert pairs[i][1].recv(16) == b"x%d" % i
+    assert len(os.listdir("/proc/self/fd")) == open_before - 300  # the 300 closed ends
+    close_all(pairs, old, new)
