@@ -33,3 +33,7 @@ class CheckpointError(MooError):
 
 class ProtocolError(MooError):
     """A peer sent bytes that break a wire protocol (gate frames, handoff messages)."""
+
+
+class ChannelClosed(ProtocolError):
+    """The other side of a hot upgrade's control channel closed it (it called it off)."""

@@ -26,11 +26,12 @@ def gc_paused() -> Iterator[None]:
 
 @contextmanager
 def adopting() -> Iterator[None]:
-    """GC off while a replacement rebuilds the sessions handed to it, which then live as
-    long as they are connected, so they are frozen out of later collections: the first
-    collection after the pause otherwise scanned them all (3 ms at 1000 sessions, while
-    every player waited). Session objects form no reference cycles, so nothing frozen
-    here needs the cycle collector to be freed."""
+    """GC off while a replacement rebuilds the sessions handed to it during the freeze,
+    which then live as long as they are connected, so they are frozen out of later
+    collections: the first collection after the pause otherwise scanned them all (3 ms
+    at 1000 sessions, while every player waited). Session objects form no reference
+    cycles, so nothing frozen here needs the cycle collector to be freed (what garbage
+    the few milliseconds make is frozen too: a one-time, bounded leak)."""
     with gc_paused():
         yield
         gc.freeze()
@@ -39,7 +40,9 @@ def adopting() -> Iterator[None]:
 @contextmanager
 def loading_world() -> Iterator[None]:
     """GC off while a world loads (its passes doubled the 1M-object load), then one
-    collection, and the loaded world frozen out of every later full collection."""
+    collection, and the loaded world frozen out of every later full collection. Also
+    used for a hot upgrade's pre-copy: long-lived sessions built while nobody waits, so
+    the garbage made meanwhile is collected before the rest is frozen."""
     with gc_paused():
         yield
     gc.collect()

@@ -34,6 +34,7 @@ from moo.net.events import Event
 log = logging.getLogger(__name__)
 
 READ_SIZE = 65536
+STALLED = "output stalled: the client stopped reading"
 
 
 class Codec(Protocol):
@@ -120,11 +121,15 @@ class Connection:
     def thaw(self) -> None:
         """Undo ``freeze`` (a handoff failed): read again and send what is buffered."""
         self._frozen = False
+        if self._close_on_thaw == STALLED:  # nothing more will leave: no graceful close
+            self._abort(STALLED)
+            return
         if self._close_on_thaw is not None:
             self.close(self._close_on_thaw)  # it was closing: send what is left, then close
             return
         self.resume_reading()
-        if self._outbuf and not self._flush_scheduled:
+        # A close begun before the freeze finishes in _flush, even with nothing to send.
+        if (self._outbuf or self._closing_reason is not None) and not self._flush_scheduled:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
 
@@ -293,7 +298,10 @@ class Connection:
     def _on_stalled(self) -> None:
         """Output was dropped and the client has not caught up for ``output_stall_seconds``."""
         self._stall_timer = None
-        self._abort("output stalled: the client stopped reading")
+        if self._frozen:  # its socket may be on its way to another process: at the thaw
+            self._close_on_thaw = STALLED
+            return
+        self._abort(STALLED)
 
     # -------------------------------------------------------------- closing
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import msgspec
 
-from moo.errors import ProtocolError
+from moo.errors import ChannelClosed, ProtocolError
 
 MAX_FDS = 200
 MAX_MESSAGE = 60_000
@@ -104,7 +104,8 @@ class Channel:
                     loop.remove_writer(self.sock.fileno())
 
     async def receive(self) -> tuple[dict[str, Any], list[int]]:
-        """The next message and the descriptors that came with it. ProtocolError on EOF."""
+        """The next message and the descriptors that came with it. ChannelClosed on EOF,
+        ProtocolError for anything that is not a message."""
         loop = asyncio.get_running_loop()
         while True:
             try:
@@ -118,7 +119,7 @@ class Channel:
                     loop.remove_reader(self.sock.fileno())
                 continue
             if not data and not fds:
-                raise ProtocolError("the other side closed the control channel")
+                raise ChannelClosed("the other side closed the control channel")
             if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
                 for fd in fds:
                     socket.close(fd)

@@ -26,8 +26,9 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from moo.errors import MooError
 from moo.gc_control import gc_paused
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from moo.upgrade.handoff import Request, Upgrader
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 UPGRADING = "The server is being upgraded; try again in a moment."
 
@@ -88,6 +91,9 @@ class Handover:
         await self._wait_quiet(config.busy_wait_seconds)
         started = time.monotonic()
         self.freeze()
+        # One snapshot, before anything awaits: a login still in flight (past the quiet
+        # point's bound) could otherwise finish between two sessions' exports.
+        exported = list(self.server.export_sessions(ages_at)) if level == 1 else []
         journal = self.up.store.journal
         if journal.failed is not None:
             raise UpgradeFailed(f"the journal cannot be trusted: {journal.failed}")
@@ -101,7 +107,9 @@ class Handover:
         synced = asyncio.ensure_future(journal.sync_now())
         try:
             with gc_paused():
-                sessions = await self._send_state(level, copied, ages_at)
+                sessions = await self._bounded(
+                    self._send_state(level, copied, exported), "the sessions"
+                )
         finally:
             await synced
         if journal.failed is not None:
@@ -163,7 +171,10 @@ class Handover:
         """Every session to the replacement while this server still serves; it builds
         them meanwhile, so the freeze only carries what changed."""
         started = time.monotonic()
-        sent = await transfer.precopy(self.control, self.server.export_sessions(ages_at), ages_at)
+        sent = await self._bounded(
+            transfer.precopy(self.control, self.server.export_sessions(ages_at), ages_at),
+            "the pre-copy",
+        )
         await expect(
             self.control, self.child, "prebuilt", self.up.config.upgrade.ready_timeout_seconds
         )
@@ -174,7 +185,20 @@ class Handover:
         )
         return sent.copied
 
-    async def _send_state(self, level: int, copied: transfer.Copied, ages_at: float) -> int:
+    async def _bounded(self, sending: Coroutine[Any, Any, _T], what: str) -> _T:
+        """``sending`` within ``upgrade.ready_timeout_seconds``: a replacement that is
+        alive but stopped reading must not hold this server (frozen) for ever."""
+        timeout = self.up.config.upgrade.ready_timeout_seconds
+        try:
+            return await asyncio.wait_for(sending, timeout)
+        except TimeoutError:
+            raise UpgradeFailed(
+                f"the replacement did not take {what} within {timeout:.0f} s"
+            ) from None
+
+    async def _send_state(
+        self, level: int, copied: transfer.Copied, exported: list[tuple[transfer.Item, int]]
+    ) -> int:
         listeners = list(self.server.listeners.values())
         freeze = {
             "t": "freeze",
@@ -190,7 +214,6 @@ class Handover:
         }
         fds = [self.up.lock_fd, *(listener.sock.fileno() for listener in listeners)]
         await self.control.send(freeze, fds)
-        exported = self.server.export_sessions(ages_at) if level == 1 else iter(())
         sent = await transfer.send_changes(self.control, exported, copied)
         log.info(
             "handed over %d session(s) (%d changed since the pre-copy, %d gone): "

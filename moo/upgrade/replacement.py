@@ -19,8 +19,8 @@ from moo import __version__
 from moo.accounts import Passwords
 from moo.app import serve, start_checkpointer
 from moo.config import Config
-from moo.errors import MooError, ProtocolError
-from moo.gc_control import adopting
+from moo.errors import ChannelClosed, MooError, ProtocolError
+from moo.gc_control import adopting, loading_world
 from moo.net.gate_process import Gate
 from moo.persist import lock
 from moo.persist.store import Store
@@ -53,12 +53,12 @@ async def serve_replacement(
     try:
         message, fds = await control.receive()
         if message.get("t") == "precopy":
-            with adopting():
+            with loading_world():  # nobody waits on the pre-copy: collect, then freeze
                 prebuilt = await adopt.receive_precopy(control, server, message)
             await control.send({"t": "prebuilt", "sessions": prebuilt.count})
             message, fds = await control.receive()
         received = adopt.receive_freeze(message, fds, loaded, config.data_dir)
-    except ProtocolError as error:
+    except ChannelClosed as error:
         log.info("the running server called the upgrade off (%s); exiting", error)
         loaded.records.close()
         return 1
@@ -83,7 +83,7 @@ async def serve_replacement(
     await control.send({"t": "ready", "sessions": carried})
     try:
         go, _fds = await asyncio.wait_for(control.receive(), GO_TIMEOUT)
-    except (ProtocolError, TimeoutError):
+    except (ChannelClosed, TimeoutError):
         log.info("the running server called the upgrade off after READY; exiting")
         return 1
     if go.get("t") != "go":

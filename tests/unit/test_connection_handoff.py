@@ -153,3 +153,41 @@ async def test_freezing_is_lazy_and_a_reader_or_writer_that_fires_stops_itself()
     await poll(lambda: recorder.lines == ["typed while frozen"])
     client.close()
     await poll(lambda: recorder.closed != [])
+
+
+async def test_a_stall_while_frozen_closes_only_after_the_thaw() -> None:
+    """The output-stall timer may fire during a hot upgrade's freeze: the socket may be
+    on its way to the replacement, so the close waits for the thaw (or travels along)."""
+    loop = asyncio.get_running_loop()
+    server_end, client = socket.socketpair()
+    client.setblocking(False)
+    server_end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    recorder = Recorder()
+    limits = Limits(output_buffer_bytes=8192, output_stall_seconds=0.05)
+    conn = Connection(loop, server_end, TelnetCodec(), recorder, limits, kind="telnet", peer="x")
+    conn.start()
+    for _ in range(50):  # the client reads nothing: output is dropped, the stall timer runs
+        conn.send_text("y" * 1000 + "\n")
+    conn.freeze()
+    await asyncio.sleep(0.15)
+    assert recorder.closed == [] and not conn.closed
+    assert conn.export_state()["closing"] == "output stalled: the client stopped reading"
+    conn.thaw()
+    await poll(lambda: recorder.closed == ["output stalled: the client stopped reading"])
+    client.close()
+
+
+async def test_a_close_begun_just_before_a_freeze_finishes_after_a_failed_handoff() -> None:
+    loop = asyncio.get_running_loop()
+    server_end, client = socket.socketpair()
+    client.setblocking(False)
+    recorder = Recorder()
+    conn = Connection(loop, server_end, TelnetCodec(), recorder, Limits(), kind="telnet", peer="x")
+    conn.close("quit")  # nothing buffered: the close happens in the flush it schedules...
+    conn.freeze()  # ...which the freeze, coming first, turns into a no-op
+    await asyncio.sleep(0.02)
+    assert recorder.closed == []
+    conn.thaw()  # the handoff failed
+    await poll(lambda: recorder.closed == ["quit"])
+    assert await loop.sock_recv(client, 10) == b""
+    client.close()

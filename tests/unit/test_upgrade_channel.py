@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from moo.errors import ProtocolError
+from moo.errors import ChannelClosed, ProtocolError
 from moo.upgrade import channel
 
 
@@ -42,7 +42,7 @@ async def test_eof_and_garbage_are_protocol_errors() -> None:
     with pytest.raises(ProtocolError, match="no type"):
         await new.receive()
     parent.close()
-    with pytest.raises(ProtocolError, match="closed"):
+    with pytest.raises(ChannelClosed, match="closed"):  # not any ProtocolError: called off
         await new.receive()
     new.close()
 

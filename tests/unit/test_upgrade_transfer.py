@@ -174,3 +174,16 @@ async def test_a_precopy_survives_connections_closing_while_it_runs() -> None:
         assert pairs[i][1].recv(16) == b"x%d" % i
     assert len(os.listdir("/proc/self/fd")) == open_before - 300  # the 300 closed ends
     close_all(pairs, old, new)
+
+
+async def test_a_precopy_given_up_on_leaves_no_copy_open() -> None:
+    """The running server bounds each send (a replacement alive but not reading): the
+    pre-copy cancelled mid-way closes every fd copy it made."""
+    old, new = (ch.Channel(end) for end in ch.socketpair())
+    pairs = [socket.socketpair() for _ in range(40)]
+    open_before = len(os.listdir("/proc/self/fd"))
+    exported = [(item(i, os.urandom(60_000)), a.fileno()) for i, (a, _) in enumerate(pairs)]
+    with pytest.raises(TimeoutError):  # 3.2 MB of output chunks: more than the buffer
+        await asyncio.wait_for(transfer.precopy(old, exported, 0.0), 0.3)
+    assert len(os.listdir("/proc/self/fd")) == open_before
+    close_all(pairs, old, new)
