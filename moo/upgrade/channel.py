@@ -83,25 +83,33 @@ class Channel:
 
     async def send_encoded(self, data: bytes, fds: list[int] | None = None) -> None:
         """Send one message already encoded (``encode``, or ``batch_message``)."""
+        loop = asyncio.get_running_loop()
+        while not self._try_send(data, fds):
+            ready = loop.create_future()
+            loop.add_writer(self.sock.fileno(), ready.set_result, None)
+            try:
+                await ready
+            finally:
+                loop.remove_writer(self.sock.fileno())
+
+    def send_nowait(self, message: dict[str, Any], fds: list[int] | None = None) -> bool:
+        """Send ``message`` at once if the socket has room (True), without yielding to
+        the loop; False if it would have to wait (then ``send`` it)."""
+        return self._try_send(encode(message), fds)
+
+    def _try_send(self, data: bytes, fds: list[int] | None) -> bool:
         if fds and len(fds) > MAX_FDS:
             raise ProtocolError(f"{len(fds)} descriptors in one message (at most {MAX_FDS})")
         if len(data) > RECV_SIZE:
             raise ProtocolError(f"control message too large ({len(data)} bytes)")
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                if fds:
-                    socket.send_fds(self.sock, [data], fds)
-                else:
-                    self.sock.send(data)
-                return
-            except BlockingIOError:
-                ready = loop.create_future()
-                loop.add_writer(self.sock.fileno(), ready.set_result, None)
-                try:
-                    await ready
-                finally:
-                    loop.remove_writer(self.sock.fileno())
+        try:
+            if fds:
+                socket.send_fds(self.sock, [data], fds)
+            else:
+                self.sock.send(data)
+        except BlockingIOError:
+            return False
+        return True
 
     async def receive(self) -> tuple[dict[str, Any], list[int]]:
         """The next message and the descriptors that came with it. ChannelClosed on EOF,

@@ -91,9 +91,14 @@ class Handover:
         await self._wait_quiet(config.busy_wait_seconds)
         started = time.monotonic()
         self.freeze()
-        # One snapshot, before anything awaits: a login still in flight (past the quiet
-        # point's bound) could otherwise finish between two sessions' exports.
-        exported = list(self.server.export_sessions(ages_at)) if level == 1 else []
+        freeze_sent = False
+        exported: list[tuple[transfer.Item, int]] = []
+        if level == 1:
+            # FREEZE first, so the replacement catches up with the journal meanwhile; then
+            # one snapshot of the sessions before anything awaits (a login still in flight
+            # past the quiet point's bound could otherwise finish between two exports).
+            freeze_sent = self.control.send_nowait(*self._freeze_message(level))
+            exported = list(self.server.export_sessions(ages_at))
         journal = self.up.store.journal
         if journal.failed is not None:
             raise UpgradeFailed(f"the journal cannot be trusted: {journal.failed}")
@@ -108,7 +113,7 @@ class Handover:
         try:
             with gc_paused():
                 sessions = await self._bounded(
-                    self._send_state(level, copied, exported), "the sessions"
+                    self._send_state(level, copied, exported, freeze_sent), "the sessions"
                 )
         finally:
             await synced
@@ -197,8 +202,28 @@ class Handover:
             ) from None
 
     async def _send_state(
-        self, level: int, copied: transfer.Copied, exported: list[tuple[transfer.Item, int]]
+        self,
+        level: int,
+        copied: transfer.Copied,
+        exported: list[tuple[transfer.Item, int]],
+        freeze_sent: bool,
     ) -> int:
+        if not freeze_sent:
+            await self.control.send(*self._freeze_message(level))
+        sent = await transfer.send_changes(self.control, exported, copied)
+        log.info(
+            "handed over %d session(s) (%d changed since the pre-copy, %d gone): "
+            "%d bytes of unsent output, %d unread line(s)",
+            sent.sessions,
+            sent.changed,
+            sent.gone,
+            sent.unsent_bytes,
+            sent.unread_lines,
+        )
+        return sent.sessions
+
+    def _freeze_message(self, level: int) -> tuple[dict[str, Any], list[int]]:
+        """FREEZE, with the data-dir lock and listener fds."""
         listeners = list(self.server.listeners.values())
         freeze = {
             "t": "freeze",
@@ -212,19 +237,7 @@ class Handover:
             "command": self.request.command,
             "serve_args": self.up.serve_args,
         }
-        fds = [self.up.lock_fd, *(listener.sock.fileno() for listener in listeners)]
-        await self.control.send(freeze, fds)
-        sent = await transfer.send_changes(self.control, exported, copied)
-        log.info(
-            "handed over %d session(s) (%d changed since the pre-copy, %d gone): "
-            "%d bytes of unsent output, %d unread line(s)",
-            sent.sessions,
-            sent.changed,
-            sent.gone,
-            sent.unsent_bytes,
-            sent.unread_lines,
-        )
-        return sent.sessions
+        return freeze, [self.up.lock_fd, *(listener.sock.fileno() for listener in listeners)]
 
     async def _close_players(self) -> None:
         for conn in list(self.server.sessions):

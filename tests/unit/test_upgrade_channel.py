@@ -83,3 +83,19 @@ def test_socketpair_is_seqpacket() -> None:
     assert parent.type == socket.SOCK_SEQPACKET
     parent.close()
     child.close()
+
+
+async def test_send_nowait_sends_at_once_or_says_it_would_wait() -> None:
+    parent, child = channel.socketpair()
+    old, new = channel.Channel(parent), channel.Channel(child)
+    assert old.send_nowait({"t": "freeze", "position": 3})
+    assert await new.receive() == ({"t": "freeze", "position": 3}, [])
+    sent = 0
+    while old.send_nowait({"t": "output", "data": "z" * 50_000}):  # nobody reads: it fills
+        sent += 1
+    assert sent > 0
+    for _ in range(sent):
+        message, _fds = await new.receive()
+        assert message["t"] == "output"
+    old.close()
+    new.close()
