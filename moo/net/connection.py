@@ -201,8 +201,18 @@ class Connection:
             self._reading = False
 
     def resume_reading(self) -> None:
-        if self._frozen:
-            return
+        if not self._frozen:
+            self._watch()
+
+    def watch_while_frozen(self) -> None:
+        """Register the reader now, though frozen: it unregisters itself if input comes
+        before the thaw, so thaw() registers again only connections that had input. A
+        hot upgrade's replacement does this while it builds the pre-copy, which takes
+        1000 registrations (~7 ms) out of the freeze."""
+        if self._close_on_thaw is None:
+            self._watch()
+
+    def _watch(self) -> None:
         if not self._reading and not self.closed and self._closing_reason is None:
             self.loop.add_reader(self.fd, self._on_readable)
             self._reading = True

@@ -183,6 +183,7 @@ class Prebuilt:
     def build(self, server: Server, batch: list[tuple[dict[str, Any], int]]) -> None:
         for item, fd in batch:
             conn, session = _rebuild(server, item, fd, self.now)
+            conn.watch_while_frozen()  # the thaw then registers only those with input
             self.sessions[session.id] = (conn, session)
 
     def rebuild(self, server: Server, items: list[dict[str, Any]]) -> None:

@@ -191,3 +191,34 @@ async def test_a_close_begun_just_before_a_freeze_finishes_after_a_failed_handof
     await poll(lambda: recorder.closed == ["quit"])
     assert await loop.sock_recv(client, 10) == b""
     client.close()
+
+
+async def test_a_connection_watched_while_frozen_reads_only_after_the_thaw() -> None:
+    """A replacement registers readers while it builds the pre-copy: one that has input
+    before the thaw unregisters itself unread; the thaw registers it again and reads."""
+    loop = asyncio.get_running_loop()
+    server_end, client = socket.socketpair()
+    client.setblocking(False)
+    quiet_end, quiet_client = socket.socketpair()
+    state = Connection(
+        loop, server_end, TelnetCodec(), Recorder(), Limits(), kind="telnet", peer="x"
+    ).export_state()
+    recorder = Recorder()
+    talker, quiet = (
+        Connection.adopt(loop, sock.detach(), state, TelnetCodec(), recorder, Limits())
+        for sock in (server_end, quiet_end)
+    )
+    for conn in (talker, quiet):
+        conn.watch_while_frozen()
+        assert conn._reading
+    await loop.sock_sendall(client, b"typed before the thaw\r\n")
+    await asyncio.sleep(0.05)
+    assert recorder.lines == [] and not talker._reading  # fired once, read nothing
+    assert quiet._reading  # no input: still registered, nothing to do at the thaw
+    talker.thaw()
+    quiet.thaw()
+    await poll(lambda: recorder.lines == ["typed before the thaw"])
+    for conn in (talker, quiet):
+        conn.close("done")
+    client.close()
+    quiet_client.close()
