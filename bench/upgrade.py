@@ -36,9 +36,9 @@ Each upgrade's latency windows, by scheduled send time:
   for the running server to freeze"; the CLI's "loaded" line if missing): the
   replacement loads the world while the old server serves (on a small machine it takes
   a core). Its last few commands were still unanswered when the freeze began.
-- ``handoff``: HELLO to 1 s after the CLI exits: the quiet point, the freeze, the
-  sessions sent with their sockets, READY/GO, and the new server working off what was
-  typed while frozen.
+- ``handoff``: HELLO to 1 s after the CLI exits: the pre-copy of every session (while
+  the old server serves), the quiet point, the freeze, what changed since the pre-copy,
+  READY/GO, and the new server working off what was typed while frozen.
 - ``window``: both; its ``max_ms`` is the "worst latency across the upgrade".
 
 ``no_reply`` is the longest stretch of the window in which no session got any reply
