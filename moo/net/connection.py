@@ -335,12 +335,7 @@ class Connection:
         if self.closed:
             return
         self.closed = True
-        if self._reading:
-            self.loop.remove_reader(self.fd)
-            self._reading = False
-        if self._writing:
-            self.loop.remove_writer(self.fd)
-            self._writing = False
+        self._unregister()
         self._outbuf.clear()
         if self._stall_timer is not None:
             self._stall_timer.cancel()

@@ -32,7 +32,7 @@ and output that nobody drains by ``MAX_PENDING_OUTPUT`` (beyond it replies are d
 from __future__ import annotations
 
 import re
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, get_args
 
 import msgspec
 
@@ -61,7 +61,8 @@ STATE_VERSION: Final = 1
 
 # Parser positions.
 _DATA, _IAC, _OPT, _SB, _SB_IAC = range(5)
-_PARSER_NAMES: Final = ("data", "iac", "opt", "sb", "sb_iac")
+ParserName = Literal["data", "iac", "opt", "sb", "sb_iac"]  # the positions, in order
+_PARSER_NAMES: Final[tuple[str, ...]] = get_args(ParserName)
 _PARSER_INDEX: Final = {name: i for i, name in enumerate(_PARSER_NAMES)}
 
 _SPECIAL = re.compile(rb"[\r\x08\x7f\xff]")
@@ -399,7 +400,7 @@ class _State(msgspec.Struct, frozen=True):
 
     version: int
     max_line_bytes: Annotated[int, msgspec.Meta(ge=1)]
-    parser: Literal["data", "iac", "opt", "sb", "sb_iac"]
+    parser: ParserName
     verb: _Byte
     sb: str
     sb_overflow: bool

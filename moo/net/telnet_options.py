@@ -21,7 +21,7 @@ as the ``options`` entry of the codec's JSON-safe state, the states spelled as n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 import msgspec
 
@@ -42,10 +42,12 @@ TTYPE_IS: Final = 0
 TTYPE_SEND: Final = 1
 
 # RFC 1143 Q method: per option and side, a state and a queue bit.
+QName = Literal["no", "yes", "wantno", "wantyes"]
+QueueName = Literal["empty", "opposite"]
 _NO, _YES, _WANTNO, _WANTYES = range(4)
-_Q_NAMES: Final = ("no", "yes", "wantno", "wantyes")
+_Q_NAMES: Final[tuple[str, ...]] = get_args(QName)
 _EMPTY, _OPPOSITE = 0, 1
-_QUEUE_NAMES: Final = ("empty", "opposite")
+_QUEUE_NAMES: Final[tuple[str, ...]] = get_args(QueueName)
 _US, _HIM = 0, 2  # index of the side's state in an option's [us, usq, him, himq]
 _NEUTRAL: Final = (_NO, _EMPTY, _NO, _EMPTY)
 _Q_INDEX: Final = {name: i for i, name in enumerate(_Q_NAMES)}
@@ -55,10 +57,10 @@ _QUEUE_INDEX: Final = {name: i for i, name in enumerate(_QUEUE_NAMES)}
 class OptionState(msgspec.Struct, frozen=True):
     """One option's entry in the hand-over state (``get_state``), as validated."""
 
-    us: Literal["no", "yes", "wantno", "wantyes"]
-    us_queue: Literal["empty", "opposite"]
-    him: Literal["no", "yes", "wantno", "wantyes"]
-    him_queue: Literal["empty", "opposite"]
+    us: QName
+    us_queue: QueueName
+    him: QName
+    him_queue: QueueName
 
 
 class OptionNegotiation:
