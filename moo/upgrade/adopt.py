@@ -123,7 +123,7 @@ async def receive_precopy(control: ch.Channel, server: Server, message: dict[str
     frozen while the old server still serves. Raises ProtocolError, ValueError..."""
     prebuilt = Prebuilt(float(message["now"]))
     received = await transfer.receive(control, functools.partial(prebuilt.build, server))
-    if received.sessions != len(prebuilt.sessions):
+    if received.sessions != prebuilt.count:
         raise ProtocolError(f"DONE says {received.sessions} sessions; {prebuilt.count} came")
     return prebuilt
 
@@ -163,7 +163,7 @@ async def receive_changes(control: ch.Channel, server: Server, prebuilt: Prebuil
     )
     for sid in received.gone:
         prebuilt.drop(sid)
-    if received.sessions != len(prebuilt.sessions):
+    if received.sessions != prebuilt.count:
         raise ProtocolError(f"DONE says {received.sessions} sessions; {prebuilt.count} are here")
     return prebuilt.hand_to(server)
 
@@ -234,16 +234,6 @@ def _rebuild(
     return conn, session
 
 
-def adopt_listeners(server: Server, takeover: Takeover) -> None:
-    loop = asyncio.get_running_loop()
-    for name, fd in takeover.listener_fds.items():
-        sock = socket.socket(fileno=fd)
-        sock.setblocking(False)
-        kind = "ssh" if name == "ssh-gate" else "telnet"
-        listener = Listener(loop, sock, name, functools.partial(server.accept, kind=kind))
-        server.listeners[name] = listener  # started by server.thaw() after GO
-
-
 def new_server(config: Config, world: World, passwords: Passwords) -> Server:
     """The server, frozen: sessions and listeners are added as they come."""
     server = Server(config, world, passwords)
@@ -253,7 +243,13 @@ def new_server(config: Config, world: World, passwords: Passwords) -> Server:
 
 def take_listeners(server: Server, takeover: Takeover) -> AdoptedGate | None:
     """The listeners and the SSH gate from FREEZE (the listeners start at the thaw)."""
-    adopt_listeners(server, takeover)
+    loop = asyncio.get_running_loop()
+    for name, fd in takeover.listener_fds.items():
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        kind = "ssh" if name == "ssh-gate" else "telnet"
+        listener = Listener(loop, sock, name, functools.partial(server.accept, kind=kind))
+        server.listeners[name] = listener  # started by server.thaw() after GO
     gate_pid = takeover.freeze.get("gate_pid")
     return AdoptedGate(gate_pid) if isinstance(gate_pid, int) else None
 
