@@ -161,7 +161,7 @@ async def serve(
         UpgradeLog(store.records).fail_interrupted_sync,
         "the server stopped before this upgrade finished",
     )
-    server = Server(config, world, passwords, store)
+    server = Server(config, world, passwords)
     store.alarms.append(server.alarm_wizards)
     await asyncio.to_thread(timeparse.warm_up)  # dateparser's first parse costs ~200 ms
     checkpointer = start_checkpointer(config, store, server)

@@ -44,7 +44,6 @@ from moo.world.world import World
 
 if TYPE_CHECKING:
     from moo.checkpoint.service import Checkpointer
-    from moo.persist.store import Store
     from moo.upgrade.handoff import Upgrader
 
 log = logging.getLogger(__name__)
@@ -55,12 +54,9 @@ COMMANDS_PER_TURN = 256
 class Server:
     """The running world server. ``start()``, then ``wait_closed()``; ``stop()`` ends it."""
 
-    def __init__(
-        self, config: Config, world: World, passwords: Passwords, store: Store | None = None
-    ) -> None:
+    def __init__(self, config: Config, world: World, passwords: Passwords) -> None:
         self.config = config
         self.world = world
-        self.store = store
         self.checkpointer: Checkpointer | None = None
         self.passwords = passwords
         self.dispatcher = Dispatcher(world, self)
@@ -111,15 +107,24 @@ class Server:
             self._sweeper.cancel()
         for listener in self.listeners.values():
             listener.pause()
-        for conn in [*self.sessions, *self.gate_controls]:
-            conn.close("server shutting down", even_if_frozen=True)
-        deadline = time.monotonic() + timeout
-        while (self.sessions or self.gate_controls) and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        await self.close_and_wait(
+            [*self.sessions, *self.gate_controls], "server shutting down", timeout
+        )
         for listener in self.listeners.values():
             listener.close()
         for task in list(self._tasks):
             task.cancel()
+
+    async def close_and_wait(
+        self, conns: list[Connection], reason: str, timeout: float = 2.0
+    ) -> None:
+        """Flush and close ``conns``, frozen or not; wait until they are closed (at most
+        ``timeout``)."""
+        for conn in conns:
+            conn.close(reason, even_if_frozen=True)
+        deadline = time.monotonic() + timeout
+        while any(not conn.closed for conn in conns) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
 
     # ---------------------------------------------------------- connections
 

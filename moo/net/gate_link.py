@@ -27,6 +27,7 @@ import asyncssh
 
 from moo.errors import ProtocolError
 from moo.net.gate_protocol import FrameDecoder, bool_field, encode_frame
+from moo.persist.snapshot import fsync_directory
 
 log = logging.getLogger("moo.ssh_gate")  # the gate's logger: these lines are the gate's
 
@@ -161,8 +162,4 @@ def ensure_host_key(path: Path) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_directory(path.parent)

@@ -54,13 +54,6 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
 
 
-def encode(message: dict[str, Any]) -> bytes:
-    data = _encoder.encode(message)
-    if len(data) > RECV_SIZE:
-        raise ProtocolError(f"control message too large ({len(data)} bytes)")
-    return data
-
-
 def decode(data: bytes) -> dict[str, Any]:
     try:
         message = _decoder.decode(data)
@@ -79,10 +72,10 @@ class Channel:
         self.sock = sock
 
     async def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
-        await self.send_encoded(encode(message), fds)
+        await self.send_encoded(_encoder.encode(message), fds)
 
     async def send_encoded(self, data: bytes, fds: list[int] | None = None) -> None:
-        """Send one message already encoded (``encode``, or ``batch_message``)."""
+        """Send one message already encoded (``encode_item``/``batch_message``)."""
         loop = asyncio.get_running_loop()
         while not self._try_send(data, fds):
             ready = loop.create_future()
@@ -95,7 +88,7 @@ class Channel:
     def send_nowait(self, message: dict[str, Any], fds: list[int] | None = None) -> bool:
         """Send ``message`` at once if the socket has room (True), without yielding to
         the loop; False if it would have to wait (then ``send`` it)."""
-        return self._try_send(encode(message), fds)
+        return self._try_send(_encoder.encode(message), fds)
 
     def _try_send(self, data: bytes, fds: list[int] | None) -> bool:
         if fds and len(fds) > MAX_FDS:

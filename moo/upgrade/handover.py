@@ -131,7 +131,7 @@ class Handover:
         self.up.handed_over.set()  # committed: the replacement serves from here on
         sd_notify.notify(f"MAINPID={self.child.pid}")  # before this process exits
         if level == 2:
-            await self._close_players()
+            await self.server.close_and_wait(list(self.server.sessions), "upgrade")
         self.server.let_go()
         text = summary(self.plan.version, self.child.pid, level, sessions, freeze_ms)
         log.info("%s", text)
@@ -238,13 +238,6 @@ class Handover:
             "serve_args": self.up.serve_args,
         }
         return freeze, [self.up.lock_fd, *(listener.sock.fileno() for listener in listeners)]
-
-    async def _close_players(self) -> None:
-        for conn in list(self.server.sessions):
-            conn.close("upgrade", even_if_frozen=True)
-        deadline = time.monotonic() + 2.0
-        while self.server.sessions and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
 
     async def _restart(self, started: float) -> Result:
         """Level 3: save, close everyone cleanly, stop, let the replacement start cold."""

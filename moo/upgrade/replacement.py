@@ -109,7 +109,6 @@ async def _serve(
     # socket or written the journal, so a failure above lets the old one carry on.
     await control.send({"t": "serving"})
     control.close()
-    server.store = store
     store.alarms.append(server.alarm_wizards)
     handle_stop_signals(server)
     server.thaw()  # players first; the bookkeeping below does not hold them up
