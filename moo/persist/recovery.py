@@ -146,9 +146,7 @@ def _replay(
         _set_aside_from_damage(journal_dir, report)
         notes.append(f"forced recovery: stopped at journal damage ({detail})")
         log.error("forced recovery: stopped at journal damage (%s)", detail)
-    if applied:
-        world.rebuild_indexes()
-    return applied, report.last_lsn
+    return applied, report.last_lsn  # apply() keeps the indexes as it goes, as it does live
 
 
 def catch_up(world: World, journal_dir: Path, after: int, through: int) -> int:
