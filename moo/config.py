@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from moo.errors import ConfigError
+from moo.persist.journal import FSYNC_POLICIES
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def _validate(config: Config) -> Config:
         ZoneInfo(config.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"timezone: unknown time zone {config.timezone!r}") from None
-    if config.persist.fsync not in ("always", "everysec", "no"):
+    if config.persist.fsync not in FSYNC_POLICIES:
         raise ConfigError(
             f"persist.fsync: expected always, everysec or no, got {config.persist.fsync!r}"
         )

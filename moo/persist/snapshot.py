@@ -174,7 +174,6 @@ class SnapshotStats:
     header: SnapshotHeader
     seconds: float
     slices: int
-    saved_before_change: int
 
 
 class SnapshotWriter:
@@ -191,7 +190,6 @@ class SnapshotWriter:
         self._count = 0
         self._written = bytearray()
         self._saved: dict[int, bytes] = {}
-        self._saved_total = 0
         self._started = 0.0
         self._active = False
 
@@ -211,7 +209,6 @@ class SnapshotWriter:
             obj = self.world.objects.get(oid)
             if obj is not None:
                 self._saved[oid] = digest_encoder.encode(obj)
-                self._saved_total += 1
 
     def _stop(self) -> None:
         if self._active:
@@ -275,9 +272,7 @@ class SnapshotWriter:
             self._stop()
             _remove_quietly(temp)
             raise
-        return SnapshotStats(
-            self.path, header, time.perf_counter() - began, slices, self._saved_total
-        )
+        return SnapshotStats(self.path, header, time.perf_counter() - began, slices)
 
     def _encode_slice(self, oid: int) -> tuple[bytes, int, int]:
         """Encode objects from ``oid`` on for about ``slice_seconds``; (bytes, next oid, count)."""

@@ -34,7 +34,7 @@ from moo.errors import CheckpointError
 from moo.persist import snapshot
 from moo.persist.journal import Journal
 from moo.persist.lag import LagMeter
-from moo.persist.records import Records, ServerRun, default_url
+from moo.persist.records import Records, default_url
 from moo.persist.recovery import Recovered, checkpoint_path, list_checkpoints, recover
 from moo.world.world import World
 
@@ -66,7 +66,6 @@ class Store:
         journal: Journal,
         records: Records,
         run_id: int,
-        previous_run: ServerRun | None,
     ) -> None:
         self.data_dir = data_dir
         self.config = config
@@ -75,7 +74,6 @@ class Store:
         self.journal = journal
         self.records = records
         self.run_id = run_id
-        self.previous_run = previous_run
         self.alarms: list[Callable[[str], None]] = []
         self._lock = asyncio.Lock()
         self._sync_task: asyncio.Task[None] | None = None
@@ -120,7 +118,6 @@ class Store:
         except BaseException:
             records.close()
             raise
-        previous = records.previous_run_sync(run_id)
         if abandoned:
             last = records.last_ok_checkpoint_sync()
             saved = (
@@ -135,7 +132,7 @@ class Store:
             )
         if interrupted:
             log.warning("%d checkpoint(s) were interrupted by the previous stop", interrupted)
-        return cls._with_journal(data_dir, config, recovered, records, run_id, previous)
+        return cls._with_journal(data_dir, config, recovered, records, run_id)
 
     @classmethod
     def _with_journal(
@@ -145,10 +142,9 @@ class Store:
         recovered: Recovered,
         records: Records,
         run_id: int,
-        previous: ServerRun | None,
     ) -> Store:
         journal = Journal(data_dir / "journal", next_lsn=recovered.position + 1, fsync=config.fsync)
-        store = cls(data_dir, config, recovered, journal, records, run_id, previous)
+        store = cls(data_dir, config, recovered, journal, records, run_id)
         journal.on_failure = store._journal_failed
         return store
 
@@ -167,7 +163,7 @@ class Store:
 
         The old process ends its own run record; abandoned runs are not looked for.
         """
-        return cls._with_journal(data_dir, config, recovered, records, 0, None)
+        return cls._with_journal(data_dir, config, recovered, records, 0)
 
     async def record_run(self) -> None:
         """Record this process as the running server (after ``take_over``). Raises
@@ -175,7 +171,6 @@ class Store:
         self.run_id = await self.records.call(
             self.records.begin_run_sync, started=time.time(), pid=os.getpid(), version=__version__
         )
-        self.previous_run = await self.records.call(self.records.previous_run_sync, self.run_id)
 
     @staticmethod
     def open_records(data_dir: Path, config: Persist) -> Records:
