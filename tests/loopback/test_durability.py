@@ -36,8 +36,7 @@ import random
 import re
 import shutil
 import signal
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +56,7 @@ from moo.world.loader import build_core_world
 from moo.world.world import World
 from tests.loopback.conftest import BEGIN, MARK, login, send_together, wizard
 from tests.server_process import ServerProcess
+from tests.waits import until
 
 SEED = 20_251_121
 NO_COMMAND_BUDGET = {
@@ -86,16 +86,6 @@ def kill9(server: ServerProcess) -> None:
     assert server.process is not None
     server.process.kill()
     assert server.wait_exit() == -signal.SIGKILL
-
-
-async def until(
-    check: Callable[[], object], what: str, timeout: float = 10.0, poll: float = 0.01
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(poll)
 
 
 def temp_files(directory: Path) -> dict[str, int]:

@@ -24,6 +24,7 @@ import pytest
 
 from moo.net.gate_protocol import FrameDecoder, encode_frame
 from moo.net.ssh_gate import GONE_MESSAGE, LOST_MESSAGE, SHUTDOWN_MESSAGE, ensure_host_key
+from tests.waits import until
 
 T = 10.0  # seconds: the ceiling on every await
 R = TypeVar("R")
@@ -31,13 +32,6 @@ R = TypeVar("R")
 
 async def within(aw: Awaitable[R], timeout: float = T) -> R:
     return await asyncio.wait_for(aw, timeout)
-
-
-async def poll(condition: Callable[[], bool], timeout: float = T) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 # --- the fake world ------------------------------------------------------------------
@@ -185,7 +179,7 @@ async def start_gate(tmp_path: Path, world: FakeWorld) -> AsyncIterator[StartGat
             )
             gate = GateProcess(proc, listener.getsockname()[1], log_path)
         started.append(gate)
-        await poll(lambda: proc.pid in world.control_pids or proc.returncode is not None)
+        await until(lambda: proc.pid in world.control_pids or proc.returncode is not None)
         assert proc.returncode is None, gate.log()
         return gate
 
@@ -387,7 +381,7 @@ async def test_control_reconnects_and_sessions_survive(
     async with shell(gate.port) as proc:
         session = await open_session(world)
         world.drop_control()
-        await poll(lambda: world.control_pids == [gate.proc.pid] * 2)
+        await until(lambda: world.control_pids == [gate.proc.pid] * 2)
         proc.stdin.write("still here\r")
         assert await session.next_frame() == {"t": "line", "text": "still here"}
         await read_until(proc, "echo: still here")
@@ -399,7 +393,7 @@ async def test_unreachable_world_refuses_login(world: FakeWorld, start_gate: Sta
     await world.stop_listening()  # the control socket stays up: the gate carries on
     with pytest.raises(asyncssh.PermissionDenied):
         await connect(gate.port)
-    await poll(lambda: "cannot reach the world" in gate.log())
+    await until(lambda: "cannot reach the world" in gate.log())
 
 
 async def test_second_shell_on_one_connection_is_refused(
@@ -519,7 +513,7 @@ async def test_slow_reader_pushes_back_on_the_world(
             session.send({"t": "out", "text": chunk})
         transport = session.writer.transport
         # nobody reads the SSH side, so the gate stops reading and the world holds the rest
-        await poll(lambda: transport.get_write_buffer_size() > 2_000_000)
+        await until(lambda: transport.get_write_buffer_size() > 2_000_000)
         expected = total * (len(chunk) + chunk.count("\n"))  # the pty turns \n into \r\n
         received = 0
 

@@ -23,6 +23,7 @@ from tests.loopback.upgrade_helpers import (
     upgrade,
 )
 from tests.server_process import ServerProcess
+from tests.waits import until
 
 LOAD_TIMEOUT = 6.0
 
@@ -31,11 +32,7 @@ LOAD_TIMEOUT = 6.0
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = start(
         tmp_path_factory.mktemp("upgrade") / "data",
-        upgrade={
-            "load_timeout_seconds": LOAD_TIMEOUT,
-            "ready_timeout_seconds": 3.0,
-            "busy_wait_seconds": 1.0,
-        },
+        upgrade={"load_timeout_seconds": LOAD_TIMEOUT},
     )
     yield proc
     proc.stop()
@@ -89,10 +86,7 @@ async def test_a_failure_after_the_freeze_tells_players_and_loses_no_line(
     wiz.send_line("@hot-upgrade to " + program("hangs_after_freeze.py"))
     await wiz.expect("handing over at level 1", timeout=20)
     # The pre-copy is done and the replacement hangs for 3 s right after the freeze.
-    for _ in range(200):
-        if any("pre-copied" in line for line in server.stderr_lines):
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: any("pre-copied" in line for line in server.stderr_lines), "the pre-copy")
     await asyncio.sleep(0.2)
     clients[1].send_line("say typed during the freeze")  # read only after the thaw
     await wiz.expect("Upgrade FAILED", timeout=20)

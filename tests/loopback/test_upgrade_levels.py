@@ -151,7 +151,7 @@ async def test_five_upgrades_in_a_row_under_load(tmp_path: Path) -> None:
 async def test_in_game_command_lines_can_be_turned_off(tmp_path: Path) -> None:
     server = start(
         tmp_path / "data",
-        upgrade={"allow_in_game_command_lines": False, "load_timeout_seconds": 15.0},
+        upgrade={"allow_in_game_command_lines": False},
     )
     try:
         wiz = await wizard(server)

@@ -33,8 +33,14 @@ def program(name: str, *flags: str) -> str:
     return " ".join([sys.executable, str(PROGRAMS / name), *flags])
 
 
-def start(data_dir: Path, env: dict[str, str] | None = None, **extra: object) -> ServerProcess:
-    config = {**UPGRADE_CONFIG, **extra}
+def start(
+    data_dir: Path, env: dict[str, str] | None = None, **extra: dict[str, object]
+) -> ServerProcess:
+    """A server with UPGRADE_CONFIG; ``extra`` sections change only the keys they name."""
+    config = {**UPGRADE_CONFIG}
+    for section, changes in extra.items():
+        base = config.get(section, {})
+        config[section] = {**(base if isinstance(base, dict) else {}), **changes}
     return ServerProcess(data_dir, extra_config=config, env=env or {}).start()
 
 

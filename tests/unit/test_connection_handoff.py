@@ -14,6 +14,7 @@ from moo.config import Limits
 from moo.net import events as ev
 from moo.net.connection import Connection
 from moo.net.telnet_codec import TelnetCodec
+from tests.waits import until
 
 
 class Recorder:
@@ -37,12 +38,6 @@ async def read_until(client: socket.socket, wanted: bytes) -> bytes:
     return seen
 
 
-async def poll(condition: object) -> None:
-    async with asyncio.timeout(5):
-        while not condition():  # type: ignore[operator]
-            await asyncio.sleep(0.005)
-
-
 async def test_a_frozen_connection_moves_with_its_partial_input_and_unsent_output() -> None:
     loop = asyncio.get_running_loop()
     server_end, client = socket.socketpair()
@@ -51,7 +46,7 @@ async def test_a_frozen_connection_moves_with_its_partial_input_and_unsent_outpu
     conn = Connection(loop, server_end, TelnetCodec(), first, Limits(), kind="telnet", peer="x")
     conn.start()
     await loop.sock_sendall(client, b"hello\r\nhalf-typ")
-    await poll(lambda: first.lines == ["hello"])
+    await until(lambda: first.lines == ["hello"])
     await read_until(client, b"\xff\xfd\x18")  # the codec's opening negotiation arrived
 
     conn.freeze()
@@ -67,12 +62,12 @@ async def test_a_frozen_connection_moves_with_its_partial_input_and_unsent_outpu
     moved = Connection.adopt(loop, fd, state, codec, second, Limits())
     moved.thaw()
     assert await read_until(client, b"queued while frozen\r\n")
-    await poll(lambda: second.lines == ["half-typed line"])
+    await until(lambda: second.lines == ["half-typed line"])
     assert first.closed == [], "the old side must not report the connection closed"
     moved.send_text("still talking\n")
     assert await read_until(client, b"still talking\r\n")
     client.close()
-    await poll(lambda: second.closed != [])
+    await until(lambda: second.closed != [])
 
 
 async def test_thaw_after_a_failed_handoff_loses_nothing() -> None:
@@ -89,9 +84,9 @@ async def test_thaw_after_a_failed_handoff_loses_nothing() -> None:
     assert recorder.lines == []
     conn.thaw()
     assert await read_until(client, b"held\r\n")
-    await poll(lambda: recorder.lines == ["typed meanwhile"])
+    await until(lambda: recorder.lines == ["typed meanwhile"])
     client.close()
-    await poll(lambda: recorder.closed != [])
+    await until(lambda: recorder.closed != [])
 
 
 async def test_a_connection_that_was_closing_finishes_closing_after_the_handoff() -> None:
@@ -113,7 +108,7 @@ async def test_a_connection_that_was_closing_finishes_closing_after_the_handoff(
     assert second.closed == [], "nothing happens before the handoff is committed"
     moved.thaw()
     assert (await read_until(client, b"Goodbye!\r\n")).endswith(b"Goodbye!\r\n")
-    await poll(lambda: second.closed == ["quit"])
+    await until(lambda: second.closed == ["quit"])
     assert await loop.sock_recv(client, 100) == b""  # then closed
     client.close()
 
@@ -131,7 +126,7 @@ async def test_freezing_is_lazy_and_a_reader_or_writer_that_fires_stops_itself()
     conn = Connection(loop, server_end, TelnetCodec(), recorder, limits, kind="telnet", peer="x")
     conn.start()
     conn.send_text("x" * 500_000 + "\nend\n")  # more than the socket takes: a writer waits
-    await poll(lambda: conn._writing)
+    await until(lambda: conn._writing)
     conn.freeze()
     assert conn._reading and conn._writing  # nothing unregistered yet
     await loop.sock_sendall(client, b"typed while frozen\r\n")
@@ -150,9 +145,9 @@ async def test_freezing_is_lazy_and_a_reader_or_writer_that_fires_stops_itself()
     conn.thaw()
     received += await read_until(client, b"end\r\n")
     assert received.endswith(b"x\r\nend\r\n") and received.count(b"x") == 500_000
-    await poll(lambda: recorder.lines == ["typed while frozen"])
+    await until(lambda: recorder.lines == ["typed while frozen"])
     client.close()
-    await poll(lambda: recorder.closed != [])
+    await until(lambda: recorder.closed != [])
 
 
 async def test_a_stall_while_frozen_closes_only_after_the_thaw() -> None:
@@ -173,7 +168,7 @@ async def test_a_stall_while_frozen_closes_only_after_the_thaw() -> None:
     assert recorder.closed == [] and not conn.closed
     assert conn.export_state()["closing"] == "output stalled: the client stopped reading"
     conn.thaw()
-    await poll(lambda: recorder.closed == ["output stalled: the client stopped reading"])
+    await until(lambda: recorder.closed == ["output stalled: the client stopped reading"])
     client.close()
 
 
@@ -188,7 +183,7 @@ async def test_a_close_begun_just_before_a_freeze_finishes_after_a_failed_handof
     await asyncio.sleep(0.02)
     assert recorder.closed == []
     conn.thaw()  # the handoff failed
-    await poll(lambda: recorder.closed == ["quit"])
+    await until(lambda: recorder.closed == ["quit"])
     assert await loop.sock_recv(client, 10) == b""
     client.close()
 
@@ -217,7 +212,7 @@ async def test_a_connection_watched_while_frozen_reads_only_after_the_thaw() -> 
     assert quiet._reading  # no input: still registered, nothing to do at the thaw
     talker.thaw()
     quiet.thaw()
-    await poll(lambda: recorder.lines == ["typed before the thaw"])
+    await until(lambda: recorder.lines == ["typed before the thaw"])
     for conn in (talker, quiet):
         conn.close("done")
     client.close()
