@@ -88,7 +88,7 @@ from bench.world_builder import PER_ROOM, PROPS, note, populate  # noqa: E402
 from moo.config import Persist  # noqa: E402
 from moo.persist import snapshot  # noqa: E402
 from moo.persist.lag import LagMeter  # noqa: E402
-from moo.persist.records import Records  # noqa: E402
+from moo.persist.records import Records, default_url  # noqa: E402
 from moo.persist.recovery import list_checkpoints, recover  # noqa: E402
 from moo.persist.store import Store  # noqa: E402
 from moo.world.loader import build_core_world  # noqa: E402
@@ -362,7 +362,7 @@ async def load_run(
 
 
 def worst(samples: list[tuple[float, float]], t0: float, t1: float) -> list[list[float]]:
-    """The 5 slowest commands of the window: [ms after the checkpoint was asked for, ms]."""
+    """The 5 slowest (due, latency) samples due in [t0, t1): [ms after ``t0``, ms]."""
     slowest = sorted((lat, due) for due, lat in samples if t0 <= due < t1)[-5:]
     return [[ms(due - t0), ms(lat)] for lat, due in reversed(slowest)]
 
@@ -384,7 +384,7 @@ def stop_profile(process: subprocess.Popen[bytes] | None) -> None:
 
 
 def checkpoint_record(data_dir: Path) -> dict[str, Any]:
-    records = Records.open(f"sqlite:///{data_dir / 'moo.sqlite'}")
+    records = Records.open(default_url(data_dir))
     try:
         manual = [r for r in records.recent_checkpoints_sync(20) if r.reason == "manual"]
     finally:

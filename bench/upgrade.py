@@ -79,7 +79,7 @@ from typing import Any, cast
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.checkpoint import machine, ms, start_profile, stop_profile  # noqa: E402
+from bench.checkpoint import machine, ms, start_profile, stop_profile, worst  # noqa: E402
 from bench.commands import (  # noqa: E402
     PER_ROOM,
     BenchClient,
@@ -92,7 +92,7 @@ from bench.commands import (  # noqa: E402
 )
 from bench.world_builder import build_world, note  # noqa: E402
 from moo.persist.lag import LagMeter  # noqa: E402
-from moo.persist.records import Records  # noqa: E402
+from moo.persist.records import Records, default_url  # noqa: E402
 from moo.persist.upgrade_records import UpgradeLog, UpgradeRecord  # noqa: E402
 from tests.server_process import WIZARD_PASSWORD, ServerProcess  # noqa: E402
 
@@ -230,11 +230,6 @@ class Load:
         edges = [start, *arrivals, end]
         gap, at = max((b - a, a) for a, b in itertools.pairwise(edges))
         return {"longest_ms": ms(gap), "from_ms": ms(at - origin)}
-
-    def worst(self, start: float, end: float, origin: float) -> list[list[float]]:
-        """The 5 slowest commands due in [start, end): [ms after ``origin``, ms]."""
-        slowest = sorted((lat, due) for due, lat in self.samples if start <= due < end)[-5:]
-        return [[ms(due - origin), ms(lat)] for lat, due in reversed(slowest)]
 
 
 # ------------------------------------------------------------------------ the upgrades
@@ -385,7 +380,7 @@ def hello_time(lines: list[str], up: Upgrade) -> float | None:
 
 
 def read_records(data_dir: Path, count: int) -> list[UpgradeRecord]:
-    records = Records.open(f"sqlite:///{data_dir / 'moo.sqlite'}")
+    records = Records.open(default_url(data_dir))
     try:
         return list(reversed(UpgradeLog(records).recent_sync(count)))
     finally:
@@ -417,7 +412,7 @@ def upgrade_figures(
             "window": load.stats(up.requested, up.window_end),
         },
         "no_reply": load.silence(up.requested, up.window_end, up.requested),
-        "worst": load.worst(up.requested, up.window_end, up.requested),
+        "worst": worst(load.samples, up.requested, up.window_end),
         "cpu": up.cpu,  # machine_busy_cores beyond client_cpu_cores: both servers, and others
         # The clients' own loop: a reply is time-stamped up to this late (not the server's).
         "client_loop_max_stall_ms": ms(up.client_stall),

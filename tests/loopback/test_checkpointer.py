@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from moo.net.telnet_client import TelnetClient
-from moo.persist.records import Records
+from moo.persist.records import Records, default_url
 from tests.loopback.conftest import MARK, login, player, send_together, unique_name, wizard
 from tests.server_process import ServerProcess
 
@@ -829,7 +829,7 @@ async def test_a_failed_checkpoint_retries_after_the_failed_interval(
         assert match(re.compile(r"reason: (\w+)\)"), status[1])[1] == "initial"
         assert "In progress: no." in status
 
-        records = Records.open("sqlite:///" + str(data / "moo.sqlite"))
+        records = Records.open(default_url(data))
         try:
             newest = records.recent_checkpoints_sync(1)[0]
         finally:

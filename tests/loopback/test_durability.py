@@ -48,7 +48,7 @@ from moo.errors import CheckpointError, WorldError
 from moo.net.telnet_client import TelnetClient
 from moo.persist import journal as jr
 from moo.persist import snapshot
-from moo.persist.records import Records, ServerRun
+from moo.persist.records import Records, ServerRun, default_url
 from moo.persist.recovery import Recovered, RecoveryError, list_checkpoints, recover
 from moo.persist.store import Store
 from moo.world import mutations as m
@@ -56,6 +56,7 @@ from moo.world.loader import build_core_world
 from moo.world.world import World
 from tests.loopback.conftest import BEGIN, MARK, login, send_together, wizard
 from tests.server_process import ServerProcess
+from tests.unit.test_checkpoint_cli import flip
 from tests.waits import until
 
 SEED = 20_251_121
@@ -123,7 +124,7 @@ async def checkpoint_now(client: TelnetClient) -> str:
 
 @contextmanager
 def records_of(data: Path) -> Iterator[Records]:
-    records = Records.open(f"sqlite:///{data / 'moo.sqlite'}")
+    records = Records.open(default_url(data))
     try:
         yield records
     finally:
@@ -168,12 +169,6 @@ def whole_frames_end(data: bytes) -> int:
             break
         offset = end
     return offset
-
-
-def flip(path: Path, offset: int) -> None:
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 def recovered(data: Path, scratch: Path) -> Recovered:

@@ -25,7 +25,7 @@ from moo.cli import main
 from moo.config import Persist
 from moo.persist import lock, manage
 from moo.persist.manage import DataDir
-from moo.persist.records import Records
+from moo.persist.records import Records, default_url
 from moo.persist.recovery import list_checkpoints
 from moo.persist.snapshot import read_header
 from moo.persist.store import Store
@@ -227,7 +227,7 @@ async def test_verify_passes_then_fails_on_a_flipped_byte_naming_the_file(
 
 
 def records_paths(data: Path) -> list[str]:
-    records = Records.open(f"sqlite:///{data / 'moo.sqlite'}")
+    records = Records.open(default_url(data))
     try:
         return [Path(r.path or "").name for r in records.recent_checkpoints_sync(100)]
     finally:
