@@ -41,12 +41,11 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-import asyncssh
-
 from moo.errors import ProtocolError
 from moo.net.gate_link import CLOSE_TIMEOUT, WorldLink, authenticate, hold_control
 from moo.net.gate_link import ensure_host_key as ensure_host_key  # moo/app.py imports it here
 from moo.net.gate_protocol import bool_field, str_field
+from moo.net.ssh_library import asyncssh
 
 log = logging.getLogger("moo.ssh_gate")
 

@@ -122,3 +122,16 @@ async def test_openssh_client_with_a_registered_key(server: ServerProcess, tmp_p
     assert 'You say, "hi from openssh"' in out.decode()
     await listener.expect(f'{name} says, "hi from openssh"')
     await listener.close()
+
+
+async def test_start_up_and_ssh_logins_print_no_warning(server: ServerProcess) -> None:
+    """The server and its SSH gate (which import asyncssh) print no Python warning at all."""
+    name = unique_name("quietssh")
+    await (await login(server.telnet_port, name, "quiet-secret")).close()
+    conn, process = await ssh_shell(server, name, "quiet-secret")
+    try:
+        await read_until(process, "The First Room")
+    finally:
+        conn.close()
+    warned = [line for line in server.stderr_lines if "Warning" in line]
+    assert warned == []
