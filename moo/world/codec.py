@@ -1,6 +1,6 @@
-"""msgpack encoding of world records, with ObjRef carried as a msgpack extension.
+"""msgpack encoding of world records, with ObjRef and Err carried as msgpack extensions.
 
-Loading never runs code: only plain values, ObjRef and the Structs of
+Loading never runs code: only plain values, ObjRef, Err and the Structs of
 ``model.py`` / ``mutations.py`` can come out of a decode.
 """
 
@@ -11,14 +11,17 @@ from typing import Any
 
 import msgspec
 
-from moo.world.values import ObjRef
+from moo.world.values import Err, ObjRef
 
 OBJREF_EXT = 1
+ERR_EXT = 2
 
 
 def _enc_hook(value: Any) -> Any:
     if isinstance(value, ObjRef):
         return msgspec.msgpack.Ext(OBJREF_EXT, value.id.to_bytes(8, "big", signed=True))
+    if isinstance(value, Err):
+        return msgspec.msgpack.Ext(ERR_EXT, bytes((value.value,)))
     raise NotImplementedError(f"cannot encode {type(value).__name__} in a world value")
 
 
@@ -30,6 +33,8 @@ def _ext_hook(code: int, data: memoryview) -> Any:
         ref = _new_ref(ObjRef)  # skips __init__'s int(): ~1 s of a 1M-object load
         ref.id = int.from_bytes(data, "big", signed=True)
         return ref
+    if code == ERR_EXT and len(data) == 1:
+        return Err.of(data[0])  # ValueError for a number that names no error
     raise ValueError(f"unknown msgpack extension {code}")
 
 

@@ -1,0 +1,119 @@
+"""The contract between compiled MOO code, the builtins and the task runtime.
+
+Compiled code and builtins see only what this module names. The runtime that implements
+``TaskApi`` against the real world lives in ``moo/lang/task.py``; the compiler's unit tests
+use a small in-memory one.
+
+A verb activation is a ``Frame``. Compiled code reads its built-in variables (``this``,
+``player``, ``caller``, ``verb``, ``args``, ``argstr``, ``dobj``, ``dobjstr``, ``prepstr``,
+``iobj``, ``iobjstr``) from the frame once, at entry, into ordinary (mangled) locals.
+
+What compiled code calls on the task:
+
+- ``task.ticks -= 1`` at every loop back-edge, then ``task.out_of_ticks()`` when it reaches 0
+  (the task decides: abort with ``TaskAbort("ticks")`` / ``("seconds")``, or grant more).
+- ``task.get_prop(obj, name)`` / ``task.set_prop(obj, name, value)``: ``obj.name``,
+  ``obj.(expr)``, ``$name`` (as ``#0.name``), with MOO's errors and permissions.
+- ``task.call_verb(obj, name, args)``: ``obj:name(...)``, ``obj:(expr)(...)``, ``$name:v()``
+  (each call costs ticks; the callee gets a new frame with ``caller`` = this frame's ``this``).
+- ``task.pass_verb(args)``: ``pass(...)``, the same verb on the definer's parent.
+- ``task.fork(delay, body)``: ``fork [name] (delay) ... endfork``; ``body(task)`` runs later as
+  its own task (with its own budget) over a copy of the variables taken at the fork; returns
+  the new task's id.
+- builtins: ``BUILTINS[name].function(task, *args)`` (``moo/lang/builtins/``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from moo.world.values import NOTHING, ObjRef
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Budgets and value-size limits of one task (config ``lang.*``)."""
+
+    ticks: int = 30_000  # LambdaMOO's foreground default; forked tasks get 15,000
+    seconds: float = 5.0  # foreground; forked tasks get 3.0
+    max_depth: int = 50  # nested verb calls before E_MAXREC
+    max_string_length: int = 1_000_000  # characters; a longer result is E_QUOTA
+    max_list_length: int = 100_000  # elements; a longer result is E_QUOTA
+
+
+class Frame:
+    """One verb activation (or one ``;`` evaluation)."""
+
+    __slots__ = (
+        "args",
+        "argstr",
+        "caller",
+        "definer",
+        "dobj",
+        "dobjstr",
+        "iobj",
+        "iobjstr",
+        "line",
+        "player",
+        "prepstr",
+        "programmer",
+        "this",
+        "verb",
+        "verb_names",
+    )
+
+    def __init__(
+        self,
+        *,
+        this: ObjRef,
+        player: ObjRef,
+        caller: ObjRef,
+        verb: str,
+        args: list[Any],
+        programmer: int,
+        definer: int = NOTHING,
+        verb_names: str = "",
+        argstr: str = "",
+        dobj: ObjRef | None = None,
+        dobjstr: str = "",
+        prepstr: str = "",
+        iobj: ObjRef | None = None,
+        iobjstr: str = "",
+    ) -> None:
+        self.this = this
+        self.player = player
+        self.caller = caller
+        self.verb = verb  # the name it was called by
+        self.args = args
+        self.programmer = programmer  # whose permissions the code runs with (the verb's owner)
+        self.definer = definer  # the object the verb is defined on (for pass())
+        self.verb_names = verb_names  # the verb's full name string, for tracebacks
+        self.argstr = argstr
+        self.dobj = dobj if dobj is not None else ObjRef(NOTHING)
+        self.dobjstr = dobjstr
+        self.prepstr = prepstr
+        self.iobj = iobj if iobj is not None else ObjRef(NOTHING)
+        self.iobjstr = iobjstr
+        self.line = 0  # the line running when the frame was left (tracebacks)
+
+
+class TaskApi(Protocol):
+    """What compiled code and builtins may ask of the running task."""
+
+    ticks: int
+    limits: Limits
+    frame: Frame  # the innermost activation
+
+    def out_of_ticks(self) -> None: ...
+
+    def get_prop(self, obj: Any, name: Any) -> Any: ...
+
+    def set_prop(self, obj: Any, name: Any, value: Any) -> None: ...
+
+    def call_verb(self, obj: Any, name: Any, args: list[Any]) -> Any: ...
+
+    def pass_verb(self, args: list[Any]) -> Any: ...
+
+    def fork(self, delay: Any, body: Callable[[TaskApi], None]) -> int: ...
