@@ -26,7 +26,7 @@ from moo.world.permissions import (
 )
 from moo.world.values import NOTHING, ObjRef, is_objref, ref_id
 from moo.world.verb_registry import verb
-from verbs.common import name_of, require_match, title
+from verbs.common import exits_of, name_of, require_match, title
 
 NAMED = re.compile(r"\s+(?:named|called)\s+", re.IGNORECASE)
 
@@ -104,8 +104,19 @@ def dig(ctx: VerbContext, cmd: Command) -> None:
 
 
 def make_exit(ctx: VerbContext, spec: str, source: int, dest: int) -> int:
+    """A new exit from ``source`` to ``dest``; refused when ``source`` already has an exit
+    answering to one of its names (the new one could never be taken)."""
     world = ctx.world
     name, aliases = split_names(spec)
+    wanted = {n.lower() for n in (name, *aliases)}
+    for existing in exits_of(world, source):
+        obj = world.objects[existing]
+        clash = wanted & {n.lower() for n in (obj.name, *obj.aliases)}
+        if clash:
+            raise VerbError(
+                f'{name_of(world, source)} already has an exit called "{sorted(clash)[0]}" '
+                f"({title(world, existing)}); @recycle it or choose another name."
+            )
     exit_id = world.create(world.sys("exit"), ctx.player, name, aliases=aliases)
     world.set_prop(exit_id, "source", ObjRef(source))
     world.set_prop(exit_id, "dest", ObjRef(dest))

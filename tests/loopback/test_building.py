@@ -93,6 +93,13 @@ async def test_builder_builds_a_small_area(server: ServerProcess) -> None:
     assert lines[2].startswith("Exit west (#")
     assert (await builder.command("e", MARK))[0] == f"{room_name}-annex"
     assert (await builder.command("w", MARK))[0] == room_name
+    # A second exit answering to a name already taken here is refused, and nothing is built.
+    for spec in ("east", "E", "out,e", "e2|e"):  # the last: its way back clashes
+        lines = await builder.command(f"@dig {spec} to #{room}", MARK)
+        assert len(lines) == 1 and "already has an exit called" in lines[0], lines
+        assert "@recycle it or choose another name." in lines[0]
+    exits = [line for line in await builder.command("look", MARK) if line.startswith("Exits:")]
+    assert exits == ["Exits: east."], exits
 
     lines = await builder.command("@create $thing named anvil,block", MARK)
     assert lines[0].startswith("You now have anvil (#")
