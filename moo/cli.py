@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from moo import upgrade_cli
+from moo import __version__, upgrade_cli
 from moo.config import Config, env_wizard_password, load, parse_listen, with_overrides
 from moo.errors import MooError
 
@@ -21,6 +21,7 @@ def _print(line: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moo", description="A MOO-style text world server.")
+    parser.add_argument("--version", action="version", version=f"moo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the server")

@@ -1,6 +1,8 @@
-"""Build a world from ``core_db/`` (the readable starting data) and bind the Python verbs.
+"""Build a world from ``moo/core_db/`` (the readable starting data) and bind the Python verbs.
 
-``core_db/objects.yaml`` lists objects; ``core_db/help.yaml`` holds help
+The core world ships inside the package (found with ``importlib.resources``), so an installed
+wheel builds the same world as a checkout. ``core_db/objects.yaml`` lists objects;
+``core_db/help.yaml`` holds help
 topics, stored on ``$help.topics``. Verbs come from ``verbs/*.py``
 (``@verb`` decorators); ``sync_verbs`` adds the record of any code-defined verb
 a world does not have yet, so new verbs shipped with new code appear in old
@@ -10,6 +12,7 @@ other change.
 
 from __future__ import annotations
 
+import importlib.resources
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ from moo.world.values import NOTHING, ObjRef
 from moo.world.verb_registry import bindings, load_verb_modules
 from moo.world.world import World
 
-DEFAULT_CORE_DIR = Path(__file__).resolve().parents[2] / "core_db"
+DEFAULT_CORE_DIR = Path(str(importlib.resources.files("moo") / "core_db"))
 
 
 class _CoreLoader(yaml.SafeLoader):
