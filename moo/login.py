@@ -99,7 +99,25 @@ class LoginScreen:
             self.throttle.failed(source)
             return None, "Either that player does not exist, or has a different password."
         self.throttle.succeeded(source)
+        if self.passwords.needs_rehash(stored):
+            await self._rehash(player, stored, password)
         return player, ""
+
+    async def _rehash(self, player: int, stored: str, password: str) -> None:
+        """Replace a hash made with older costs (unless the password changed meanwhile)."""
+        fresh = await self.passwords.hash(password)
+        if self.world.valid(player) and self.world.prop(player, "password", "") == stored:
+            with self.world.transaction():
+                self.world.set_prop(player, "password", fresh)
+            log.info("#%d: password hash upgraded to the configured costs", player)
+
+    def _tell_if_queued(self, session: Session) -> None:
+        """A line for a player whose password check must wait for others to finish."""
+        if self.passwords.busy:
+            session.tell(
+                "Many players are logging in at once; your password will be checked in turn "
+                f"({self.passwords.queued} ahead of you)."
+            )
 
     def check_key(self, name: str, key: str, source: str) -> tuple[int | None, str]:
         wait = self.throttle.retry_after(source)
@@ -113,6 +131,7 @@ class LoginScreen:
         return None, "That key is not registered for that player."
 
     async def _connect(self, session: Session, name: str, password: str, source: str) -> None:
+        self._tell_if_queued(session)
         player, reason = await self.check_password(name, password, source)
         if session.closed:
             return
@@ -126,6 +145,7 @@ class LoginScreen:
         if len(password) < 4:
             session.tell("Please choose a password of at least 4 characters.")
             return
+        self._tell_if_queued(session)
         hashed = await self.passwords.hash(password)
         if session.closed:
             return

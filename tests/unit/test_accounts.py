@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import os
+import threading
+import time
+
 import pytest
 
 from moo.accounts import LoginThrottle, Passwords, create_player, name_problem
 from moo.config import Login, PasswordHash
 from moo.errors import VerbError
+from moo.login import LoginScreen
 from moo.world.loader import build_core_world
 from moo.world.model import Flag
 from moo.world.values import ObjRef
@@ -285,3 +292,80 @@ def test_create_player_refuses_a_bad_name(world: World, name: str) -> None:
     with pytest.raises(VerbError, match=r"reserved|2 to 24|start with a letter"):
         create_player(world, name, "x")
     assert world.digest() == digest
+
+
+# ------------------------------------------------------------ bounded checks, rehash
+
+
+class SlowPasswords(Passwords):
+    """Real hashing, each check held 50 ms longer in its thread, counting checks at once."""
+
+    def __init__(self, cost: PasswordHash) -> None:
+        super().__init__(cost)
+        self.running = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
+
+    def verify_now(self, stored: str, password: str) -> bool:
+        with self._lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            time.sleep(0.05)
+            return super().verify_now(stored, password)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+async def test_no_more_checks_run_at_once_than_configured(stored: str) -> None:
+    passwords = SlowPasswords(dataclasses.replace(CHEAP, max_concurrent=2))
+    checks = [asyncio.ensure_future(passwords.verify(stored, "correct horse")) for _ in range(6)]
+    await asyncio.sleep(0)
+    assert passwords.queued == 6 and passwords.busy
+    assert await asyncio.gather(*checks) == [True] * 6
+    assert passwords.most_at_once == 2
+    assert passwords.queued == 0 and not passwords.busy
+
+
+def test_by_default_one_cpu_is_left_for_play() -> None:
+    expected = max(1, (os.cpu_count() or 2) - 1)
+    assert Passwords(CHEAP).workers == expected
+
+
+def test_a_hash_with_other_costs_needs_a_rehash(passwords: Passwords, stored: str) -> None:
+    older = Passwords(PasswordHash(time_cost=2, memory_cost_kib=2048, parallelism=2))
+    assert passwords.needs_rehash(older.hash_now("pw"))
+    assert not passwords.needs_rehash(stored)
+    assert not passwords.needs_rehash("not a hash")
+
+
+class NoHost:
+    """check_password needs no host: nothing here is ever called."""
+
+    def attach(self, session: object, player: int) -> None:
+        raise AssertionError("not used")
+
+    def who_lines(self) -> list[str]:
+        raise AssertionError("not used")
+
+    def end_session(self, session: object, message: str) -> None:
+        raise AssertionError("not used")
+
+
+async def test_a_good_login_replaces_an_old_hash_and_a_bad_one_does_not() -> None:
+    world = build_core_world()
+    older = Passwords(PasswordHash(time_cost=2, memory_cost_kib=2048, parallelism=2))
+    player = create_player(world, "Oldtimer", older.hash_now("secret"))
+    screen = LoginScreen(world, Passwords(CHEAP), LoginThrottle(Login()), NoHost())
+
+    assert await screen.check_password("Oldtimer", "wrong", "1.2.3.4") == (
+        None,
+        "Either that player does not exist, or has a different password.",
+    )
+    assert "m=2048,t=2,p=2" in world.prop(player, "password")
+    assert await screen.check_password("Oldtimer", "secret", "1.2.3.4") == (player, "")
+    upgraded = world.prop(player, "password")
+    assert "m=1024,t=1,p=1" in upgraded
+    assert await screen.check_password("Oldtimer", "secret", "1.2.3.4") == (player, "")
+    assert world.prop(player, "password") == upgraded  # no second rehash

@@ -35,7 +35,7 @@ def test_defaults() -> None:
     assert config.limits == Limits()
     assert config.limits.max_line_bytes == 4096
     assert config.login == Login(5, 60.0, 60.0, 600.0)
-    assert config.password_hash == PasswordHash(3, 65536, 4)
+    assert config.password_hash == PasswordHash(5, 7168, 1, 0)
     assert str(config.telnet) == "127.0.0.1:7777"
 
 
@@ -74,7 +74,7 @@ def test_from_dict_top_level_and_nested_keys() -> None:
     assert type(config.limits.commands_per_second) is float
     assert config.limits.command_burst == Limits().command_burst
     assert config.login == Login(2, 60.0, 1.5, 600.0)
-    assert config.password_hash == PasswordHash(1, 65536, 4)
+    assert config.password_hash == PasswordHash(1, 7168, 1, 0)
 
 
 def test_null_optionals() -> None:
