@@ -1,0 +1,245 @@
+"""Login-crowd benchmark: many existing players log in at once (as after a network blip).
+
+``python bench/logins.py [--logins 1000] [--players 10]`` prints one JSON object and writes it
+to ``bench/results/logins.json``. Goals (issue 21): the playing players' p99 stays within 2x
+their baseline, the server's peak RSS grows by under 100 MB, and the time until the last
+login is in is printed.
+
+1. Start the real server with the production password cost (the config's defaults, not the
+   tests' cheap one) and the command limits raised (``limits_raised`` in the JSON).
+2. Create ``--logins`` players (``create``, ``SETUP_CONCURRENCY`` at a time), then disconnect
+   them; log ``--players`` more in and keep them playing: each sends ``look`` every 100 ms.
+3. Baseline: ``--baseline-seconds`` of the players' latencies and the server's RSS.
+4. The crowd: ``--logins`` connections open, wait for the welcome screen, then all send
+   ``connect <name> <password>`` in the same instant. Each login's time runs from that
+   instant to its ``*** Connected as``; the players keep playing, RSS is sampled every 20 ms
+   from /proc until the last login is in.
+5. Print the JSON; write it to ``bench/results/logins.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.commands import (  # noqa: E402
+    MARK,
+    SETUP_CONCURRENCY,
+    BenchClient,
+    connect,
+    log_in,
+    percentile,
+    raise_fd_limit,
+    run_clients,
+)
+from tests.server_process import ServerProcess  # noqa: E402
+
+PASSWORD = "crowd-pw"
+LOOK_PERIOD = 0.1
+RESULTS = REPO / "bench" / "results" / "logins.json"
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Player:
+    """A playing player: ``look`` every 100 ms, each answer's latency kept while recording."""
+
+    def __init__(self, client: BenchClient) -> None:
+        self.client = client
+        self.latencies: list[float] = []
+        self.recording = False
+
+    async def play(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            await self.client.command("look")
+            if self.recording:
+                self.latencies.append(time.monotonic() - started)
+            await asyncio.sleep(max(0.0, LOOK_PERIOD - (time.monotonic() - started)))
+
+
+async def create_players(port: int, names: list[str]) -> None:
+    gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+
+    async def one(name: str) -> None:
+        async with gate:
+            client = await connect("127.0.0.1", port)
+            await log_in(client, name, PASSWORD)
+            await client.command("look")
+            client.close()
+
+    await asyncio.gather(*(one(name) for name in names))
+
+
+async def sample_rss(pid: int, stop: asyncio.Event, samples: list[float]) -> None:
+    while not stop.is_set():
+        samples.append(rss_mb(pid))
+        await asyncio.sleep(0.02)
+
+
+def summary(latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "commands": len(ordered),
+        "p50_ms": round(percentile(ordered, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(ordered, 0.99) * 1000, 2),
+        "max_ms": round((ordered[-1] if ordered else 0.0) * 1000, 2),
+    }
+
+
+async def bench(args: argparse.Namespace, port: int, pid: int) -> dict[str, Any]:
+    crowd = [f"crowd{i:04d}" for i in range(args.logins)]
+    setup_started = time.monotonic()
+    await create_players(port, crowd)
+    setup_seconds = time.monotonic() - setup_started
+    players = []
+    for i in range(args.players):
+        client = await connect("127.0.0.1", port)
+        await log_in(client, f"playing{i:03d}", PASSWORD)
+        players.append(Player(client))
+    stop_playing = asyncio.Event()
+    playing = [asyncio.create_task(p.play(stop_playing)) for p in players]
+
+    await asyncio.sleep(1.0)  # warm-up
+    baseline_rss: list[float] = []
+    stop_sampling = asyncio.Event()
+    sampler = asyncio.create_task(sample_rss(pid, stop_sampling, baseline_rss))
+    for p in players:
+        p.recording = True
+    await asyncio.sleep(args.baseline_seconds)
+    for p in players:
+        p.recording = False
+    baseline = [lat for p in players for lat in p.latencies]
+    stop_sampling.set()
+    await sampler
+    for p in players:
+        p.latencies = []
+
+    clients = await asyncio.gather(*(connect("127.0.0.1", port) for _ in crowd))
+    await asyncio.gather(*(c.wait_for(rb"create <name> <password>") for c in clients))
+    crowd_rss: list[float] = []
+    stop_sampling = asyncio.Event()
+    sampler = asyncio.create_task(sample_rss(pid, stop_sampling, crowd_rss))
+    for p in players:
+        p.recording = True
+    started = time.monotonic()
+    for client, name in zip(clients, crowd, strict=True):
+        client.send(f"connect {name} {PASSWORD}")
+
+    async def logged_in(client: BenchClient) -> float:
+        await client.wait_for(rb"\*\*\* Connected as", timeout=args.timeout)
+        return time.monotonic() - started
+
+    times = sorted(await asyncio.gather(*(logged_in(c) for c in clients)))
+    for p in players:
+        p.recording = False
+    stop_sampling.set()
+    await sampler
+    stop_playing.set()
+    await asyncio.gather(*playing)
+    during = [lat for p in players for lat in p.latencies]
+    for client in clients:
+        client.close()
+    for p in players:
+        p.client.close()
+
+    base, crowd_figures = summary(baseline), summary(during)
+    baseline_peak = max(baseline_rss)
+    return {
+        "logins": args.logins,
+        "playing_players": args.players,
+        "setup_create_seconds": round(setup_seconds, 2),
+        "login_seconds": {
+            "last": round(times[-1], 3),
+            "p50": round(percentile(times, 0.5), 3),
+            "first": round(times[0], 3),
+        },
+        "playing": {
+            "baseline": base,
+            "during_logins": crowd_figures,
+            "p99_ratio": round(crowd_figures["p99_ms"] / max(base["p99_ms"], 0.001), 2),
+        },
+        "server_rss_mb": {
+            "baseline": round(baseline_peak, 1),
+            "peak_during_logins": round(max(crowd_rss), 1),
+            "growth": round(max(crowd_rss) - baseline_peak, 1),
+        },
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--logins", type=int, default=1000)
+    parser.add_argument("--players", type=int, default=10)
+    parser.add_argument("--baseline-seconds", type=float, default=5.0)
+    parser.add_argument("--timeout", type=float, default=300.0, help="per login, seconds")
+    parser.add_argument("--max-concurrent", type=int, default=0, help="password checks at once")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    fds = raise_fd_limit()
+    with tempfile.TemporaryDirectory(prefix="moo-bench-") as tmp:
+        server = ServerProcess(
+            Path(tmp) / "data",
+            extra_config={
+                "log_level": "WARNING",
+                # The production cost: the config's defaults, not the tests' cheap hash.
+                "password_hash": {
+                    "time_cost": 5,
+                    "memory_cost_kib": 7168,
+                    "parallelism": 1,
+                    "max_concurrent": args.max_concurrent,
+                },
+                "limits": {
+                    "commands_per_second": 1_000_000,
+                    "command_burst": 1_000_000,
+                    "max_connections": args.logins + args.players + 100,
+                },
+                "login": {"max_failures": 1_000_000},
+            },
+            ssh=False,
+        ).start()
+        try:
+            assert server.process is not None
+            figures, client_loop = run_clients(bench(args, server.telnet_port, server.process.pid))
+        finally:
+            server.stop()
+    result = {
+        **figures,
+        "server": {"password_cost": "argon2id m=7168 KiB t=5 p=1", "limits_raised": True},
+        "client": {"event_loop": client_loop, "marker": MARK},
+        "machine": {"cpus": os.cpu_count(), "open_file_limit": fds},
+        "goals": {
+            "p99_ratio_at_most": 2.0,
+            "rss_growth_mb_under": 100,
+            "p99_met": figures["playing"]["p99_ratio"] <= 2.0,
+            "rss_met": figures["server_rss_mb"]["growth"] < 100,
+        },
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
