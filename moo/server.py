@@ -29,10 +29,12 @@ from collections.abc import Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 from moo.accounts import LoginThrottle, Passwords
-from moo.commands.context import ConnectedPlayer
+from moo.commands.context import ConnectedPlayer, LineReader
 from moo.commands.dispatch import Dispatcher
+from moo.commands.reading import LineReaders
 from moo.config import Config
 from moo.login import LoginScreen
+from moo.mud_protocols import handle_gmcp, moved_players, mssp_table, room_info, wants
 from moo.net import events as ev
 from moo.net.connection import Codec, Connection
 from moo.net.gate_protocol import GateServerCodec
@@ -60,6 +62,7 @@ class Server:
         self.checkpointer: Checkpointer | None = None
         self.passwords = passwords
         self.dispatcher = Dispatcher(world, self)
+        self.line_readers = LineReaders(world, self)
         self.login = LoginScreen(world, passwords, LoginThrottle(config.login), self)
         self.listeners: dict[str, Listener] = {}
         self.sessions: dict[Connection, Session] = {}
@@ -74,6 +77,8 @@ class Server:
         self._sweeper: asyncio.TimerHandle | None = None
         self.frozen = False
         self.upgrader: Upgrader | None = None
+        self.started_at = time.time()  # MSSP's UPTIME
+        world.add_observer(self._after_commit)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -183,6 +188,50 @@ class Server:
             elif isinstance(event, ev.PeerClosed):
                 conn.close(event.reason or "closed by client")
                 return
+            elif isinstance(event, ev.GmcpReceived):
+                self._gmcp_received(conn, session, event)
+            elif isinstance(event, ev.MsspRequested):
+                conn.write(conn.codec.encode_mssp(self._mssp()))
+
+    # ------------------------------------------------------------ MSSP, GMCP
+
+    def _mssp(self) -> dict[str, str | list[str]]:
+        telnet = self.listeners.get("telnet")
+        port = telnet.address.rsplit(":", 1)[-1] if telnet is not None else ""
+        return mssp_table(
+            self.world,
+            players=len(self._by_player),
+            started=self.started_at,
+            port=int(port) if port.isdigit() else None,
+        )
+
+    def _gmcp_received(self, conn: Connection, session: Session, event: ev.GmcpReceived) -> None:
+        for package, payload in handle_gmcp(session, event.package, event.data):
+            conn.write(conn.codec.encode_gmcp(package, payload))
+        if event.package.lower().startswith("core.supports") and session.player is not None:
+            self.send_room_info(session)
+
+    def send_room_info(self, session: Session) -> None:
+        """GMCP ``Room.Info`` for where the session's player is, if its client wants it."""
+        transport = session.transport
+        if (
+            session.player is None
+            or not isinstance(transport, Connection)
+            or not transport.codec.gmcp_enabled
+            or not wants(session, "Room.Info")
+        ):
+            return
+        location = self.world.objects[session.player].location
+        transport.write(transport.codec.encode_gmcp("Room.Info", room_info(self.world, location)))
+
+    def _after_commit(self, records: list[Any]) -> None:
+        """World observer: players who moved get ``Room.Info``. Never raises (an observer
+        that raises would undo the change)."""
+        try:
+            for player in moved_players(records, self._by_player):
+                self.send_room_info(self._by_player[player])
+        except Exception:
+            log.exception("GMCP Room.Info failed")
 
     def connection_closed(self, conn: Connection, reason: str) -> None:
         self.gate_controls.discard(conn)
@@ -194,6 +243,7 @@ class Server:
         player = session.player
         if player is not None and self._by_player.get(player) is session:
             del self._by_player[player]
+            self.line_readers.drop(player)
             self._announce_presence(player, "has disconnected.")
             log.info("#%d disconnected (%s)", player, reason)
 
@@ -236,6 +286,9 @@ class Server:
             session.busy = True
             session.in_flight = (line, session.login.stage, session.login.name)
             self._spawn(self._login_line(session, line))
+            return
+        if self.line_readers.waiting(session.player):
+            self.line_readers.feed(session.player, line)
             return
         if session.output_prefix is not None:
             session.tell(session.output_prefix)
@@ -388,6 +441,7 @@ class Server:
         )
         if not redirected:
             self._announce_presence(player, "has connected.")
+        self.send_room_info(session)
         self.dispatcher.run(player, "look")
         if self.checkpointer is not None:
             self.checkpointer.player_connected(player)
@@ -471,6 +525,9 @@ class Server:
             f"terminal: {conn.codec.terminal_type or 'unknown'}; "
             f"echo: {'hidden' if conn.codec.echo_off else 'normal'}."
         )
+
+    def read_lines(self, player: int, reader: LineReader) -> None:
+        self.line_readers.park(player, reader)
 
     def connected_ids(self) -> list[int]:
         return list(self._by_player)

@@ -7,7 +7,7 @@ error, so nobody hears about a change that was undone (and a journal with
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,6 +21,10 @@ class ConnectedPlayer:
     connected_seconds: float
     idle_seconds: float
     transport: str
+
+
+LineReader = Callable[["VerbContext", str], bool]
+"""Takes one typed line (with a context to speak through); True when it wants no more."""
 
 
 class Host(Protocol):
@@ -41,6 +45,11 @@ class Host(Protocol):
     def change_password(self, player: int, old: str, new: str) -> None: ...
 
     def terminal_info(self, player: int) -> str | None: ...
+
+    def read_lines(self, player: int, reader: LineReader) -> None:
+        """Send ``player``'s next typed lines to ``reader`` instead of the command parser,
+        until it returns True (``@program``'s lines up to ``.``, MOO's ``read()``)."""
+        ...
 
     @property
     def checkpointer(self) -> object | None: ...

@@ -26,6 +26,7 @@ import base64
 import contextlib
 import logging
 import socket
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from moo.config import Limits
@@ -47,6 +48,13 @@ class Codec(Protocol):
     def encode_text(self, text: str) -> bytes: ...
 
     def set_echo(self, server_echoes: bool) -> bytes: ...
+
+    def encode_gmcp(self, package: str, payload: str = "") -> bytes: ...
+
+    def encode_mssp(self, variables: Mapping[str, str | Sequence[str]]) -> bytes: ...
+
+    @property
+    def gmcp_enabled(self) -> bool: ...
 
     @property
     def echo_off(self) -> bool: ...

@@ -71,6 +71,19 @@ class PeerClosed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class MsspRequested:
+    """The client (a MUD crawler, usually) agreed to MSSP: send it the server's facts."""
+
+
+@dataclass(frozen=True, slots=True)
+class GmcpReceived:
+    """A GMCP message from the client: ``package`` (``Core.Hello``) and its JSON text."""
+
+    package: str
+    data: str
+
+
 Event = (
     LineReceived
     | LineTooLong
@@ -80,4 +93,6 @@ Event = (
     | SessionOpen
     | ControlHello
     | PeerClosed
+    | MsspRequested
+    | GmcpReceived
 )

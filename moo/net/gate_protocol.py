@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from moo.errors import ProtocolError
@@ -248,6 +249,18 @@ class GateServerCodec:
             return b""
         self._echo_off = server_echoes
         return encode_frame({"t": "echo", "on": not server_echoes})
+
+    def encode_gmcp(self, package: str, payload: str = "") -> bytes:
+        """Nothing: GMCP is telnet's (an SSH session has no side channel for it)."""
+        return b""
+
+    def encode_mssp(self, variables: Mapping[str, str | Sequence[str]]) -> bytes:
+        """Nothing: MSSP is telnet's."""
+        return b""
+
+    @property
+    def gmcp_enabled(self) -> bool:
+        return False
 
     def encode_auth_result(self, ok: bool, reason: str = "") -> bytes:
         """The reply to an ``auth`` frame; after a refusal, close the socket."""

@@ -87,6 +87,7 @@ class Session:
         self.last_input = self.connected_at
         self.output_prefix: str | None = None
         self.output_suffix: str | None = None
+        self.gmcp_supports: set[str] = set()  # GMCP packages the client named (lower case)
         self.budget = TokenBucket(rate=rate, burst=float(burst))
         self.closed = False
 
@@ -124,6 +125,7 @@ class Session:
             "prefix": self.output_prefix,
             "suffix": self.output_suffix,
             "tokens": self.budget.tokens,
+            "gmcp_supports": sorted(self.gmcp_supports),
         }
 
     @classmethod
@@ -149,6 +151,7 @@ class Session:
         session.output_suffix = valid.suffix
         if valid.tokens is not None:
             session.budget.tokens = valid.tokens
+        session.gmcp_supports = set(valid.gmcp_supports)
         return session
 
     def idle_seconds(self, now: float) -> float:
@@ -176,3 +179,4 @@ class _State(msgspec.Struct, frozen=True):
     prefix: str | None = None
     suffix: str | None = None
     tokens: float | None = None
+    gmcp_supports: list[str] = msgspec.field(default_factory=list)

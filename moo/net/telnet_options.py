@@ -9,8 +9,9 @@ Option negotiation (WILL/WONT/DO/DONT) follows RFC 1143's Q method: we never ans
 message that confirms a state we are already in, so negotiation cannot loop. Each option
 keeps, for our side and for his, a state (no, yes, wantno, wantyes) and a queue bit.
 
-What we accept: on our side SGA, and ECHO only while the codec wants to echo; on the
-client's side NAWS, TTYPE and SGA. Everything else is refused. When the client agrees to
+What we accept: on our side SGA, MSSP and GMCP (offered at the start; a client that wants
+them says DO), and ECHO only while the codec wants to echo; on the client's side NAWS, TTYPE
+and SGA. Everything else is refused. When the client agrees to
 TTYPE we also ask for its name (``IAC SB TTYPE SEND IAC SE``).
 
 Only options out of the neutral state are kept. ``get_state`` / ``from_state`` carry them
@@ -38,6 +39,8 @@ ECHO: Final = 1
 SGA: Final = 3
 TTYPE: Final = 24
 NAWS: Final = 31
+MSSP: Final = 70  # MUD Server Status Protocol: crawlers ask for the server's facts
+GMCP: Final = 201  # Generic MUD Communication Protocol: "Package.Message <json>" both ways
 TTYPE_IS: Final = 0
 TTYPE_SEND: Final = 1
 
@@ -76,12 +79,18 @@ class OptionNegotiation:
         self._exported: dict[str, dict[str, str]] | None = None
 
     def start(self) -> bytes:
-        """Our opening requests: WILL SGA, DO NAWS, DO TTYPE."""
+        """Our opening requests: WILL SGA, DO NAWS, DO TTYPE, WILL MSSP, WILL GMCP."""
         return (
             self.request(SGA, _US, True)
             + self.request(NAWS, _HIM, True)
             + self.request(TTYPE, _HIM, True)
+            + self.request(MSSP, _US, True)
+            + self.request(GMCP, _US, True)
         )
+
+    def enabled_here(self, opt: int) -> bool:
+        """True when option ``opt`` is on, on our side (the client said DO)."""
+        return self._side(opt, _US)[0] == _YES
 
     def set_echo(self, server_echoes: bool) -> bytes:
         """Offer WILL ECHO (True) or WONT ECHO (False); the bytes to send, maybe b""."""
@@ -109,7 +118,7 @@ class OptionNegotiation:
 
     def _accepts(self, opt: int, side: int) -> bool:
         if side == _US:
-            return opt == SGA or (opt == ECHO and self.echo_wanted)
+            return opt in (SGA, MSSP, GMCP) or (opt == ECHO and self.echo_wanted)
         return opt in (NAWS, TTYPE, SGA)
 
     def receive(self, opt: int, verb: int) -> bytes:

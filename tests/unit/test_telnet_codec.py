@@ -7,12 +7,21 @@ import random
 
 import pytest
 
-from moo.net.events import Event, LineReceived, LineTooLong, TerminalType, WindowSize
+from moo.net.events import (
+    Event,
+    GmcpReceived,
+    LineReceived,
+    LineTooLong,
+    MsspRequested,
+    TerminalType,
+    WindowSize,
+)
 from moo.net.telnet_codec import MAX_PENDING_OUTPUT, MAX_SUBNEGOTIATION, TelnetCodec
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 NOP, AYT, EC, EL = 241, 246, 247, 248
 ECHO, SGA, TTYPE, NAWS = 1, 3, 24, 31
+MSSP, GMCP = 70, 201
 
 
 def cmd(verb: int, opt: int) -> bytes:
@@ -249,7 +258,9 @@ def test_one_megabyte_line_in_4k_chunks() -> None:
 
 def test_start_offers_sga_and_asks_for_naws_and_ttype() -> None:
     codec = TelnetCodec()
-    assert codec.start() == cmd(WILL, SGA) + cmd(DO, NAWS) + cmd(DO, TTYPE)
+    assert codec.start() == (
+        cmd(WILL, SGA) + cmd(DO, NAWS) + cmd(DO, TTYPE) + cmd(WILL, MSSP) + cmd(WILL, GMCP)
+    )
     assert codec.start() == b""
     assert codec.take_output() == b""
 
@@ -269,7 +280,9 @@ def test_client_agreeing_to_start_gets_no_reply_except_ttype_send() -> None:
 def test_client_refusing_start_gets_no_reply() -> None:
     codec = TelnetCodec()
     codec.start()
-    codec.feed(cmd(DONT, SGA) + cmd(WONT, NAWS) + cmd(WONT, TTYPE))
+    codec.feed(
+        cmd(DONT, SGA) + cmd(WONT, NAWS) + cmd(WONT, TTYPE) + cmd(DONT, MSSP) + cmd(DONT, GMCP)
+    )
     assert codec.take_output() == b""
     assert codec.get_state()["options"] == {}
 
@@ -303,7 +316,7 @@ def test_malformed_naws_is_ignored() -> None:
 
 def test_ttype_flow() -> None:
     codec = TelnetCodec()
-    assert codec.start().endswith(cmd(DO, TTYPE))
+    assert cmd(DO, TTYPE) in codec.start()
     codec.feed(cmd(WILL, TTYPE))
     assert codec.take_output() == TTYPE_SEND
     assert codec.feed(ttype_is(b"XTERM-256COLOR")) == [TerminalType("XTERM-256COLOR")]
@@ -618,3 +631,60 @@ def test_encode_text_round_trips_through_feed() -> None:
     codec = TelnetCodec()
     text = "say héllo\tthere\n"
     assert codec.feed(codec.encode_text(text)) == lines("say héllo there")
+
+
+# ----------------------------------------------------------------- MSSP and GMCP
+
+
+def gmcp(text: bytes) -> bytes:
+    return bytes((IAC, SB, GMCP)) + text.replace(b"\xff", b"\xff\xff") + bytes((IAC, SE))
+
+
+def test_a_crawler_agreeing_to_mssp_asks_for_the_table_once() -> None:
+    codec = TelnetCodec()
+    codec.start()
+    assert codec.feed(cmd(DO, MSSP)) == [MsspRequested()]
+    assert codec.take_output() == b""
+    assert codec.feed(cmd(DO, MSSP)) == []  # a repeat is no new request
+
+
+def test_mssp_table_encoding() -> None:
+    table = TelnetCodec().encode_mssp({"NAME": "Moo", "PORT": ["7777", "7778"], "X\x01": "a\xffb"})
+    assert table == (
+        bytes((IAC, SB, MSSP))
+        + b"\x01NAME\x02Moo"
+        + b"\x01PORT\x027777\x027778"
+        + b"\x01X\x02a\xc3\xbfb"  # reserved bytes of the text go; UTF-8 of U+00FF stays
+        + bytes((IAC, SE))
+    )
+
+
+def test_gmcp_both_ways_once_agreed() -> None:
+    codec = TelnetCodec()
+    codec.start()
+    assert codec.encode_gmcp("Room.Info", "{}") == b""  # not agreed yet
+    assert codec.feed(gmcp(b'Core.Hello {"client": "x"}')) == []  # ignored before DO GMCP
+    assert codec.feed(cmd(DO, GMCP)) == []
+    assert codec.gmcp_enabled
+    assert codec.feed(gmcp(b'Core.Hello {"client": "Mudlet", "version": "4.17"}')) == [
+        GmcpReceived("Core.Hello", '{"client": "Mudlet", "version": "4.17"}')
+    ]
+    assert codec.feed(gmcp(b"Core.Ping")) == [GmcpReceived("Core.Ping", "")]
+    assert codec.encode_gmcp("Room.Info", '{"name": "\u00ff"}') == gmcp(
+        'Room.Info {"name": "\u00ff"}'.encode()
+    )
+
+
+def test_gmcp_state_is_carried_by_the_option_state() -> None:
+    codec = TelnetCodec()
+    codec.start()
+    codec.feed(cmd(DO, GMCP))
+    assert TelnetCodec.from_state(codec.get_state()).gmcp_enabled
+
+
+def test_client_may_refuse_gmcp_and_mssp() -> None:
+    codec = TelnetCodec()
+    codec.start()
+    assert codec.feed(cmd(DONT, GMCP) + cmd(DONT, MSSP)) == []
+    assert not codec.gmcp_enabled
+    assert codec.encode_gmcp("Core.Ping") == b""
