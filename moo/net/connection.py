@@ -53,6 +53,10 @@ class Codec(Protocol):
 
     def encode_mssp(self, variables: Mapping[str, str | Sequence[str]]) -> bytes: ...
 
+    def end_compression(self) -> bytes: ...
+
+    def resume_compression(self) -> bytes: ...
+
     @property
     def gmcp_enabled(self) -> bool: ...
 
@@ -135,6 +139,7 @@ class Connection:
         if self._close_on_thaw is not None:
             self.close(self._close_on_thaw)  # it was closing: send what is left, then close
             return
+        self._outbuf += self.codec.resume_compression()  # ended for an export that failed
         self.resume_reading()
         # A close begun before the freeze finishes in _flush, even with nothing to send.
         if (self._outbuf or self._closing_reason is not None) and not self._flush_scheduled:
@@ -142,7 +147,11 @@ class Connection:
             self.loop.call_soon(self._flush)
 
     def export_state(self) -> dict[str, object]:
-        """Everything another process needs to carry on this connection (JSON-safe)."""
+        """Everything another process needs to carry on this connection (JSON-safe).
+
+        An MCCP2 stream is finished first (it cannot move); the state asks for a new one.
+        """
+        self._outbuf += self.codec.end_compression()
         return {
             "kind": self.kind,
             "family": self._family(),

@@ -262,6 +262,13 @@ class GateServerCodec:
     def gmcp_enabled(self) -> bool:
         return False
 
+    def end_compression(self) -> bytes:
+        """Nothing: the gate's stream is never compressed."""
+        return b""
+
+    def resume_compression(self) -> bytes:
+        return b""
+
     def encode_auth_result(self, ok: bool, reason: str = "") -> bytes:
         """The reply to an ``auth`` frame; after a refusal, close the socket."""
         if ok:

@@ -9,8 +9,8 @@ Option negotiation (WILL/WONT/DO/DONT) follows RFC 1143's Q method: we never ans
 message that confirms a state we are already in, so negotiation cannot loop. Each option
 keeps, for our side and for his, a state (no, yes, wantno, wantyes) and a queue bit.
 
-What we accept: on our side SGA, MSSP and GMCP (offered at the start; a client that wants
-them says DO), and ECHO only while the codec wants to echo; on the client's side NAWS, TTYPE
+What we accept: on our side SGA, MSSP, GMCP and MCCP2 (offered at the start; a client that
+wants them says DO), and ECHO only while the codec wants to echo; on the client's side NAWS, TTYPE
 and SGA. Everything else is refused. When the client agrees to
 TTYPE we also ask for its name (``IAC SB TTYPE SEND IAC SE``).
 
@@ -40,6 +40,7 @@ SGA: Final = 3
 TTYPE: Final = 24
 NAWS: Final = 31
 MSSP: Final = 70  # MUD Server Status Protocol: crawlers ask for the server's facts
+MCCP2: Final = 86  # MUD Client Compression Protocol v2: our output as one zlib stream
 GMCP: Final = 201  # Generic MUD Communication Protocol: "Package.Message <json>" both ways
 TTYPE_IS: Final = 0
 TTYPE_SEND: Final = 1
@@ -79,13 +80,14 @@ class OptionNegotiation:
         self._exported: dict[str, dict[str, str]] | None = None
 
     def start(self) -> bytes:
-        """Our opening requests: WILL SGA, DO NAWS, DO TTYPE, WILL MSSP, WILL GMCP."""
+        """Our opening requests: WILL SGA, DO NAWS, DO TTYPE, WILL MSSP, GMCP and MCCP2."""
         return (
             self.request(SGA, _US, True)
             + self.request(NAWS, _HIM, True)
             + self.request(TTYPE, _HIM, True)
             + self.request(MSSP, _US, True)
             + self.request(GMCP, _US, True)
+            + self.request(MCCP2, _US, True)
         )
 
     def enabled_here(self, opt: int) -> bool:
@@ -118,7 +120,7 @@ class OptionNegotiation:
 
     def _accepts(self, opt: int, side: int) -> bool:
         if side == _US:
-            return opt in (SGA, MSSP, GMCP) or (opt == ECHO and self.echo_wanted)
+            return opt in (SGA, MSSP, GMCP, MCCP2) or (opt == ECHO and self.echo_wanted)
         return opt in (NAWS, TTYPE, SGA)
 
     def receive(self, opt: int, verb: int) -> bytes:

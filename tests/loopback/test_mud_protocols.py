@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import zlib
+from pathlib import Path
 
 from moo import __version__
-from tests.loopback.conftest import login, unique_name
+from tests.loopback.conftest import login, unique_name, wizard
+from tests.loopback.upgrade_helpers import start, upgrade
 from tests.server_process import ServerProcess
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
-MSSP, GMCP = 70, 201
+MSSP, GMCP, MCCP2 = 70, 201, 86
+MCCP2_START = bytes((IAC, SB, MCCP2, IAC, SE))
 
 
 def gmcp(text: str) -> bytes:
@@ -93,3 +97,67 @@ async def test_no_gmcp_for_a_client_that_did_not_ask(server: ServerProcess) -> N
     await client.until(rb"Exits: .*Exits: .*Exits: ")
     assert b"Room.Info" not in client.seen
     await client.close()
+
+
+class Mccp2Reader:
+    """The client's side of MCCP2: plain bytes until ``IAC SB COMPRESS2 IAC SE``, then one zlib
+    stream until it ends, then plain again (and so on)."""
+
+    def __init__(self) -> None:
+        self.text = b""
+        self.streams = 0
+        self._raw = b""
+        self._zlib: zlib._Decompress | None = None
+
+    def feed(self, data: bytes) -> None:
+        while data:
+            if self._zlib is None:
+                data = self._raw + data
+                start = data.find(MCCP2_START)
+                if start < 0:
+                    keep = len(MCCP2_START) - 1
+                    self.text += data[:-keep] if len(data) > keep else b""
+                    self._raw = data[-keep:] if len(data) > keep else data
+                    return
+                self.text += data[:start]
+                self._raw = b""
+                data = data[start + len(MCCP2_START) :]
+                self._zlib = zlib.decompressobj()
+                self.streams += 1
+            else:
+                self.text += self._zlib.decompress(data)
+                if not self._zlib.eof:
+                    return
+                data = self._zlib.unused_data
+                self._zlib = None
+
+
+async def test_mccp2_compresses_and_survives_a_hot_upgrade(tmp_path: Path) -> None:
+    server = start(tmp_path / "data")
+    try:
+        name = unique_name("zip")
+        await (await login(server.telnet_port, name, "zip-pw")).close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.telnet_port)
+        stream = Mccp2Reader()
+
+        async def until(text: bytes) -> None:
+            async with asyncio.timeout(30):
+                while text not in stream.text:
+                    chunk = await reader.read(65536)
+                    assert chunk, stream.text[-300:]
+                    stream.feed(chunk)
+
+        writer.write(bytes((IAC, DO, MCCP2)) + f"connect {name} zip-pw\r\n".encode())
+        await until(b"Exits: ")
+        assert stream.streams == 1
+        writer.write(b"say squeezed\r\n")
+        await until(b'You say, "squeezed"')
+        wiz = await wizard(server)
+        await upgrade(server, wiz)
+        writer.write(b"say still squeezed\r\n")
+        await until(b'You say, "still squeezed"')
+        assert stream.streams == 2  # the old server ended its stream, the new one began one
+        writer.close()
+        await wiz.close()
+    finally:
+        server.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import zlib
 
 import pytest
 
@@ -21,7 +22,8 @@ from moo.net.telnet_codec import MAX_PENDING_OUTPUT, MAX_SUBNEGOTIATION, TelnetC
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 NOP, AYT, EC, EL = 241, 246, 247, 248
 ECHO, SGA, TTYPE, NAWS = 1, 3, 24, 31
-MSSP, GMCP = 70, 201
+MSSP, GMCP, MCCP2 = 70, 201, 86
+MCCP2_START = bytes((IAC, SB, MCCP2, IAC, SE))
 
 
 def cmd(verb: int, opt: int) -> bytes:
@@ -259,7 +261,12 @@ def test_one_megabyte_line_in_4k_chunks() -> None:
 def test_start_offers_sga_and_asks_for_naws_and_ttype() -> None:
     codec = TelnetCodec()
     assert codec.start() == (
-        cmd(WILL, SGA) + cmd(DO, NAWS) + cmd(DO, TTYPE) + cmd(WILL, MSSP) + cmd(WILL, GMCP)
+        cmd(WILL, SGA)
+        + cmd(DO, NAWS)
+        + cmd(DO, TTYPE)
+        + cmd(WILL, MSSP)
+        + cmd(WILL, GMCP)
+        + cmd(WILL, MCCP2)
     )
     assert codec.start() == b""
     assert codec.take_output() == b""
@@ -281,7 +288,12 @@ def test_client_refusing_start_gets_no_reply() -> None:
     codec = TelnetCodec()
     codec.start()
     codec.feed(
-        cmd(DONT, SGA) + cmd(WONT, NAWS) + cmd(WONT, TTYPE) + cmd(DONT, MSSP) + cmd(DONT, GMCP)
+        cmd(DONT, SGA)
+        + cmd(WONT, NAWS)
+        + cmd(WONT, TTYPE)
+        + cmd(DONT, MSSP)
+        + cmd(DONT, GMCP)
+        + cmd(DONT, MCCP2)
     )
     assert codec.take_output() == b""
     assert codec.get_state()["options"] == {}
@@ -688,3 +700,66 @@ def test_client_may_refuse_gmcp_and_mssp() -> None:
     assert codec.feed(cmd(DONT, GMCP) + cmd(DONT, MSSP)) == []
     assert not codec.gmcp_enabled
     assert codec.encode_gmcp("Core.Ping") == b""
+
+
+# ------------------------------------------------------------------------ MCCP2
+
+
+def compressed_codec() -> tuple[TelnetCodec, zlib._Decompress]:
+    """A codec whose client agreed to MCCP2, and the client's decompressor."""
+    codec = TelnetCodec()
+    codec.start()
+    assert codec.feed(cmd(DO, MCCP2)) == []
+    out = codec.take_output()
+    assert out == MCCP2_START
+    return codec, zlib.decompressobj()
+
+
+def test_after_do_compress2_every_byte_is_one_zlib_stream() -> None:
+    codec, client = compressed_codec()
+    assert codec.compressing
+    wire = codec.encode_text("hello\n")
+    assert wire != b"hello\r\n" and client.decompress(wire) == b"hello\r\n"
+    codec.feed(cmd(DO, GMCP))  # negotiation replies are in the stream too
+    wire = codec.set_echo(True) + codec.encode_gmcp("Core.Ping")
+    assert client.decompress(wire) == cmd(WILL, ECHO) + bytes(
+        (IAC, SB, GMCP)
+    ) + b"Core.Ping" + bytes((IAC, SE))
+
+
+def test_dont_compress2_finishes_the_stream_then_output_is_plain() -> None:
+    codec, client = compressed_codec()
+    client.decompress(codec.encode_text("one\n"))
+    codec.feed(cmd(DONT, MCCP2))
+    tail = codec.take_output()
+    assert client.decompress(tail) == b"" and client.eof
+    assert client.unused_data == cmd(WONT, MCCP2)
+    assert not codec.compressing
+    assert codec.encode_text("two\n") == b"two\r\n"
+
+
+def test_a_hand_over_finishes_the_stream_and_the_next_codec_starts_a_new_one() -> None:
+    codec, client = compressed_codec()
+    client.decompress(codec.encode_text("before\n"))
+    assert client.decompress(codec.end_compression()) == b"" and client.eof
+    assert codec.encode_text("meanwhile\n") == b"meanwhile\r\n"  # plain until the hand-over
+    state = codec.get_state()
+    assert state["mccp_restart"] is True
+    moved = TelnetCodec.from_state(state)
+    wire = moved.encode_text("after\n")
+    assert wire.startswith(MCCP2_START)
+    assert zlib.decompressobj().decompress(wire[len(MCCP2_START) :]) == b"after\r\n"
+
+
+def test_a_hand_over_that_fails_restarts_compression_in_place() -> None:
+    codec, _ = compressed_codec()
+    codec.end_compression()
+    restart = codec.resume_compression()
+    assert restart == MCCP2_START and codec.compressing
+    assert codec.resume_compression() == b""
+
+
+def test_states_from_before_mccp_still_load() -> None:
+    state = TelnetCodec().get_state()
+    del state["mccp_restart"]
+    assert not TelnetCodec.from_state(state).compressing
