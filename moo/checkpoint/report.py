@@ -27,6 +27,12 @@ def status_lines(cp: Checkpointer) -> list[str]:
         )
     else:
         lines.append("Last saved: never.")
+    attempt = cp.last_attempt()
+    if attempt is not None and attempt.status == "failed":
+        lines.append(
+            f"Last attempt: FAILED at {messages.when(attempt.finished or attempt.started, tz)}"
+            f" ({attempt.error or 'unknown error'})."
+        )
     if cp.running_since is not None:
         busy = cp.busy_reply() or ""
         lines.append(

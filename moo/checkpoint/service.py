@@ -32,6 +32,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from moo.checkpoint import messages, state
 from moo.checkpoint.timeparse import format_duration
+from moo.errors import CheckpointError
 from moo.persist.records import CheckpointRecord
 from moo.persist.store import CheckpointOutcome, Store
 from moo.world.permissions import is_wizard
@@ -83,7 +84,11 @@ class Checkpointer:
         # start-up, so rebuilding the schedule never pushes it back.
         self.started_at = clock()
         self.oid = state.ensure_objects(world, interval=interval)
-        self.history: list[CheckpointRecord] = store.records.recent_checkpoints_sync(HISTORY)
+        try:
+            self.history: list[CheckpointRecord] = store.records.recent_checkpoints_sync(HISTORY)
+        except CheckpointError as error:  # the records come second: start without history
+            log.error("cannot read the checkpoint history: %s", error)
+            self.history = []
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.running: asyncio.Task[CheckpointOutcome | None] | None = None
         self.running_since: float | None = None
@@ -115,7 +120,7 @@ class Checkpointer:
 
     # -------------------------------------------------------------- schedule
 
-    def _last_attempt(self) -> CheckpointRecord | None:
+    def last_attempt(self) -> CheckpointRecord | None:
         return next((r for r in self.history if r.status in ("ok", "failed")), None)
 
     def last_success(self) -> CheckpointRecord | None:
@@ -125,7 +130,7 @@ class Checkpointer:
         if not self.regular:
             return None
         settings = self.settings
-        last = self._last_attempt()
+        last = self.last_attempt()
         if last is None:
             at, why = self.started_at + settings.interval, "the regular interval"
         elif last.status == "failed":
@@ -223,8 +228,11 @@ class Checkpointer:
         return messages.stale(since, now, self.tz)
 
     def player_connected(self, player: int) -> None:
-        """Warn a wizard at login when saving has gone stale; schedule their warning."""
+        """Warn a wizard at login when saving has gone stale, and of what the store found
+        wrong at start (a damaged records database); schedule their warning."""
         if is_wizard(self.world, player):
+            for warning in self.store.warnings:
+                self.host.notify(player, f"*** Server warning: {warning} ***")
             text = self.stale_warning()
             if text is not None:
                 self.host.notify(player, text)
@@ -301,14 +309,21 @@ class Checkpointer:
     async def _run(
         self, reason: str, by: str | None, requester: int | None = None
     ) -> CheckpointOutcome | None:
+        """One checkpoint, announced at its start and its end whatever happens: a failure
+        anywhere (even one the store did not foresee) is announced, told to the requester,
+        kept in the history (so the retry comes after ``failed_interval`` and
+        @status-checkpoint shows it) and logged."""
+        started = self.clock()
         try:
             self._prepare()
             started = self.clock()
             self._announce_start(started)
             outcome = await self.store.checkpoint(reason, by)
-            record = await self.store.records.call(
-                self.store.records.checkpoint_sync, outcome.record_id
-            )
+        except Exception as error:
+            log.exception("the checkpoint task failed")
+            outcome = _unforeseen(reason, by, started, self.clock(), error)
+        try:
+            record = outcome.record
             if record is not None:
                 self.history.insert(0, record)
                 del self.history[HISTORY:]
@@ -319,8 +334,8 @@ class Checkpointer:
                 self.host.notify(requester, summary(outcome))
             return outcome
         except Exception:
-            log.exception("the checkpoint task failed")
-            return None
+            log.exception("announcing the end of a checkpoint failed")
+            return outcome
         finally:
             self.running = None
             self.running_since = None
@@ -369,6 +384,34 @@ class Checkpointer:
                 text = text.rsplit("  The next try", 1)[0]
         for player in on:
             self.host.notify(player, text)
+
+
+def _unforeseen(
+    reason: str, by: str | None, started: float, now: float, error: Exception
+) -> CheckpointOutcome:
+    """The outcome of a checkpoint that raised instead of returning one (kept in memory
+    only: whatever raised may be the records database)."""
+    text = f"{type(error).__name__}: {error}"
+    record = CheckpointRecord(
+        id=0,
+        reason=reason,
+        requested_by=by,
+        started=started,
+        finished=now,
+        duration=now - started,
+        bytes=None,
+        object_count=None,
+        journal_position=None,
+        world_digest=None,
+        max_stall=None,
+        stalled_commands=None,
+        status="failed",
+        error=text,
+        path=None,
+    )
+    return CheckpointOutcome(
+        None, False, reason, started, now - started, 0, 0, 0.0, text, record=record
+    )
 
 
 def summary(outcome: CheckpointOutcome) -> str:

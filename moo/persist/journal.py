@@ -13,11 +13,34 @@
    makes the world refuse all further changes.
 4. ``rotate()`` starts a new segment (at each checkpoint's start); segments wholly
    covered by a verified checkpoint are deleted with ``drop_through``.
+5. The marker ``journal/newest`` (marker.py) says where the writer was: the newest
+   segment's first LSN, written when a segment opens, and the last LSN at a clean close.
 
 Frame: ``FRAME_MAGIC (2) | length (u32) | crc32 (u32) | lsn (u64) | payload``, where
 the length counts the payload and the crc covers lsn and payload. The payload is the
 msgpack list of the transaction's mutation records, each holding its full new value.
 Segment files are named ``<first lsn, 16 digits>.journal``.
+
+Torn write or damage? Reading stops at the first frame that does not check. When nothing
+valid follows it in the newest segment, it is cut as a torn write (with a log line) only
+if a write cut short could have left exactly those bytes; anything else is damage, and
+recovery refuses to start (``--force-recover`` sets it aside). A frame is one
+``os.write`` appended at the end of the file, so a torn write leaves:
+
+- a prefix of the frame (a crash mid-write, a full disk, a signal): fewer bytes than the
+  head, which must then be the start of ``FRAME_MAGIC``, or a head whose length runs
+  past the end of the file, and the bytes that are there are not the whole frame (when
+  they are, under the frame's own CRC, it is the length field that is damaged);
+- zeros at the end (a power loss after the file's size reached the disk but not its last
+  data): from a 512-byte sector boundary (or from the frame's start) to the end of file.
+
+So a complete, full-length last frame whose CRC fails, with no zeroed sector at its end,
+is damage: a torn write cannot produce it, and cutting it would drop an acknowledged
+change without a word. A sector lost in the middle of an unsynced tail (the disk wrote a
+later one first) is refused too: it needs ``--force-recover``, never a silent cut. The
+rule errs one way only: a damaged frame that happens to end in zero bytes reaching back
+over a sector boundary passes for torn (for a frame ending in one zero byte, about one
+damaged frame in 512); no torn write is ever taken for damage.
 """
 
 from __future__ import annotations
@@ -34,6 +57,7 @@ from pathlib import Path
 import msgspec
 
 from moo.errors import CheckpointError
+from moo.persist.marker import Marker, fsync_directory, write_marker
 from moo.world import mutations as m
 from moo.world.codec import decoder, encoder
 
@@ -45,6 +69,7 @@ FRAME_HEAD = 18  # magic 2 + length 4 + crc 4 + lsn 8
 MAX_PAYLOAD = 64 << 20
 SUFFIX = ".journal"
 FSYNC_POLICIES = ("always", "everysec", "no")
+SECTOR = 512  # the smallest unit a power loss can leave unwritten
 
 _records_decoder = decoder(list[m.Mutation])
 
@@ -129,15 +154,36 @@ def _good_frame_after(data: bytes, offset: int) -> int | None:
     return None
 
 
+def could_be_torn(data: bytes, offset: int) -> bool:
+    """Whether the bad bytes from ``offset`` to the end of a segment could be a frame write
+    cut short (the rule in the module docstring); False means damage."""
+    tail = data[offset:]
+    if len(tail) < FRAME_HEAD:
+        if FRAME_MAGIC.startswith(tail[:2]):
+            return True
+    elif tail[:2] == FRAME_MAGIC:
+        length = int.from_bytes(tail[2:6], "big")
+        if length <= MAX_PAYLOAD and FRAME_HEAD + length > len(tail):
+            crc = int.from_bytes(tail[6:10], "big")
+            if zlib.crc32(tail[10:]) != crc:
+                return True
+    zeros_from = len(data.rstrip(b"\0"))
+    if zeros_from <= offset:
+        return True
+    boundary = -(-zeros_from // SECTOR) * SECTOR
+    return boundary < len(data)
+
+
 def read_journal(
     directory: Path, after_lsn: int, report: ReadReport
 ) -> Iterator[tuple[int, list[m.Mutation]]]:
     """Yield (lsn, records) for every frame with lsn > ``after_lsn``, in order.
 
-    A bad or incomplete frame with nothing valid after it, at the end of the newest
-    segment, is a torn tail: it is recorded in ``report.torn_tail`` and reading stops.
-    Damage anywhere else, or followed by valid frames, is recorded in ``report.corrupt``
-    and reading stops there too: the caller decides whether to refuse to start.
+    A bad frame with nothing valid after it, at the end of the newest segment, that a
+    torn write could have left (``could_be_torn``) is a torn tail: it is recorded in
+    ``report.torn_tail`` and reading stops. Any other bad frame is damage, recorded in
+    ``report.corrupt`` and ``report.damage``; reading stops there too and the caller
+    decides whether to refuse to start.
     """
     segments = list_segments(directory)
     covered = covered_count(segments, after_lsn)
@@ -155,10 +201,12 @@ def read_journal(
                     expected = None
                     break
                 newest = index == len(segments) - 1
-                if newest and _good_frame_after(data, offset) is None:
+                last = _good_frame_after(data, offset) is None
+                if newest and last and could_be_torn(data, offset):
                     report.torn_tail = (path, offset)
                 else:
-                    report.corrupt.append(f"{path.name}: bad frame at byte {offset}")
+                    where = "its last frame" if newest and last else "a frame"
+                    report.corrupt.append(f"{path.name}: {where} at byte {offset} is damaged")
                     report.damage = (path, offset)
                 return
             lsn, payload, offset = parsed
@@ -204,7 +252,7 @@ class Journal:
     ) -> None:
         if fsync not in FSYNC_POLICIES:
             raise CheckpointError(f"persist.fsync must be one of {FSYNC_POLICIES}, got {fsync!r}")
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.directory = directory
         self.fsync_policy = fsync
         self.on_failure = on_failure
@@ -215,6 +263,7 @@ class Journal:
         self._unsynced = False
         self._sync_lock = asyncio.Lock()
         self._open_segment()
+        self.mark_segment()
 
     @property
     def position(self) -> int:
@@ -228,6 +277,22 @@ class Journal:
             self._close_fd()
         self._fd = fd
         self._segment = path
+
+    def mark_segment(self, last: int | None = None) -> None:
+        """Note the current segment (and, at a clean close, the last LSN) in the marker:
+        at open and close here, after ``rotate`` by the caller (in a worker thread: it
+        fsyncs). Never raises: a marker that cannot be written stays as it was (logged),
+        and an older marker only makes the check at start weaker, never wrong."""
+        if self._segment is None:
+            return
+        first = int(self._segment.name[: -len(SUFFIX)])
+        sync = self.fsync_policy != "no"
+        try:
+            if sync:
+                fsync_directory(self.directory)  # the new segment's entry before the marker
+            write_marker(self.directory, Marker(first, last), sync=sync)
+        except OSError as error:
+            log.warning("cannot update the journal marker: %s", error.strerror or error)
 
     def _close_fd(self) -> None:
         fd, self._fd = self._fd, -1
@@ -292,7 +357,8 @@ class Journal:
             await self.sync()
 
     def rotate(self) -> int:
-        """Start a new segment; return the position (last LSN) the old segments hold."""
+        """Start a new segment; return the position (last LSN) the old segments hold.
+        Then call ``mark_segment`` (off the loop)."""
         if self.failed is None:
             try:
                 if self._unsynced:
@@ -321,6 +387,8 @@ class Journal:
                 os.fsync(self._fd)
             except OSError as error:
                 self._fail(f"journal fsync failed: {error.strerror or error}")
+        if self._fd >= 0 and self.failed is None:
+            self.mark_segment(self.position)
         self._close_fd()
 
 

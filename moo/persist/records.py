@@ -58,6 +58,22 @@ RECORDS_FILE = "moo.sqlite"  # in the data directory, unless persist.records_url
 RECORDS_FILES = (RECORDS_FILE, RECORDS_FILE + "-wal", RECORDS_FILE + "-shm")  # with WAL's
 
 
+# sqlite3 error codes that mean the file itself is damaged (not busy, not full, not ours)
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+class RecordsDamaged(CheckpointError):
+    """The records database file is damaged (not a database, or fails its integrity
+    check). Store.open then moves it aside and starts a new one."""
+
+
+def _damage(error: BaseException) -> bool:
+    """Whether a driver error says the SQLite file itself is damaged."""
+    cause = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+    code = getattr(cause, "sqlite_errorcode", None)
+    return isinstance(cause, sqlite3.DatabaseError) and code in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
 def default_url(data_dir: Path) -> str:
     """The records database of ``data_dir`` when no ``persist.records_url`` is set."""
     return f"sqlite:///{data_dir / RECORDS_FILE}"
@@ -264,10 +280,11 @@ class Records:
     def open(cls, url: str) -> Records:
         """Open the database at ``url``, creating or upgrading its schema. Sync.
 
-        Returns a ready Records. Raises CheckpointError (naming the database) when the
-        URL is bad, the driver is missing, the file is not a database, or the schema
-        version is newer than SCHEMA_VERSION or unknown. Atomic: schema creation or an
-        upgrade happens in one transaction, so a crash leaves the old schema or the new.
+        Returns a ready Records. Raises RecordsDamaged (a CheckpointError) when an SQLite
+        file is not a database or fails ``PRAGMA quick_check``; CheckpointError (naming
+        the database) when the URL is bad, the driver is missing, or the schema version is
+        newer than SCHEMA_VERSION or unknown. Atomic: schema creation or an upgrade
+        happens in one transaction, so a crash leaves the old schema or the new.
         """
         try:
             parsed = sa.make_url(url)
@@ -282,9 +299,17 @@ class Records:
         records = cls(engine, where)
         try:
             with records.transaction() as conn:
+                if parsed.get_backend_name() == "sqlite":
+                    found = conn.exec_driver_sql("PRAGMA quick_check").scalars().all()
+                    if found != ["ok"]:
+                        raise RecordsDamaged(
+                            f"records database {where}: damaged ({'; '.join(found[:3])})"
+                        )
                 _ensure_schema(conn, where)
-        except CheckpointError:
+        except CheckpointError as error:
             engine.dispose()
+            if error.__cause__ is not None and _damage(error.__cause__):
+                raise RecordsDamaged(str(error)) from error.__cause__
             raise
         return records
 
@@ -400,6 +425,39 @@ class Records:
                 "path": path,
             },
         )
+
+    def add_checkpoint_sync(
+        self,
+        reason: str,
+        requested_by: str | None,
+        started: float,
+        *,
+        finished: float,
+        status: str,
+        **values: Any,
+    ) -> int:
+        """Record a checkpoint that already ended, whole (its begin could not be written
+        at the time: Store writes it later). ``values`` are finish_checkpoint_sync's other
+        keywords. Returns its id. Raises ValueError for an unknown reason or status,
+        TypeError for an unknown keyword, CheckpointError if the database fails. Atomic
+        (one INSERT)."""
+        if reason not in REASONS:
+            raise ValueError(f"unknown checkpoint reason {reason!r}")
+        if status not in FINISHED_STATUSES:
+            raise ValueError(f"a checkpoint finishes 'ok' or 'failed', not {status!r}")
+        unknown = set(values) - set(checkpoints.c.keys())
+        if unknown or {"id", "duration"} & set(values):
+            raise TypeError(f"not a checkpoint value: {sorted(unknown or values)}")
+        stmt = sa.insert(checkpoints).values(
+            reason=reason,
+            requested_by=requested_by,
+            started=started,
+            finished=finished,
+            duration=finished - started,
+            status=status,
+            **values,
+        )
+        return self.insert_sync(stmt)
 
     def recent_checkpoints_sync(self, limit: int = 10) -> list[CheckpointRecord]:
         """Up to ``limit`` checkpoints, newest (highest id) first. Raises CheckpointError."""

@@ -3,17 +3,24 @@
 1. Checkpoints in ``DATA_DIR/checkpoints/`` are tried newest first; one that fails its
    checks is skipped with a log line naming it and why, and the previous one is used.
 2. The journal is replayed from the chosen checkpoint's position. A torn frame at the
-   very end (a crash mid-append) is cut off, with a log line. Damage followed by valid
-   frames, or a gap in the sequence, refuses the start (``RecoveryError``) unless
+   very end (a crash mid-append, by journal.py's rule) is cut off, with a log line. Any
+   other damage, or a gap in the sequence, refuses the start (``RecoveryError``) unless
    ``force`` is given: then replay stops at the damage and the damaged segments are set
    aside (renamed ``*.damaged``), and the log says what was lost.
 3. An empty data directory means a new world from ``core_db/`` (``fresh``). A journal or
    checkpoints with no usable checkpoint refuse the start unless ``force``.
+4. The journal's marker (journal.py, step 5) says where the writer was. A newest segment
+   that is gone, or a journal that ends before the last LSN the writer wrote, refuses
+   the start unless ``force``; then the log and the notes say what is missing.
+
+A refused recovery changes nothing on disk: a torn tail is cut only once every check
+has passed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +28,7 @@ from pathlib import Path
 
 from moo.errors import CheckpointError
 from moo.persist import journal as jr
+from moo.persist import marker as mk
 from moo.persist import snapshot
 from moo.world.world import World
 
@@ -104,11 +112,63 @@ def recover(
         fresh = not candidates and not segments
         if not fresh:
             notes.append("no usable checkpoint: rebuilt the core world and replayed the journal")
+    marker = mk.read_marker(journal_dir)
+    missing = _missing_newest(marker, segments)
+    if missing is not None:
+        _refuse_or_note(missing, force and not readonly, notes)
     replayed = 0
+    report = jr.ReadReport()
     if segments:
-        replayed, last_lsn = _replay(world, journal_dir, position, force, notes, readonly)
+        replayed, last_lsn, report = _replay(world, journal_dir, position, force, notes, readonly)
         position = max(position, last_lsn)
+    if missing is None and not report.corrupt:  # forced past damage: already said
+        behind = _missing_after_replay(marker, position)
+        if behind is not None:
+            _refuse_or_note(behind, force and not readonly, notes)
+    if report.torn_tail is not None and not readonly:
+        path, offset = report.torn_tail
+        jr.truncate_torn_tail(path, offset)
+        note = f"journal {path.name}: cut a torn record at byte {offset} (a crash mid-write)"
+        notes.append(note)
+        log.warning("%s", note)
     return Recovered(world, fresh, position, chosen, replayed, notes)
+
+
+def _missing_newest(marker: mk.Marker | None, segments: list[tuple[int, Path]]) -> str | None:
+    """What is missing, judged before replay: the segment the marker names (or a later
+    one) is gone. None when nothing is known to be missing."""
+    if marker is None or marker.last is not None:
+        return None  # a clean close is judged by position (_missing_after_replay)
+    if any(first >= marker.segment for first, _path in segments):
+        return None
+    return f"the journal's newest segment {jr.segment_name(marker.segment)} is missing"
+
+
+def _missing_after_replay(marker: mk.Marker | None, position: int) -> str | None:
+    """What is missing, judged after replay: the world reached ``position`` but the
+    writer had written further. None when nothing is known to be missing."""
+    if marker is None:
+        return None
+    written = marker.last if marker.last is not None else marker.segment - 1
+    if position >= written:
+        return None
+    return (
+        f"the journal ends at {position} but the server had written up to {written} "
+        f"(segment {jr.segment_name(marker.segment)} or the ones before it are missing)"
+    )
+
+
+def _refuse_or_note(missing: str, force: bool, notes: list[str]) -> None:
+    """Raise RecoveryError for journal the writer wrote that is not here, or, forced,
+    note and log that every change in it is lost."""
+    if not force:
+        raise RecoveryError(
+            f"{missing}: starting would silently lose every change written there. Put the "
+            "missing journal back, or use --force-recover to start without it."
+        )
+    note = f"forced recovery: {missing}; every change it held is lost"
+    notes.append(note)
+    log.error("%s", note)
 
 
 def _replay(
@@ -118,8 +178,9 @@ def _replay(
     force: bool,
     notes: list[str],
     readonly: bool = False,
-) -> tuple[int, int]:
-    """Apply the journal after ``position``; (frames applied, last valid LSN seen)."""
+) -> tuple[int, int, jr.ReadReport]:
+    """Apply the journal after ``position``; (frames applied, last valid LSN seen, what
+    reading found). A torn tail is left for the caller to cut."""
     report = jr.ReadReport()
     applied = 0
     for _lsn, records in jr.read_journal(journal_dir, position, report):
@@ -129,24 +190,18 @@ def _replay(
     for note in report.skipped:
         notes.append(f"journal {note} (a checkpoint already holds those records)")
         log.warning("journal %s; a checkpoint already holds those records", note)
-    if report.torn_tail is not None and not readonly:
-        path, offset = report.torn_tail
-        jr.truncate_torn_tail(path, offset)
-        note = f"journal {path.name}: cut a torn record at byte {offset} (a crash mid-write)"
-        notes.append(note)
-        log.warning("%s", note)
     if report.corrupt:
         detail = "; ".join(report.corrupt)
         if not force or readonly:
             raise RecoveryError(
-                f"the journal is damaged before its end ({detail}); valid records follow the "
-                "damage, so starting would silently drop them. Use --force-recover to start "
-                "with what precedes the damage (the damaged segments are kept aside)."
+                f"the journal is damaged ({detail}); starting would silently drop the "
+                "changes it holds from there on. Use --force-recover to start with what "
+                "precedes the damage (the damaged segments are kept aside)."
             )
         _set_aside_from_damage(journal_dir, report)
         notes.append(f"forced recovery: stopped at journal damage ({detail})")
         log.error("forced recovery: stopped at journal damage (%s)", detail)
-    return applied, report.last_lsn  # apply() keeps the indexes as it goes, as it does live
+    return applied, report.last_lsn, report  # apply() keeps the indexes as it goes, as live
 
 
 def catch_up(world: World, journal_dir: Path, after: int, through: int) -> int:
@@ -185,7 +240,9 @@ def _set_aside_from_damage(journal_dir: Path, report: jr.ReadReport) -> None:
     if report.damage is None:
         return
     damaged, offset = report.damage
-    shutil.copyfile(damaged, damaged.with_name(damaged.name + ".damaged"))
+    kept = damaged.with_name(damaged.name + ".damaged")
+    shutil.copyfile(damaged, kept)
+    os.chmod(kept, 0o600)
     jr.truncate_torn_tail(damaged, offset)
     later = False
     for _first, path in jr.list_segments(journal_dir):

@@ -40,6 +40,7 @@ from moo.persist.manage import (
     make_aside_dir,
     verify_one,
 )
+from moo.persist.marker import remove_marker
 from moo.persist.recovery import list_checkpoints
 from moo.persist.snapshot import fsync_directory
 
@@ -123,6 +124,7 @@ def _restore(data: DataDir, ident: Ident, now: float) -> Restored:
             segment, offset = cut
             shutil.copy2(segment, aside / "journal" / segment.name)
             jr.truncate_torn_tail(segment, offset)
+        remove_marker(data.journal)  # the newest segments went aside on purpose
         for folder in (data.checkpoints, data.journal, aside, *aside.iterdir()):
             if folder.is_dir():
                 fsync_directory(folder)

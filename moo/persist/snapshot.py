@@ -24,6 +24,13 @@ File layout (little to parse before trusting anything):
     MAGIC (8 bytes)  header length (u32)  header (msgpack)  crc32 of header (u32)  padding
     ... up to HEADER_SIZE bytes, then the body: msgpack array of objects, ascending id.
 
+Every byte of the header block is checked before anything in it is trusted: the magic, the
+length (a wrong one puts the CRC in the wrong place), the packed header under its CRC32,
+and the padding, which must be all zeros (what every writer of this format wrote). Known
+bytes need no checksum, so the whole header is covered without a format change: files of
+format 1 written before this check are read exactly as before, and a server without it
+still reads the files this one writes (a hot-upgrade rollback keeps working).
+
 The header holds the format version, the world digest, object count, next_id, journal
 position, creation time and server version. The digest is SHA-256 over next_id and the
 body (``codec.world_hasher``), so it is the body's checksum and equals ``World.digest()``
@@ -88,6 +95,8 @@ def parse_header(block: bytes, path: Path) -> SnapshotHeader:
     crc = int.from_bytes(block[12 + length : 16 + length], "big")
     if zlib.crc32(packed) != crc:
         raise CheckpointError(f"{path}: damaged header (checksum mismatch)")
+    if block[16 + length : HEADER_SIZE].count(0) != HEADER_SIZE - 16 - length:
+        raise CheckpointError(f"{path}: damaged header (its padding is not all zeros)")
     try:
         header = _header_decoder.decode(packed)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
@@ -227,7 +236,8 @@ class SnapshotWriter:
         temp = self.path.with_name(self.path.name + ".tmp")
         slices = 0
         try:
-            with temp.open("wb") as f:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "wb") as f:
                 f.write(b"\0" * HEADER_SIZE)
                 hasher = world_hasher(self._limit, self._count)
                 f.write(array_header(self._count))

@@ -16,11 +16,18 @@ observer and records the server run. ``checkpoint()`` runs one checkpoint at a t
    journal segments that no kept checkpoint needs.
 
 A failed checkpoint is recorded with its error; the previous generations stay.
+
+The world's safety comes first, its record second (keeper.py): a records database that
+cannot be written (a full disk) never stops a checkpoint, whose rows then wait in memory;
+a records file damaged at open is moved aside and replaced, with a line in ``warnings``
+for wizards at login. The data directory is made owner-only at open (modes.py): 0700,
+every file 0600.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -31,10 +38,11 @@ from pathlib import Path
 from moo import __version__
 from moo.config import Persist
 from moo.errors import CheckpointError
-from moo.persist import snapshot
+from moo.persist import modes, snapshot
 from moo.persist.journal import Journal
+from moo.persist.keeper import RecordKeeper, open_or_replace
 from moo.persist.lag import LagMeter
-from moo.persist.records import Records, default_url
+from moo.persist.records import RECORDS_FILE, CheckpointRecord, Records, default_url
 from moo.persist.recovery import Recovered, checkpoint_path, list_checkpoints, recover
 from moo.world.world import World
 
@@ -43,7 +51,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CheckpointOutcome:
-    record_id: int
+    record_id: int | None  # None: the records database could not take it (written later)
     ok: bool
     reason: str
     started: float
@@ -53,6 +61,7 @@ class CheckpointOutcome:
     max_stall: float
     error: str | None = None
     path: Path | None = None
+    record: CheckpointRecord | None = None  # what was (or will be) recorded
 
 
 class Store:
@@ -66,6 +75,7 @@ class Store:
         journal: Journal,
         records: Records,
         run_id: int,
+        warnings: list[str] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.config = config
@@ -75,6 +85,8 @@ class Store:
         self.records = records
         self.run_id = run_id
         self.alarms: list[Callable[[str], None]] = []
+        self.warnings: list[str] = list(warnings or [])  # for wizards at login
+        self.keeper = RecordKeeper(records, self.alarms)
         self._lock = asyncio.Lock()
         self._sync_task: asyncio.Task[None] | None = None
         self.world.add_observer(journal.append)
@@ -94,16 +106,25 @@ class Store:
     ) -> Store:
         """Recover the world and open the journal and records. Raises CheckpointError.
 
-        Not atomic: a refused recovery changes nothing on disk; a successful one may cut a
-        torn journal tail (logged).
+        Not atomic: a refused recovery changes nothing in the world's files; a successful
+        one may cut a torn journal tail (logged). Either way the data directory is made
+        owner-only first, and a damaged records file is moved aside and replaced.
         """
         checkpoints = data_dir / "checkpoints"
         journal_dir = data_dir / "journal"
-        checkpoints.mkdir(parents=True, exist_ok=True, mode=0o700)
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        modes.tighten(data_dir)
+        checkpoints.mkdir(exist_ok=True, mode=0o700)
         for stray in checkpoints.glob("*.tmp"):  # a checkpoint cut short by a crash
             log.warning("removing %s, left by a checkpoint that did not finish", stray.name)
             stray.unlink(missing_ok=True)
-        records = cls.open_records(data_dir, config)
+        warnings: list[str] = []
+        records = open_or_replace(
+            data_dir,
+            warnings,
+            lambda: cls.open_records(data_dir, config),
+            config.records_url or None,
+        )
         try:
             recovered = recover(checkpoints, journal_dir, build_fresh, force=force)
             for note in recovered.notes:
@@ -132,7 +153,7 @@ class Store:
             )
         if interrupted:
             log.warning("%d checkpoint(s) were interrupted by the previous stop", interrupted)
-        return cls._with_journal(data_dir, config, recovered, records, run_id)
+        return cls._with_journal(data_dir, config, recovered, records, run_id, warnings)
 
     @classmethod
     def _with_journal(
@@ -142,9 +163,10 @@ class Store:
         recovered: Recovered,
         records: Records,
         run_id: int,
+        warnings: list[str] | None = None,
     ) -> Store:
         journal = Journal(data_dir / "journal", next_lsn=recovered.position + 1, fsync=config.fsync)
-        store = cls(data_dir, config, recovered, journal, records, run_id)
+        store = cls(data_dir, config, recovered, journal, records, run_id, warnings)
         journal.on_failure = store._journal_failed
         return store
 
@@ -174,7 +196,16 @@ class Store:
 
     @staticmethod
     def open_records(data_dir: Path, config: Persist) -> Records:
-        """The records database for ``data_dir``. Raises CheckpointError."""
+        """The records database for ``data_dir`` (the default one made 0600 before SQLite
+        creates it: its -wal and -shm take its mode). Raises CheckpointError
+        (RecordsDamaged when the file is damaged)."""
+        if not config.records_url:
+            try:
+                modes.create_private(data_dir / RECORDS_FILE)
+            except OSError as error:
+                raise CheckpointError(
+                    f"records database {data_dir / RECORDS_FILE}: cannot create: {error}"
+                ) from None
         return Records.open(config.records_url or default_url(data_dir))
 
     def _journal_failed(self, reason: str) -> None:
@@ -208,9 +239,10 @@ class Store:
     ) -> CheckpointOutcome:
         """``checkpoint`` for a caller that already holds ``lock``; ``prune=False`` keeps
         every older generation and journal segment (a hot upgrade's replacement may still
-        be reading them)."""
+        be reading them). Never raises for a records database that cannot be written."""
         started = time.time()
-        record_id = await self.records.call(
+        await self.keeper.flush()
+        record_id = await self.keeper.attempt(
             self.records.begin_checkpoint_sync, reason, requested_by, started
         )
         generation = max((g for g, _ in list_checkpoints(self.checkpoint_dir)), default=0) + 1
@@ -222,7 +254,8 @@ class Store:
             writer = snapshot.SnapshotWriter(
                 self.world, path, position, slice_seconds=self.config.slice_ms / 1000
             )
-            writer.start()
+            writer.start()  # no await since rotate(): the snapshot's moment is ``position``
+            await asyncio.to_thread(self.journal.mark_segment)
             stats = await writer.write()
             await asyncio.to_thread(snapshot.verify, path)
         except Exception as error:  # CheckpointError, or anything unforeseen: record it
@@ -230,28 +263,45 @@ class Store:
                 log.exception("checkpoint failed unexpectedly")
             stall = await meter.stop()
             log.error("checkpoint failed: %s", error)
-            await self.records.call(
-                self.records.finish_checkpoint_sync,
+            finished = time.time()
+            record = await self.keeper.finish_checkpoint(
                 record_id,
-                finished=time.time(),
+                reason,
+                requested_by,
+                started,
+                finished=finished,
                 status="failed",
                 error=str(error),
                 max_stall=stall,
                 stalled_commands=meter.stalls_over_10ms,
             )
             return CheckpointOutcome(
-                record_id, False, reason, started, time.time() - started, 0, 0, stall, str(error)
+                record_id,
+                False,
+                reason,
+                started,
+                finished - started,
+                0,
+                0,
+                stall,
+                str(error),
+                record=record,
             )
         finished = time.time()
-        size = path.stat().st_size
+        size = snapshot.HEADER_SIZE + stats.header.body_length
         # Unlinking a 200 MB old generation took 40-60 ms on the loop (bench/checkpoint.py
         # at 1M objects): prune in a thread, and inside the lag meter's window.
         if prune:
-            await asyncio.to_thread(self._prune)
+            try:
+                await asyncio.to_thread(self._prune)
+            except OSError as error:  # the new checkpoint is safe: only old files stay
+                log.warning("pruning old checkpoints failed: %s", error.strerror or error)
         stall = await meter.stop()
-        await self.records.call(
-            self.records.finish_checkpoint_sync,
+        record = await self.keeper.finish_checkpoint(
             record_id,
+            reason,
+            requested_by,
+            started,
             finished=finished,
             status="ok",
             bytes=size,
@@ -262,7 +312,9 @@ class Store:
             stalled_commands=meter.stalls_over_10ms,
             path=str(path),
         )
-        await self.records.call(self.records.note_saved_sync, self.run_id, finished)
+        await self.keeper.attempt_or_queue(
+            functools.partial(self.records.note_saved_sync, self.run_id, finished)
+        )
         log.info(
             "checkpoint %s: %d objects, %d bytes, %.2f s, longest stall %.1f ms",
             path.name,
@@ -282,6 +334,7 @@ class Store:
             stall,
             None,
             path,
+            record,
         )
 
     def _prune(self) -> None:
@@ -314,9 +367,15 @@ class Store:
         if final_reason is not None and self.journal.failed is None:
             outcome = await self.checkpoint(final_reason, "server")
         self.journal.close()
-        await self.records.call(
-            self.records.end_run_sync, self.run_id, stopped=time.time(), clean=True
-        )
+        await self.keeper.flush()
+        try:
+            await self.records.call(
+                self.records.end_run_sync, self.run_id, stopped=time.time(), clean=True
+            )
+        except CheckpointError as error:
+            log.error("cannot record the clean stop: %s", error)
+        if self.keeper.pending:
+            log.error("%d record(s) could not be written before the stop", self.keeper.pending)
         self.records.close()
         return outcome
 

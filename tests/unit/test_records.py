@@ -93,6 +93,51 @@ def test_corrupt_file_raises_checkpoint_error_naming_the_path(db_path: Path) -> 
     assert not isinstance(caught.value, sa.exc.SQLAlchemyError)
 
 
+def test_damage_is_told_apart_from_other_failures(db_path: Path) -> None:
+    """RecordsDamaged (Store.open moves such a file aside) for a file that is not a
+    database or fails quick_check; a plain CheckpointError for a newer schema."""
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(b"garbage" * 1000)
+    with pytest.raises(records_module.RecordsDamaged, match="not a database"):
+        Records.open(url(db_path))
+    db_path.unlink()
+    opened = Records.open(url(db_path))
+    for index in range(200):
+        opened.begin_checkpoint_sync("manual", "x" * 500, float(index))
+    opened.close()
+    data = bytearray(db_path.read_bytes())
+    for page in range(2, len(data) // 4096):  # every b-tree page's header: type byte
+        data[page * 4096] = 0x77
+    db_path.write_bytes(bytes(data))
+    with pytest.raises(records_module.RecordsDamaged):
+        Records.open(url(db_path))
+    db_path.unlink()
+    Records.open(url(db_path)).close()
+    raw(db_path, f"UPDATE schema_version SET version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(CheckpointError) as caught:
+        Records.open(url(db_path))
+    assert not isinstance(caught.value, records_module.RecordsDamaged)
+
+
+def test_a_checkpoint_recorded_whole_afterwards(records: Records) -> None:
+    """add_checkpoint_sync: the row a checkpoint gets when its begin was refused."""
+    first = records.add_checkpoint_sync(
+        "manual", "Wizard", 10.0, finished=12.5, status="ok", bytes=99, path="/x.mck"
+    )
+    record = records.checkpoint_sync(first)
+    assert record is not None
+    assert (record.status, record.duration, record.bytes, record.requested_by) == (
+        "ok",
+        2.5,
+        99,
+        "Wizard",
+    )
+    with pytest.raises(ValueError, match="finishes"):
+        records.add_checkpoint_sync("manual", None, 1.0, finished=2.0, status="running")
+    with pytest.raises(TypeError):
+        records.add_checkpoint_sync("manual", None, 1.0, finished=2.0, status="ok", size=3)
+
+
 def test_bad_url_raises_checkpoint_error() -> None:
     with pytest.raises(CheckpointError, match="URL is not valid"):
         Records.open("not a url")

@@ -1,0 +1,560 @@
+"""A fault campaign of our own: crashes, damaged files, a full disk and telnet fuzz.
+
+Each family runs trials and counts failures (the server did something it must not: died,
+refused where it must start, started where it must refuse) and anything lost (an
+acknowledged change missing after a restart). The goal is 0 failures and 0 lost
+everywhere. Prints JSON and writes bench/results/faults.json.
+
+    .venv/bin/python bench/faults.py                       # every family, default trials
+    .venv/bin/python bench/faults.py --families damage kill9 --kill-trials 30
+
+Families:
+
+kill9      A real server (``persist.fsync: always``, a padded world whose checkpoint is
+           ~1 MB) streams a builder's ``@describe`` changes; SIGKILL lands at a random
+           moment: among appends, a random moment after ``@checkpoint now``, or as soon as
+           that checkpoint's temp file appears (``mid_checkpoint`` counts the kills that
+           left one). Restarted without
+           --force-recover, the counter's description must be one the builder sent, at
+           least the last one acknowledged.
+damage     In-process, on the server's own recovery (``Store.open``) over a world with two
+           checkpoints and journal after them: one damaged copy per byte class of the newest
+           checkpoint (magic, length, packed header, CRC, padding, body start/middle/end,
+           truncation, garbage appended), of the journal (each field of the first, a middle
+           and the last frame; truncations and zeroed sectors at the end, which are torn
+           writes; the newest segment or its marker deleted or garbled) and of the records
+           database (header, a middle page, truncation, -wal garbage). Each start must give
+           the whole world back, or refuse (never a world with acknowledged changes missing),
+           and damaged records must never stop a start. A torn write's last change was never
+           acknowledged, so losing exactly it is not counted.
+disk_full  A real server under RLIMIT_FSIZE (writes past it fail as on a full disk): the
+           journal write fails mid-stream (the world must refuse changes and tell the wizard;
+           a restart with space must hold every acknowledged change), and a checkpoint that
+           does not fit (announced as failed, the previous one intact).
+fuzz       A real server fed random byte streams, IAC floods, an unterminated
+           subnegotiation, a 10 MB line and a client that never reads while it floods
+           commands; meanwhile a player's ``say`` round trips are timed. The server must
+           stay up and answer; the player's p99 and the server's RSS are printed.
+
+Not here yet (the lead's note lists them): kill -9 during a hot upgrade and during standby
+catch-up, EIO (a device-mapper error target or a fault-injecting file layer), a real tmpfs
+filling up under the journal's fsync, and hypothesis on the telnet codec.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from moo.config import Persist  # noqa: E402
+from moo.errors import CheckpointError  # noqa: E402
+from moo.net.telnet_client import TelnetClient  # noqa: E402
+from moo.persist import journal as jr  # noqa: E402
+from moo.persist import snapshot  # noqa: E402
+from moo.persist.marker import MARKER  # noqa: E402
+from moo.persist.recovery import list_checkpoints  # noqa: E402
+from moo.persist.store import Store  # noqa: E402
+from moo.world.loader import build_core_world  # noqa: E402
+from tests.server_process import WIZARD_PASSWORD, ServerProcess  # noqa: E402
+
+SEED = 20_261_206
+NO_BUDGET = {"commands_per_second": 1e6, "command_burst": 1_000_000, "max_pending_lines": 100_000}
+
+
+def config(**persist: object) -> dict[str, object]:
+    return {
+        "persist": {"checkpoint_interval_seconds": 0, "keep_checkpoints": 3, **persist},
+        "limits": NO_BUDGET,
+    }
+
+
+def family(trials: int = 0, failures: int = 0, lost: int = 0) -> dict[str, Any]:
+    return {"trials": trials, "failures": failures, "lost": lost, "notes": []}
+
+
+async def wizard(server: ServerProcess) -> TelnetClient:
+    client = await TelnetClient.connect("127.0.0.1", server.telnet_port)
+    client.send_line(f"connect Wizard {WIZARD_PASSWORD}")
+    await client.expect("Exits:", 10)
+    client.send_line("PREFIX --begin--")
+    client.send_line("SUFFIX --done--")
+    return client
+
+
+async def make_counter(client: TelnetClient) -> int:
+    created = await client.command("@create $thing named counter", timeout=10)
+    found = re.search(r"\(#(\d+)\)", created[0])
+    assert found, created
+    return int(found.group(1))
+
+
+async def description(client: TelnetClient, oid: int) -> str:
+    lines = await client.command(f"look #{oid}", timeout=10)
+    return lines[1] if len(lines) > 1 else ""
+
+
+# --------------------------------------------------------------------------- kill9
+
+
+async def kill9_trial(
+    data: Path, oid: int, trial: int, rng: random.Random
+) -> tuple[bool, int, int]:
+    """(failed, lost, acknowledged) for one SIGKILL trial on ``data`` (reused from trial
+    to trial)."""
+    server = ServerProcess(data, extra_config=config(fsync="always"), ssh=False).start()
+    client = await wizard(server)
+    acked = sent = 0
+    in_flight = 8
+    mode = trial % 3  # 0: appending only; 1: a random moment after @checkpoint now;
+    deadline = time.monotonic() + rng.uniform(0.05, 1.2)  # 2: once its temp file is there
+    if mode:
+        client.send_line("@checkpoint now")
+        deadline = time.monotonic() + rng.uniform(0.0, 0.3) if mode == 1 else deadline + 2
+    while time.monotonic() < deadline:
+        if mode == 2 and any((data / "checkpoints").glob("*.tmp")):
+            break
+        while sent - acked < in_flight:
+            sent += 1
+            client.send_line(f"@describe #{oid} as t{trial}v{sent}")
+        line = await client.read_line(5)
+        if line is not None and line.startswith("Description of counter"):
+            acked += 1
+    assert server.process is not None
+    server.process.send_signal(signal.SIGKILL)
+    server.wait_exit()
+    await client.close()
+    if any((data / "checkpoints").glob("*.tmp")):
+        MID_CHECKPOINT.append(trial)
+    try:
+        again = ServerProcess(data, extra_config=config(fsync="always"), ssh=False).start()
+    except RuntimeError as error:
+        print(f"kill9 trial {trial}: the restart was refused: {error}", file=sys.stderr)
+        return True, acked, acked
+    try:
+        client = await wizard(again)
+        found = await description(client, oid)
+        await client.close()
+    finally:
+        again.stop()
+    match = re.fullmatch(rf"t{trial}v(\d+)", found)
+    value = int(match.group(1)) if match else 0
+    if match is None and acked == 0:
+        return False, 0, 0
+    if value > sent or match is None:
+        return True, acked, acked
+    return False, max(0, acked - value), acked
+
+
+async def run_kill9(root: Path, trials: int) -> dict[str, Any]:
+    result = family()
+    result["acknowledged"] = 0
+    rng = random.Random(SEED)
+    data = root / "kill9"
+    server = ServerProcess(data, extra_config=config(fsync="always"), ssh=False).start()
+    client = await wizard(server)
+    oid = await make_counter(client)
+    await pad(client, 300)
+    await client.close()
+    server.stop()
+    for trial in range(trials):
+        failed, lost, acked = await kill9_trial(data, oid, trial, rng)
+        result["acknowledged"] += acked
+        result["trials"] += 1
+        result["failures"] += failed
+        result["lost"] += lost
+    result["mid_checkpoint"] = len(MID_CHECKPOINT)
+    return result
+
+
+MID_CHECKPOINT: list[int] = []  # kill9 trials whose kill left a checkpoint temp file
+ALIASES = ",".join(f"alias{i}" + "x" * 290 for i in range(10))  # ~3 KB an object
+
+
+async def pad(client: TelnetClient, count: int) -> None:
+    """``count`` objects of ~3 KB each, 50 commands in flight."""
+    for first in range(0, count, 50):
+        batch = range(first, min(first + 50, count))
+        client.send_raw(
+            b"".join(f"@create $thing named pad{i},{ALIASES}\r\n".encode() for i in batch)
+        )
+        for _ in batch:
+            await client.expect("You now have pad", 30)
+
+
+# -------------------------------------------------------------------------- damage
+
+PERSIST = Persist(fsync="no", checkpoint_interval_seconds=0, keep_checkpoints=3)
+
+
+async def damage_template(path: Path) -> tuple[set[str], str]:
+    """A data dir as a crash leaves it: two checkpoints, journal after the newest.
+    Returns the names made (all acknowledged) and the name made last (the last frame)."""
+    store = Store.open(path, PERSIST, build_core_world)
+    await store.checkpoint("initial", "bench")
+    names: list[str] = []
+    for step in range(60):
+        name = f"thing{step}"
+        store.world.create(store.world.sys("thing"), 2, name)
+        store.world.set_prop(store.world.next_id - 1, "description", f"made in step {step}")
+        names.append(name)
+        if step == 29:
+            await store.checkpoint("manual", "bench")
+    store.journal._close_fd()  # kill -9: no final checkpoint, no clean close
+    store.records.close()
+    return set(names), names[-1]
+
+
+def flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset % len(data)] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+def frames(segment: Path) -> list[tuple[int, int]]:
+    data = segment.read_bytes()
+    found, offset = [], 0
+    while offset + jr.FRAME_HEAD <= len(data):
+        size = jr.FRAME_HEAD + int.from_bytes(data[offset + 2 : offset + 6], "big")
+        found.append((offset, size))
+        offset += size
+    return found
+
+
+def damage_variants(data: Path) -> list[tuple[str, str, Callable[[], None]]]:
+    """(file kind, variant, damage it) for every variant; ``torn`` variants may lose the
+    last (never acknowledged) change."""
+    newest = list_checkpoints(data / "checkpoints")[-1][1]
+    length = int.from_bytes(newest.read_bytes()[8:12], "big")
+    body = newest.stat().st_size - snapshot.HEADER_SIZE
+    variants: list[tuple[str, str, Callable[[], None]]] = []
+    for name, offset in [
+        ("magic", 3),
+        ("length", 10),
+        ("packed header", 12 + length // 2),
+        ("header crc", 13 + length),
+        ("padding", 1000),
+        ("padding end", snapshot.HEADER_SIZE - 1),
+        ("body array header", snapshot.HEADER_SIZE + 1),
+        ("body start", snapshot.HEADER_SIZE + 40),
+        ("body middle", snapshot.HEADER_SIZE + body // 2),
+        ("body end", snapshot.HEADER_SIZE + body - 1),
+    ]:
+        variants.append(("checkpoint", name, lambda o=offset: flip(newest, o)))
+
+    def truncate(path: Path, size: int) -> None:
+        with path.open("r+b") as f:
+            f.truncate(size)
+
+    variants += [
+        ("checkpoint", "truncated header", lambda: truncate(newest, 100)),
+        (
+            "checkpoint",
+            "truncated body",
+            lambda: truncate(newest, snapshot.HEADER_SIZE + body // 3),
+        ),
+        ("checkpoint", "garbage appended", lambda: newest.write_bytes(newest.read_bytes() + b"x")),
+        ("checkpoint", "deleted", newest.unlink),
+    ]
+    segment = jr.list_segments(data / "journal")[-1][1]
+    laid = frames(segment)
+    for which, (start, size) in (
+        ("first", laid[0]),
+        ("middle", laid[len(laid) // 2]),
+        ("last", laid[-1]),
+    ):
+        for field, at in (
+            ("magic", 0),
+            ("length", 4),
+            ("crc", 7),
+            ("lsn", 15),
+            ("payload", 25),
+            ("end", size - 1),
+        ):
+            variants.append(
+                ("journal", f"{which} frame {field}", lambda o=start + at: flip(segment, o))
+            )
+    start, size = laid[-1]
+    end = start + size
+    variants += [
+        ("journal", "torn: last frame cut short", lambda: truncate(segment, end - 3)),
+        ("journal", "torn: last frame head only", lambda: truncate(segment, start + 5)),
+        ("journal", "torn: zeros from a sector boundary", lambda: _zero_tail(segment, start, end)),
+        ("journal", "newest segment deleted", segment.unlink),
+        ("journal", "marker garbled", lambda: (data / "journal" / MARKER).write_text("{oops")),
+        ("journal", "marker deleted", (data / "journal" / MARKER).unlink),
+    ]
+    records = data / "moo.sqlite"
+    variants += [
+        ("records", "header", lambda: flip(records, 3)),
+        ("records", "middle page", lambda: flip(records, records.stat().st_size // 2 + 100)),
+        ("records", "truncated", lambda: truncate(records, 1000)),
+        ("records", "not a database", lambda: records.write_bytes(b"garbage" * 1000)),
+        ("records", "-wal garbage", lambda: (data / "moo.sqlite-wal").write_bytes(b"w" * 5000)),
+    ]
+    return variants
+
+
+def _zero_tail(segment: Path, start: int, end: int) -> None:
+    boundary = max(start, (end - 1) // jr.SECTOR * jr.SECTOR)
+    data = bytearray(segment.read_bytes())
+    data[boundary:end] = b"\0" * (end - boundary)
+    segment.write_bytes(bytes(data))
+
+
+async def run_damage(root: Path) -> dict[str, Any]:
+    result = family()
+    result["outcomes"] = {}
+    template = root / "damage-template"
+    names, last = await damage_template(template)
+    count = len(damage_variants(_copy(template, root / "damage-count")))
+    for index in range(count):
+        data = _copy(template, root / "damage-trial")
+        kind, variant, apply = damage_variants(data)[index]
+        apply()
+        outcome, failed, lost = _open_damaged(data, names, last, kind, variant)
+        result["trials"] += 1
+        result["failures"] += failed
+        result["lost"] += lost
+        result["outcomes"][f"{kind}: {variant}"] = outcome
+    return result
+
+
+def _copy(source: Path, target: Path) -> Path:
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target)
+    return target
+
+
+def _open_damaged(
+    data: Path, names: set[str], last: str, kind: str, variant: str
+) -> tuple[str, bool, int]:
+    try:
+        store = Store.open(data, PERSIST, build_core_world)
+    except CheckpointError as error:
+        refused = f"refused: {str(error)[:100]}"
+        return refused, kind == "records", 0  # damaged records must never stop a start
+    try:
+        present = {obj.name for obj in store.world.objects.values()}
+    finally:
+        store.journal.close()
+        store.records.close()
+    missing = names - present
+    if variant.startswith("torn:"):
+        missing.discard(last)  # a write cut short was never acknowledged
+    if missing:
+        return f"LOST {len(missing)}", True, len(missing)
+    if any(data.glob("moo.sqlite.damaged-*")):
+        return "started, nothing lost; records moved aside and made anew", False, 0
+    return "started, nothing lost", False, 0
+
+
+# ----------------------------------------------------------------------- disk_full
+
+LIMIT = 256 * 1024
+
+
+async def run_disk_full(root: Path, trials: int) -> dict[str, Any]:
+    result = family()
+    for trial in range(trials):
+        failed, lost, note = await _journal_full_trial(root / f"full-{trial}", trial)
+        result["trials"] += 1
+        result["failures"] += failed
+        result["lost"] += lost
+        if note:
+            result["notes"].append(note)
+    failed, note = await _checkpoint_full_trial(root / "full-checkpoint")
+    result["trials"] += 1
+    result["failures"] += failed
+    if note:
+        result["notes"].append(note)
+    return result
+
+
+async def _journal_full_trial(data: Path, trial: int) -> tuple[bool, int, str]:
+    cfg = config(fsync="everysec")
+    server = ServerProcess(data, extra_config=cfg, ssh=False, file_size_limit=LIMIT).start()
+    client = await wizard(server)
+    oid = await make_counter(client)
+    acked = 0
+    told = False
+    text = "." * (2000 + trial * 100)
+    for step in range(1, 400):
+        reply = await client.command(f"@describe #{oid} as {step}{text}", timeout=10)
+        if reply and reply[0].startswith("Description of counter"):
+            acked = step
+            continue
+        told = any("Server alarm" in line for line in reply)
+        break
+    await client.close()
+    server.stop()
+    if not told:
+        return True, 0, f"journal full trial {trial}: the wizard was not told"
+    again = ServerProcess(data, extra_config=cfg, ssh=False).start()
+    try:
+        client = await wizard(again)
+        found = await description(client, oid)
+        await client.close()
+    finally:
+        again.stop()
+    digits = re.match(r"\d+", found)
+    value = int(digits.group(0)) if digits else 0
+    return False, max(0, acked - value), ""
+
+
+async def _checkpoint_full_trial(data: Path) -> tuple[bool, str]:
+    cfg = config(fsync="everysec")
+    server = ServerProcess(data, extra_config=cfg, ssh=False).start()
+    client = await wizard(server)
+    await pad(client, 120)
+    await client.close()
+    server.stop()
+    kept = list_checkpoints(data / "checkpoints")[-1][1]
+    before = snapshot.verify(kept)
+    limited = ServerProcess(data, extra_config=cfg, ssh=False, file_size_limit=LIMIT).start()
+    try:
+        client = await wizard(limited)
+        client.send_line("@checkpoint now")
+        announced = await client.expect("FAILED", 20)
+        await client.close()
+    except AssertionError as error:
+        return True, f"checkpoint full: no failure announced ({error})"
+    finally:
+        limited.stop()
+    if snapshot.verify(kept) != before:
+        return True, "checkpoint full: the previous checkpoint changed"
+    return False, f"announced: {announced[:120]}"
+
+
+# ---------------------------------------------------------------------------- fuzz
+
+
+async def _stream(port: int, chunks: list[bytes], read: bool = True) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for chunk in chunks:
+            writer.write(chunk)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(writer.drain(), 5)
+            if read:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(reader.read(65536), 0.01)
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer.wait_closed(), 2)
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def run_fuzz(root: Path, rounds: int) -> dict[str, Any]:
+    result = family()
+    rng = random.Random(SEED)
+    server = ServerProcess(root / "fuzz", extra_config={}, ssh=False).start()
+    assert server.process is not None
+    try:
+        client = await wizard(server)
+        rss_before = _rss_kib(server.process.pid)
+        latencies: list[float] = []
+        stop = asyncio.Event()
+
+        async def measure() -> None:
+            while not stop.is_set():
+                began = time.perf_counter()
+                await client.command("say ping", timeout=30)
+                latencies.append(time.perf_counter() - began)
+                await asyncio.sleep(0.02)
+
+        meter = asyncio.create_task(measure())
+        attackers = []
+        for _ in range(rounds):
+            attackers += [
+                _stream(server.telnet_port, [rng.randbytes(65536) for _ in range(16)]),
+                _stream(server.telnet_port, [b"\xff\xfb\x01\xff\xfd\x03" * 20000]),
+                _stream(server.telnet_port, [b"\xff\xfa\x18" + rng.randbytes(1 << 20)]),
+                _stream(server.telnet_port, [b"x" * (10 << 20) + b"\r\n"]),
+                _stream(server.telnet_port, [b"look\r\n" * 50000], read=False),
+            ]
+        await asyncio.gather(*attackers)
+        await asyncio.sleep(0.5)
+        stop.set()
+        await meter
+        alive = server.running and (await client.command("say still here", timeout=10)) != []
+        await client.close()
+        ordered = sorted(latencies)
+        result["trials"] = 5 * rounds
+        result["failures"] = 0 if alive else 1
+        result["player_round_trips"] = len(ordered)
+        result["player_p99_ms"] = round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1)
+        result["player_max_ms"] = round(ordered[-1] * 1000, 1)
+        result["server_rss_kib"] = {"before": rss_before, "after": _rss_kib(server.process.pid)}
+    finally:
+        server.stop()
+    return result
+
+
+# ---------------------------------------------------------------------------- main
+
+
+async def campaign(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="moo-faults-") as tmp:
+        root = Path(tmp)
+        runs = {
+            "damage": lambda: run_damage(root),
+            "kill9": lambda: run_kill9(root, args.kill_trials),
+            "disk_full": lambda: run_disk_full(root, args.full_trials),
+            "fuzz": lambda: run_fuzz(root, args.fuzz_rounds),
+        }
+        for name in args.families:
+            began = time.monotonic()
+            try:
+                results[name] = await runs[name]()
+            except Exception as error:  # a family that broke is a failure, not a crash
+                results[name] = family(failures=1)
+                results[name]["notes"].append(f"{type(error).__name__}: {error}")
+            results[name]["seconds"] = round(time.monotonic() - began, 1)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", nargs="+", default=["damage", "kill9", "disk_full", "fuzz"])
+    parser.add_argument("--kill-trials", type=int, default=20)
+    parser.add_argument("--full-trials", type=int, default=3)
+    parser.add_argument("--fuzz-rounds", type=int, default=2)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.CRITICAL)  # the in-process starts' warnings are expected
+    results = asyncio.run(campaign(args))
+    print(json.dumps(results, indent=2))
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "faults.json").write_text(json.dumps(results, indent=2) + "\n")
+    bad = any(r["failures"] or r["lost"] for r in results.values())
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
