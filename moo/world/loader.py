@@ -20,11 +20,12 @@ import yaml
 
 from moo.commands.parser import canonical_prep
 from moo.errors import WorldError
-from moo.world.model import FLAG_NAMES, VerbDef
+from moo.world.model import FLAG_NAMES, MOO_IMPL, VerbDef
 from moo.world.values import NOTHING, ObjRef
 from moo.world.verb_registry import bindings, load_verb_modules
 from moo.world.world import World
 
+ARG_WORDS = ("this", "none", "any")
 DEFAULT_CORE_DIR = Path(str(importlib.resources.files("moo") / "core_db"))
 
 
@@ -90,12 +91,34 @@ def build_core_world(core_dir: Path = DEFAULT_CORE_DIR) -> World:
         for oid, entry in sorted(by_id.items()):
             if "location" in entry:
                 world.move(oid, int(entry["location"]))
+        for oid, entry in sorted(by_id.items()):
+            for spec in entry.get("verbs") or []:
+                world.add_verb(oid, _moo_verb(oid, int(entry["owner"]), spec))
         help_file = core_dir / "help.yaml"
         if help_file.exists():
             topics = _read_yaml(help_file) or {}
             world.set_prop(world.sys("help"), "topics", {str(k): str(v) for k, v in topics.items()})
         sync_verbs(world)
     return world
+
+
+def _moo_verb(oid: int, owner: int, spec: dict[str, Any]) -> VerbDef:
+    """A verb written in the MOO language, from an object's ``verbs:`` list. The program is
+    stored as text; it is compiled when first called."""
+    args = str(spec.get("args", "none none none")).split()
+    prep = canonical_prep(args[1]) if len(args) == 3 else None
+    if prep is None or args[0] not in ARG_WORDS or args[2] not in ARG_WORDS:
+        raise WorldError(f"core_db: #{oid} verb {spec.get('names')!r}: bad args {args!r}")
+    return VerbDef(
+        str(spec["names"]),
+        owner,
+        str(spec.get("perms", "rxd")),
+        args[0],
+        prep,
+        args[2],
+        MOO_IMPL,
+        program=str(spec.get("program", "")),
+    )
 
 
 def resolve_target(world: World, target: str) -> int:

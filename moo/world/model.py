@@ -49,7 +49,10 @@ class VerbDef(msgspec.Struct, array_like=True):
     ``names``: space-separated names with MOO wildcards (``l*ook``, ``@desc*ribe``, ``*``).
     ``dobj``/``iobj``: "this", "any" or "none"; ``prep``: "any", "none" or a canonical
     preposition group ("with/using"). ``impl``: a reference to the code, "py:module.function"
-    for Python verbs; another language would use another scheme ("moo:<source id>").
+    for Python verbs, ``MOO_IMPL`` ("moo") for a verb written in the MOO language, whose
+    source text is ``program`` (world data like any property: journaled, checkpointed).
+    ``program`` is the last field and has a default, so records written before it existed
+    still decode.
     """
 
     names: str
@@ -59,6 +62,11 @@ class VerbDef(msgspec.Struct, array_like=True):
     prep: str
     iobj: str
     impl: str
+    program: str = ""
+
+
+MOO_IMPL = "moo"
+"""``VerbDef.impl`` of a verb whose code is MOO source in ``VerbDef.program``."""
 
 
 class MooObject(msgspec.Struct, array_like=True):

@@ -70,6 +70,15 @@ class SetVerbs(msgspec.Struct, tag="verbs", array_like=True):
     verbs: list[VerbDef]
 
 
+class SetVerb(msgspec.Struct, tag="verb", array_like=True):
+    """One verb record of an object replaced whole (its program, names, perms or args);
+    ``index`` counts from 0 in ``MooObject.verbs``."""
+
+    id: int
+    index: int
+    verb: VerbDef
+
+
 class SetNextId(msgspec.Struct, tag="nextid", array_like=True):
     next_id: int
 
@@ -85,6 +94,7 @@ Mutation = (
     | DefineProp
     | UndefineProp
     | SetVerbs
+    | SetVerb
     | SetNextId
 )
 

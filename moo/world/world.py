@@ -29,10 +29,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from moo.errors import WorldError
 from moo.world import mutations as m
 from moo.world.codec import decoder, digest_encoder, encoder, world_hasher
-from moo.world.model import Flag, MooObject, PropDef, VerbDef
+from moo.world.model import MOO_IMPL, Flag, MooObject, PropDef, VerbDef
 from moo.world.values import NOTHING, ObjRef
 
 CommitObserver = Callable[[list[m.Mutation]], None]
@@ -271,7 +273,7 @@ class World:
     # ----------------------------------------------------------------- apply
 
     def apply(self, record: m.Mutation) -> None:
-        if isinstance(record, m.SetVerbs | m.SetParent | m.Recycle | m.Create):
+        if isinstance(record, m.SetVerbs | m.SetVerb | m.SetParent | m.Recycle | m.Create):
             self.verbs_epoch += 1
         self._apply(record)
 
@@ -336,6 +338,9 @@ class World:
                         self.objects[child].props.pop(name, None)
             case m.SetVerbs(verbs=verbs):
                 obj.verbs = list(verbs)
+            case m.SetVerb(index=index, verb=verb):
+                if 0 <= index < len(obj.verbs):
+                    obj.verbs[index] = verb
 
     def _apply_create(self, template: MooObject) -> None:
         obj = clone(template)  # the record stays independent of the live object
@@ -528,6 +533,57 @@ class World:
 
     def add_verb(self, oid: int, verb: VerbDef) -> None:
         self.set_verbs(oid, [*self.get(oid).verbs, verb])
+
+    def set_verb(self, oid: int, index: int, verb: VerbDef) -> None:
+        """Replace verb record ``index`` (from 0) of ``oid`` whole."""
+        obj = self.get(oid)
+        if not 0 <= index < len(obj.verbs):
+            raise WorldError(f"#{oid} has no verb {index + 1}.")
+        self._commit_record(m.SetVerb(oid, index, verb), (oid,))
+
+    def set_verb_program(self, oid: int, index: int, source: str) -> None:
+        """Make verb ``index`` of ``oid`` a MOO verb running ``source`` (already compiled
+        by the caller: the world stores text and never compiles)."""
+        verb = self._verb(oid, index)
+        self.set_verb(oid, index, msgspec.structs.replace(verb, impl=MOO_IMPL, program=source))
+
+    def set_verb_info(self, oid: int, index: int, *, owner: int, perms: str, names: str) -> None:
+        """Change verb ``index``'s owner, permission letters and names."""
+        verb = self._verb(oid, index)
+        self.get(owner)
+        if not names.strip():
+            raise WorldError("A verb needs at least one name.")
+        self.set_verb(
+            oid, index, msgspec.structs.replace(verb, owner=owner, perms=perms, names=names)
+        )
+
+    def set_verb_args(self, oid: int, index: int, *, dobj: str, prep: str, iobj: str) -> None:
+        """Change verb ``index``'s argument spec ("this"/"any"/"none", a preposition group)."""
+        verb = self._verb(oid, index)
+        self.set_verb(oid, index, msgspec.structs.replace(verb, dobj=dobj, prep=prep, iobj=iobj))
+
+    def delete_verb(self, oid: int, index: int) -> None:
+        verbs = list(self._verb_list(oid, index))
+        del verbs[index]
+        self.set_verbs(oid, verbs)
+
+    def _verb_list(self, oid: int, index: int) -> list[VerbDef]:
+        verbs = self.get(oid).verbs
+        if not 0 <= index < len(verbs):
+            raise WorldError(f"#{oid} has no verb {index + 1}.")
+        return verbs
+
+    def _verb(self, oid: int, index: int) -> VerbDef:
+        return self._verb_list(oid, index)[index]
+
+    def set_propdef(self, oid: int, name: str, *, owner: int, perms: str) -> None:
+        """Change the owner and permission letters of property ``name``, defined on ``oid``."""
+        obj = self.get(oid)
+        if name not in obj.propdefs:
+            raise WorldError(f"#{oid} does not define {name!r}.")
+        self.get(owner)
+        record = m.DefineProp(oid, name, PropDef(owner=owner, perms=perms), obj.props.get(name))
+        self._commit_record(record, (oid,))
 
     def _check_player_name_free(self, name: str, oid: int | None) -> None:
         other = self._players.get(name.lower())
