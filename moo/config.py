@@ -84,6 +84,17 @@ class Upgrade:
 
 
 @dataclass(frozen=True)
+class Lang:
+    fg_ticks: int = 30_000
+    fg_seconds: float = 5.0
+    bg_ticks: int = 15_000
+    bg_seconds: float = 3.0
+    max_stack_depth: int = 50
+    max_string_length: int = 1_000_000
+    max_list_length: int = 100_000
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("data")
     telnet: Listen = field(default_factory=lambda: Listen(port=7777))
@@ -98,6 +109,7 @@ class Config:
     password_hash: PasswordHash = field(default_factory=PasswordHash)
     persist: Persist = field(default_factory=Persist)
     upgrade: Upgrade = field(default_factory=Upgrade)
+    lang: Lang = field(default_factory=Lang)
 
 
 def _coerce(key: str, kind: Any, value: Any) -> Any:

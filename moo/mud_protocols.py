@@ -45,7 +45,7 @@ def mssp_table(
         "ANSI": "0",
         "GMCP": "1",
         "MSSP": "1",
-        "MCCP": "0",
+        "MCCP": "1",
         "SSL": "0",
     }
     if port:

@@ -33,6 +33,8 @@ from moo.commands.context import ConnectedPlayer, LineReader
 from moo.commands.dispatch import Dispatcher
 from moo.commands.reading import LineReaders
 from moo.config import Config
+from moo.lang.entries import scheduler_for
+from moo.lang.options import limits_from_config
 from moo.login import LoginScreen
 from moo.mud_protocols import handle_gmcp, moved_players, mssp_table, room_info, wants
 from moo.net import events as ev
@@ -79,6 +81,8 @@ class Server:
         self.upgrader: Upgrader | None = None
         self.started_at = time.time()  # MSSP's UPTIME
         world.add_observer(self._after_commit)
+        self.moo_tasks = scheduler_for(world, self)  # MOO tasks: commands, ;, forks, suspends
+        self.moo_tasks.foreground, self.moo_tasks.background = limits_from_config(config.lang)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -287,12 +291,12 @@ class Server:
             session.in_flight = (line, session.login.stage, session.login.name)
             self._spawn(self._login_line(session, line))
             return
-        if self.line_readers.waiting(session.player):
-            self.line_readers.feed(session.player, line)
-            return
         if session.output_prefix is not None:
             session.tell(session.output_prefix)
-        self.dispatcher.run(session.player, line)
+        if self.line_readers.waiting(session.player):
+            self.line_readers.feed(session.player, line)
+        else:
+            self.dispatcher.run(session.player, line)
         if session.output_suffix is not None:
             session.tell(session.output_suffix)
 

@@ -25,12 +25,3 @@ def help_(ctx: VerbContext, cmd: Command) -> None:
             raise VerbError(f'Sorry, there is no help on "{wanted}". Type "help" for the topics.')
     for line in str(text).rstrip("\n").split("\n"):
         ctx.tell(line)
-
-
-@verb("$player", "eval", "any any any")
-def eval_(ctx: VerbContext, cmd: Command) -> None:
-    """``;<code>``: there is no in-world language yet, so say so plainly."""
-    raise VerbError(
-        "There is no in-world programming language on this server yet: "
-        "verbs are written in Python (see the verbs/ directory)."
-    )

@@ -7,24 +7,31 @@
    its names match the word and its argument spec matches the command.
 4. Nothing found: the room's ``huh`` verb is called (exits live there) and
    says "I don't understand that." when it cannot help either.
-5. The verb runs inside one world transaction; its output is delivered after
+5. A Python verb runs inside one world transaction; its output is delivered after
    commit. ``VerbError``s become one line to the player; any other exception is
    logged with its traceback, undone, and reported as an internal error.
+6. A MOO verb (``impl == "moo"``) runs as a task of the world's ``Scheduler``
+   (``moo/lang/scheduler.py``): its own transaction, LambdaMOO's tracebacks, and what it
+   changed before an error stays, as in LambdaMOO.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from moo.commands.context import Host, VerbContext
 from moo.commands.match import match_object
 from moo.commands.parser import Command, parse
 from moo.errors import MooError
-from moo.world.model import VerbDef
+from moo.world.model import MOO_IMPL, VerbDef
 from moo.world.verb_registry import resolve
 from moo.world.verbnames import verbname_matches
 from moo.world.world import World
+
+if TYPE_CHECKING:
+    from moo.lang.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +110,16 @@ class Dispatcher:
         self.world = world
         self.host = host
         self.verbs = VerbCache(world)
+        self._scheduler: Scheduler | None = None
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """The world's MOO task scheduler (imported late: the language imports dispatch)."""
+        if self._scheduler is None:
+            from moo.lang.entries import scheduler_for
+
+            self._scheduler = scheduler_for(self.world, self.host)
+        return self._scheduler
 
     def run(self, player: int, line: str) -> None:
         """Run one command line typed by ``player``. Never raises."""
@@ -140,6 +157,11 @@ class Dispatcher:
 
     def call(self, ctx: VerbContext, verb: VerbDef, cmd: Command) -> None:
         """Run ``verb`` in a transaction; deliver its output only if it commits."""
+        if verb.impl == MOO_IMPL:
+            from moo.lang.entries import run_command_verb
+
+            run_command_verb(self.scheduler, ctx.player, ctx.this, verb, cmd, ctx.dobj, ctx.iobj)
+            return
         try:
             function = resolve(verb.impl)
             with self.world.transaction():

@@ -33,3 +33,14 @@ class TaskAbort(BaseException):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class MooSyntaxError(Exception):
+    """A program that does not compile: LambdaMOO-style messages (``Line 3:  syntax error``).
+
+    ``errors`` lists every message (usually one: parsing stops at the first syntax error).
+    """
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors

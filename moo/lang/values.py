@@ -62,14 +62,25 @@ def is_true(value: Any) -> bool:
     return False
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold(text: str) -> str:
+    """``text`` with A-Z made lower case and nothing else changed, as LambdaMOO compares
+    strings (``str.lower`` would also fold "É" to "é" and the Kelvin sign to "k")."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
 def equal(a: Any, b: Any) -> bool:
     """``a == b`` with MOO's rules (no type mixing, strings without case)."""
     cls = a.__class__
     if cls is not b.__class__:
         return False
     if cls is str:
-        return a is b or a.lower() == b.lower()
+        return a is b or fold(a) == fold(b)
     if cls is list:
+        if a is b:  # the same list: also keeps a list that holds itself often cheap
+            return True
         return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b, strict=True))
     if cls is dict:
         return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
@@ -79,7 +90,7 @@ def equal(a: Any, b: Any) -> bool:
 def _order_key(value: Any) -> Any:
     cls = value.__class__
     if cls is str:
-        return value.lower()
+        return fold(value)
     if cls is ObjRef:
         return value.id
     if cls is Err:
@@ -131,15 +142,63 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def toliteral(value: Any) -> str:
-    """``toliteral(value)``: MOO source text that evaluates to ``value``."""
-    cls = value.__class__
-    if cls is str:
-        return quote(value)
-    if cls is Err:
-        return str(value.name)
-    if cls is list:
-        return "{" + ", ".join(toliteral(item) for item in value) + "}"
-    if cls is dict:
-        return "[" + ", ".join(f"{toliteral(k)} -> {toliteral(v)}" for k, v in value.items()) + "]"
-    return tostr(value)
+LITERAL_LIMIT = 1_000_000
+"""Characters ``toliteral`` writes before giving up with E_QUOTA (the task's own limit, where
+it has one). A list may hold itself many times over (``l = {l, l}`` thirty times is a
+billion leaves in a few lines of memory): its text is what must be bounded."""
+
+
+def toliteral(value: Any, limit: int = LITERAL_LIMIT) -> str:
+    """``toliteral(value)``: MOO source text that evaluates to ``value``.
+
+    Iterative (a list nested 100,000 deep is fine) and bounded: past ``limit`` characters it
+    raises ``MooRaise(E_QUOTA)``, having built at most that much.
+    """
+    parts: list[str] = []
+    left = limit
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        cls = item.__class__
+        if cls is _Text:
+            text = item.text
+        elif cls is str:
+            text = quote(item)
+        elif cls is Err:
+            text = item.name
+        elif cls is list:
+            text = "{"
+            stack.append(_CLOSE_LIST)
+            for index in range(len(item) - 1, -1, -1):
+                stack.append(item[index])
+                if index:
+                    stack.append(_COMMA)
+        elif cls is dict:
+            text = "["
+            stack.append(_CLOSE_MAP)
+            pairs = list(item.items())
+            for index in range(len(pairs) - 1, -1, -1):
+                key, val = pairs[index]
+                stack += [val, _ARROW, key]
+                if index:
+                    stack.append(_COMMA)
+        else:
+            text = tostr(item)
+        left -= len(text)
+        if left < 0:
+            raise MooRaise(Err.E_QUOTA)
+        parts.append(text)
+    return "".join(parts)
+
+
+class _Text:
+    """A piece of punctuation on ``toliteral``'s stack (never a MOO value)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+_COMMA, _ARROW = _Text(", "), _Text(" -> ")
+_CLOSE_LIST, _CLOSE_MAP = _Text("}"), _Text("]")

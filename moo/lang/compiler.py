@@ -1,0 +1,81 @@
+"""The compiler's public entry: ``compile_program(source) -> Program``.
+
+1. ``parser.parse`` (raises ``MooSyntaxError``), 2. ``codegen.generate``, 3. a ``Program``
+that runs the result and can list itself (``unparse``).
+
+Compiled programs are cached by source text (an LRU of ``CACHE_SIZE``): compiling the same
+verb text again is a dict lookup. Syntax errors are not cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from moo.lang import tree
+from moo.lang.builtins import BUILTINS
+from moo.lang.codegen import generate
+from moo.lang.ops import CONVERTED, to_moo
+from moo.lang.parser import parse
+from moo.lang.task_api import Frame, TaskApi
+from moo.lang.unparse import unparse
+
+CACHE_SIZE = 4096
+_cache: OrderedDict[str, Program] = OrderedDict()
+
+
+class Program:
+    """A compiled verb (or ``eval`` text)."""
+
+    __slots__ = ("_run", "filename", "tree")
+
+    def __init__(self, program: tree.Program, run: Callable[..., Any], filename: str) -> None:
+        self.tree = program
+        self._run = run
+        self.filename = filename  # the co_filename of its code, to find its frames
+
+    def run(self, task: TaskApi, frame: Frame) -> Any:
+        """Run the program in ``frame``; its return value (0 without ``return``).
+
+        Raises ``MooRaise`` for an uncaught MOO error, ``TaskAbort`` when the task is ended.
+        Python's NameError (a variable read before assignment), RecursionError and
+        MemoryError become E_VARNF, E_MAXREC and E_QUOTA here, keeping their traceback so
+        the MOO line is still found in it (``line_of``).
+        """
+        try:
+            return self._run(task, frame)
+        except CONVERTED as exc:
+            raise to_moo(exc).with_traceback(exc.__traceback__) from None
+
+    def source_lines(self, indent: bool = True) -> list[str]:
+        """The program in LambdaMOO's canonical layout (``@list``)."""
+        return unparse(self.tree, indent)
+
+    def line_of(self, tb: TracebackType | None) -> int:
+        """The MOO line where a traceback last passed through this program (0: never)."""
+        line = 0
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.filename:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        return line
+
+
+def compile_program(source: str | list[str]) -> Program:
+    """Compile MOO source (text, or a list of lines); raises ``MooSyntaxError``."""
+    text = source if isinstance(source, str) else "\n".join(source)
+    program = _cache.get(text)
+    if program is not None:
+        _cache.move_to_end(text)
+        return program
+    ast = parse(text, BUILTINS.__contains__)
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    filename = f"<moo {digest}>"
+    program = Program(ast, generate(ast, BUILTINS, filename), filename)
+    _cache[text] = program
+    if len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return program

@@ -1,0 +1,291 @@
+"""``Task``: the ``TaskApi`` that compiled MOO code runs against, on the real world.
+
+One task is one command, one ``;`` evaluation, one forked body, or a suspended task
+resumed. What it does for compiled code:
+
+1. Ticks: the budget (``Limits.ticks``) is handed to the code ``SLICE`` ticks at a time;
+   between slices ``out_of_ticks`` checks the seconds limit too, so a runaway loop ends
+   with ``TaskAbort("ticks")`` or ``("seconds")`` and LambdaMOO's "Task ran out of ticks".
+2. Properties and verbs: ``get_prop`` / ``set_prop`` / ``call_verb`` / ``pass_verb`` with
+   LambdaMOO's errors and permissions (``access.py``); each verb call pushes a ``Frame``
+   (``caller`` = the calling frame's ``this``, ``programmer`` = the verb's owner) and costs
+   a tick; past ``Limits.max_depth`` frames it is ``E_MAXREC``.
+3. Errors: a ``MooRaise`` (or a ``TaskAbort``) leaving a frame adds that frame's line of
+   LambdaMOO's traceback, with the MOO line found in the Python traceback of the frame's
+   compiled code (``moo_line``); the scheduler closes it with "(End of traceback)".
+4. Output (``notify``) is held in ``pending`` and delivered by the scheduler after the
+   task's transaction commits.
+5. ``fork``, ``suspend`` and ``read`` hand over to the ``Scheduler`` (``scheduler.py``),
+   which runs every task in its own greenlet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from moo.errors import WorldError
+from moo.lang import access
+from moo.lang.errors import MooRaise, TaskAbort
+from moo.lang.task_api import Frame, Limits, TaskApi
+from moo.world.model import MOO_IMPL, VerbDef
+from moo.world.values import Err, ObjRef
+
+if TYPE_CHECKING:
+    from greenlet import greenlet
+
+    from moo.lang.scheduler import Scheduler
+
+SLICE = 500
+"""Ticks handed to compiled code at a time; the seconds limit is checked between slices."""
+
+
+class Task:
+    """One running (or suspended) MOO task. Created by the ``Scheduler`` only."""
+
+    def __init__(
+        self, scheduler: Scheduler, task_id: int, player: int, limits: Limits, *, kind: str
+    ) -> None:
+        self.scheduler = scheduler
+        self.world = scheduler.world
+        self.id = task_id
+        self.player = player
+        self.limits = limits
+        self.kind = kind  # "command", "eval", "fork", "server"
+        self.frames: list[Frame] = []
+        self.frame: Frame = None  # type: ignore[assignment]  # set by push before any use
+        self.ticks = 0
+        self._budget = 0
+        self._started = 0.0
+        self._deadline = 0.0
+        self.pending: list[tuple[int, str]] = []
+        self.greenlet: greenlet | None = None
+        self.resumer: Any = None  # the greenlet that entered it last (it switches back there)
+        self.state = "new"  # "queued", "running", "suspended", "reading", "done"
+        self.start_time = time.time()  # when it runs next (queued tasks), for queued_tasks()
+        self.abort_traceback: list[str] = []  # written as an abort unwinds the frames
+        self.abort_message = ""
+        self.timer: Any = None  # the loop's handle that will start or resume it
+        self.owner = player  # the programmer it started as (kill_task/resume permissions)
+        self.uncaught_to_player = True  # tell the player its traceback (not for ;)
+        self.resumed = False  # it has waited (suspend, read) and gone on since
+
+    # ------------------------------------------------------------------ ticks
+
+    def begin_slice(self, limits: Limits) -> None:
+        """A fresh budget and clock for a run (start, or resumption after a suspend)."""
+        self.limits = limits
+        self.ticks = min(SLICE, limits.ticks)
+        self._budget = limits.ticks - self.ticks
+        self._started = time.monotonic()
+        self._deadline = self._started + limits.seconds
+
+    def out_of_ticks(self) -> None:
+        if time.monotonic() > self._deadline:
+            self._abort("seconds")
+        if self._budget <= 0:
+            self._abort("ticks")
+        grant = min(SLICE, self._budget)
+        self._budget -= grant
+        self.ticks += grant
+
+    def _abort(self, reason: str) -> None:
+        self.abort_traceback = []
+        self.abort_message = f"Task ran out of {reason}"
+        raise TaskAbort(reason)
+
+    @property
+    def ticks_left(self) -> int:
+        return max(self._budget + self.ticks, 0)
+
+    @property
+    def seconds_left(self) -> float:
+        return max(self._deadline - time.monotonic(), 0.0)
+
+    def _tick(self) -> None:
+        self.ticks -= 1
+        if self.ticks <= 0:
+            self.out_of_ticks()
+
+    # ------------------------------------------------------------------ output
+
+    def notify(self, player: int, text: str) -> None:
+        self.pending.append((player, text))
+
+    # ------------------------------------------------------------------ frames
+
+    def push(self, frame: Frame) -> None:
+        self.frames.append(frame)
+        self.frame = frame
+
+    def pop(self) -> None:
+        self.frames.pop()
+        if self.frames:
+            self.frame = self.frames[-1]
+
+    def run_frame(self, program: Any, frame: Frame, *, via: str = "") -> Any:
+        """Run ``program`` as a new activation ``frame``; tracebacks are written here.
+        ``via``: the builtin that made the call (``move`` calling ``accept``, ``eval``)."""
+        if len(self.frames) >= self.limits.max_depth:
+            raise MooRaise(Err.E_MAXREC)
+        self.push(frame)
+        try:
+            return program.run(self, frame)
+        except MooRaise as error:
+            frame.line = moo_line(error.__traceback__, getattr(program, "filename", ""), frame.line)
+            unwind_line(frame, error.traceback, error.message, via)
+            raise
+        except TaskAbort as abort:
+            frame.line = moo_line(abort.__traceback__, getattr(program, "filename", ""), frame.line)
+            unwind_line(frame, self.abort_traceback, self.abort_message, via)
+            raise
+        finally:
+            self.pop()
+
+    # ------------------------------------------------------------- properties
+
+    def get_prop(self, obj: Any, name: Any) -> Any:
+        if obj.__class__ is not ObjRef or name.__class__ is not str:
+            raise MooRaise(Err.E_TYPE)
+        world = self.world
+        target = world.objects.get(obj.id)
+        if target is None:
+            raise MooRaise(Err.E_INVIND)
+        lowered = name.lower()
+        if lowered in access.BUILTIN_NAMES:
+            return access.get_builtin(target, lowered)
+        found = access.find_property(world, obj.id, name)
+        if found is None:
+            raise MooRaise(Err.E_PROPNF)
+        key, definer, propdef = found
+        if "r" not in propdef.perms and not access.property_allows(
+            world, self.frame.programmer, obj.id, definer, propdef, "r"
+        ):
+            raise MooRaise(Err.E_PERM)
+        return world.get_prop(obj.id, key)
+
+    def set_prop(self, obj: Any, name: Any, value: Any) -> None:
+        if obj.__class__ is not ObjRef or name.__class__ is not str:
+            raise MooRaise(Err.E_TYPE)
+        world = self.world
+        target = world.objects.get(obj.id)
+        if target is None:
+            raise MooRaise(Err.E_INVIND)
+        progr = self.frame.programmer
+        lowered = name.lower()
+        if lowered in access.BUILTIN_NAMES:
+            access.set_builtin(world, progr, target, lowered, value)
+            return
+        found = access.find_property(world, obj.id, name)
+        if found is None:
+            raise MooRaise(Err.E_PROPNF)
+        key, definer, propdef = found
+        if not access.property_allows(world, progr, obj.id, definer, propdef, "w"):
+            raise MooRaise(Err.E_PERM)
+        try:
+            world.set_prop(obj.id, key, value)
+        except WorldError as error:
+            raise MooRaise(Err.E_INVARG, str(error)) from None
+
+    # ------------------------------------------------------------------ verbs
+
+    def call_verb(self, obj: Any, name: Any, args: list[Any]) -> Any:
+        if obj.__class__ is not ObjRef or name.__class__ is not str:
+            raise MooRaise(Err.E_TYPE)
+        if obj.id not in self.world.objects:
+            raise MooRaise(Err.E_INVIND)
+        found = access.find_callable_verb(self.scheduler.verbs, obj.id, name)
+        if found is None:
+            raise MooRaise(Err.E_VERBNF)
+        definer, verb = found
+        return self.invoke(obj, definer, verb, name, args)
+
+    def pass_verb(self, args: list[Any]) -> Any:
+        frame = self.frame
+        definer = self.world.objects.get(frame.definer)
+        if definer is None or definer.parent not in self.world.objects:
+            raise MooRaise(Err.E_INVIND)
+        found = access.find_callable_verb(self.scheduler.verbs, definer.parent, frame.verb)
+        if found is None:
+            raise MooRaise(Err.E_VERBNF)
+        where, verb = found
+        return self.invoke(frame.this, where, verb, frame.verb, args)
+
+    def invoke(
+        self, this: ObjRef, definer: int, verb: VerbDef, name: str, args: list[Any], via: str = ""
+    ) -> Any:
+        """Call ``verb`` (found on ``definer``) on ``this`` from the current frame."""
+        self._tick()
+        if verb.impl != MOO_IMPL:
+            raise MooRaise(Err.E_PERM, "Python verbs cannot be called from MOO code")
+        program = self.scheduler.program(verb.program)
+        caller = self.frame
+        frame = Frame(
+            this=this,
+            player=caller.player,
+            caller=caller.this,
+            verb=name,
+            args=args,
+            programmer=verb.owner,
+            definer=definer,
+            verb_names=verb.names,
+            argstr=caller.argstr,
+            dobj=caller.dobj,
+            dobjstr=caller.dobjstr,
+            prepstr=caller.prepstr,
+            iobj=caller.iobj,
+            iobjstr=caller.iobjstr,
+        )
+        return self.run_frame(program, frame, via=via)
+
+    def call_if_defined(self, obj: int, name: str, args: list[Any], *, via: str) -> Any:
+        """Call ``obj:name(@args)`` for builtin ``via`` when such a callable verb exists
+        (``initialize``, ``accept``, ``enterfunc`` ...); None when it does not."""
+        found = access.find_callable_verb(self.scheduler.verbs, obj, name)
+        if found is None:
+            return None
+        definer, verb = found
+        return self.invoke(ObjRef(obj), definer, verb, name, args, via)
+
+    # ------------------------------------------------------------------- tasks
+
+    def fork(self, delay: Any, body: Callable[[TaskApi], None]) -> int:
+        return self.scheduler.fork(self, delay, body)
+
+
+MOO_CODE_PREFIX = "<moo "  # the co_filename of every compiled program (``compiler.py``)
+
+
+def moo_line(tb: TracebackType | None, filename: str, default: int) -> int:
+    """The MOO line of the outermost entry of ``tb`` in code compiled from ``filename`` (any
+    compiled MOO code when it is empty): where the error left that activation."""
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name == filename or (not filename and name.startswith(MOO_CODE_PREFIX)):
+            return tb.tb_lineno
+        tb = tb.tb_next
+    return default
+
+
+def unwind_line(frame: Frame, lines: list[str], message: str, via: str = "") -> None:
+    """Add ``frame``'s line to a traceback being written innermost first (LambdaMOO's
+    ``#definer:names (this == #this), line N:  message`` / ``... called from ...``, and
+    ``... called from built-in function move()`` when a builtin made the call)."""
+    text = f"#{frame.definer}:{frame.verb_names}"
+    if lines:
+        text = "... called from " + text
+    if frame.definer != frame.this.id:
+        text += f" (this == #{frame.this.id})"
+    text += f", line {frame.line}"
+    if not lines:
+        text += f":  {message}"
+    lines.append(text)
+    if via:
+        lines.append(f"... called from built-in function {via}()")
+
+
+def _satisfies_contract(task: Task) -> TaskApi:
+    """mypy checks here that ``Task`` implements ``TaskApi``."""
+    return task

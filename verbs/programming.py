@@ -1,0 +1,230 @@
+"""Programming the world from inside it, with LambdaCore's command names:
+
+``;<code>`` (eval), ``@verb``, ``@program``, ``@list``, ``@rmverb``, ``@args``, ``@chmod``,
+``@rmproperty``, and ``@programmer`` (wizards grant the programmer bit).
+
+Each command is a thin skin over the builtin that does the work (``add_verb``,
+``set_verb_code``, ``verb_code``, ``delete_verb``, ``set_verb_args``, ``set_verb_info``,
+``set_property_info``, ``delete_property``), run with the player's permissions: LambdaMOO's
+rules (who may add, read, change or delete a verb or property) live once, in the builtins,
+and a refusal reads as LambdaCore's would. Only programmers use these; verb programs are
+world data, journaled, checkpointed and carried through hot upgrades like any property.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moo.commands.context import VerbContext
+from moo.commands.match import match_object
+from moo.commands.parser import Command, canonical_prep
+from moo.errors import PermissionDenied, VerbError
+from moo.lang import access
+from moo.lang.entries import run_builtin, run_eval, scheduler_for
+from moo.lang.scheduler import Outcome
+from moo.world.model import Flag
+from moo.world.permissions import require_wizard
+from moo.world.values import Err, ObjRef
+from moo.world.verb_registry import verb
+from verbs.common import require_match, title
+from verbs.wizard import target_player
+
+ARG_WORDS = ("this", "none", "any")
+
+REFUSALS = {
+    Err.E_PERM: "Permission denied.",
+    Err.E_VERBNF: "That object does not define that verb.",
+    Err.E_PROPNF: "That object does not define that property.",
+    Err.E_INVARG: "Invalid argument.",
+    Err.E_INVIND: "That object does not exist.",
+    Err.E_TYPE: "Type mismatch.",
+}
+
+
+def require_programmer(ctx: VerbContext, command: str) -> None:
+    if not access.is_programmer(ctx.world, ctx.player):
+        raise PermissionDenied(f"{command}: only programmers may do that (a wizard can grant it).")
+
+
+def call(ctx: VerbContext, name: str, *args: Any) -> Any:
+    """Builtin ``name(@args)`` with the player's permissions; its refusal as a VerbError."""
+    outcome: Outcome = run_builtin(scheduler_for(ctx.world, ctx.host), ctx.player, name, list(args))
+    if outcome.status != "done":
+        code = outcome.value
+        raise VerbError(REFUSALS.get(code, f"{name}() failed: {code!r}"))
+    return outcome.value
+
+
+def find_object(ctx: VerbContext, text: str) -> int:
+    return require_match(match_object(ctx.world, ctx.player, text.strip()), text.strip())
+
+
+def verb_ref(ctx: VerbContext, text: str, usage: str) -> tuple[ObjRef, str]:
+    """``"#12:look"`` / ``"me:foo"`` / ``"$room:say"`` -> (object, verb name)."""
+    obj_text, colon, name = text.partition(":")
+    if not colon or not obj_text.strip() or not name.strip():
+        raise VerbError(f"Usage: {usage}")
+    return ObjRef(find_object(ctx, obj_text)), name.strip()
+
+
+def prop_ref(ctx: VerbContext, text: str, usage: str) -> tuple[ObjRef, str]:
+    obj_text, dot, name = text.partition(".")
+    if not dot or not obj_text.strip() or not name.strip():
+        raise VerbError(f"Usage: {usage}")
+    return ObjRef(find_object(ctx, obj_text)), name.strip()
+
+
+def parse_argspec(words: list[str], usage: str) -> list[str]:
+    """``["this", "in", "front", "of", "any"]`` -> [dobj, prep, iobj]; missing parts: none."""
+    dobj = words[0].lower() if words else "none"
+    prep_text = " ".join(words[1:-1]) if len(words) >= 3 else " ".join(words[1:2]) or "none"
+    iobj = words[-1].lower() if len(words) >= 3 else "none"
+    prep = canonical_prep(prep_text)
+    if dobj not in ARG_WORDS or iobj not in ARG_WORDS:
+        raise VerbError(f"Object specs are this, none or any. Usage: {usage}")
+    if prep is None:
+        raise VerbError(f'"{prep_text}" is not a preposition.')
+    return [dobj, prep, iobj]
+
+
+@verb("$player", "eval", "any any any")
+def eval_(ctx: VerbContext, cmd: Command) -> None:
+    """``;<expression>`` or ``;<statements>``: run as the player, show the value."""
+    require_programmer(ctx, "eval")
+    outcome = run_eval(
+        scheduler_for(ctx.world, ctx.host), ctx.player, cmd.argstr, output=ctx.tell_to
+    )
+    for line in outcome.lines():
+        ctx.tell(line)
+
+
+@verb("$player", "@verb", "any any any")
+def add_verb(ctx: VerbContext, cmd: Command) -> None:
+    usage = "@verb <object>:<name(s)> [<dobj> [<prep> [<iobj>]]]"
+    require_programmer(ctx, "@verb")
+    if not cmd.args:
+        raise VerbError(f"Usage: {usage}")
+    obj, names = verb_ref(ctx, cmd.args[0], usage)
+    spec = parse_argspec(list(cmd.args[1:]), usage)
+    # LambdaCore's default: readable; callable from code when the spec is "this none this".
+    perms = "rxd" if spec == ["this", "none", "this"] else "rd"
+    call(ctx, "add_verb", obj, [ObjRef(ctx.player), perms, names], spec)
+    count = len(ctx.world.objects[obj.id].verbs)
+    ctx.tell(f"Verb added ({count}): {obj!r}:{names} {' '.join(spec)}.")
+
+
+@verb("$player", "@program", "any any any")
+def program(ctx: VerbContext, cmd: Command) -> None:
+    """``@program obj:verb``, then the program's lines, then a lone ``.`` (``@abort`` quits)."""
+    usage = "@program <object>:<verb>"
+    require_programmer(ctx, "@program")
+    if len(cmd.args) != 1:
+        raise VerbError(f"Usage: {usage}")
+    obj, name = verb_ref(ctx, cmd.args[0], usage)
+    names = call(ctx, "verb_info", obj, name)[2]
+    target = ctx.world.objects[obj.id]
+    if not access.verb_allows(
+        ctx.world, ctx.player, target.verbs[access.verb_index(target, name)], "w"
+    ):
+        raise VerbError(REFUSALS[Err.E_PERM])  # refused now, not after all the typing
+    ctx.tell(f"Now programming {obj!r}:{names}.  Type the code; a lone . ends, @abort aborts.")
+    lines: list[str] = []
+
+    def take(line_ctx: VerbContext, line: str) -> bool:
+        if line.strip() == "@abort":
+            line_ctx.tell("@program aborted; the verb is unchanged.")
+            return True
+        if line.strip() != ".":
+            lines.append(line)
+            return False
+        errors = call(line_ctx, "set_verb_code", obj, name, lines)
+        for error in errors:
+            line_ctx.tell(str(error))
+        line_ctx.tell(
+            f"{len(errors)} error(s).  Verb not programmed."
+            if errors
+            else "0 errors.  Verb programmed."
+        )
+        return True
+
+    ctx.host.read_lines(ctx.player, take)
+
+
+@verb("$player", "@list", "any any any")
+def list_verb(ctx: VerbContext, cmd: Command) -> None:
+    usage = "@list <object>:<verb>"
+    require_programmer(ctx, "@list")
+    if len(cmd.args) != 1:
+        raise VerbError(f"Usage: {usage}")
+    obj, name = verb_ref(ctx, cmd.args[0], usage)
+    owner, perms, names = call(ctx, "verb_info", obj, name)
+    dobj, prep, iobj = call(ctx, "verb_args", obj, name)
+    ctx.tell(f"{obj!r}:{names}   {dobj} {prep} {iobj}   ({perms}, owner {owner!r})")
+    code = call(ctx, "verb_code", obj, name)
+    if not code:
+        ctx.tell("(This verb has no program.)")
+    for number, line in enumerate(code, start=1):
+        ctx.tell(f"{number:3}:  {line}")
+
+
+@verb("$player", "@rmverb", "any any any")
+def remove_verb(ctx: VerbContext, cmd: Command) -> None:
+    usage = "@rmverb <object>:<verb>"
+    require_programmer(ctx, "@rmverb")
+    if len(cmd.args) != 1:
+        raise VerbError(f"Usage: {usage}")
+    obj, name = verb_ref(ctx, cmd.args[0], usage)
+    names = call(ctx, "verb_info", obj, name)[2]
+    call(ctx, "delete_verb", obj, name)
+    ctx.tell(f"Verb {obj!r}:{names} removed.")
+
+
+@verb("$player", "@args", "any any any")
+def set_args(ctx: VerbContext, cmd: Command) -> None:
+    usage = "@args <object>:<verb> <dobj> [<prep> [<iobj>]]"
+    require_programmer(ctx, "@args")
+    if len(cmd.args) < 2:
+        raise VerbError(f"Usage: {usage}")
+    obj, name = verb_ref(ctx, cmd.args[0], usage)
+    spec = parse_argspec(list(cmd.args[1:]), usage)
+    call(ctx, "set_verb_args", obj, name, spec)
+    ctx.tell(f"{obj!r}:{name} now takes {' '.join(spec)}.")
+
+
+@verb("$player", "@chmod", "any any any")
+def chmod(ctx: VerbContext, cmd: Command) -> None:
+    usage = "@chmod <object>:<verb> <perms>   or   @chmod <object>.<property> <perms>"
+    require_programmer(ctx, "@chmod")
+    if len(cmd.args) not in (1, 2):
+        raise VerbError(f"Usage: {usage}")
+    target, perms = cmd.args[0], (cmd.args[1].lower() if len(cmd.args) == 2 else "")
+    if ":" in target:
+        obj, name = verb_ref(ctx, target, usage)
+        owner, _, names = call(ctx, "verb_info", obj, name)
+        call(ctx, "set_verb_info", obj, name, [owner, perms, names])
+        ctx.tell(f"{obj!r}:{names} permissions set to {perms or '(none)'}.")
+        return
+    obj, prop = prop_ref(ctx, target, usage)
+    owner = call(ctx, "property_info", obj, prop)[0]
+    call(ctx, "set_property_info", obj, prop, [owner, perms])
+    ctx.tell(f"{obj!r}.{prop} permissions set to {perms or '(none)'}.")
+
+
+@verb("$player", "@rmproperty @rmprop*", "any any any")
+def remove_property(ctx: VerbContext, cmd: Command) -> None:
+    usage = "@rmproperty <object>.<property>"
+    require_programmer(ctx, "@rmproperty")
+    if len(cmd.args) != 1:
+        raise VerbError(f"Usage: {usage}")
+    obj, prop = prop_ref(ctx, cmd.args[0], usage)
+    call(ctx, "delete_property", obj, prop)
+    ctx.tell(f"Property {obj!r}.{prop} removed.")
+
+
+@verb("$player", "@programmer", "any any any")
+def make_programmer(ctx: VerbContext, cmd: Command) -> None:
+    require_wizard(ctx.world, ctx.player, "@programmer")
+    who = target_player(ctx, cmd, "@programmer <player>")
+    ctx.world.set_flags(who, ctx.world.objects[who].flags | Flag.PROGRAMMER)
+    ctx.tell(f"{title(ctx.world, who)} is now a programmer.")
+    ctx.tell_to(who, "You are now a programmer: see 'help programming'.")
