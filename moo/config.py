@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from moo.errors import ConfigError
-from moo.persist.journal import FSYNC_POLICIES
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,10 @@ class PasswordHash:
     memory_cost_kib: int = 7168
     parallelism: int = 1
     max_concurrent: int = 0  # checks at once; 0: one fewer than the CPUs (at least one)
+
+
+FSYNC_POLICIES = ("always", "everysec", "no")
+"""``persist.fsync``: when journal writes reach the disk (see config.example.yaml)."""
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from collections import deque
 from pathlib import Path
 
 from moo.errors import ProtocolError
+from moo.files import fsync_directory
 from moo.net.gate_protocol import FrameDecoder, bool_field, encode_frame
 from moo.net.ssh_library import asyncssh
-from moo.persist.snapshot import fsync_directory
 
 log = logging.getLogger("moo.ssh_gate")  # the gate's logger: these lines are the gate's
 

@@ -54,6 +54,7 @@ from typing import IO, Any, BinaryIO, cast
 
 from moo import __version__
 from moo.errors import CheckpointError
+from moo.files import fsync_directory
 from moo.persist import journal as jr
 from moo.persist import lock, snapshot
 from moo.persist.manage import (
@@ -66,7 +67,7 @@ from moo.persist.manage import (
 )
 from moo.persist.records import RECORDS_FILES
 from moo.persist.recovery import recover
-from moo.persist.snapshot import SnapshotHeader, fsync_directory
+from moo.persist.snapshot import SnapshotHeader
 from moo.world.world import World
 
 FORMAT = "moo-checkpoint-archive"

@@ -56,8 +56,10 @@ from pathlib import Path
 
 import msgspec
 
+from moo.config import FSYNC_POLICIES
 from moo.errors import CheckpointError
-from moo.persist.marker import Marker, fsync_directory, write_marker
+from moo.files import fsync_directory
+from moo.persist.marker import Marker, write_marker
 from moo.world import mutations as m
 from moo.world.codec import decoder, encoder
 
@@ -68,7 +70,6 @@ JOURNAL_FORMAT = 1  # bump when the frame layout or the record encoding changes
 FRAME_HEAD = 18  # magic 2 + length 4 + crc 4 + lsn 8
 MAX_PAYLOAD = 64 << 20
 SUFFIX = ".journal"
-FSYNC_POLICIES = ("always", "everysec", "no")
 SECTOR = 512  # the smallest unit a power loss can leave unwritten
 
 _records_decoder = decoder(list[m.Mutation])

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from moo.errors import CheckpointError
-from moo.persist import snapshot
+from moo.files import fsync_directory
 from moo.persist.records import (
     RECORDS_FILE,
     RECORDS_FILES,
@@ -166,7 +166,7 @@ def open_or_replace(
         for name in RECORDS_FILES:
             if (data_dir / name).exists():
                 os.replace(data_dir / name, aside.with_name(aside.name + name[len(RECORDS_FILE) :]))
-        snapshot.fsync_directory(data_dir)
+        fsync_directory(data_dir)
     except OSError as error:
         raise CheckpointError(
             f"{damage}; and it cannot be moved aside: {error.strerror or error}"

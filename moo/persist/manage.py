@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import Literal
 
 from moo.errors import CheckpointError
+from moo.files import fsync_directory
 from moo.persist import journal as jr
 from moo.persist import snapshot
 from moo.persist.records import RECORDS_FILE, RECORDS_FILES, CheckpointRecord, Records, default_url
 from moo.persist.recovery import list_checkpoints
-from moo.persist.snapshot import SnapshotHeader, fsync_directory
+from moo.persist.snapshot import SnapshotHeader
 
 Ident = int | Literal["latest"]
 ASIDE_PREFIX = "restored-aside-"

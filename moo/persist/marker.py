@@ -27,6 +27,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from moo.files import fsync_directory
+
 log = logging.getLogger(__name__)
 
 MARKER = "newest"  # in the journal directory
@@ -77,11 +79,3 @@ def remove_marker(directory: Path) -> None:
     aside on purpose). Atomic (one unlink); raises OSError."""
     with contextlib.suppress(FileNotFoundError):
         (directory / MARKER).unlink()
-
-
-def fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moo.errors import CheckpointError
+from moo.files import fsync_directory
 from moo.persist import journal as jr
 from moo.persist import lock
 from moo.persist.manage import (
@@ -42,7 +43,6 @@ from moo.persist.manage import (
 )
 from moo.persist.marker import remove_marker
 from moo.persist.recovery import list_checkpoints
-from moo.persist.snapshot import fsync_directory
 
 
 @dataclass(frozen=True)

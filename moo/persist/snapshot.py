@@ -51,6 +51,7 @@ import msgspec
 
 from moo import __version__
 from moo.errors import CheckpointError
+from moo.files import fsync_directory
 from moo.world.codec import array_header, decoder, digest_encoder, world_hasher
 from moo.world.model import MooObject
 from moo.world.world import World
@@ -316,11 +317,3 @@ def _remove_quietly(path: Path) -> None:
     """Remove a temp file if it is there; cleanup must never mask the real error."""
     with contextlib.suppress(OSError):
         path.unlink(missing_ok=True)
-
-
-def fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

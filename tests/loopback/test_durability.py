@@ -43,6 +43,7 @@ from pathlib import Path
 
 import pytest
 
+from moo.config import FSYNC_POLICIES as CONFIG_FSYNC_POLICIES
 from moo.config import Persist
 from moo.errors import CheckpointError, WorldError
 from moo.net.telnet_client import TelnetClient
@@ -289,7 +290,7 @@ async def test_the_digest_survives_a_clean_restart_and_a_crash(tmp_path: Path) -
 
 # ----------------------------------------------- 2. kill -9 at random points, 24 trials
 
-FSYNC_POLICIES = list(jr.FSYNC_POLICIES)
+FSYNC_POLICIES = list(CONFIG_FSYNC_POLICIES)
 # 8 per policy in the suite (24 in all); bench/crash_trials.py runs many more.
 TRIALS_PER_POLICY = int(os.environ.get("MOO_CRASH_TRIALS_PER_POLICY", "8"))
 DRIVER = "Driver"
