@@ -31,14 +31,23 @@ disk_full  A real server under RLIMIT_FSIZE (writes past it fail as on a full di
            journal write fails mid-stream (the world must refuse changes and tell the wizard;
            a restart with space must hold every acknowledged change), and a checkpoint that
            does not fit (announced as failed, the previous one intact).
+kill9_upgrade  A builder streams ``@describe`` changes (``fsync: always``) and asks for a hot
+           upgrade; at a random moment within 1.5 s SIGKILL lands on the old server, the
+           replacement or both, then on whatever still runs (a machine crash mid-upgrade).
+           Restarted, the counter must hold at least the last acknowledged change.
+tmpfs_full The data directory on a real 24 MB tmpfs, filled to ~200 KB free: the journal's
+           own write and fsync meet ENOSPC (fsync always). The wizard must be told, and after
+           the space returns a restart holds every acknowledged change and takes new ones.
+           Needs root (mount); without it the family notes why and runs no trial.
 fuzz       A real server fed random byte streams, IAC floods, an unterminated
            subnegotiation, a 10 MB line and a client that never reads while it floods
            commands; meanwhile a player's ``say`` round trips are timed. The server must
            stay up and answer; the player's p99 and the server's RSS are printed.
 
-Not here yet (the lead's note lists them): kill -9 during a hot upgrade and during standby
-catch-up, EIO (a device-mapper error target or a fault-injecting file layer), a real tmpfs
-filling up under the journal's fsync, and hypothesis on the telnet codec.
+Hypothesis runs against the telnet codec in the test suite (tests/unit/test_telnet_codec_fuzz.py).
+Not here yet (the lead's note lists them): kill -9 during standby catch-up (no standby yet),
+EIO (a device-mapper error target or a fault-injecting file layer), and a server that takes
+changes again when space returns without a restart.
 """
 
 from __future__ import annotations
@@ -48,10 +57,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import random
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -179,6 +190,112 @@ async def run_kill9(root: Path, trials: int) -> dict[str, Any]:
         result["failures"] += failed
         result["lost"] += lost
     result["mid_checkpoint"] = len(MID_CHECKPOINT)
+    return result
+
+
+# ------------------------------------------------------------------ kill9_upgrade
+
+UPGRADE = {
+    "upgrade": {
+        "load_timeout_seconds": 15.0,
+        "ready_timeout_seconds": 3.0,
+        "busy_wait_seconds": 1.0,
+    },
+    "persist": {"fsync": "always", "checkpoint_interval_seconds": 0},
+    "limits": NO_BUDGET,
+}
+
+
+def serving_pids(data: Path) -> list[int]:
+    """Every ``moo serve`` process of ``data`` (the old server and its replacement)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in argv and str(data).encode() in argv:
+            found.append(int(entry.name))
+    return found
+
+
+async def kill9_upgrade_trial(
+    data: Path, oid: int, trial: int, rng: random.Random
+) -> tuple[bool, int, int, str]:
+    """(failed, lost, acknowledged, whom) for one trial: a builder streams changes, the
+    wizard asks for a hot upgrade, and at a random moment of it SIGKILL lands on the old
+    server, the replacement or both (a machine crash); whatever still runs is then killed
+    too, and the data dir must start again with every acknowledged change."""
+    server = ServerProcess(data, extra_config=UPGRADE, ssh=False).start()
+    builder = await wizard(server)  # the wizard both builds and asks for the upgrade
+    acked = sent = 0
+    builder_lost = False
+    builder.send_line("@hot-upgrade")
+    started = time.monotonic()
+    when = rng.uniform(0.0, 1.5)
+    whom = rng.choice(["old", "new", "both"])
+    old = server.process.pid if server.process is not None else 0
+    while time.monotonic() - started < when:
+        while sent - acked < 8:
+            sent += 1
+            builder.send_line(f"@describe #{oid} as u{trial}v{sent}")
+        line = await builder.read_line(2)
+        if line is None and builder.closed:
+            builder_lost = True
+            break
+        if line is not None and line.startswith("Description of counter"):
+            acked += 1
+    pids = serving_pids(data)
+    targets = {"old": [old], "new": [p for p in pids if p != old], "both": pids}[whom]
+    for pid in targets:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.3)
+    for pid in serving_pids(data):  # the machine goes down: nothing survives the trial
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.2)
+    await builder.close()
+    if server.process is not None:
+        server.process.wait(10)
+    try:
+        again = ServerProcess(data, extra_config=UPGRADE, ssh=False).start()
+    except RuntimeError as error:
+        print(f"kill9_upgrade trial {trial}: the restart was refused: {error}", file=sys.stderr)
+        return True, acked, acked, whom
+    try:
+        client = await wizard(again)
+        found = await description(client, oid)
+        await client.close()
+    finally:
+        again.stop()
+    match = re.fullmatch(rf"u{trial}v(\d+)", found)
+    value = int(match.group(1)) if match else 0
+    if match is None:
+        return acked > 0 and not builder_lost, acked, acked, whom
+    return value > sent, max(0, acked - value), acked, whom
+
+
+async def run_kill9_upgrade(root: Path, trials: int) -> dict[str, Any]:
+    result = family()
+    result["acknowledged"] = 0
+    result["killed"] = {"old": 0, "new": 0, "both": 0}
+    rng = random.Random(SEED + 1)
+    data = root / "kill9_upgrade"
+    server = ServerProcess(data, extra_config=UPGRADE, ssh=False).start()
+    client = await wizard(server)
+    oid = await make_counter(client)
+    await client.close()
+    server.stop()
+    for trial in range(trials):
+        failed, lost, acked, whom = await kill9_upgrade_trial(data, oid, trial, rng)
+        result["acknowledged"] += acked
+        result["killed"][whom] += 1
+        result["trials"] += 1
+        result["failures"] += failed
+        result["lost"] += lost
     return result
 
 
@@ -417,6 +534,77 @@ async def _journal_full_trial(data: Path, trial: int) -> tuple[bool, int, str]:
     return False, max(0, acked - value), ""
 
 
+TMPFS_MB = 24
+
+
+async def run_tmpfs_full(root: Path, trials: int) -> dict[str, Any]:
+    """The journal's own write and fsync meet ENOSPC on a real, small tmpfs (as root:
+    ``mount -t tmpfs``); the rest of the disk-full family uses RLIMIT_FSIZE instead."""
+    result = family()
+    for trial in range(trials):
+        mount = root / f"tmpfs-{trial}"
+        mount.mkdir()
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_MB}m", "tmpfs", str(mount)],
+            capture_output=True,
+            text=True,
+        )
+        if mounted.returncode != 0:
+            result["notes"].append(f"no tmpfs (needs root): {mounted.stderr.strip()}")
+            return result
+        try:
+            failed, lost, note = await _tmpfs_full_trial(mount, trial)
+        finally:
+            subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+        result["trials"] += 1
+        result["failures"] += failed
+        result["lost"] += lost
+        if note:
+            result["notes"].append(note)
+    return result
+
+
+async def _tmpfs_full_trial(mount: Path, trial: int) -> tuple[bool, int, str]:
+    data = mount / "data"
+    cfg = config(fsync="always")
+    server = ServerProcess(data, extra_config=cfg, ssh=False).start()
+    client = await wizard(server)
+    oid = await make_counter(client)
+    filler = mount / "filler"
+    free = shutil.disk_usage(mount).free
+    with filler.open("wb") as f:  # leave a little room: the journal runs into the wall
+        f.truncate(0)
+        f.write(b"\0" * max(0, free - 200_000 - trial * 50_000))
+    acked = 0
+    told = False
+    text = "." * 3000
+    for step in range(1, 1000):
+        reply = await client.command(f"@describe #{oid} as {step}{text}", timeout=10)
+        if reply and reply[0].startswith("Description of counter"):
+            acked = step
+            continue
+        told = any("Server alarm" in line for line in reply)
+        break
+    await client.close()
+    server.stop()
+    filler.unlink()  # space returns
+    if not told:
+        return True, 0, f"tmpfs trial {trial}: the wizard was not told (acked {acked})"
+    again = ServerProcess(data, extra_config=cfg, ssh=False).start()
+    try:
+        client = await wizard(again)
+        found = await description(client, oid)
+        answer = await client.command(f"@describe #{oid} as after", timeout=10)
+        await client.close()
+    finally:
+        again.stop()
+    digits = re.match(r"\d+", found)
+    value = int(digits.group(0)) if digits else 0
+    if not answer or not answer[0].startswith("Description of counter"):
+        return True, max(0, acked - value), f"tmpfs trial {trial}: no changes after a restart"
+    return False, max(0, acked - value), f"tmpfs trial {trial}: {acked} acknowledged, told"
+
+
 async def _checkpoint_full_trial(data: Path) -> tuple[bool, str]:
     cfg = config(fsync="everysec")
     server = ServerProcess(data, extra_config=cfg, ssh=False).start()
@@ -525,7 +713,9 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
         runs = {
             "damage": lambda: run_damage(root),
             "kill9": lambda: run_kill9(root, args.kill_trials),
+            "kill9_upgrade": lambda: run_kill9_upgrade(root, args.upgrade_trials),
             "disk_full": lambda: run_disk_full(root, args.full_trials),
+            "tmpfs_full": lambda: run_tmpfs_full(root, args.full_trials),
             "fuzz": lambda: run_fuzz(root, args.fuzz_rounds),
         }
         for name in args.families:
@@ -541,7 +731,12 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", nargs="+", default=["damage", "kill9", "disk_full", "fuzz"])
+    parser.add_argument(
+        "--families",
+        nargs="+",
+        default=["damage", "kill9", "kill9_upgrade", "disk_full", "tmpfs_full", "fuzz"],
+    )
+    parser.add_argument("--upgrade-trials", type=int, default=12)
     parser.add_argument("--kill-trials", type=int, default=20)
     parser.add_argument("--full-trials", type=int, default=3)
     parser.add_argument("--fuzz-rounds", type=int, default=2)
