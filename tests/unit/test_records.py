@@ -17,7 +17,9 @@ from tests.unit.sqlite_helpers import raw, url
 # -- schema ---------------------------------------------------------------------------
 
 
-def test_open_creates_directory_schema_and_version_row(db_path: Path, records: Records) -> None:
+def test_open_creates_directory_schema_and_version_row(
+    db_path: Path, sqlite_records: Records
+) -> None:
     assert db_path.is_file()
     tables = {row[0] for row in raw(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"schema_version", "checkpoints", "server_runs"} <= tables
@@ -77,9 +79,9 @@ def test_our_tables_without_a_version_row_are_refused(db_path: Path) -> None:
         Records.open(url(db_path))
 
 
-def test_wal_mode_and_synchronous_normal_are_on(db_path: Path, records: Records) -> None:
+def test_wal_mode_and_synchronous_normal_are_on(db_path: Path, sqlite_records: Records) -> None:
     assert raw(db_path, "PRAGMA journal_mode") == [("wal",)]
-    with records._engine.connect() as conn:
+    with sqlite_records._engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
 
 

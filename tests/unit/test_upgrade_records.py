@@ -21,6 +21,13 @@ def log(records: Records) -> UpgradeLog:
     return UpgradeLog(records)
 
 
+def sql(records: Records, text: str) -> list[tuple[object, ...]]:
+    """Run SQL through the records' own engine (SQLite or PostgreSQL), outside their API."""
+    with records._engine.begin() as conn:
+        result = conn.exec_driver_sql(text)
+        return [tuple(row) for row in result] if result.returns_rows else []
+
+
 def begin(log: UpgradeLog, started: float = 100.0, by: str | None = "wizard") -> int:
     return log.begin_sync(
         started=started,
@@ -35,7 +42,7 @@ def begin(log: UpgradeLog, started: float = 100.0, by: str | None = "wizard") ->
 # -- round trips ----------------------------------------------------------------------
 
 
-def test_begin_records_a_running_upgrade(db_path: Path, log: UpgradeLog) -> None:
+def test_begin_records_a_running_upgrade(records: Records, log: UpgradeLog) -> None:
     upgrade_id = begin(log)
     assert log.recent_sync() == [
         UpgradeRecord(
@@ -56,8 +63,8 @@ def test_begin_records_a_running_upgrade(db_path: Path, log: UpgradeLog) -> None
             error=None,
         )
     ]
-    # Stored as JSON text, readable by anyone with sqlite3.
-    assert raw(db_path, "SELECT command FROM upgrades") == [
+    # Stored as JSON text, readable by anyone with sqlite3 or psql.
+    assert sql(records, "SELECT command FROM upgrades") == [
         ('["/opt/moo/.venv/bin/moo", "serve", "--config", "/etc/moo/config.yaml"]',)
     ]
 
@@ -154,10 +161,10 @@ def test_fail_interrupted_fails_only_running_rows(log: UpgradeLog) -> None:
 
 
 def test_a_stored_command_that_is_not_a_list_of_strings_is_an_error(
-    db_path: Path, log: UpgradeLog
+    records: Records, log: UpgradeLog
 ) -> None:
     upgrade_id = begin(log)
-    raw(db_path, f"UPDATE upgrades SET command = '[1, 2]' WHERE id = {upgrade_id}")
+    sql(records, f"UPDATE upgrades SET command = '[1, 2]' WHERE id = {upgrade_id}")
     with pytest.raises(CheckpointError, match=f"upgrade record {upgrade_id}: command"):
         log.recent_sync()
 
@@ -235,7 +242,7 @@ def test_schema_version_is_2() -> None:
     assert SCHEMA_VERSION == 2
 
 
-def test_a_fresh_database_has_the_upgrades_table(db_path: Path, records: Records) -> None:
+def test_a_fresh_database_has_the_upgrades_table(db_path: Path, sqlite_records: Records) -> None:
     names = {row[0] for row in raw(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert "upgrades" in names
     assert raw(db_path, "SELECT version FROM schema_version") == [(2,)]
