@@ -82,7 +82,7 @@ def open_store(config: Config, *, force_recover: bool = False) -> Store:
     if not store.recovered.fresh:
         added = sync_verbs(store.world)
         if added:
-            log.info("bound %d verb(s) new in this version of the code", added)
+            log.info("%d verb record(s) brought in line with this version of the code", added)
     return store
 
 

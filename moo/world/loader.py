@@ -16,13 +16,20 @@ import importlib.resources
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import yaml
 
 from moo.commands.parser import canonical_prep
 from moo.errors import WorldError
 from moo.world.model import FLAG_NAMES, MOO_IMPL, VerbDef
 from moo.world.values import NOTHING, ObjRef
-from moo.world.verb_registry import bindings, load_verb_modules
+from moo.world.verb_registry import (
+    PY_SCHEME,
+    Binding,
+    bindings,
+    current_identity,
+    load_verb_modules,
+)
 from moo.world.world import World
 
 ARG_WORDS = ("this", "none", "any")
@@ -148,28 +155,65 @@ def unbindable(world: World) -> list[str]:
 
 
 def sync_verbs(world: World) -> int:
-    """Add the record of every code-defined verb the world lacks; return how many were added.
-    Raises WorldError (the first of ``unbindable``) and then adds nothing."""
+    """Make the world's Python verb records agree with the code; return how many changed.
+
+    On each object a binding targets: a record whose impl is an old code path
+    (``py:verbs.social.say``) or that nothing resolves but whose names a binding has, takes
+    that binding's identity; a record whose decorator changed (names, argument spec,
+    permissions) takes the decorator's values (its owner stays); a binding the world lacks
+    is added. Every change goes through the world's mutation methods (journaled).
+    Raises WorldError (the first of ``unbindable``) and then changes nothing.
+    """
     problems = unbindable(world)
     if problems:
         raise WorldError(problems[0])
-    added = 0
+    changed = 0
     wizard = 2 if world.valid(2) else NOTHING
+    by_target: dict[int, list[Binding]] = {}
     for binding in bindings():
-        oid = resolve_target(world, binding.target)
-        if any(v.impl == binding.impl for v in world.objects[oid].verbs):
-            continue
-        prep = canonical_prep(binding.prep)
-        assert prep is not None  # unbindable() checked it
-        record = VerbDef(
-            names=binding.names,
-            owner=wizard,
-            perms=binding.perms,
-            dobj=binding.dobj,
-            prep=prep,
-            iobj=binding.iobj,
-            impl=binding.impl,
-        )
-        world.add_verb(oid, record)
-        added += 1
-    return added
+        by_target.setdefault(resolve_target(world, binding.target), []).append(binding)
+    for oid, wanted in by_target.items():
+        known = {binding.impl for binding in wanted}
+        for index, record in enumerate(world.objects[oid].verbs):
+            if not record.impl.startswith(PY_SCHEME) or record.impl in known:
+                continue
+            identity = current_identity(record.impl) or next(
+                (b.impl for b in wanted if b.names == record.names), None
+            )
+            if identity is not None and not any(
+                v.impl == identity for v in world.objects[oid].verbs
+            ):
+                world.set_verb(oid, index, msgspec.structs.replace(record, impl=identity))
+                changed += 1
+        for binding in wanted:
+            prep = canonical_prep(binding.prep)
+            assert prep is not None  # unbindable() checked it
+            verbs = world.objects[oid].verbs
+            found = next((i for i, v in enumerate(verbs) if v.impl == binding.impl), None)
+            if found is None:
+                world.add_verb(
+                    oid,
+                    VerbDef(
+                        binding.names, wizard, binding.perms, binding.dobj, prep, binding.iobj,
+                        binding.impl,
+                    ),
+                )  # fmt: skip
+                changed += 1
+                continue
+            record = verbs[found]
+            declared = (binding.names, binding.perms, binding.dobj, prep, binding.iobj)
+            if (record.names, record.perms, record.dobj, record.prep, record.iobj) != declared:
+                world.set_verb(
+                    oid,
+                    found,
+                    msgspec.structs.replace(
+                        record,
+                        names=binding.names,
+                        perms=binding.perms,
+                        dobj=binding.dobj,
+                        prep=prep,
+                        iobj=binding.iobj,
+                    ),
+                )
+                changed += 1
+    return changed
