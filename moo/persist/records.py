@@ -19,20 +19,22 @@ How a call flows:
 4. Any SQLAlchemy or driver error leaves as ``CheckpointError`` naming the
    database (the SQLite path, or the URL without its password).
 
-Times are UTC epoch floats: SQLite hands ``DateTime(timezone=True)`` back
-naive (research/libraries.md section 5).
+Times are UTC epoch floats in the API and real timestamps in the database (``EpochTime``:
+``timestamptz`` on PostgreSQL, so ``psql`` shows dates; ISO text in UTC on SQLite, which
+hands ``DateTime(timezone=True)`` back naive, research/libraries.md section 5).
 
 Why hand-written: Core, not the ORM (one small insert + commit measured
 0.29 ms in Core vs 0.39 ms through the ORM); a sync engine in a thread, not
 aiosqlite (0.62 ms per insert, and only 36 vs 51 ms of loop stall on a 50k-row
 write); and a one-row ``schema_version`` table instead of Alembic while the
 schema has three tables and no users. ``_UPGRADES`` holds each step: version 2
-added ``upgrades``.
+added ``upgrades``; version 3 made every time column a timestamp.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -51,7 +53,7 @@ from moo.errors import CheckpointError
 P = ParamSpec("P")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 REASONS = frozenset({"scheduled", "manual", "shutdown", "panic", "upgrade", "initial"})
 FINISHED_STATUSES = frozenset({"ok", "failed"})
 RECORDS_FILE = "moo.sqlite"  # in the data directory, unless persist.records_url says otherwise
@@ -79,6 +81,25 @@ def default_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / RECORDS_FILE}"
 
 
+class EpochTime(sa.types.TypeDecorator[float]):
+    """A UTC epoch float in Python, a timestamp with time zone in the database."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: float | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> float | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: stored in UTC, handed back naive
+            value = value.replace(tzinfo=dt.UTC)
+        return float(value.timestamp())
+
+
 metadata = sa.MetaData()
 
 schema_version = sa.Table(
@@ -93,8 +114,8 @@ checkpoints = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("requested_by", sa.Text),
-    sa.Column("started", sa.Float, nullable=False),
-    sa.Column("finished", sa.Float),
+    sa.Column("started", EpochTime, nullable=False),
+    sa.Column("finished", EpochTime),
     sa.Column("duration", sa.Float),
     sa.Column("bytes", sa.BigInteger),  # BigInteger: a world file may pass 2 GiB
     sa.Column("object_count", sa.Integer),
@@ -112,20 +133,20 @@ server_runs = sa.Table(
     "server_runs",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("started", sa.Float, nullable=False),
-    sa.Column("stopped", sa.Float),
+    sa.Column("started", EpochTime, nullable=False),
+    sa.Column("stopped", EpochTime),
     sa.Column("clean", sa.Boolean),
     sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("version", sa.Text, nullable=False),
-    sa.Column("last_saved", sa.Float),
+    sa.Column("last_saved", EpochTime),
 )
 
 upgrades = sa.Table(
     "upgrades",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("started", sa.Float, nullable=False),
-    sa.Column("finished", sa.Float),
+    sa.Column("started", EpochTime, nullable=False),
+    sa.Column("finished", EpochTime),
     sa.Column("requested_by", sa.Text),
     sa.Column("command", sa.Text),  # the replacement's argv, a JSON list of strings
     sa.Column("command_before", sa.Text),  # the program it replaced (what a rollback runs)
@@ -170,9 +191,54 @@ def _add_upgrades_table(conn: Connection) -> None:
     frozen.create_all(conn)
 
 
+TIME_COLUMNS = {
+    "checkpoints": ("started", "finished"),
+    "server_runs": ("started", "stopped", "last_saved"),
+    "upgrades": ("started", "finished"),
+}
+"""Version 3's timestamp columns (version 2 kept them as epoch floats)."""
+
+
+def _times_become_timestamps(conn: Connection) -> None:
+    """Version 2 -> 3: every time column from an epoch float to a timestamp, rows kept.
+
+    PostgreSQL changes the column types in place (``to_timestamp``). SQLite cannot change a
+    column's type: each table is rebuilt (renamed aside, made anew, rows copied with their
+    times written as the UTC text SQLAlchemy's DateTime reads, the old one dropped). The
+    new tables are today's definitions: a later version that changes these tables must
+    first freeze them here, as ``_add_upgrades_table`` does.
+    """
+    if conn.dialect.name == "postgresql":
+        for table_name, time_columns in TIME_COLUMNS.items():
+            for column in time_columns:
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {table_name} ALTER COLUMN {column} TYPE timestamptz "
+                    f"USING to_timestamp({column})"
+                )
+        return
+    for name, times in TIME_COLUMNS.items():
+        table = metadata.tables[name]
+        for index in table.indexes:
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+        conn.exec_driver_sql(f"ALTER TABLE {name} RENAME TO {name}_v2")
+        table.create(conn)
+        columns = [column.name for column in table.columns]
+        picked = [
+            f"strftime('%Y-%m-%d %H:%M:%f000', {c}, 'unixepoch')" if c in times else c
+            for c in columns
+        ]
+        conn.exec_driver_sql(
+            f"INSERT INTO {name} ({', '.join(columns)}) SELECT {', '.join(picked)} FROM {name}_v2"
+        )
+        conn.exec_driver_sql(f"DROP TABLE {name}_v2")
+
+
 # from_version -> function that brings a database from that version to the next, in the
 # open() transaction. A new version is one function here plus SCHEMA_VERSION + 1.
-_UPGRADES: dict[int, Callable[[Connection], None]] = {1: _add_upgrades_table}
+_UPGRADES: dict[int, Callable[[Connection], None]] = {
+    1: _add_upgrades_table,
+    2: _times_become_timestamps,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,17 +416,31 @@ class Records:
         return int(key[0])
 
     def finish_running_sync(
-        self, table: sa.Table, state: sa.Column[Any], row_id: int, what: str, values: dict[str, Any]
+        self,
+        table: sa.Table,
+        state: sa.Column[Any],
+        row_id: int,
+        what: str,
+        values: dict[str, Any],
+        *,
+        with_duration: bool = False,
     ) -> None:
-        """Set ``values`` on row ``row_id`` of ``table`` if its ``state`` is still 'running'.
+        """Set ``values`` on row ``row_id`` of ``table`` if its ``state`` is still 'running'
+        (``with_duration``: also ``duration`` = ``values["finished"]`` - the row's started).
 
         The one way a running checkpoint or upgrade (upgrade_records.py) is finished.
         Returns None. Raises CheckpointError naming ``what`` (``"checkpoint record"``) if
         the id is unknown or the row is no longer running, or if the database fails.
-        Atomic (one UPDATE; the SELECT that explains a miss runs in the same transaction).
+        Atomic (one transaction: the started time is read, the row updated, and a miss
+        explained, in it).
         """
-        stmt = sa.update(table).where(table.c.id == row_id, state == "running").values(values)
+        running = sa.and_(table.c.id == row_id, state == "running")
         with self.transaction() as conn:
+            if with_duration:
+                started = conn.execute(sa.select(table.c.started).where(running)).scalar()
+                if started is not None:
+                    values = {**values, "duration": values["finished"] - started}
+            stmt = sa.update(table).where(running).values(values)
             if conn.execute(stmt).rowcount == 1:
                 return
             found = conn.execute(sa.select(state).where(table.c.id == row_id)).scalar_one_or_none()
@@ -398,7 +478,7 @@ class Records:
         error: str | None = None,
         path: str | None = None,
     ) -> None:
-        """Record how a running checkpoint ended; duration = finished - started (in SQL).
+        """Record how a running checkpoint ended; duration = finished - started.
 
         Returns None. Raises ValueError for a status other than ok/failed, CheckpointError
         if the id is unknown, the checkpoint is not running (finished twice, or failed by
@@ -413,7 +493,6 @@ class Records:
             "checkpoint record",
             {
                 "finished": finished,
-                "duration": sa.literal(finished, sa.Float) - checkpoints.c.started,
                 "status": status,
                 "bytes": bytes,
                 "object_count": object_count,
@@ -424,6 +503,7 @@ class Records:
                 "error": error,
                 "path": path,
             },
+            with_duration=True,
         )
 
     def add_checkpoint_sync(

@@ -7,10 +7,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from moo.errors import CheckpointError
 from moo.persist.records import SCHEMA_VERSION, Records
 from moo.persist.upgrade_records import UpgradeLog, UpgradeRecord
+from tests.postgres_server import PostgresServer
 from tests.unit.sqlite_helpers import raw, url
 
 COMMAND = ["/opt/moo/.venv/bin/moo", "serve", "--config", "/etc/moo/config.yaml"]
@@ -238,14 +240,14 @@ def columns(path: Path, table: str) -> list[tuple[object, ...]]:
     return [(row[1], row[2], row[3], row[5]) for row in raw(path, f"PRAGMA table_info({table})")]
 
 
-def test_schema_version_is_2() -> None:
-    assert SCHEMA_VERSION == 2
+def test_schema_version_is_3() -> None:
+    assert SCHEMA_VERSION == 3
 
 
 def test_a_fresh_database_has_the_upgrades_table(db_path: Path, sqlite_records: Records) -> None:
     names = {row[0] for row in raw(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert "upgrades" in names
-    assert raw(db_path, "SELECT version FROM schema_version") == [(2,)]
+    assert raw(db_path, "SELECT version FROM schema_version") == [(3,)]
 
 
 def test_a_version_1_database_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:
@@ -255,13 +257,14 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> 
 
     records = Records.open(url(old))
     try:
-        assert raw(old, "SELECT version FROM schema_version") == [(2,)]
+        assert raw(old, "SELECT version FROM schema_version") == [(3,)]
         checkpoint = records.last_ok_checkpoint_sync()
         assert checkpoint is not None
         assert (checkpoint.reason, checkpoint.requested_by) == ("manual", "ann")
+        assert checkpoint.started == 5.0  # an epoch float, now a timestamp, read back
         previous = records.previous_run_sync(99)
         assert previous is not None
-        assert (previous.pid, previous.version) == (7, "0.1.0")
+        assert (previous.pid, previous.version, previous.started) == (7, "0.1.0", 4.0)
         log = UpgradeLog(records)
         upgrade_id = begin(log)
         log.finish_sync(upgrade_id, finished=2.0, outcome="ok", level=2)
@@ -271,17 +274,18 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> 
 
     fresh = tmp_path / "fresh.db"
     Records.open(url(fresh)).close()
-    assert columns(old, "upgrades") == columns(fresh, "upgrades")
-    # Opening again is a no-op: still version 2, rows still there.
+    for table in ("checkpoints", "server_runs", "upgrades"):
+        assert columns(old, table) == columns(fresh, table)
+    # Opening again is a no-op: still version 3, rows still there.
     Records.open(url(old)).close()
-    assert raw(old, "SELECT version FROM schema_version") == [(2,)]
+    assert raw(old, "SELECT version FROM schema_version") == [(3,)]
     assert raw(old, "SELECT count(*) FROM upgrades") == [(1,)]
 
 
-def test_a_version_3_database_is_refused(db_path: Path) -> None:
+def test_a_version_4_database_is_refused(db_path: Path) -> None:
     Records.open(url(db_path)).close()
-    raw(db_path, "UPDATE schema_version SET version = 3")
-    with pytest.raises(CheckpointError, match="schema version 3, newer than this server"):
+    raw(db_path, "UPDATE schema_version SET version = 4")
+    with pytest.raises(CheckpointError, match="schema version 4, newer than this server"):
         Records.open(url(db_path))
 
 
@@ -290,3 +294,54 @@ def test_an_upgrades_table_without_a_version_row_is_refused(tmp_path: Path) -> N
     raw(path, "CREATE TABLE upgrades (id INTEGER PRIMARY KEY)")
     with pytest.raises(CheckpointError, match="has upgrades but no schema_version table"):
         Records.open(url(path))
+
+
+def test_a_version_2_postgresql_database_gets_timestamptz_and_keeps_its_times(
+    postgres: PostgresServer,
+) -> None:
+    """Version 2 stored epoch floats; version 3 turns the columns into timestamptz."""
+    address = postgres.new_database()
+    engine = sa.create_engine(address)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO schema_version VALUES (2)")
+        conn.exec_driver_sql(
+            "CREATE TABLE checkpoints (id SERIAL PRIMARY KEY, reason TEXT NOT NULL, "
+            "requested_by TEXT, started DOUBLE PRECISION NOT NULL, finished DOUBLE PRECISION, "
+            "duration DOUBLE PRECISION, bytes BIGINT, object_count INTEGER, "
+            "journal_position BIGINT, world_digest TEXT, max_stall DOUBLE PRECISION, "
+            "stalled_commands INTEGER, status TEXT NOT NULL, error TEXT, path TEXT)"
+        )
+        conn.exec_driver_sql(
+            "CREATE TABLE server_runs (id SERIAL PRIMARY KEY, started DOUBLE PRECISION NOT NULL, "
+            "stopped DOUBLE PRECISION, clean BOOLEAN, pid INTEGER NOT NULL, version TEXT NOT NULL, "
+            "last_saved DOUBLE PRECISION)"
+        )
+        conn.exec_driver_sql(
+            "CREATE TABLE upgrades (id SERIAL PRIMARY KEY, started DOUBLE PRECISION NOT NULL, "
+            "finished DOUBLE PRECISION, requested_by TEXT, command TEXT, command_before TEXT, "
+            "from_version TEXT, from_pid INTEGER, to_version TEXT, to_pid INTEGER, "
+            "level INTEGER, outcome TEXT NOT NULL, freeze_ms DOUBLE PRECISION, "
+            "sessions INTEGER, error TEXT)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO checkpoints (reason, started, finished, status) "
+            "VALUES ('manual', 1765000000.25, 1765000002.5, 'ok')"
+        )
+    records = Records.open(address)
+    try:
+        checkpoint = records.last_ok_checkpoint_sync()
+        assert checkpoint is not None
+        assert (checkpoint.started, checkpoint.finished) == (1765000000.25, 1765000002.5)
+    finally:
+        records.close()
+    with engine.connect() as conn:
+        kinds = dict(
+            conn.exec_driver_sql(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'checkpoints'"
+            ).all()
+        )
+    engine.dispose()
+    assert kinds["started"] == kinds["finished"] == "timestamp with time zone"
+    assert kinds["duration"] == "double precision"
