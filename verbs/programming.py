@@ -1,7 +1,8 @@
 """Programming the world from inside it, with LambdaCore's command names:
 
-``;<code>`` (eval), ``@verb``, ``@program``, ``@list``, ``@rmverb``, ``@args``, ``@chmod``,
-``@rmproperty``, and ``@programmer`` (wizards grant the programmer bit).
+``;<code>`` (eval), ``@verb``, ``@program``, ``@edit`` (a small line editor), ``@list``,
+``@show``, ``@rmverb``, ``@args``, ``@chmod``, ``@rmproperty``, and ``@programmer`` (wizards
+grant the programmer bit).
 
 Each command is a thin skin over the builtin that does the work (``add_verb``,
 ``set_verb_code``, ``verb_code``, ``delete_verb``, ``set_verb_args``, ``set_verb_info``,
@@ -22,6 +23,7 @@ from moo.errors import PermissionDenied, VerbError
 from moo.lang import access
 from moo.lang.entries import run_builtin, run_eval, scheduler_for
 from moo.lang.scheduler import Outcome
+from moo.lang.values import toliteral
 from moo.world.model import Flag
 from moo.world.permissions import require_wizard
 from moo.world.values import Err, ObjRef
@@ -228,3 +230,100 @@ def make_programmer(ctx: VerbContext, cmd: Command) -> None:
     ctx.world.set_flags(who, ctx.world.objects[who].flags | Flag.PROGRAMMER)
     ctx.tell(f"{title(ctx.world, who)} is now a programmer.")
     ctx.tell_to(who, "You are now a programmer: see 'help programming'.")
+
+
+@verb("$player", "@show", "any any any")
+def show(ctx: VerbContext, cmd: Command) -> None:
+    """An object's own verbs and properties with their owners, permissions and specs."""
+    require_programmer(ctx, "@show")
+    if not cmd.argstr.strip():
+        raise VerbError("Usage: @show <object>")
+    world = ctx.world
+    oid = find_object(ctx, cmd.argstr)
+    obj = world.objects[oid]
+    flags = " ".join(f.name.lower() for f in Flag if f.name and obj.flags & f) or "(none)"
+    ctx.tell(f"Object #{oid}: {obj.name}")
+    ctx.tell(f"  Parent: #{obj.parent}   Owner: {title(world, obj.owner)}   Flags: {flags}")
+    ctx.tell(f"  Location: #{obj.location}")
+    ctx.tell("  Verb definitions:" if obj.verbs else "  No verbs defined.")
+    for number, verb_def in enumerate(obj.verbs, start=1):
+        kind = "MOO" if verb_def.impl == "moo" else "Python"
+        ctx.tell(
+            f"    {number}. {verb_def.names}   {verb_def.dobj} {verb_def.prep} {verb_def.iobj}"
+            f"   {verb_def.perms or '-'}   owner #{verb_def.owner}   ({kind})"
+        )
+    ctx.tell("  Property definitions:" if obj.propdefs else "  No properties defined.")
+    for name, propdef in obj.propdefs.items():
+        readable = "r" in propdef.perms or access.controls(world, ctx.player, oid)
+        value = toliteral(obj.props.get(name, 0)) if readable else "(not readable)"
+        if len(value) > 120:
+            value = value[:117] + "..."
+        ctx.tell(f"    .{name}   {propdef.perms or '-'}   owner #{propdef.owner}: {value}")
+
+
+EDIT_HELP = (
+    "Editor commands: list | ins <n> <text> | app <text> | del <n> | rep <n> <text> | save | abort"
+)
+
+
+@verb("$player", "@edit", "any any any")
+def edit(ctx: VerbContext, cmd: Command) -> None:
+    """A small line editor over a verb's program; ``save`` programs it, ``abort`` leaves."""
+    usage = "@edit <object>:<verb>"
+    require_programmer(ctx, "@edit")
+    if len(cmd.args) != 1:
+        raise VerbError(f"Usage: {usage}")
+    obj, name = verb_ref(ctx, cmd.args[0], usage)
+    lines: list[str] = [str(line) for line in call(ctx, "verb_code", obj, name)]
+    ctx.tell(f"Editing {obj!r}:{name} ({len(lines)} lines). {EDIT_HELP}")
+
+    def number(text: str, upto: int) -> int:
+        if not text.isdigit() or not 1 <= int(text) <= upto:
+            raise VerbError(f"A line number from 1 to {upto}, please.")
+        return int(text)
+
+    def take(line_ctx: VerbContext, line: str) -> bool:
+        try:
+            return edit_line(line_ctx, line)
+        except VerbError as error:  # a bad line number or a refusal: the editor stays open
+            line_ctx.tell(str(error))
+            return False
+
+    def edit_line(line_ctx: VerbContext, line: str) -> bool:
+        word, _, rest = line.strip().partition(" ")
+        word = word.lower()
+        if word == "list":
+            for n, text in enumerate(lines, start=1):
+                line_ctx.tell(f"{n:3}:  {text}")
+        elif word == "app":
+            lines.append(rest)
+            line_ctx.tell(f"Line {len(lines)} added.")
+        elif word in ("ins", "rep", "del"):
+            where, _, text = rest.partition(" ")
+            upto = len(lines) + (1 if word == "ins" else 0)
+            n = number(where, upto)
+            if word == "ins":
+                lines.insert(n - 1, text)
+            elif word == "rep":
+                lines[n - 1] = text
+            else:
+                del lines[n - 1]
+            done = {"ins": "inserted", "rep": "replaced", "del": "deleted"}[word]
+            line_ctx.tell(f"Line {n} {done}.")
+        elif word == "save":
+            errors = call(line_ctx, "set_verb_code", obj, name, lines)
+            for error in errors:
+                line_ctx.tell(str(error))
+            if errors:
+                line_ctx.tell(f"{len(errors)} error(s); not saved. Fix them, or abort.")
+                return False
+            line_ctx.tell("Saved: verb programmed.")
+            return True
+        elif word == "abort":
+            line_ctx.tell("Edit abandoned; the verb is unchanged.")
+            return True
+        else:
+            line_ctx.tell(EDIT_HELP)
+        return False
+
+    ctx.host.read_lines(ctx.player, take)

@@ -94,6 +94,8 @@ async def test_a_programmer_makes_lists_runs_and_removes_a_verb(server: ServerPr
 
 PROGRAMMER_COMMANDS = [
     ";1 + 2",
+    "@show me",
+    "@edit me:foo",
     "@verb me:foo",
     "@program me:foo",
     "@list me:look",
@@ -222,3 +224,48 @@ async def test_program_lines_wait_while_others_play(server: ServerProcess) -> No
     assert await wiz.command("@abort", MARK) == ["@program aborted; the verb is unchanged."]
     assert await wiz.command("say now it is speech", MARK) == ['You say, "now it is speech"']
     await asyncio.gather(wiz.close(), other.close())
+
+
+async def test_show_lists_an_objects_own_verbs_and_properties(server: ServerProcess) -> None:
+    wiz = await wizard(server)
+    await wiz.command("@verb me:showme this none this", MARK)
+    shown = await wiz.command("@show $room", MARK)
+    assert shown[0] == "Object #3: Generic Room"
+    assert any(
+        line.strip().startswith("1.") and "accept" in line and "(MOO)" in line for line in shown
+    ), shown
+    assert any("say" in line and "(Python)" in line for line in shown), shown
+    assert any(line.strip().startswith(".exits") and "owner #2" in line for line in shown), shown
+    mine = await wiz.command("@show me", MARK)
+    assert any("showme   this none this   rxd" in line for line in mine), mine
+    await wiz.close()
+
+
+async def test_edit_changes_a_program_line_by_line(server: ServerProcess) -> None:
+    wiz = await wizard(server)
+    await wiz.command("@verb me:edited none none none", MARK)
+    assert await program_verb(wiz, "me:edited", ['player:tell("one");']) == [
+        "0 errors.  Verb programmed."
+    ]
+    opened = await wiz.command("@edit me:edited", MARK)
+    assert opened[0].startswith("Editing #2:edited (1 lines).")
+    assert await wiz.command('app player:tell("three");', MARK) == ["Line 2 added."]
+    assert await wiz.command('ins 2 player:tell("two");', MARK) == ["Line 2 inserted."]
+    assert await wiz.command('rep 1 player:tell("ONE");', MARK) == ["Line 1 replaced."]
+    assert await wiz.command("del 9", MARK) == ["A line number from 1 to 3, please."]
+    assert await wiz.command("list", MARK) == [
+        '  1:  player:tell("ONE");',
+        '  2:  player:tell("two");',
+        '  3:  player:tell("three");',
+    ]
+    assert await wiz.command("app x = ;", MARK) == ["Line 4 added."]
+    refused = await wiz.command("save", MARK)
+    assert refused[-1] == "1 error(s); not saved. Fix them, or abort.", refused
+    assert await wiz.command("del 4", MARK) == ["Line 4 deleted."]
+    assert await wiz.command("save", MARK) == ["Saved: verb programmed."]
+    assert await wiz.command("edited", MARK) == ["ONE", "two", "three"]
+    await wiz.command("@edit me:edited", MARK)
+    assert await wiz.command("del 1", MARK) == ["Line 1 deleted."]
+    assert await wiz.command("abort", MARK) == ["Edit abandoned; the verb is unchanged."]
+    assert await wiz.command("edited", MARK) == ["ONE", "two", "three"]
+    await wiz.close()
