@@ -35,6 +35,7 @@ from moo.errors import WorldError
 from moo.world import mutations as m
 from moo.world.codec import decoder, digest_encoder, encoder, world_hasher
 from moo.world.model import MOO_IMPL, Flag, MooObject, PropDef, VerbDef
+from moo.world.names import INDEXED_FROM, NameIndex, scan
 from moo.world.values import NOTHING, ObjRef
 
 CommitObserver = Callable[[list[m.Mutation]], None]
@@ -70,6 +71,9 @@ class World:
         # million children indexes in O(1) per object (a list made rebuilds quadratic).
         self._children: dict[int, dict[int, None]] = {}
         self._players: dict[str, int] = {}
+        # container -> the name index of its contents, for containers past INDEXED_FROM,
+        # built on first use and dropped whenever those contents or their names change.
+        self._names_in: dict[int, NameIndex] = {}
         self._observers: list[CommitObserver] = []
         self._change_hooks: list[ChangeHook] = []
         self._txn: _Transaction | None = None
@@ -178,6 +182,27 @@ class World:
                 return obj.props[name]
         return default
 
+    def named_in(self, container: int, word: str) -> tuple[list[int], list[int]]:
+        """(exact, partial) matches of lower-case ``word`` among ``container``'s contents:
+        by name or alias, exactly, else as a prefix (moo/world/names.py)."""
+        obj = self.objects.get(container)
+        if obj is None:
+            return [], []
+        contents = obj.contents
+        if not contents:
+            return [], []
+        objects = self.objects
+        if len(contents) < INDEXED_FROM:
+            return scan([objects[oid] for oid in contents if oid in objects], word)
+        index = self._names_in.get(container)
+        if index is None:
+            index = NameIndex(objects[oid] for oid in contents if oid in objects)
+            self._names_in[container] = index
+        exact = index.exact(word)
+        if exact:
+            return list(exact), []
+        return [], index.prefixed(word)
+
     def sys(self, name: str) -> int:
         """The object a ``$name`` refers to (a property of #0), or NOTHING."""
         value = self.prop(0, name.lstrip("$"))
@@ -216,6 +241,7 @@ class World:
 
     def _rollback(self, txn: _Transaction) -> None:
         self.verbs_epoch += 1
+        self._names_in.clear()  # restored contents lists: rare enough to rebuild on demand
         for oid, old in reversed(list(txn.saved.items())):
             current = self.objects.pop(oid, None)
             if current is not None:
@@ -245,6 +271,7 @@ class World:
     # --------------------------------------------------------------- indexes
 
     def _index(self, obj: MooObject) -> None:
+        self._names_in.pop(obj.location, None)
         if obj.parent != NOTHING:
             siblings = self._children.get(obj.parent)
             if siblings is None:
@@ -255,6 +282,7 @@ class World:
             self._players[obj.name.lower()] = obj.id
 
     def _unindex(self, obj: MooObject) -> None:
+        self._names_in.pop(obj.location, None)
         siblings = self._children.get(obj.parent)
         if siblings is not None and obj.id in siblings:
             del siblings[obj.id]
@@ -267,6 +295,7 @@ class World:
         """Recompute children and player-name indexes (after a bulk load)."""
         self._children.clear()
         self._players.clear()
+        self._names_in.clear()
         for obj in self.objects.values():
             self._index(obj)
 
@@ -366,6 +395,8 @@ class World:
         old = self.objects.get(obj.location)
         if old is not None and obj.id in old.contents:
             old.contents.remove(obj.id)
+        self._names_in.pop(obj.location, None)
+        self._names_in.pop(dest, None)
         obj.location = dest
         if new is not None:
             new.contents.append(obj.id)
@@ -379,6 +410,7 @@ class World:
             if thing is not None:
                 thing.location = NOTHING
         obj.contents.clear()
+        self._names_in.pop(oid, None)
         where = self.objects.get(obj.location)
         if where is not None and oid in where.contents:
             where.contents.remove(oid)
