@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from moo.accounts import LoginThrottle, Passwords
@@ -42,7 +42,7 @@ from moo.net.connection import Codec, Connection
 from moo.net.gate_protocol import GateServerCodec
 from moo.net.listeners import Listener
 from moo.net.session import Session
-from moo.net.telnet_codec import TelnetCodec
+from moo.net.telnet_codec import TelnetCodec, encode_plain
 from moo.who import who_lines
 from moo.world.world import World
 
@@ -490,6 +490,22 @@ class Server:
         session = self._by_player.get(player)
         if session is not None:
             session.tell(text)
+
+    def notify_many(self, players: Iterable[int], text: str) -> None:
+        """The same text to many players (a room hearing a ``say``): encoded once for every
+        telnet connection, each then adding only what is its own (MCCP2, held replies)."""
+        plain: bytes | None = None
+        for player in players:
+            session = self._by_player.get(player)
+            if session is None:
+                continue
+            transport = session.transport
+            if isinstance(transport, Connection) and isinstance(transport.codec, TelnetCodec):
+                if plain is None:
+                    plain = encode_plain(text + "\n")
+                transport.write(transport.codec.wire(plain))
+            else:
+                session.tell(text)
 
     def is_connected(self, player: int) -> bool:
         return player in self._by_player

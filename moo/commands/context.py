@@ -32,6 +32,10 @@ class Host(Protocol):
 
     def notify(self, player: int, text: str) -> None: ...
 
+    def notify_many(self, players: Iterable[int], text: str) -> None:
+        """``notify`` each of ``players`` with the same text (encoded once where it can)."""
+        ...
+
     def connected_players(self) -> list[ConnectedPlayer]: ...
 
     def is_connected(self, player: int) -> bool: ...
@@ -102,7 +106,8 @@ class VerbContext:
     def flush(self) -> None:
         """Deliver held output (the dispatcher calls this after the command commits).
 
-        Each player's lines go out as one text, so a many-line reply costs one write.
+        Each player's lines go out as one text, so a many-line reply costs one write; a
+        text many players hear is encoded once (``Host.notify_many``).
         """
         pending, self._pending = self._pending, []
         if len(pending) == 1:
@@ -111,8 +116,15 @@ class VerbContext:
         by_player: dict[int, list[str]] = {}
         for player, text in pending:
             by_player.setdefault(player, []).append(text)
+        # Players who hear the same text (a room hearing a say) get it in one notify_many.
+        by_text: dict[str, list[int]] = {}
         for player, lines in by_player.items():
-            self.host.notify(player, "\n".join(lines))
+            by_text.setdefault("\n".join(lines), []).append(player)
+        for text, players in by_text.items():
+            if len(players) == 1:
+                self.host.notify(players[0], text)
+            else:
+                self.host.notify_many(players, text)
 
     def discard(self) -> None:
         self._pending.clear()

@@ -256,17 +256,9 @@ class TelnetCodec:
 
     def encode_text(self, text: str) -> bytes:
         """Text to wire bytes: UTF-8, bare LF -> CR LF (CR LF and bare CR kept), IAC doubled."""
-        if "\n" in text:
-            text = text.replace("\r\n", "\n").replace("\n", "\r\n")
-        try:
-            data = text.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:
-            data = text.encode("utf-8", "replace")
-        if b"\xff" in data:
-            data = data.replace(b"\xff", b"\xff\xff")
-        return self._wire(data)
+        return self.wire(encode_plain(text))
 
-    def _wire(self, data: bytes) -> bytes:
+    def wire(self, data: bytes) -> bytes:
         """Bytes as they go out now: after anything still held, compressed while MCCP2 is on."""
         if self._compressor is not None:
             data = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
@@ -316,7 +308,7 @@ class TelnetCodec:
             return b""
         body = f"{package} {payload}" if payload else package
         data = body.encode("utf-8", "replace").replace(b"\xff", b"\xff\xff")
-        return self._wire(bytes((IAC, SB, GMCP)) + data + bytes((IAC, SE)))
+        return self.wire(bytes((IAC, SB, GMCP)) + data + bytes((IAC, SE)))
 
     def encode_mssp(self, variables: Mapping[str, str | Sequence[str]]) -> bytes:
         """The MSSP table (``IAC SB MSSP VAR name VAL value ... IAC SE``); a list gives one
@@ -328,7 +320,7 @@ class TelnetCodec:
             for item in [value] if isinstance(value, str) else value:
                 body.append(MSSP_VAL)
                 body += _mssp_text(item)
-        return self._wire(bytes((IAC, SB, MSSP)) + bytes(body) + bytes((IAC, SE)))
+        return self.wire(bytes((IAC, SB, MSSP)) + bytes(body) + bytes((IAC, SE)))
 
     def set_echo(self, server_echoes: bool) -> bytes:
         """True: offer WILL ECHO (the client stops echoing: password entry); False: WONT ECHO.
@@ -336,7 +328,7 @@ class TelnetCodec:
         Returns the bytes to send, b"" when nothing changes. The client's answer is not answered.
         """
         data = self._options.set_echo(server_echoes)
-        return self._wire(data) if data else b""
+        return self.wire(data) if data else b""
 
     @property
     def echo_off(self) -> bool:
@@ -499,6 +491,21 @@ class TelnetCodec:
         if valid.mccp_restart and codec._options.enabled_here(MCCP2):
             codec._start_compression()
         return codec
+
+
+def encode_plain(text: str) -> bytes:
+    """Text as telnet data, the same for every connection: UTF-8, bare LF -> CR LF (CR LF and
+    bare CR kept), IAC doubled. ``TelnetCodec.wire`` then adds what is per connection (held
+    negotiation bytes, MCCP2), so a line to many listeners is encoded once."""
+    if "\n" in text:
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "replace")
+    if b"\xff" in data:
+        data = data.replace(b"\xff", b"\xff\xff")
+    return data
 
 
 _MSSP_RESERVED: Final = bytes((0, MSSP_VAR, MSSP_VAL, IAC))

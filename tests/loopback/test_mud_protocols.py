@@ -9,7 +9,7 @@ import zlib
 from pathlib import Path
 
 from moo import __version__
-from tests.loopback.conftest import login, unique_name, wizard
+from tests.loopback.conftest import login, player, unique_name, wizard
 from tests.loopback.upgrade_helpers import start, upgrade
 from tests.server_process import ServerProcess
 
@@ -152,6 +152,17 @@ async def test_mccp2_compresses_and_survives_a_hot_upgrade(tmp_path: Path) -> No
         assert stream.streams == 1
         writer.write(b"say squeezed\r\n")
         await until(b'You say, "squeezed"')
+        # A line many hear is encoded once, then compressed only for the one who asked.
+        plain, plain_name = await player(server, "plain")
+        other, _ = await player(server, "other")
+        plain.send_line("say to everyone")  # heard by the compressing client and by other
+        await until(f'{plain_name} says, "to everyone"'.encode())
+        await other.expect(f'{plain_name} says, "to everyone"')
+        writer.write(b"say back\r\n")
+        await plain.expect(f'{name} says, "back"')
+        await other.expect(f'{name} says, "back"')
+        await plain.close()
+        await other.close()
         wiz = await wizard(server)
         await upgrade(server, wiz)
         writer.write(b"say still squeezed\r\n")

@@ -8,7 +8,7 @@ are added with ``world.add_verb`` to objects each test creates.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -51,6 +51,10 @@ class FakeHost:
         for line in text.split("\n"):
             self.sent.append((player, line))
             self._events.append(("notify", (player, line)))
+
+    def notify_many(self, players: Iterable[int], text: str) -> None:
+        for player in players:
+            self.notify(player, text)
 
     def to(self, player: int) -> list[str]:
         return [text for who, text in self.sent if who == player]
