@@ -70,6 +70,7 @@ class Persist:
     records_url: str | None = None
     checkpoint_interval_seconds: float = 3600.0
     slice_ms: float = 1.0
+    resume_interval_seconds: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,9 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
     flags: tuple[str, ...] = ()  # more ``moo serve`` flags, e.g. ("--force-recover",)
     file_size_limit: int | None = None  # RLIMIT_FSIZE: writes past it fail as on a full disk
+    # The hard limit (default: the same): above the soft one, a test can give the space back
+    # with resource.prlimit(pid, RLIMIT_FSIZE, ...).
+    file_size_hard_limit: int | None = None
     process: subprocess.Popen[str] | None = None
     telnet_port: int = 0
     ssh_port: int = 0
@@ -133,7 +136,8 @@ class ServerProcess:
         assert self.file_size_limit is not None
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         limit = self.file_size_limit
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        hard = self.file_size_hard_limit if self.file_size_hard_limit is not None else limit
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
 
     def _spawn_reader(self, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, daemon=True)

@@ -329,9 +329,28 @@ class Journal:
 
     def _fail(self, reason: str) -> None:
         if self.failed is None:
-            self.failed = reason + "; the world refuses changes until the server is restarted"
+            self.failed = reason + "; the world refuses changes until a checkpoint can be written"
             log.error("%s", self.failed)
             self.on_failure(self.failed)
+
+    def resume_after(self, position: int) -> None:
+        """Start again after a failure, once a verified checkpoint holds the world as of
+        ``position`` (the last LSN written): every segment is now covered by it (the one
+        that failed may end in a partial frame), so they go, and a new segment starts at
+        ``position + 1``. Never touches the failed segment's fd again (an fsync that failed
+        is never retried: the new checkpoint, a new file, is what made the data safe).
+        Raises OSError if the new segment cannot be opened (the journal stays failed)."""
+        if self.failed is None:
+            return
+        self._close_fd()
+        for _first, path in list_segments(self.directory):
+            path.unlink(missing_ok=True)
+        self.next_lsn = position + 1
+        self._unsynced = False
+        self._segment = None
+        self._open_segment()
+        self.failed = None
+        self.mark_segment()
 
     async def sync(self) -> None:
         """fsync what was written since the last sync, in a worker thread. Never retried."""

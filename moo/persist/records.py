@@ -54,7 +54,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 SCHEMA_VERSION = 3
-REASONS = frozenset({"scheduled", "manual", "shutdown", "panic", "upgrade", "initial"})
+REASONS = frozenset({"scheduled", "manual", "shutdown", "panic", "upgrade", "initial", "recovery"})
 FINISHED_STATUSES = frozenset({"ok", "failed"})
 RECORDS_FILE = "moo.sqlite"  # in the data directory, unless persist.records_url says otherwise
 RECORDS_FILES = (RECORDS_FILE, RECORDS_FILE + "-wal", RECORDS_FILE + "-shm")  # with WAL's

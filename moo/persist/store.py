@@ -89,6 +89,8 @@ class Store:
         self.keeper = RecordKeeper(records, self.alarms)
         self._lock = asyncio.Lock()
         self._sync_task: asyncio.Task[None] | None = None
+        self._resume_task: asyncio.Task[None] | None = None
+        self._refusal = ""  # what the world says while the journal has failed
         self.world.add_observer(journal.append)
 
     @property
@@ -209,16 +211,56 @@ class Store:
         return Records.open(config.records_url or default_url(data_dir))
 
     def _journal_failed(self, reason: str) -> None:
-        self.world.refuse_changes(
+        self._refusal = (
             f"The world cannot be saved right now ({reason}). Changes are "
             "refused; wizards have been told."
         )
+        self.world.refuse_changes(self._refusal)
         for alarm in self.alarms:
             alarm(reason)
 
     def start_background(self) -> None:
-        """Start the once-a-second journal sync (``fsync: everysec``)."""
-        self._sync_task = asyncio.get_running_loop().create_task(self.journal.run_sync_loop())
+        """Start the once-a-second journal sync (``fsync: everysec``) and the watch that
+        takes changes again after a journal failure once a checkpoint can be written."""
+        loop = asyncio.get_running_loop()
+        self._sync_task = loop.create_task(self.journal.run_sync_loop())
+        self._resume_task = loop.create_task(self._resume_loop())
+
+    async def _resume_loop(self) -> None:
+        interval = self.config.resume_interval_seconds
+        if interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            if self.journal.failed is not None:
+                await self.resume_after_failure()
+
+    async def resume_after_failure(self) -> bool:
+        """After a journal failure: write a checkpoint of the world (everything acknowledged
+        is in memory: a change the journal refused was undone), and if it verifies, start a
+        new journal after it and take changes again; wizards are told. Returns whether the
+        world takes changes now. Never raises; a checkpoint that still fails (the disk is
+        still full) is recorded like any other, and the next try comes after
+        ``persist.resume_interval_seconds``."""
+        if self.journal.failed is None:
+            return True
+        async with self._lock:
+            position = self.journal.position
+            outcome = await self.checkpoint_locked("recovery", "server")
+            if not outcome.ok:
+                return False
+            try:
+                await asyncio.to_thread(self.journal.resume_after, position)
+            except OSError as error:
+                log.error("the journal cannot start again: %s", error.strerror or error)
+                return False
+        self.world.accept_changes(self._refusal)
+        log.warning(
+            "the journal writes again after checkpoint %s: changes are accepted", outcome.path
+        )
+        for alarm in self.alarms:
+            alarm("the world is saved again (a checkpoint was written): changes are accepted")
+        return True
 
     async def checkpoint(self, reason: str, requested_by: str | None = None) -> CheckpointOutcome:
         """Write, verify and record a checkpoint; one at a time (a second call waits).
@@ -362,8 +404,9 @@ class Store:
     async def close(self, *, final_reason: str | None = "shutdown") -> CheckpointOutcome | None:
         """Final checkpoint (unless None or the journal failed), then close everything."""
         outcome = None
-        if self._sync_task is not None:
-            self._sync_task.cancel()
+        for task in (self._sync_task, self._resume_task):
+            if task is not None:
+                task.cancel()
         if final_reason is not None and self.journal.failed is None:
             outcome = await self.checkpoint(final_reason, "server")
         self.journal.close()

@@ -94,6 +94,11 @@ class World:
         """From now on every mutation raises WorldError(reason) (e.g. the journal failed)."""
         self.read_only_reason = reason
 
+    def accept_changes(self, reason: str) -> None:
+        """Undo ``refuse_changes(reason)`` (a refusal for another reason stays)."""
+        if self.read_only_reason == reason:
+            self.read_only_reason = None
+
     def remove_observer(self, observer: CommitObserver) -> None:
         self._observers.remove(observer)
 

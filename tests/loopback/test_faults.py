@@ -9,6 +9,8 @@
    --force-recover starts and says what is missing.
 4. A damaged records database: the server starts, moves it aside, warns the log and the
    wizards at login, and records from scratch; the world is intact.
+5. A full journal: changes refused and wizards told; once the space returns a checkpoint
+   is written, a new journal starts, and changes are taken again (and survive kill -9).
 
 A full disk is RLIMIT_FSIZE (``ServerProcess.file_size_limit``: writes past it fail with
 EFBIG, as they would with ENOSPC). SQLite appends to its write-ahead log from the start
@@ -20,7 +22,9 @@ log is the disk getting space back.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import resource
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -269,3 +273,62 @@ async def test_a_damaged_records_database_is_replaced_and_wizards_are_told(
     assert "records database was damaged" in log_of(second)
     with records_of(data) as fresh:
         assert [r.reason for r in fresh.recent_checkpoints_sync()] == ["shutdown", "manual"]
+
+
+# --------------------------------------- 5. a full journal, then the space comes back
+
+
+async def test_after_a_full_disk_the_world_takes_changes_again_once_space_returns(
+    tmp_path: Path,
+) -> None:
+    """The journal's write fails (the disk is full): changes are refused and wizards told;
+    the server keeps trying a checkpoint, which cannot fit while the disk is full; once the
+    space returns it writes one, starts a new journal after it, says so, and takes changes
+    again, which then survive a kill -9."""
+    data = tmp_path / "data"
+    await build_bulk(data, 120)  # the world's checkpoint (~400 KB) cannot fit under LIMIT
+    config = server_config(fsync="everysec", resume_interval_seconds=0.3)
+    server = ServerProcess(
+        data,
+        extra_config=config,
+        ssh=False,
+        file_size_limit=LIMIT,
+        file_size_hard_limit=resource.RLIM_INFINITY,
+    ).start()
+    try:
+        async with wizard_on(server) as wiz:
+            created = await wiz.command("@create $thing named gauge", MARK)
+            oid = int(re.search(r"\(#(\d+)\)", created[0]).group(1))  # type: ignore[union-attr]
+            acked = 0
+            text = "x" * 3000
+            for step in range(1, 400):
+                reply = await wiz.command(f"@describe #{oid} as {step} {text}", MARK)
+                if not reply[0].startswith("Description of gauge"):
+                    assert any("Server alarm" in line for line in reply), reply
+                    break
+                acked = step
+            assert acked > 0
+            refused = await wiz.command(f"@describe #{oid} as refused", MARK)
+            assert refused[0].startswith("The world cannot be saved right now"), refused
+            await asyncio.sleep(1.0)  # a few tries, each a checkpoint too big to fit
+            assert (await wiz.command(f"@describe #{oid} as still", MARK))[0].startswith(
+                "The world cannot be saved right now"
+            )
+            assert server.process is not None
+            unlimited = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+            resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE, unlimited)
+            await wiz.expect("the world is saved again", timeout=10)
+            assert await wiz.command(f"@describe #{oid} as after {acked}", MARK) == [
+                f"Description of gauge (#{oid}) set."
+            ]
+        kill9(server)
+        again = ServerProcess(data, extra_config=config, ssh=False).start()
+        try:
+            async with wizard_on(again) as wiz:
+                looked = await wiz.command(f"look #{oid}", MARK)
+                assert looked[1] == f"after {acked}", looked[:2]
+        finally:
+            again.stop()
+    finally:
+        if server.running:
+            server.stop()
