@@ -45,9 +45,11 @@ fuzz       A real server fed random byte streams, IAC floods, an unterminated
            stay up and answer; the player's p99 and the server's RSS are printed.
 
 Hypothesis runs against the telnet codec in the test suite (tests/unit/test_telnet_codec_fuzz.py).
-Not here yet (the lead's note lists them): kill -9 during standby catch-up (no standby yet),
-EIO (a device-mapper error target or a fault-injecting file layer), and a server that takes
-changes again when space returns without a restart.
+eio        A fault-injecting file layer (a sitecustomize on the server's PYTHONPATH: the server's
+           code is unchanged) makes the journal's write and fsync fail with EIO while a flag
+           file exists: wizards told, changes refused, and once the flag goes the server
+           writes a checkpoint, takes changes again, and a kill -9 loses nothing acknowledged.
+Not here yet: kill -9 during standby catch-up (there is no standby yet).
 """
 
 from __future__ import annotations
@@ -534,6 +536,108 @@ async def _journal_full_trial(data: Path, trial: int) -> tuple[bool, int, str]:
     return False, max(0, acked - value), ""
 
 
+# A fault-injecting file layer for the eio family: this sitecustomize, put on the server
+# process's PYTHONPATH, makes os.write and os.fsync on the journal's files fail with EIO
+# while the file named by MOO_EIO_FLAG exists (the device is failing); removing it is the
+# device coming back. The server's code is unchanged: it sees what a failing disk returns.
+EIO_SHIM = """
+import errno, os
+_flag = os.environ.get("MOO_EIO_FLAG", "")
+_write, _fsync = os.write, os.fsync
+
+
+def _journal(fd):
+    try:
+        return "/journal/" in os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return False
+
+
+def _failing(fd):
+    return bool(_flag) and os.path.exists(_flag) and _journal(fd)
+
+
+def write(fd, data):
+    if _failing(fd):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+    return _write(fd, data)
+
+
+def fsync(fd):
+    if _failing(fd):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+    return _fsync(fd)
+
+
+os.write, os.fsync = write, fsync
+"""
+
+
+async def run_eio(root: Path, trials: int) -> dict[str, Any]:
+    """EIO from the journal's writes and syncs (a fault-injecting file layer): wizards told,
+    nothing acknowledged lost, changes taken again once the device answers again."""
+    result = family()
+    shim = root / "eio-shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(EIO_SHIM)
+    for trial in range(trials):
+        data = root / f"eio-{trial}"
+        flag = root / f"eio-{trial}.failing"
+        cfg = config(fsync="always" if trial % 2 else "everysec")
+        cfg["persist"] = {**cfg["persist"], "resume_interval_seconds": 0.3}  # type: ignore[dict-item]
+        env = {"PYTHONPATH": f"{shim}:{REPO}", "MOO_EIO_FLAG": str(flag)}
+        server = ServerProcess(data, extra_config=cfg, ssh=False, env=env).start()
+        client = await wizard(server)
+        oid = await make_counter(client)
+        acked = 0
+        for step in range(1, 20):
+            reply = await client.command(f"@describe #{oid} as {step}", timeout=10)
+            if reply and reply[0].startswith("Description of counter"):
+                acked = step
+        flag.touch()  # the device starts failing
+        told = refused = False
+        for step in range(20, 60):
+            reply = await client.command(f"@describe #{oid} as {step}", timeout=10)
+            if reply and reply[0].startswith("Description of counter"):
+                acked = step
+                await asyncio.sleep(0.05)  # everysec: the failure shows at the next sync
+                continue
+            told = told or any("Server alarm" in line for line in reply)
+            refused = any("cannot be saved" in line for line in reply)
+            if refused:
+                break
+        flag.unlink()  # the device answers again
+        resumed = False
+        try:
+            await client.expect("the world is saved again", 15)
+            reply = await client.command(f"@describe #{oid} as 1000", timeout=10)
+            resumed = bool(reply) and reply[0].startswith("Description of counter")
+            acked = 1000 if resumed else acked
+        except AssertionError:
+            pass
+        await client.close()
+        assert server.process is not None
+        server.process.send_signal(signal.SIGKILL)
+        server.wait_exit()
+        again = ServerProcess(data, extra_config=cfg, ssh=False).start()
+        try:
+            client = await wizard(again)
+            found = await description(client, oid)
+            await client.close()
+        finally:
+            again.stop()
+        digits = re.match(r"\d+", found)
+        value = int(digits.group(0)) if digits else 0
+        result["trials"] += 1
+        result["failures"] += not (refused and resumed)
+        result["lost"] += max(0, acked - value) and 1
+        result["notes"].append(
+            f"trial {trial}: told {told}, refused {refused}, resumed {resumed}, "
+            f"acknowledged {acked}, found {value}"
+        )
+    return result
+
+
 TMPFS_MB = 24
 
 
@@ -716,6 +820,7 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
             "kill9_upgrade": lambda: run_kill9_upgrade(root, args.upgrade_trials),
             "disk_full": lambda: run_disk_full(root, args.full_trials),
             "tmpfs_full": lambda: run_tmpfs_full(root, args.full_trials),
+            "eio": lambda: run_eio(root, args.full_trials + 1),
             "fuzz": lambda: run_fuzz(root, args.fuzz_rounds),
         }
         for name in args.families:
@@ -734,7 +839,7 @@ def main() -> int:
     parser.add_argument(
         "--families",
         nargs="+",
-        default=["damage", "kill9", "kill9_upgrade", "disk_full", "tmpfs_full", "fuzz"],
+        default=["damage", "kill9", "kill9_upgrade", "disk_full", "tmpfs_full", "eio", "fuzz"],
     )
     parser.add_argument("--upgrade-trials", type=int, default=12)
     parser.add_argument("--kill-trials", type=int, default=20)
