@@ -25,8 +25,9 @@ from pathlib import Path
 
 from moo.errors import ProtocolError
 from moo.files import fsync_directory
-from moo.net.gate_protocol import FrameDecoder, bool_field, encode_frame
+from moo.net.gate_protocol import FrameDecoder, encode_frame
 from moo.net.ssh_library import asyncssh
+from moo.protocol import gate
 
 log = logging.getLogger("moo.ssh_gate")  # the gate's logger: these lines are the gate's
 
@@ -42,8 +43,8 @@ class WorldLink:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
-        self._decoder = FrameDecoder()
-        self._frames: deque[dict[str, object]] = deque()
+        self._decoder = FrameDecoder(gate.decode_to_gate)
+        self._frames: deque[gate.ToGate] = deque()
 
     @classmethod
     async def connect(cls, path: str) -> WorldLink:
@@ -51,12 +52,12 @@ class WorldLink:
         reader, writer = await asyncio.open_unix_connection(path)
         return cls(reader, writer)
 
-    async def send(self, msg: dict[str, object]) -> None:
+    async def send(self, msg: gate.FromGate) -> None:
         """Send one frame, waiting while the world is slow to read. Raises OSError."""
         self._writer.write(encode_frame(msg))
         await self._writer.drain()
 
-    async def recv(self) -> dict[str, object] | None:
+    async def recv(self) -> gate.ToGate | None:
         """The next frame, or None at EOF. Raises OSError, ProtocolError."""
         while not self._frames:
             data = await self._reader.read(65536)
@@ -73,14 +74,14 @@ class WorldLink:
         """Send a ``close`` frame if ``reason`` is given (best effort), then close."""
         if reason is not None and not self._writer.is_closing():
             with contextlib.suppress(OSError):
-                self._writer.write(encode_frame({"t": "close", "reason": reason}))
+                self._writer.write(encode_frame(gate.Close(reason)))
         self._writer.close()
         with contextlib.suppress(OSError, TimeoutError):
             await asyncio.wait_for(self._writer.wait_closed(), CLOSE_TIMEOUT)
 
 
 async def authenticate(
-    world_socket: str, user: str, method: str, secret: str, peer: str
+    world_socket: str, user: str, method: gate.AuthMethod, secret: str, peer: str
 ) -> WorldLink | None:
     """Ask the world about one login attempt; the open stream if accepted, else None."""
     try:
@@ -91,13 +92,13 @@ async def authenticate(
         )
         return None
     try:
-        await link.send({"t": "auth", "user": user, "method": method, "secret": secret})
+        await link.send(gate.Auth(gate.GATE_PROTOCOL, user, method, secret))
         reply = await asyncio.wait_for(link.recv(), AUTH_TIMEOUT)
-        if reply is None or reply["t"] != "auth":
+        if not isinstance(reply, gate.AuthReply):
             raise ProtocolError("no auth reply")
-        if bool_field(reply, "ok"):
+        if reply.ok:
             return link
-        reason = reply.get("reason")
+        reason = reply.reason
         log.info("login refused for %r (%s) from %s: %s", user, method, peer, reason)
     except (TimeoutError, OSError, ProtocolError) as exc:
         log.warning("auth of %r from %s failed: %s", user, peer, str(exc) or "timeout")
@@ -113,7 +114,7 @@ async def _connect_control(world_socket: str, reconnect_grace: float) -> WorldLi
     while True:
         try:
             link = await WorldLink.connect(world_socket)
-            await link.send({"t": "control", "pid": os.getpid()})
+            await link.send(gate.Control(gate.GATE_PROTOCOL, os.getpid()))
             return link
         except OSError:
             if asyncio.get_running_loop().time() >= deadline:

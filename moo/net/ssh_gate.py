@@ -3,7 +3,7 @@
 Live SSH sessions cannot move between processes (their cipher state lives in
 the process), but the world server is hot-upgraded by replacing its process.
 So SSH ends here, in a small long-lived process, and every session reaches the
-world as a plain Unix-socket stream of frames (``moo/net/gate_protocol.py``)
+world as a plain Unix-socket stream of typed frames (``moo/protocol/gate.py``)
 that the world treats like a telnet connection and can pass to its successor.
 
 The pipeline:
@@ -11,13 +11,13 @@ The pipeline:
 1. The world server binds the TCP listener, calls ``ensure_host_key`` and starts
    ``python -m moo.net.ssh_gate --listen-fd N --world-socket PATH --host-key PATH``.
 2. The gate connects its control socket (its lifeline) to PATH and sends
-   ``{"t": "control", "pid": ...}``.
+   ``Control {version, pid}``.
 3. Each password or public-key attempt opens a fresh session socket and sends
-   ``auth``; the world answers. The socket of the attempt asyncssh accepts
-   becomes that connection's session stream; the others are closed.
-4. The shell opens: ``open`` (terminal type and size), then ``line`` for each
-   line from asyncssh's line editor and ``resize`` on window changes. From the
-   world: ``out``, ``echo`` and ``close``. Each ``out`` write waits for the channel to
+   ``Auth {version, ...}``; the world answers ``AuthReply``. The socket of the
+   attempt asyncssh accepts becomes that connection's session stream; the others are closed.
+4. The shell opens: ``Open`` (terminal type and size), then ``Line`` for each
+   line from asyncssh's line editor and ``Resize`` on window changes. From the
+   world: ``Out``, ``Echo`` and ``Close``. Each ``Out`` write waits for the channel to
    drain below asyncssh's 64 KiB high-water mark, so a slow SSH reader holds at most
    that plus one frame here and pushes back on the world's socket.
    ``ssh host cmd`` sends the command as one line and relays output until 1 s of quiet.
@@ -44,8 +44,8 @@ from typing import Any
 from moo.errors import ProtocolError
 from moo.net.gate_link import CLOSE_TIMEOUT, WorldLink, authenticate, hold_control
 from moo.net.gate_link import ensure_host_key as ensure_host_key  # moo/app.py imports it here
-from moo.net.gate_protocol import bool_field, str_field
 from moo.net.ssh_library import asyncssh
+from moo.protocol import gate
 
 log = logging.getLogger("moo.ssh_gate")
 
@@ -53,7 +53,7 @@ COMMAND_IDLE = 1.0
 """``ssh host cmd``: close this long after the world's last output."""
 MAX_LINE_CHARS = 8192
 """Longest line forwarded. Above the world's 4096-byte limit, so the world sees and
-rejects an over-long line; at 6 JSON bytes a character at worst it still fits a frame."""
+rejects an over-long line; at 4 UTF-8 bytes a character at worst it still fits a frame."""
 DEFAULT_SIZE = (80, 24)
 
 LOST_MESSAGE = "Connection to the world was lost."
@@ -113,7 +113,7 @@ class GateConnection(asyncssh.SSHServer):
         exported = key.export_public_key("openssh").decode("ascii")
         return await self._check(username, "publickey", " ".join(exported.split()[:2]))
 
-    async def _check(self, user: str, method: str, secret: str) -> bool:
+    async def _check(self, user: str, method: gate.AuthMethod, secret: str) -> bool:
         attempt = (user, method, secret)
         if attempt not in self._candidates:
             link = await authenticate(self._gate.world_socket, user, method, secret, self._peer)
@@ -175,15 +175,14 @@ class GateSession:
         command = process.command
         try:
             await self._link.send(
-                {
-                    "t": "open",
-                    "term": term or "unknown",
-                    "cols": _dimension(cols, DEFAULT_SIZE[0]),
-                    "rows": _dimension(rows, DEFAULT_SIZE[1]),
-                }
+                gate.Open(
+                    term or "unknown",
+                    _dimension(cols, DEFAULT_SIZE[0]),
+                    _dimension(rows, DEFAULT_SIZE[1]),
+                )
             )
             if command is not None:
-                await self._link.send({"t": "line", "text": command[:MAX_LINE_CHARS]})
+                await self._link.send(gate.Line(command[:MAX_LINE_CHARS]))
         except OSError:
             await self._finish(LOST_MESSAGE, None)
             return
@@ -214,11 +213,10 @@ class GateSession:
             try:
                 line = await stdin.readline()
             except asyncssh.TerminalSizeChanged as change:
-                msg: dict[str, object] = {
-                    "t": "resize",
-                    "cols": _dimension(change.width, DEFAULT_SIZE[0]),
-                    "rows": _dimension(change.height, DEFAULT_SIZE[1]),
-                }
+                msg: gate.Line | gate.Resize = gate.Resize(
+                    _dimension(change.width, DEFAULT_SIZE[0]),
+                    _dimension(change.height, DEFAULT_SIZE[1]),
+                )
             except (asyncssh.BreakReceived, asyncssh.SignalReceived):
                 continue
             except (OSError, asyncssh.Error) as exc:
@@ -228,7 +226,7 @@ class GateSession:
                     return "", "client closed the session"
                 text = line[:-1] if line.endswith("\n") else line
                 text = text[:-1] if text.endswith("\r") else text
-                msg = {"t": "line", "text": text[:MAX_LINE_CHARS]}
+                msg = gate.Line(text[:MAX_LINE_CHARS])
             try:
                 await self._link.send(msg)
             except OSError:
@@ -248,16 +246,15 @@ class GateSession:
             if msg is None:
                 return LOST_MESSAGE, None
             try:
-                kind = msg["t"]
-                if kind == "out":
-                    stdout.write(str_field(msg, "text"))
+                if isinstance(msg, gate.Out):
+                    stdout.write(msg.text)
                     await stdout.drain()  # backpressure: the channel buffer stays bounded
-                elif kind == "echo":
-                    self._set_echo(bool_field(msg, "on"))
-                elif kind == "close":
-                    return str_field(msg, "reason"), None
+                elif isinstance(msg, gate.Echo):
+                    self._set_echo(msg.on)
+                elif isinstance(msg, gate.Close):
+                    return msg.reason, None
                 else:
-                    raise ProtocolError(f'unexpected "{kind}" frame from the world')
+                    raise ProtocolError(f"unexpected {type(msg).__name__} frame from the world")
             except ProtocolError as exc:
                 log.warning("%r: bad frame from the world: %s", self._owner.user, exc)
                 return LOST_MESSAGE, f"protocol error: {exc}"

@@ -34,7 +34,6 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from moo.accounts import Passwords
 from moo.app import core_world_builder
@@ -50,6 +49,7 @@ from moo.net.telnet_codec import TelnetCodec
 from moo.persist.records import Records
 from moo.persist.recovery import Recovered, catch_up
 from moo.persist.store import Store
+from moo.protocol import upgrade as msg
 from moo.server import Server
 from moo.upgrade import channel as ch
 from moo.upgrade import transfer
@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 class Takeover:
     """What the old server handed over, before GO."""
 
-    freeze: dict[str, Any]
+    freeze: msg.Freeze
     lock_fd: int
     listener_fds: dict[str, int]
 
@@ -118,10 +118,10 @@ async def load(config: Config) -> Loaded:
     return Loaded(recovered, records, time.monotonic() - started)
 
 
-async def receive_precopy(control: ch.Channel, server: Server, message: dict[str, Any]) -> Prebuilt:
+async def receive_precopy(control: ch.Channel, server: Server, message: msg.Precopy) -> Prebuilt:
     """Step 3: the PRECOPY (``message``) and every session with its socket, built
     frozen while the old server still serves. Raises ProtocolError, ValueError..."""
-    prebuilt = Prebuilt(float(message["now"]))
+    prebuilt = Prebuilt(message.now)
     received = await transfer.receive(control, functools.partial(prebuilt.build, server))
     if received.sessions != prebuilt.count:
         raise ProtocolError(f"DONE says {received.sessions} sessions; {prebuilt.count} came")
@@ -129,23 +129,23 @@ async def receive_precopy(control: ch.Channel, server: Server, message: dict[str
 
 
 def receive_freeze(
-    message: dict[str, Any], fds: list[int], loaded: Loaded, data_dir: Path
-) -> Takeover | dict[str, Any]:
+    message: msg.Message, fds: list[int], loaded: Loaded, data_dir: Path
+) -> Takeover | msg.Restart:
     """Step 4 up to the sessions: the Takeover (caught up with the journal), or the
     RESTART message. Raises ProtocolError, MooError."""
-    if message.get("t") == "restart":
+    if isinstance(message, msg.Restart):
         for fd in fds:
             os.close(fd)
         return message
-    if message.get("t") != "freeze":
+    if not isinstance(message, msg.Freeze):
         for fd in fds:
             os.close(fd)
-        raise ProtocolError(f"expected FREEZE, got {message.get('t')!r}")
-    names = [str(name) for name in message.get("listeners", [])]
+        raise ProtocolError(f"expected FREEZE, got {message.__struct_config__.tag!r}")
+    names = message.listeners
     if len(fds) != len(names) + 1:
         raise ProtocolError(f"FREEZE came with {len(fds)} fds for {len(names)} listeners")
     takeover = Takeover(message, fds[0], dict(zip(names, fds[1:], strict=True)))
-    position = int(message["position"])
+    position = message.position
     recovered = loaded.recovered
     caught = catch_up(recovered.world, data_dir / "journal", recovered.position, position)
     recovered.position = position
@@ -180,13 +180,13 @@ class Prebuilt:
     def count(self) -> int:
         return len(self.sessions)
 
-    def build(self, server: Server, batch: list[tuple[dict[str, Any], int]]) -> None:
+    def build(self, server: Server, batch: list[tuple[msg.Item, int]]) -> None:
         for item, fd in batch:
             conn, session = _rebuild(server, item, fd, self.now)
             conn.watch_while_frozen()  # the thaw then registers only those with input
             self.sessions[session.id] = (conn, session)
 
-    def rebuild(self, server: Server, items: list[dict[str, Any]]) -> None:
+    def rebuild(self, server: Server, items: list[msg.Item]) -> None:
         """Sessions that changed since the pre-copy, on the sockets already here."""
         for item in items:
             sid = int(item["session"]["id"])
@@ -212,9 +212,7 @@ class Prebuilt:
         os.close(entry[0].detach())
 
 
-def _rebuild(
-    server: Server, item: dict[str, Any], fd: int, now: float
-) -> tuple[Connection, Session]:
+def _rebuild(server: Server, item: msg.Item, fd: int, now: float) -> tuple[Connection, Session]:
     """One connection and session, frozen, from its exported state and socket."""
     limits = server.config.limits
     state = item["conn"]
@@ -250,11 +248,13 @@ def take_listeners(server: Server, takeover: Takeover) -> AdoptedGate | None:
         kind = "ssh" if name == "ssh-gate" else "telnet"
         listener = Listener(loop, sock, name, functools.partial(server.accept, kind=kind))
         server.listeners[name] = listener  # started by server.thaw() after GO
-    gate_pid = takeover.freeze.get("gate_pid")
-    return AdoptedGate(gate_pid) if isinstance(gate_pid, int) else None
+    gate_pid = takeover.freeze.gate_pid
+    return AdoptedGate(gate_pid) if gate_pid is not None else None
 
 
-async def send_error(control: ch.Channel, reason: str) -> None:
+async def send_error(control: ch.Channel, reason: str, *, before_hello: bool = False) -> None:
+    """ERROR to the running server; ``before_hello``: in HELLO's encoding (JSON)."""
+    error = msg.Error(reason[:2000])
     with contextlib.suppress(OSError, ProtocolError):
-        await control.send({"t": "error", "reason": reason[:2000]})
+        await (control.send_hello(error) if before_hello else control.send(error))
     log.error("hot upgrade: %s", reason)

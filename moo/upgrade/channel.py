@@ -4,38 +4,20 @@ A ``socket.socketpair(AF_UNIX, SOCK_SEQPACKET)``: the old server keeps one end a
 passes the other to the replacement (the only file descriptor it inherits). SEQPACKET
 keeps message boundaries, and file descriptors ride on the message that describes
 them (``SCM_RIGHTS``), so a batch of sessions and its sockets arrive together or not
-at all. Messages are JSON objects with a type ``t`` (msgspec's codec: the stdlib's took
-10 us per session each way, a fifth of the freeze at 1000 sessions); at most
-``MAX_FDS`` descriptors go with one message (the kernel refuses more than 253) and a
-message stays under ``MAX_MESSAGE`` bytes, so big session state is split across several.
-
-The conversation (see handoff.py and adopt.py):
-
-    replacement -> old   hello   {version, formats: {session_state, journal, checkpoint}, checks}
-    old -> replacement   precopy {now}           level 1, while the old server still serves:
-    old -> replacement   output / input {sid, ...}   big unsent output or unread lines, chunked
-    old -> replacement   sessions {items: [...]}  + one fd per item   (repeated)
-    old -> replacement   done    {sessions: N, changed: N, gone: []}
-    replacement -> old   prebuilt {sessions: N}
-    old -> replacement   freeze  {position, listeners: [...], gate_pid, ...}  + lock, listener fds
-    old -> replacement   output / input / sessions   as above, for sessions new since
-    old -> replacement   updates {items: [...]}  sessions changed since the pre-copy, no fds
-    old -> replacement   done    {sessions: N, changed: N, gone: [session ids]}
-    replacement -> old   ready   {sessions: N}   (or "error" {reason} at any step)
-    old -> replacement   go      {frozen_at}     the freeze began (time.monotonic())
-    replacement -> old   serving {}              the old server's point of no return
-    (level 3: old -> replacement restart {command}, then the old server exits)
+at all. Messages are the typed Structs of ``moo/protocol/upgrade.py``, which lists the
+conversation: msgpack after HELLO, JSON for HELLO itself (``send_hello`` /
+``receive_hello``). At most ``MAX_FDS`` descriptors go with one message (the kernel
+refuses more than 253) and a message stays under ``MAX_MESSAGE`` bytes, so big session
+state is split across several.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any
-
-import msgspec
 
 from moo.errors import ChannelClosed, ProtocolError
+from moo.protocol import upgrade as msg
 
 MAX_FDS = 200
 MAX_MESSAGE = 60_000
@@ -50,20 +32,6 @@ def socketpair() -> tuple[socket.socket, socket.socket]:
     return parent, child
 
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder()
-
-
-def decode(data: bytes) -> dict[str, Any]:
-    try:
-        message = _decoder.decode(data)
-    except msgspec.DecodeError as error:
-        raise ProtocolError(f"control message is not JSON: {error}") from None
-    if not isinstance(message, dict) or not isinstance(message.get("t"), str):
-        raise ProtocolError("control message has no type")
-    return message
-
-
 class Channel:
     """One end of the control channel, used from the event loop."""
 
@@ -71,11 +39,15 @@ class Channel:
         sock.setblocking(False)
         self.sock = sock
 
-    async def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
-        await self.send_encoded(_encoder.encode(message), fds)
+    async def send(self, message: msg.Message, fds: list[int] | None = None) -> None:
+        await self.send_encoded(msg.encode(message), fds)
+
+    async def send_hello(self, message: msg.Hello | msg.Error) -> None:
+        """The replacement's first message (or an ERROR in its place), in JSON."""
+        await self.send_encoded(msg.encode_hello(message))
 
     async def send_encoded(self, data: bytes, fds: list[int] | None = None) -> None:
-        """Send one message already encoded (``encode_item``/``batch_message``)."""
+        """Send one message already encoded (``msg.batch``)."""
         loop = asyncio.get_running_loop()
         while not self._try_send(data, fds):
             ready = loop.create_future()
@@ -85,10 +57,10 @@ class Channel:
             finally:
                 loop.remove_writer(self.sock.fileno())
 
-    def send_nowait(self, message: dict[str, Any], fds: list[int] | None = None) -> bool:
+    def send_nowait(self, message: msg.Message, fds: list[int] | None = None) -> bool:
         """Send ``message`` at once if the socket has room (True), without yielding to
         the loop; False if it would have to wait (then ``send`` it)."""
-        return self._try_send(_encoder.encode(message), fds)
+        return self._try_send(msg.encode(message), fds)
 
     def _try_send(self, data: bytes, fds: list[int] | None) -> bool:
         if fds and len(fds) > MAX_FDS:
@@ -104,9 +76,26 @@ class Channel:
             return False
         return True
 
-    async def receive(self) -> tuple[dict[str, Any], list[int]]:
+    async def receive(self) -> tuple[msg.Message, list[int]]:
         """The next message and the descriptors that came with it. ChannelClosed on EOF,
         ProtocolError for anything that is not a message."""
+        data, fds = await self._receive()
+        try:
+            return msg.decode(data), fds
+        except ProtocolError:
+            _close(fds)
+            raise
+
+    async def receive_hello(self) -> msg.Hello | msg.Error:
+        """The replacement's first message (no descriptors come with it). ChannelClosed
+        on EOF; ProtocolError for anything else, or a HELLO of another protocol."""
+        data, fds = await self._receive()
+        _close(fds)
+        if fds:
+            raise ProtocolError("descriptors came with the HELLO")
+        return msg.decode_hello(data)
+
+    async def _receive(self) -> tuple[bytes, list[int]]:
         loop = asyncio.get_running_loop()
         while True:
             try:
@@ -122,23 +111,28 @@ class Channel:
             if not data and not fds:
                 raise ChannelClosed("the other side closed the control channel")
             if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
-                for fd in fds:
-                    socket.close(fd)
+                _close(fds)
                 raise ProtocolError("a control message was truncated")
-            return decode(data), list(fds)
+            return data, list(fds)
 
     def close(self) -> None:
         self.sock.close()
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        socket.close(fd)
 
 
 Batch = tuple[list[bytes], list[int]]
 
 
 class Batcher:
-    """JSON-encoded items, each with its one fd, gathered into messages under MAX_FDS and
-    MAX_MESSAGE as they come, so each message can leave as soon as it is full (the other
-    side rebuilds a batch while this one exports the next). Each item is encoded once, by
-    the caller: encoding 1000 sessions twice was a third of a hot upgrade's freeze."""
+    """Encoded items (``msg.encode_item``), each with its one fd, gathered into
+    messages under MAX_FDS and MAX_MESSAGE as they come, so each message can leave as
+    soon as it is full (the other side rebuilds a batch while this one exports the
+    next). Each item is encoded once, by the caller: encoding 1000 sessions twice was a
+    third of a hot upgrade's freeze."""
 
     def __init__(self) -> None:
         self._items: list[bytes] = []
@@ -165,12 +159,3 @@ class Batcher:
         batch = (self._items, self._fds)
         self._items, self._fds, self._size = [], [], 0
         return batch
-
-
-def batch_message(kind: str, encoded: list[bytes]) -> bytes:
-    """``{"t": kind, "items": [...]}`` from items already encoded."""
-    return b'{"t":"' + kind.encode() + b'","items":[' + b",".join(encoded) + b"]}"
-
-
-def encode_item(item: dict[str, Any]) -> bytes:
-    return _encoder.encode(item)

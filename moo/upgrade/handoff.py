@@ -35,6 +35,7 @@ from moo import __version__
 from moo.config import Config
 from moo.errors import MooError
 from moo.persist.upgrade_records import UpgradeLog
+from moo.protocol import upgrade as msg
 from moo.upgrade import channel as ch
 from moo.upgrade.handover import Handover, Result, UpgradeFailed, expect
 from moo.upgrade.protocol import Plan, choose_level
@@ -201,7 +202,9 @@ class Upgrader:
             await self.server.announce(self.config.upgrade.message_before)
             warned = True
             loaded = time.monotonic()
-            hello = await expect(control, child, "hello", self.config.upgrade.load_timeout_seconds)
+            hello = await expect(
+                control, child, msg.Hello, self.config.upgrade.load_timeout_seconds
+            )
             plan = choose_level(hello)
             request.report(
                 f"Replacement version {plan.version} loaded in "

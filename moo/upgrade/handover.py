@@ -30,8 +30,11 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
+
 from moo.errors import MooError
 from moo.gc_control import gc_paused
+from moo.protocol import upgrade as msg
 from moo.upgrade import channel as ch
 from moo.upgrade import sd_notify, transfer
 from moo.upgrade.protocol import Plan, summary
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+_M = TypeVar("_M", bound=msgspec.Struct)
 
 UPGRADING = "The server is being upgraded; try again in a moment."
 
@@ -120,13 +124,13 @@ class Handover:
         if journal.failed is not None:
             raise UpgradeFailed(f"the journal cannot be trusted: {journal.failed}")
         ready_timeout = self.up.config.upgrade.ready_timeout_seconds
-        await expect(self.control, self.child, "ready", ready_timeout)
+        await expect(self.control, self.child, msg.Ready, ready_timeout)
         # The replacement measures the pause itself, to its thaw, from ``frozen_at``
         # (CLOCK_MONOTONIC is shared by processes), and records it.
-        await self.control.send({"t": "go", "frozen_at": started})
+        await self.control.send(msg.Go(started))
         # The replacement now becomes the data directory's writer and says SERVING before
         # it reads or writes anything; without SERVING this server may still carry on.
-        await expect(self.control, self.child, "serving", ready_timeout)
+        await expect(self.control, self.child, msg.Serving, ready_timeout)
         freeze_ms = (time.monotonic() - started) * 1000
         self.up.handed_over.set()  # committed: the replacement serves from here on
         sd_notify.notify(f"MAINPID={self.child.pid}")  # before this process exits
@@ -181,7 +185,7 @@ class Handover:
             "the pre-copy",
         )
         await expect(
-            self.control, self.child, "prebuilt", self.up.config.upgrade.ready_timeout_seconds
+            self.control, self.child, msg.Prebuilt, self.up.config.upgrade.ready_timeout_seconds
         )
         log.info(
             "pre-copied %d session(s) while serving (%.0f ms)",
@@ -222,27 +226,26 @@ class Handover:
         )
         return sent.sessions
 
-    def _freeze_message(self, level: int) -> tuple[dict[str, Any], list[int]]:
+    def _freeze_message(self, level: int) -> tuple[msg.Freeze, list[int]]:
         """FREEZE, with the data-dir lock and listener fds."""
         listeners = list(self.server.listeners.values())
-        freeze = {
-            "t": "freeze",
-            "level": level,
-            "position": self.up.store.journal.position,
-            "listeners": [listener.name for listener in listeners],
-            "gate_pid": self.up.gate.pid if self.up.gate is not None else None,
-            "upgrade_id": self.upgrade_id,
-            "requested_by": self.request.by,
-            "player": self.request.player,
-            "command": self.request.command,
-            "serve_args": self.up.serve_args,
-        }
+        freeze = msg.Freeze(
+            level=level,
+            position=self.up.store.journal.position,
+            listeners=[listener.name for listener in listeners],
+            gate_pid=self.up.gate.pid if self.up.gate is not None else None,
+            upgrade_id=self.upgrade_id,
+            requested_by=self.request.by,
+            player=self.request.player,
+            command=self.request.command,
+            serve_args=self.up.serve_args,
+        )
         return freeze, [self.up.lock_fd, *(listener.sock.fileno() for listener in listeners)]
 
     async def _restart(self, started: float) -> Result:
         """Level 3: save, close everyone cleanly, stop, let the replacement start cold."""
         await self._final_checkpoint()
-        await self.control.send({"t": "restart", "command": self.request.command})
+        await self.control.send(msg.Restart(self.request.command))
         self.up.handed_over.set()
         sd_notify.notify(f"MAINPID={self.child.pid}")
         records = self.up.store.records
@@ -270,10 +273,18 @@ class Handover:
 
 
 async def expect(
-    control: ch.Channel, child: asyncio.subprocess.Process, wanted: str, timeout: float
-) -> dict[str, Any]:
-    """The replacement's next message, which must be ``wanted``. Raises UpgradeFailed."""
-    receive = asyncio.ensure_future(control.receive())
+    control: ch.Channel,
+    child: asyncio.subprocess.Process,
+    wanted: type[_M],
+    timeout: float,
+) -> _M:
+    """The replacement's next message, which must be a ``wanted`` (``msg.Hello``: its
+    first, in JSON, refused if of another protocol). Raises UpgradeFailed."""
+    name = wanted.__struct_config__.tag
+    assert isinstance(name, str)
+    receiving: Coroutine[Any, Any, object]
+    receiving = control.receive_hello() if wanted is msg.Hello else _message(control)
+    receive = asyncio.ensure_future(receiving)
     exited = asyncio.ensure_future(child.wait())
     try:
         done, _ = await asyncio.wait(
@@ -284,24 +295,30 @@ async def expect(
             if not task.done():
                 task.cancel()
     if receive in done and receive.exception() is None:
-        message, fds = receive.result()
-        for fd in fds:
-            os.close(fd)
-        kind = message.get("t")
-        if kind == "error":
-            raise UpgradeFailed(f"the replacement reported: {message.get('reason', '?')}")
-        if kind != wanted:
-            raise UpgradeFailed(f"the replacement sent {kind!r} where {wanted!r} was expected")
+        message = receive.result()
+        if isinstance(message, msg.Error):
+            raise UpgradeFailed(f"the replacement reported: {message.reason}")
+        if not isinstance(message, wanted):
+            kind = message.__struct_config__.tag if isinstance(message, msgspec.Struct) else "?"
+            raise UpgradeFailed(f"the replacement sent {kind!r} where {name!r} was expected")
         return message
     if not done:
-        raise UpgradeFailed(f"the replacement did not send {wanted.upper()} within {timeout:.0f} s")
+        raise UpgradeFailed(f"the replacement did not send {name.upper()} within {timeout:.0f} s")
     try:  # it exited, or the channel broke: give an exiting child a moment to say how
         code: int | None = await asyncio.wait_for(child.wait(), 2.0)
     except TimeoutError:
         code = None
     if code is not None:
         raise UpgradeFailed(
-            f"the replacement exited with status {code} before {wanted.upper()}"
+            f"the replacement exited with status {code} before {name.upper()}"
             " (its error is in the server log)"
         )
     raise UpgradeFailed(f"the replacement broke the protocol: {receive.exception()}")
+
+
+async def _message(control: ch.Channel) -> msg.Message:
+    """The next message; descriptors nobody expects are closed."""
+    message, fds = await control.receive()
+    for fd in fds:
+        os.close(fd)
+    return message

@@ -10,15 +10,17 @@ The three levels (shared/seeds/checkpoint-restore-three-level-fallback.md):
 3. **Restart**, when it cannot take listening sockets either: a final checkpoint, the
    old server exits, the replacement starts cold (a few seconds without a listener).
 
-A replacement that speaks another handoff protocol, cannot read this world's checkpoint
+A replacement that speaks another handoff protocol (``HANDOFF_PROTOCOL``, checked when
+its HELLO is decoded: ``moo/protocol/upgrade.py``), cannot read this world's checkpoint
 or journal format, or fails a self-check is refused outright: the old server carries on.
+One that speaks another SSH gate protocol cannot talk to the running gate, so it gets
+level 3 (the old server stops the gate; the replacement starts its own).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
 from moo import __version__
 from moo.errors import ProtocolError
@@ -26,8 +28,10 @@ from moo.net.session import SESSION_STATE_VERSION
 from moo.net.telnet_codec import STATE_VERSION as TELNET_STATE_VERSION
 from moo.persist.journal import JOURNAL_FORMAT
 from moo.persist.snapshot import FORMAT_VERSION as CHECKPOINT_FORMAT
+from moo.protocol.gate import GATE_PROTOCOL
+from moo.protocol.upgrade import HANDOFF_PROTOCOL as HANDOFF_PROTOCOL
+from moo.protocol.upgrade import Hello
 
-HANDOFF_PROTOCOL = 2  # 2: sessions are pre-copied before the freeze
 SESSIONS, LISTENERS, RESTART = "sessions", "listeners", "restart"
 
 
@@ -38,21 +42,21 @@ def reads() -> dict[str, list[int]]:
         "journal": [JOURNAL_FORMAT],
         "session_state": [SESSION_STATE_VERSION],
         "telnet_state": [TELNET_STATE_VERSION],
+        "gate": [GATE_PROTOCOL],
     }
 
 
-def hello(checks: dict[str, str], load_seconds: float) -> dict[str, Any]:
+def hello(checks: dict[str, str], load_seconds: float) -> Hello:
     """The replacement's HELLO: ``checks`` maps each self-check to "ok" or what failed."""
-    return {
-        "t": "hello",
-        "protocol": HANDOFF_PROTOCOL,
-        "version": __version__,
-        "pid": os.getpid(),
-        "reads": reads(),
-        "accepts": [SESSIONS, LISTENERS, RESTART],
-        "checks": checks,
-        "load_seconds": load_seconds,
-    }
+    return Hello(
+        protocol=HANDOFF_PROTOCOL,
+        version=__version__,
+        pid=os.getpid(),
+        reads=reads(),
+        accepts=[SESSIONS, LISTENERS, RESTART],
+        checks=checks,
+        load_seconds=load_seconds,
+    )
 
 
 def summary(version: str, pid: int, level: int, sessions: int, pause_ms: float) -> str:
@@ -71,36 +75,30 @@ class Plan:
     pid: int
 
 
-def _reads(message: dict[str, Any], what: str) -> list[object]:
-    found = message.get("reads", {})
-    value = found.get(what, []) if isinstance(found, dict) else []
-    return value if isinstance(value, list) else []
-
-
-def choose_level(message: dict[str, Any]) -> Plan:
+def choose_level(message: Hello) -> Plan:
     """The level to hand over at. Raises ProtocolError (why) for an incompatible replacement."""
-    protocol = message.get("protocol")
-    if protocol != HANDOFF_PROTOCOL:
+    if message.protocol != HANDOFF_PROTOCOL:  # decode_hello refuses it first
+        theirs = message.protocol
         raise ProtocolError(
-            f"it speaks handoff protocol {protocol!r}; this server speaks {HANDOFF_PROTOCOL}"
+            f"it speaks handoff protocol {theirs!r}; this server speaks {HANDOFF_PROTOCOL}"
         )
-    version, pid = str(message.get("version", "?")), message.get("pid")
-    if not isinstance(pid, int):
-        raise ProtocolError("its hello has no pid")
-    checks = message.get("checks")
-    if not isinstance(checks, dict):
-        raise ProtocolError("its hello has no self-checks")
-    failed = [f"{name}: {result}" for name, result in checks.items() if result != "ok"]
+    version, pid = message.version, message.pid
+    failed = [f"{name}: {result}" for name, result in message.checks.items() if result != "ok"]
     if failed:
         raise ProtocolError("its self-checks failed: " + "; ".join(failed))
+    found = message.reads
     for what, ours in (("checkpoint", CHECKPOINT_FORMAT), ("journal", JOURNAL_FORMAT)):
-        if ours not in _reads(message, what):
+        if ours not in found.get(what, []):
             raise ProtocolError(f"it cannot read this world's {what} format (version {ours})")
-    accepts = message.get("accepts", [])
-    accepts = accepts if isinstance(accepts, list) else []
+    accepts = message.accepts
+    if GATE_PROTOCOL not in found.get("gate", []):
+        if RESTART in accepts:
+            why = f"it does not speak SSH gate protocol {GATE_PROTOCOL}"
+            return Plan(3, why, version, pid)
+        raise ProtocolError(f"it does not speak SSH gate protocol {GATE_PROTOCOL}")
     sessions_ok = (
-        SESSION_STATE_VERSION in _reads(message, "session_state")
-        and TELNET_STATE_VERSION in _reads(message, "telnet_state")
+        SESSION_STATE_VERSION in found.get("session_state", [])
+        and TELNET_STATE_VERSION in found.get("telnet_state", [])
         and SESSIONS in accepts
     )
     if sessions_ok:

@@ -13,7 +13,6 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
 
 from moo import __version__
 from moo.accounts import Passwords
@@ -25,6 +24,7 @@ from moo.net.gate_process import Gate
 from moo.persist import lock
 from moo.persist.store import Store
 from moo.persist.upgrade_records import UpgradeLog
+from moo.protocol import upgrade as msg
 from moo.runtime import Runtime, handle_stop_signals, run
 from moo.server import Server
 from moo.upgrade import adopt, protocol
@@ -44,18 +44,18 @@ async def serve_replacement(
         loaded = await adopt.load(config)
         checks = adopt.self_checks(loaded.recovered.world)
     except (MooError, OSError) as error:
-        await adopt.send_error(control, f"cannot load the world: {error}")
+        await adopt.send_error(control, f"cannot load the world: {error}", before_hello=True)
         return 1
-    await control.send(protocol.hello(checks, loaded.load_seconds))
+    await control.send_hello(protocol.hello(checks, loaded.load_seconds))
     log.info("loaded in %.1f s; waiting for the running server to freeze", loaded.load_seconds)
     server = adopt.new_server(config, loaded.recovered.world, Passwords(config.password_hash))
     prebuilt = adopt.Prebuilt(time.monotonic())
     try:
         message, fds = await control.receive()
-        if message.get("t") == "precopy":
+        if isinstance(message, msg.Precopy):
             with loading_world():  # nobody waits on the pre-copy: collect, then freeze
                 prebuilt = await adopt.receive_precopy(control, server, message)
-            await control.send({"t": "prebuilt", "sessions": prebuilt.count})
+            await control.send(msg.Prebuilt(prebuilt.count))
             message, fds = await control.receive()
         received = adopt.receive_freeze(message, fds, loaded, config.data_dir)
     except ChannelClosed as error:
@@ -80,14 +80,14 @@ async def serve_replacement(
     except (MooError, OSError, ValueError, KeyError, TypeError) as error:
         await adopt.send_error(control, f"cannot adopt the sessions: {error!r}")
         return 1
-    await control.send({"t": "ready", "sessions": carried})
+    await control.send(msg.Ready(carried))
     try:
         go, _fds = await asyncio.wait_for(control.receive(), GO_TIMEOUT)
     except (ChannelClosed, TimeoutError):
         log.info("the running server called the upgrade off after READY; exiting")
         return 1
-    if go.get("t") != "go":
-        log.error("expected GO, got %r; exiting", go.get("t"))
+    if not isinstance(go, msg.Go):
+        log.error("expected GO, got %r; exiting", go.__struct_config__.tag)
         return 1
     return await _serve(config, control, loaded, takeover, server, gate, carried, go)
 
@@ -100,20 +100,20 @@ async def _serve(
     server: Server,
     gate: Gate | None,
     carried: int,
-    go: dict[str, Any],
+    go: msg.Go,
 ) -> int:
     """After GO: this process is the server now."""
     freeze = takeover.freeze
     store = Store.take_over(config.data_dir, config.persist, loaded.recovered, loaded.records)
     # SERVING commits the old server to exit; until it is sent nothing here has read a
     # socket or written the journal, so a failure above lets the old one carry on.
-    await control.send({"t": "serving"})
+    await control.send(msg.Serving())
     control.close()
     store.alarms.append(server.alarm_wizards)
     handle_stop_signals(server)
     server.thaw()  # players first; the bookkeeping below does not hold them up
-    level = int(freeze.get("level", 1))
-    pause_ms = (time.monotonic() - float(go["frozen_at"])) * 1000  # a shared clock
+    level = freeze.level
+    pause_ms = (time.monotonic() - go.frozen_at) * 1000  # a shared clock
     text = protocol.summary(__version__, os.getpid(), level, carried, pause_ms)
     log.info("%s", text)
     # Announced once the commands queued during the freeze have had their turn.
@@ -135,8 +135,8 @@ async def _serve(
         checkpointer,
         gate,
         takeover.lock_fd,
-        [str(word) for word in freeze.get("command", [])],
-        [str(word) for word in freeze.get("serve_args", [])],
+        list(freeze.command),
+        list(freeze.serve_args),
     )
     try:
         return await run(runtime, notify_state=f"MAINPID={os.getpid()}\nREADY=1")
@@ -145,10 +145,10 @@ async def _serve(
 
 
 async def _finish_record(
-    store: Store, freeze: dict[str, Any], level: int, freeze_ms: float, carried: int
+    store: Store, freeze: msg.Freeze, level: int, freeze_ms: float, carried: int
 ) -> None:
-    upgrade_id = freeze.get("upgrade_id")
-    if not isinstance(upgrade_id, int):
+    upgrade_id = freeze.upgrade_id
+    if upgrade_id is None:
         return
     try:
         await store.records.call(
@@ -170,7 +170,7 @@ async def _restart_cold(
     config: Config,
     out: Callable[[str], None],
     control: ch.Channel,
-    restart: dict[str, Any],
+    restart: msg.Restart,
     serve_args: list[str],
 ) -> int:
     """Level 3: wait for the old server to exit (the channel closes), then start cold."""
@@ -184,18 +184,17 @@ async def _restart_cold(
     deadline = time.monotonic() + 30.0
     while lock.is_held(config.data_dir) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    command = restart.get("command")
-    program = [str(word) for word in command] if isinstance(command, list) else None
+    program = list(restart.command)
     return await serve(config, out, serve_args=serve_args, program=program)
 
 
-async def _announce(config: Config, server: Server, freeze: dict[str, Any], text: str) -> None:
+async def _announce(config: Config, server: Server, freeze: msg.Freeze, text: str) -> None:
     """Players, wizards, the requester: how the upgrade went (after 50 ms)."""
     await asyncio.sleep(0.05)
     await server.announce(config.upgrade.message_after.replace("{version}", __version__))
-    player = freeze.get("player")
+    player = freeze.player
     for wizard in server.connected_wizards():
         if wizard != player:
-            server.notify(wizard, f"*** {text} (asked by {freeze.get('requested_by', '?')}) ***")
-    if isinstance(player, int):
+            server.notify(wizard, f"*** {text} (asked by {freeze.requested_by}) ***")
+    if player is not None:
         server.notify(player, text)

@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moo.errors import ProtocolError
+from moo.protocol import upgrade as msg
 from moo.upgrade import channel as ch
 
 OUTPUT_CHUNK = 40_000  # base64 characters per OUTPUT message (under channel.MAX_MESSAGE)
-INPUT_CHUNK = 8_000  # characters of unread lines per INPUT message (JSON may escape 6x)
+INPUT_CHUNK = 8_000  # characters of unread lines per INPUT message (4 UTF-8 bytes each)
 
-Item = dict[str, Any]  # {"session": Session.export_state(), "conn": Connection.export_state()}
+Item = msg.Item  # {"session": Session.export_state(), "conn": Connection.export_state()}
 # Session id -> its (session, connection) state as the replacement has it. Compared as
 # dicts: encoding every session again to compare bytes cost 2 us each in the freeze.
 Copied = dict[int, tuple[dict[str, Any], dict[str, Any]]]
@@ -56,7 +57,7 @@ async def precopy(control: ch.Channel, exported: Iterable[tuple[Item, int]], now
     were taken at. Each fd is duplicated as it is exported and the copy closed once sent:
     the server runs between batches, and a connection it closes meanwhile must not turn
     the fd in a batch into a closed or reused number. Raises ProtocolError, OSError."""
-    await control.send({"t": "precopy", "now": now})
+    await control.send(msg.Precopy(now))
     duplicated = ((item, os.dup(fd)) for item, fd in exported)
     return await _send(control, duplicated, None)
 
@@ -77,7 +78,7 @@ async def _send(
 
     async def send(kind: str, batch: ch.Batch) -> None:
         try:
-            await control.send_encoded(ch.batch_message(kind, batch[0]), batch[1])
+            await control.send_encoded(msg.batch(kind, batch[0]), batch[1])
         finally:
             if copied is None:
                 for fd in batch[1]:
@@ -96,7 +97,7 @@ async def _send(
             kind = "updates" if copied is not None and sid in copied else "sessions"
             try:
                 await _send_ahead(control, item)
-                full = batches[kind].add(ch.encode_item(item), None if kind == "updates" else fd)
+                full = batches[kind].add(msg.encode_item(item), None if kind == "updates" else fd)
             except BaseException:
                 if copied is None:
                     os.close(fd)
@@ -117,9 +118,7 @@ async def _send(
                     os.close(fd)
     gone = sorted(set(copied) - set(sent.copied)) if copied is not None else []
     sent.gone = len(gone)
-    await control.send(
-        {"t": "done", "sessions": sent.sessions, "changed": sent.changed, "gone": gone}
-    )
+    await control.send(msg.Done(sent.sessions, sent.changed, gone))
     return sent
 
 
@@ -131,7 +130,7 @@ def _tally(item: Item, sent: Sent) -> None:
 async def _send_ahead(control: ch.Channel, item: Item) -> None:
     """A session's big output and big unread input, in chunks (taken out of ``item``)."""
     out = str(item["conn"].get("out", ""))
-    sid = item["session"]["id"]
+    sid = int(item["session"]["id"])
     pending = [str(line) for line in item["session"].get("pending", [])]
     big_input = sum(len(line) for line in pending) > INPUT_CHUNK
     if len(out) <= OUTPUT_CHUNK and not big_input:
@@ -139,18 +138,18 @@ async def _send_ahead(control: ch.Channel, item: Item) -> None:
     if len(out) > OUTPUT_CHUNK:
         for start in range(0, len(out), OUTPUT_CHUNK):
             data = out[start : start + OUTPUT_CHUNK]
-            await control.send({"t": "output", "sid": sid, "data": data})
+            await control.send(msg.Output(sid, data))
         item["conn"] = {**item["conn"], "out": ""}
     if big_input:
         chunk: list[str] = []
         size = 0
         for line in pending:
             if chunk and size + len(line) > INPUT_CHUNK:
-                await control.send({"t": "input", "sid": sid, "lines": chunk})
+                await control.send(msg.Input(sid, chunk))
                 chunk, size = [], 0
             chunk.append(line)
             size += len(line)
-        await control.send({"t": "input", "sid": sid, "lines": chunk})
+        await control.send(msg.Input(sid, chunk))
         item["session"] = {**item["session"], "pending": [], "pending_sent": len(pending)}
 
 
@@ -175,34 +174,38 @@ async def receive(
     count = 0
     while True:
         message, fds = await control.receive()
-        kind = message.get("t")
-        if kind == "done":
+        if isinstance(message, msg.Done):
             break
-        if kind == "output":
-            outputs.setdefault(int(message["sid"]), []).append(str(message["data"]))
-        elif kind == "input":
-            inputs.setdefault(int(message["sid"]), []).extend(map(str, message["lines"]))
-        elif kind == "sessions" or (kind == "updates" and on_updates is not None):
-            items = message.get("items", [])
-            wanted = len(items) if kind == "sessions" else 0
-            if not isinstance(items, list) or len(fds) != wanted:
+        if isinstance(message, msg.Output):
+            outputs.setdefault(message.sid, []).append(message.data)
+        elif isinstance(message, msg.Input):
+            inputs.setdefault(message.sid, []).extend(message.lines)
+        elif isinstance(message, msg.Sessions | msg.Updates) and (
+            isinstance(message, msg.Sessions) or on_updates is not None
+        ):
+            items = message.items
+            wanted = len(items) if isinstance(message, msg.Sessions) else 0
+            if len(fds) != wanted:
                 for fd in fds:
                     os.close(fd)
-                raise ProtocolError(f"a batch of {kind} came with {len(fds)} fds")
+                raise ProtocolError(
+                    f"a batch of {message.__struct_config__.tag} came with {len(fds)} fds"
+                )
             for item in items:
                 _put_back(item, outputs, inputs)
             count += len(items)
-            if kind == "sessions":
+            if isinstance(message, msg.Sessions):
                 on_sessions(list(zip(items, fds, strict=True)))
             else:
                 assert on_updates is not None
                 on_updates(items)
         else:
-            raise ProtocolError(f"unexpected {kind!r} during the handoff")
-    gone = message.get("gone", [])
-    if message.get("changed") != count or outputs or inputs or not isinstance(gone, list):
-        raise ProtocolError(f"DONE says {message.get('changed')} sessions; {count} came")
-    return Received(int(message.get("sessions", -1)), count, [int(sid) for sid in gone])
+            for fd in fds:
+                os.close(fd)
+            raise ProtocolError(f"unexpected {message.__struct_config__.tag!r} during the handoff")
+    if message.changed != count or outputs or inputs:
+        raise ProtocolError(f"DONE says {message.changed} sessions; {count} came")
+    return Received(message.sessions, count, message.gone)
 
 
 def _put_back(item: Item, outputs: dict[int, list[str]], inputs: dict[int, list[str]]) -> None:

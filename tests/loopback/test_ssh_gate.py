@@ -24,6 +24,19 @@ import pytest
 
 from moo.net.gate_protocol import FrameDecoder, encode_frame
 from moo.net.ssh_gate import GONE_MESSAGE, LOST_MESSAGE, SHUTDOWN_MESSAGE, ensure_host_key
+from moo.protocol import gate as wire
+from moo.protocol.gate import (
+    GATE_PROTOCOL,
+    Auth,
+    AuthReply,
+    Close,
+    Control,
+    Echo,
+    Line,
+    Open,
+    Out,
+    Resize,
+)
 from tests.waits import until
 
 T = 10.0  # seconds: the ceiling on every await
@@ -40,13 +53,13 @@ async def within(aw: Awaitable[R], timeout: float = T) -> R:
 @dataclass
 class FakeSession:
     writer: asyncio.StreamWriter
-    frames: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    frames: asyncio.Queue[wire.FromGate] = field(default_factory=asyncio.Queue)
     eof: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def next_frame(self) -> dict[str, Any]:
+    async def next_frame(self) -> wire.FromGate:
         return await within(self.frames.get())
 
-    def send(self, msg: dict[str, object]) -> None:
+    def send(self, msg: wire.ToGate) -> None:
         self.writer.write(encode_frame(msg))
 
 
@@ -56,7 +69,7 @@ class FakeWorld:
         self.server: asyncio.Server | None = None
         self.control_pids: list[int] = []
         self.control_writers: list[asyncio.StreamWriter] = []
-        self.auth_attempts: list[dict[str, Any]] = []
+        self.auth_attempts: list[Auth] = []
         self.sessions: asyncio.Queue[FakeSession] = asyncio.Queue()
         self.keys: set[str] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
@@ -84,37 +97,37 @@ class FakeWorld:
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
 
-    def _accepts(self, frame: dict[str, Any]) -> bool:
-        if frame["method"] == "password":
-            return bool(frame["user"] == "alice" and frame["secret"] == "pw")
-        return bool(frame["user"] == "alice" and frame["secret"] in self.keys)
+    def _accepts(self, frame: Auth) -> bool:
+        if frame.method == "password":
+            return frame.user == "alice" and frame.secret == "pw"
+        return frame.user == "alice" and frame.secret in self.keys
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
         self._writers.append(writer)
-        decoder = FrameDecoder()
+        decoder = FrameDecoder(wire.decode_from_gate)
         session: FakeSession | None = None
         try:
             while data := await reader.read(65536):
                 for frame in decoder.feed(data):
-                    if frame["t"] == "control":
-                        self.control_pids.append(int(frame["pid"]))  # type: ignore[call-overload]
+                    if isinstance(frame, Control):
+                        self.control_pids.append(frame.pid)
                         self.control_writers.append(writer)
-                    elif session is None and frame["t"] == "auth":
+                    elif session is None and isinstance(frame, Auth):
                         self.auth_attempts.append(frame)
                         if not self._accepts(frame):
-                            writer.write(encode_frame({"t": "auth", "ok": False, "reason": "no"}))
+                            writer.write(encode_frame(AuthReply(False, "no")))
                             writer.close()
                             return
-                        writer.write(encode_frame({"t": "auth", "ok": True}))
+                        writer.write(encode_frame(AuthReply(True)))
                         session = FakeSession(writer)
                         self.sessions.put_nowait(session)
                     elif session is not None:
                         session.frames.put_nowait(frame)
-                        if frame["t"] == "line":
-                            session.send({"t": "out", "text": f"echo: {frame['text']}\n"})
+                        if isinstance(frame, Line):
+                            session.send(Out(f"echo: {frame.text}\n"))
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -235,7 +248,7 @@ async def read_until(proc: asyncssh.SSHClientProcess[str], needle: str) -> str:
 
 async def open_session(world: FakeWorld) -> FakeSession:
     session = await within(world.sessions.get())
-    assert (await session.next_frame())["t"] == "open"
+    assert isinstance(await session.next_frame(), Open)
     return session
 
 
@@ -248,36 +261,34 @@ async def test_shell_login_lines_resize_echo_and_close(
     gate = await start_gate()
     async with shell(gate.port) as proc:
         session = await within(world.sessions.get())
-        assert world.auth_attempts == [
-            {"t": "auth", "user": "alice", "method": "password", "secret": "pw"}
-        ]
-        assert await session.next_frame() == {"t": "open", "term": "xterm", "cols": 100, "rows": 30}
+        assert world.auth_attempts == [Auth(GATE_PROTOCOL, "alice", "password", "pw")]
+        assert await session.next_frame() == Open("xterm", 100, 30)
 
         proc.stdin.write("look\r")
-        assert await session.next_frame() == {"t": "line", "text": "look"}
+        assert await session.next_frame() == Line("look")
         await read_until(proc, "echo: look\r\n")
 
         proc.change_terminal_size(120, 40)
-        assert await session.next_frame() == {"t": "resize", "cols": 120, "rows": 40}
+        assert await session.next_frame() == Resize(120, 40)
 
-        session.send({"t": "echo", "on": False})
-        session.send({"t": "out", "text": "Password: "})
+        session.send(Echo(False))
+        session.send(Out("Password: "))
         await read_until(proc, "Password: ")
         proc.stdin.write("hunter2\r")
-        assert await session.next_frame() == {"t": "line", "text": "hunter2"}
+        assert await session.next_frame() == Line("hunter2")
         out = await read_until(proc, "echo: hunter2\r\n")
         assert out.count("hunter2") == 1, out  # the line editor did not echo it
-        session.send({"t": "echo", "on": True})
+        session.send(Echo(True))
         proc.stdin.write("ok\r")
-        assert await session.next_frame() == {"t": "line", "text": "ok"}
+        assert await session.next_frame() == Line("ok")
         await read_until(proc, "echo: ok\r\n")
 
         long_line = "x" * 5000  # over the world's 4096-byte limit: still forwarded
         proc.stdin.write(long_line + "\r")
-        assert await session.next_frame() == {"t": "line", "text": long_line}
+        assert await session.next_frame() == Line(long_line)
 
     # the client went away: the world hears a close frame, then EOF
-    assert (await session.next_frame())["t"] == "close"
+    assert isinstance(await session.next_frame(), Close)
     await within(session.eof.wait())
 
 
@@ -285,9 +296,7 @@ async def test_wrong_password_is_refused(world: FakeWorld, start_gate: StartGate
     gate = await start_gate()
     with pytest.raises(asyncssh.PermissionDenied):
         await connect(gate.port, password="nope")
-    assert world.auth_attempts == [
-        {"t": "auth", "user": "alice", "method": "password", "secret": "nope"}
-    ]
+    assert world.auth_attempts == [Auth(GATE_PROTOCOL, "alice", "password", "nope")]
     assert world.sessions.empty()
 
 
@@ -304,7 +313,7 @@ async def test_world_close_frame_shows_reason(world: FakeWorld, start_gate: Star
     gate = await start_gate()
     async with shell(gate.port) as proc:
         session = await open_session(world)
-        session.send({"t": "close", "reason": "Goodbye, alice."})
+        session.send(Close("Goodbye, alice."))
         await read_until(proc, "Goodbye, alice.\r\n")
         await within(proc.wait_closed())
         assert proc.exit_status == 0
@@ -322,9 +331,7 @@ async def test_public_key_login(world: FakeWorld, start_gate: StartGate) -> None
         proc.stdin.write("hi\r")
         await read_until(proc, "echo: hi")
     # one world socket per key, even though asyncssh validates the key twice
-    assert world.auth_attempts == [
-        {"t": "auth", "user": "alice", "method": "publickey", "secret": bare}
-    ]
+    assert world.auth_attempts == [Auth(GATE_PROTOCOL, "alice", "publickey", bare)]
     await within(session.eof.wait())
 
 
@@ -333,7 +340,7 @@ async def test_unknown_public_key_is_refused(world: FakeWorld, start_gate: Start
     key = asyncssh.generate_private_key("ssh-ed25519")
     with pytest.raises(asyncssh.PermissionDenied):
         await connect(gate.port, client_keys=[key], password=None)
-    assert [a["method"] for a in world.auth_attempts] == ["publickey"]
+    assert [a.method for a in world.auth_attempts] == ["publickey"]
 
 
 async def test_command_without_pty(world: FakeWorld, start_gate: StartGate) -> None:
@@ -347,9 +354,9 @@ async def test_command_without_pty(world: FakeWorld, start_gate: StartGate) -> N
     assert result.stdout == "echo: look\n"
     assert result.exit_status == 0
     session = await within(world.sessions.get())
-    assert await session.next_frame() == {"t": "open", "term": "unknown", "cols": 80, "rows": 24}
-    assert await session.next_frame() == {"t": "line", "text": "look"}
-    assert await session.next_frame() == {"t": "close", "reason": "command finished"}
+    assert await session.next_frame() == Open("unknown", 80, 24)
+    assert await session.next_frame() == Line("look")
+    assert await session.next_frame() == Close("command finished")
 
 
 async def test_sigterm_closes_sessions_and_exits_zero(
@@ -360,7 +367,7 @@ async def test_sigterm_closes_sessions_and_exits_zero(
         session = await open_session(world)
         gate.proc.send_signal(signal.SIGTERM)
         await read_until(proc, SHUTDOWN_MESSAGE)
-        assert (await session.next_frame())["t"] == "close"
+        assert isinstance(await session.next_frame(), Close)
         assert await within(gate.proc.wait(), 5) == 0
 
 
@@ -383,7 +390,7 @@ async def test_control_reconnects_and_sessions_survive(
         world.drop_control()
         await until(lambda: world.control_pids == [gate.proc.pid] * 2)
         proc.stdin.write("still here\r")
-        assert await session.next_frame() == {"t": "line", "text": "still here"}
+        assert await session.next_frame() == Line("still here")
         await read_until(proc, "echo: still here")
     assert gate.proc.returncode is None
 
@@ -510,7 +517,7 @@ async def test_slow_reader_pushes_back_on_the_world(
         chunk = "".join(f"{i:07d} {'y' * 90}\n" for i in range(100))  # 10 KB
         total = 800  # 8 MB: more than the SSH window, the gate buffer and the kernel's
         for _ in range(total):
-            session.send({"t": "out", "text": chunk})
+            session.send(Out(chunk))
         transport = session.writer.transport
         # nobody reads the SSH side, so the gate stops reading and the world holds the rest
         await until(lambda: transport.get_write_buffer_size() > 2_000_000)

@@ -44,7 +44,12 @@ async def players(server: ServerProcess, count: int = 3) -> list[TelnetClient]:
 
 FAILURES = [
     ("crash_on_import.py", (), r"exited with status 1 before HELLO"),
-    ("speaks_garbage.py", (), r"broke the protocol: control message is not JSON"),
+    ("speaks_garbage.py", (), r"broke the protocol: bad HELLO: JSON is malformed"),
+    (
+        "moo_variant.py",
+        ("--protocol", "2"),
+        r"broke the protocol: it speaks handoff protocol 2; this server speaks 3",
+    ),
     ("moo_variant.py", ("--load-fails",), r"cannot load the world: .*checksum mismatch"),
     (
         "moo_variant.py",

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from moo.errors import ProtocolError
+from moo.protocol import upgrade as msg
 from moo.upgrade import channel as ch
 from moo.upgrade import transfer
 
@@ -54,7 +55,7 @@ async def test_sessions_big_output_and_fds_arrive_whole() -> None:
         for i, (a, _) in enumerate(pairs)
     ]
     sender = asyncio.ensure_future(transfer.precopy(old, exported, 12.5))
-    assert await new.receive() == ({"t": "precopy", "now": 12.5}, [])
+    assert await new.receive() == (msg.Precopy(12.5), [])
     received, summary = await receive_all(new)
     sent = await sender
     assert sent.sessions == sent.changed == len(received) == summary.sessions == 450
@@ -107,8 +108,8 @@ async def test_after_the_precopy_only_what_changed_goes() -> None:
 
 async def test_a_wrong_count_is_refused() -> None:
     old, new = (ch.Channel(end) for end in ch.socketpair())
-    await old.send({"t": "output", "sid": 5, "data": "aGk="})
-    await old.send({"t": "done", "sessions": 0, "changed": 0, "gone": []})
+    await old.send(msg.Output(5, "aGk="))
+    await old.send(msg.Done(0, 0, []))
     with pytest.raises(ProtocolError, match="DONE says 0"):
         await receive_all(new)
     old.close()
@@ -119,7 +120,7 @@ async def test_a_wrong_count_is_refused() -> None:
 async def test_an_unexpected_message_is_refused(kind: str) -> None:
     """UPDATES too, in a pre-copy (nothing to update yet)."""
     old, new = (ch.Channel(end) for end in ch.socketpair())
-    await old.send({"t": kind, "items": []})
+    await old.send(msg.Go(1.0) if kind == "go" else msg.Updates([]))
     with pytest.raises(ProtocolError, match=f"unexpected '{kind}'"):
         await receive_all(new)
     old.close()

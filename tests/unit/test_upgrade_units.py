@@ -10,6 +10,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from moo.accounts import Passwords
@@ -22,6 +23,7 @@ from moo.net.session import Session
 from moo.net.telnet_codec import TelnetCodec
 from moo.persist import journal as jr
 from moo.persist.recovery import RecoveryError, catch_up, recover
+from moo.protocol.upgrade import HANDOFF_PROTOCOL, Hello, decode_hello
 from moo.server import Server
 from moo.upgrade import adopt, protocol
 from moo.world import mutations as m
@@ -30,10 +32,13 @@ from tests.unit.test_journal_gap import write_frames
 from tests.unit.test_session_state import FakeTransport
 
 
-def hello(**changes: Any) -> dict[str, Any]:
-    message = protocol.hello({"world": "ok", "verbs": "ok"}, 0.5)
+def hello(**changes: Any) -> Hello:
+    """Our HELLO with ``changes``, through the wire: as the running server reads it."""
+    message = msgspec.to_builtins(protocol.hello({"world": "ok", "verbs": "ok"}, 0.5))
     message.update(changes)
-    return message
+    decoded = decode_hello(msgspec.json.encode(message))
+    assert isinstance(decoded, Hello)
+    return decoded
 
 
 def test_a_replacement_that_reads_everything_gets_level_1() -> None:
@@ -58,14 +63,40 @@ def test_no_socket_adoption_gets_level_3() -> None:
         ({"protocol": 1}, "handoff protocol 1"),
         ({"checks": {"verbs": "3 verb(s) have no code"}}, "self-checks failed: verbs: 3 verb"),
         ({"reads": {**protocol.reads(), "journal": [9]}}, "journal format"),
-        ({"reads": "nonsense"}, "checkpoint format"),
-        ({"pid": "x"}, "no pid"),
+        ({"reads": "nonsense"}, r"bad HELLO: Expected `object`, got `str` - at `\$.reads`"),
+        ({"reads": {}}, "checkpoint format"),
+        ({"pid": "x"}, r"bad HELLO: .* at `\$.pid`"),
+        ({"pid": 0}, r"bad HELLO: Expected `int` >= 1 - at `\$.pid`"),
         ({"accepts": []}, "no way of taking over"),
     ],
 )
 def test_an_incompatible_replacement_is_refused(changes: dict[str, Any], reason: str) -> None:
     with pytest.raises(ProtocolError, match=reason):
         protocol.choose_level(hello(**changes))
+
+
+def test_another_gate_protocol_gets_level_3() -> None:
+    plan = protocol.choose_level(hello(reads={**protocol.reads(), "gate": [1]}))
+    assert plan.level == 3 and "SSH gate protocol" in plan.why
+
+
+@pytest.mark.parametrize("theirs", [HANDOFF_PROTOCOL - 1, HANDOFF_PROTOCOL + 1, "3.0"])
+def test_a_hello_of_another_protocol_is_refused_naming_both(theirs: object) -> None:
+    """Whatever else that release put in its HELLO: only ``protocol`` is read first."""
+    old = {"t": "hello", "protocol": theirs, "version": "0.9", "pid": 12, "formats": {}}
+    with pytest.raises(ProtocolError) as caught:
+        decode_hello(msgspec.json.encode(old))
+    assert str(caught.value) == (
+        f"it speaks handoff protocol {theirs!r}; this server speaks {HANDOFF_PROTOCOL}"
+    )
+
+
+def test_a_hello_is_json_that_any_release_can_read() -> None:
+    """A running server of an older release reads ``protocol`` and refuses it itself."""
+    data = msgspec.json.encode(protocol.hello({"world": "ok"}, 0.5))
+    raw = msgspec.json.decode(data)
+    assert raw["t"] == "hello" and raw["protocol"] == HANDOFF_PROTOCOL
+    assert raw["reads"] == protocol.reads()
 
 
 def test_catch_up_applies_exactly_to_the_old_servers_position(tmp_path: Path) -> None:

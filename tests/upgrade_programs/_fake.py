@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from moo.protocol import upgrade as msg
 
 
 def control() -> socket.socket:
@@ -12,8 +16,17 @@ def control() -> socket.socket:
     return socket.socket(fileno=fd)
 
 
-def send(sock: socket.socket, message: dict[str, object]) -> None:
-    sock.send(json.dumps(message).encode())
+def send(sock: socket.socket, message: msg.Hello | msg.Message) -> None:
+    """HELLO in JSON, the rest in msgpack, as moo/protocol/upgrade.py says."""
+    sock.send(msg.encode_hello(message) if isinstance(message, msg.Hello) else msg.encode(message))
+
+
+def receive(sock: socket.socket) -> msg.Message | None:
+    """The next message (its fds are dropped), or None once the channel is closed."""
+    data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 17, 250)
+    for fd in fds:
+        socket.close(fd)
+    return msg.decode(data) if data else None
 
 
 def wait_until_dropped(sock: socket.socket) -> None:

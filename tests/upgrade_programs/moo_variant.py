@@ -7,6 +7,7 @@
 --reads-checkpoint N   reads only checkpoint format N (an incompatible release)
 --slow-prebuild S      answers PREBUILT S seconds after the pre-copy (the running server
                        serves on meanwhile: sessions change, close and connect)
+--protocol N     says HELLO with handoff protocol N (a release that speaks another one)
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+
+import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -28,6 +31,7 @@ if "--version" in flags:
 from moo import cli  # noqa: E402
 from moo.errors import CheckpointError  # noqa: E402
 from moo.persist.store import Store  # noqa: E402
+from moo.protocol.upgrade import Hello  # noqa: E402
 from moo.upgrade import adopt, protocol  # noqa: E402
 
 if "--load-fails" in flags:
@@ -59,12 +63,18 @@ if "--reads-checkpoint" in flags:
     protocol.reads = reads_other_checkpoints
 if "--restart-only" in flags:
 
-    def hello(checks: dict[str, str], load_seconds: float) -> dict[str, object]:
+    def hello(checks: dict[str, str], load_seconds: float) -> Hello:
         message = original_hello(checks, load_seconds)
-        message["accepts"] = [protocol.RESTART]
-        return message
+        return msgspec.structs.replace(message, accepts=[protocol.RESTART])
 
     protocol.hello = hello
+if "--protocol" in flags:  # a replacement of a release with another handoff protocol
+    speaks = int(flags[flags.index("--protocol") + 1])
+
+    def other_hello(checks: dict[str, str], load_seconds: float) -> Hello:
+        return msgspec.structs.replace(original_hello(checks, load_seconds), protocol=speaks)
+
+    protocol.hello = other_hello
 
 if "--slow-prebuild" in flags:
     delay = float(flags[flags.index("--slow-prebuild") + 1])
