@@ -30,11 +30,12 @@ _cache: OrderedDict[str, Program] = OrderedDict()
 class Program:
     """A compiled verb (or ``eval`` text)."""
 
-    __slots__ = ("_run", "filename", "tree")
+    __slots__ = ("_run", "body", "filename", "tree")
 
     def __init__(self, program: tree.Program, run: Callable[..., Any], filename: str) -> None:
         self.tree = program
         self._run = run
+        self.body = run  # the compiled function itself: ``Task.call_verb`` calls it directly
         self.filename = filename  # the co_filename of its code, to find its frames
 
     def run(self, task: TaskApi, frame: Frame) -> Any:

@@ -18,7 +18,7 @@ paths); each follows execute.c / numbers.c:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from moo.lang.builtins.registry import Builtin
@@ -326,6 +326,63 @@ def for_range(start: Any, end: Any) -> Iterable[Any]:
     return (ObjRef(n) for n in range(start.id, end.id + 1))
 
 
+class TickedRange:
+    """``for v in [a..b]`` over a tick-free body (``codegen._tick_free``), its ticks paid a
+    chunk at a time: each chunk is as many iterations as the task's ticks pay for without
+    reaching 0, so compiled code runs a plain Python ``for`` over a ``range`` inside it.
+
+    The same ticks are spent at the same iterations as a tick each: the iteration that
+    brings the count to 0 is a chunk of one that calls ``out_of_ticks`` first (which may
+    end the task there, before its body runs). A loop left inside a chunk (``break``,
+    ``return``, an error) gets back what it paid for the iterations it did not run
+    (``settle``, from a ``finally``), and nothing in the body reads ``task.ticks``, so the
+    prepayment is never seen. Measured: ``for i in [1..10000000] endfor`` 0.37 s -> 0.14 s
+    (a bare Python ``for i in range(10000000): pass`` is 0.13 s on the same machine).
+    """
+
+    __slots__ = ("active", "first", "last", "objects", "size", "task")
+
+    def __init__(self, task: TaskApi, start: Any, end: Any) -> None:
+        cls = start.__class__
+        if end.__class__ is not cls or (cls is not int and cls is not ObjRef):
+            raise MooRaise(E_TYPE)
+        self.task = task
+        self.objects = cls is ObjRef
+        self.first = start.id if self.objects else start
+        self.size = (end.id if self.objects else end) - self.first + 1
+        self.active = False  # inside a chunk: ``last`` is its last value
+        self.last = 0
+
+    def __iter__(self) -> Iterator[Iterable[Any]]:
+        task = self.task
+        value = self.first
+        left = self.size
+        while left > 0:
+            ticks = task.ticks
+            if ticks > 1:
+                size = min(ticks - 1, left)
+                task.ticks = ticks - size
+            else:
+                task.ticks = ticks - 1
+                task.out_of_ticks()
+                size = 1
+            self.last = value + size - 1
+            self.active = True
+            chunk = range(value, value + size)
+            yield map(ObjRef, chunk) if self.objects else chunk
+            self.active = False
+            value += size
+            left -= size
+
+    def settle(self, current: Any) -> None:
+        """The loop was left at ``current`` (its last value run): refund the rest of the
+        chunk, if it was left inside one."""
+        if self.active:
+            self.active = False
+            done = current.id if current.__class__ is ObjRef else current
+            self.task.ticks += self.last - done
+
+
 def scatter(value: Any, kinds: tuple[str, ...]) -> list[Any]:
     """Scatter ``value`` over targets of ``kinds`` ("required" / "optional" / "rest")."""
     if value.__class__ is not list:
@@ -371,6 +428,19 @@ def call_builtin(task: TaskApi, info: Builtin, args: list[Any]) -> Any:
 def bad_args(*args: Any) -> Any:
     """A builtin call with the wrong number of arguments: E_ARGS after evaluating them."""
     raise MooRaise(Err.E_ARGS)
+
+
+def more_ticks(task: TaskApi, count: int) -> int:
+    """A tick-free loop's local count ran out: store it, let the task grant more (or end
+    itself: ``TaskAbort``), and return the new count."""
+    task.ticks = count
+    task.out_of_ticks()
+    return task.ticks
+
+
+def quota() -> Any:
+    """A value past the task's size limits (``tostr`` inlined by the compiler)."""
+    raise MooRaise(Err.E_QUOTA)
 
 
 def varnf() -> Any:

@@ -44,6 +44,7 @@ from moo.lang.services import TaskServices
 from moo.lang.task import Task, moo_line, unwind_line
 from moo.lang.task_api import Frame, Limits, TaskApi
 from moo.lang.values import toliteral
+from moo.world.model import MOO_IMPL, VerbDef
 from moo.world.values import NOTHING, Err, ObjRef
 from moo.world.world import World
 
@@ -55,9 +56,13 @@ INTERNAL_ERROR = (
     "Something went wrong running that MOO code; its changes were undone. (It was logged.)"
 )
 MAX_CACHED_PROGRAMS = 10_000
+MAX_CACHED_CALLEES = 100_000
 IDLE_GREENLETS = 8
 
 Sink = Callable[[int, str], None]
+Callee = tuple[int, VerbDef, Callable[[Any, Frame], Any] | None, str]
+"""A callable verb as ``Task.call_verb`` needs it: (definer, record, compiled function or
+None before ``compile_callee``, its code's filename)."""
 
 
 @dataclass
@@ -126,6 +131,8 @@ class Scheduler:
         self.verbs = VerbCache(world)
         self.waiting: dict[int, Task] = {}  # queued (forked), suspended and reading tasks
         self.programs: dict[str, Any] = {}  # compiled programs by source text
+        self.callees: dict[tuple[int, str], Callee | None] = {}  # Task.call_verb's cache
+        self.callees_epoch = world.verbs_epoch
         self._idle: list[Any] = []  # greenlets that finished a task, ready for the next
         self._next_id = 1
 
@@ -143,6 +150,36 @@ class Scheduler:
                 self.programs.clear()
             self.programs[source] = program
         return program
+
+    def forget_callees(self) -> None:
+        """Drop the callee cache (verbs or parents changed: ``world.verbs_epoch`` moved)."""
+        self.callees.clear()
+        self.callees_epoch = self.world.verbs_epoch
+
+    def find_callee(self, oid: int, name: str) -> Callee | None:
+        """What ``oid:name()`` calls (LambdaMOO's ``db_find_callable_verb``), cached by the
+        exact (object, name) until ``world.verbs_epoch`` moves; None: no callable verb.
+        Its function is None until ``compile_callee`` (a verb that is not MOO code, or whose
+        program does not compile, errs only after the call's tick, as in ``Task.invoke``)."""
+        found = access.find_callable_verb(self.verbs, oid, name)
+        callee = None if found is None else (found[0], found[1], None, "")
+        if len(self.callees) >= MAX_CACHED_CALLEES:
+            self.callees.clear()
+        self.callees[(oid, name)] = callee
+        return callee
+
+    def compile_callee(self, oid: int, name: str, callee: Callee) -> Callee:
+        """``callee`` with its compiled function (``E_PERM`` for a Python verb, ``E_INVARG``
+        for a program that does not compile), cached again. A compiled ``Program`` gives its
+        own function (``Program.body``): ``Task.call_verb`` converts its Python errors."""
+        definer, verb, _, _ = callee
+        if verb.impl != MOO_IMPL:
+            raise MooRaise(Err.E_PERM, "Python verbs cannot be called from MOO code")
+        program = self.program(verb.program)
+        run = getattr(program, "body", None) or program.run
+        compiled = (definer, verb, run, getattr(program, "filename", ""))
+        self.callees[(oid, name)] = compiled
+        return compiled
 
     def new_task(self, player: int, kind: str) -> Task:
         task_id = self._next_id

@@ -209,3 +209,9 @@ def test_command_verb_traceback_goes_to_the_player(tw: TaskWorld) -> None:
         f"#{ROOM}:kaboom, line 1:  Type mismatch",
         "(End of traceback)",
     ]
+
+
+def test_call_verb_converts_the_same_errors_as_compiled_programs() -> None:
+    from moo.lang import ops, task
+
+    assert task.CONVERTED == ops.CONVERTED
