@@ -236,6 +236,13 @@ async def runaway(
     """Other players' ``look`` latency, alone and while ``runaways`` programmers each keep a
     ``;while (1) endwhile`` running (every one ends out of ticks; each is typed again)."""
     wizard = await Client.connect("127.0.0.1", port, f"connect Wizard {WIZARD_PASSWORD}")
+    # The programs raised the budgets: runaways get LambdaMOO's defaults again.
+    restored = await wizard.command(
+        ";;$server_options.fg_ticks = 30000; $server_options.fg_seconds = 5; "
+        "`load_server_options() ! ANY'; return 1;"
+    )
+    if restored[-1:] != ["=> 1"]:
+        raise RuntimeError(f"could not restore the budgets: {restored}")
     coders = []
     for i in range(runaways):
         coders.append(await Client.connect("127.0.0.1", port, f"create runaway{i} bench-pw"))
