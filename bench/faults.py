@@ -125,6 +125,18 @@ async def description(client: TelnetClient, oid: int) -> str:
 # --------------------------------------------------------------------------- kill9
 
 
+async def describe_until_refused(client: TelnetClient, oid: int, text: str) -> tuple[int, bool]:
+    """Describe ``oid`` as "<step><text>" until a change is refused (a full disk): the last
+    step acknowledged, and whether that refusal told the wizard (a server alarm)."""
+    acked = 0
+    for step in range(1, 1000):
+        reply = await client.command(f"@describe #{oid} as {step}{text}", timeout=10)
+        if not (reply and reply[0].startswith("Description of counter")):
+            return acked, any("Server alarm" in line for line in reply)
+        acked = step
+    return acked, False
+
+
 async def kill9_trial(
     data: Path, oid: int, trial: int, rng: random.Random
 ) -> tuple[bool, int, int]:
@@ -510,16 +522,7 @@ async def _journal_full_trial(data: Path, trial: int) -> tuple[bool, int, str]:
     server = ServerProcess(data, extra_config=cfg, ssh=False, file_size_limit=LIMIT).start()
     client = await wizard(server)
     oid = await make_counter(client)
-    acked = 0
-    told = False
-    text = "." * (2000 + trial * 100)
-    for step in range(1, 400):
-        reply = await client.command(f"@describe #{oid} as {step}{text}", timeout=10)
-        if reply and reply[0].startswith("Description of counter"):
-            acked = step
-            continue
-        told = any("Server alarm" in line for line in reply)
-        break
+    acked, told = await describe_until_refused(client, oid, "." * (2000 + trial * 100))
     await client.close()
     server.stop()
     if not told:
@@ -679,16 +682,7 @@ async def _tmpfs_full_trial(mount: Path, trial: int) -> tuple[bool, int, str]:
     with filler.open("wb") as f:  # leave a little room: the journal runs into the wall
         f.truncate(0)
         f.write(b"\0" * max(0, free - 200_000 - trial * 50_000))
-    acked = 0
-    told = False
-    text = "." * 3000
-    for step in range(1, 1000):
-        reply = await client.command(f"@describe #{oid} as {step}{text}", timeout=10)
-        if reply and reply[0].startswith("Description of counter"):
-            acked = step
-            continue
-        told = any("Server alarm" in line for line in reply)
-        break
+    acked, told = await describe_until_refused(client, oid, "." * 3000)
     await client.close()
     server.stop()
     filler.unlink()  # space returns

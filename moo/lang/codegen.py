@@ -68,21 +68,9 @@ from moo.lang import ops
 from moo.lang import tree as t
 from moo.lang.builtins.registry import Builtin
 from moo.lang.errors import TaskAbort
+from moo.lang.task_api import FRAME_VARIABLES
 from moo.lang.values import TYPE_CONSTANTS, fold, tostr
 
-FRAME_VARIABLES = (
-    "this",
-    "player",
-    "caller",
-    "verb",
-    "args",
-    "argstr",
-    "dobj",
-    "dobjstr",
-    "prepstr",
-    "iobj",
-    "iobjstr",
-)
 _TYPE_CONSTANTS = {k.lower(): v for k, v in TYPE_CONSTANTS.items()}
 
 _HELPERS: dict[str, Any] = {

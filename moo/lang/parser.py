@@ -29,32 +29,15 @@ from collections.abc import Callable
 from moo.lang import tree as t
 from moo.lang.errors import MooSyntaxError
 from moo.lang.lexer import LexError, Token, tokenize
+from moo.lang.task_api import FRAME_VARIABLES
+from moo.lang.values import TYPE_CONSTANTS
 from moo.world.values import ObjRef
 
 MAX_DEPTH = 100  # nested parentheses, prefix operators, statement blocks (parse recursion)
 MAX_TREE_DEPTH = 400  # the AST's depth, long left-associative chains (``1 + 1 + ...``) included
 
 # Variables every program has (LambdaMOO's builtin name slots), in their canonical spelling.
-BUILTIN_VARIABLES = (
-    "NUM",
-    "OBJ",
-    "STR",
-    "LIST",
-    "ERR",
-    "player",
-    "this",
-    "caller",
-    "verb",
-    "args",
-    "argstr",
-    "dobj",
-    "dobjstr",
-    "prepstr",
-    "iobj",
-    "iobjstr",
-    "INT",
-    "FLOAT",
-)
+BUILTIN_VARIABLES = (*TYPE_CONSTANTS, *FRAME_VARIABLES)
 
 # Builtins the compiler handles itself (they need the frame, not just values).
 COMPILER_BUILTINS = frozenset({"pass"})

@@ -31,6 +31,21 @@ from typing import Any, Protocol
 
 from moo.world.values import NOTHING, ObjRef
 
+FRAME_VARIABLES = (
+    "this",
+    "player",
+    "caller",
+    "verb",
+    "args",
+    "argstr",
+    "dobj",
+    "dobjstr",
+    "prepstr",
+    "iobj",
+    "iobjstr",
+)
+"""The built-in variables a verb starts with (read from its ``Frame``)."""
+
 
 @dataclass(frozen=True)
 class Limits:
