@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 
 from moo import __version__
 from moo.net.session import Session
@@ -100,7 +100,7 @@ def room_info(world: World, room: int) -> str:
     return json.dumps({"num": room, "name": obj.name, "exits": exits}, ensure_ascii=False)
 
 
-def moved_players(records: Iterable[object], connected: Iterable[int]) -> set[int]:
-    """The connected players a batch of committed records moved."""
-    players = set(connected)
-    return {r.id for r in records if isinstance(r, Move) and r.id in players}
+def moved_players(records: Iterable[object], connected: Container[int]) -> set[int]:
+    """The connected players a batch of committed records moved (``connected``: anything
+    that answers ``in`` at once, such as the server's player -> session dict)."""
+    return {r.id for r in records if isinstance(r, Move) and r.id in connected}

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from moo.commands.context import Host, VerbContext
@@ -164,15 +164,30 @@ class Dispatcher:
             return
         try:
             function = resolve(verb.impl)
-            with self.world.transaction():
-                function(ctx, cmd)
         except MooError as error:
-            ctx.discard()
             self.host.notify(ctx.player, str(error))
             return
-        except Exception:
-            ctx.discard()
-            log.exception("verb %s failed on %r (player #%d)", verb.impl, cmd.text, ctx.player)
-            self.host.notify(ctx.player, INTERNAL_ERROR)
-            return
-        ctx.flush()
+        run_committed(ctx, lambda: function(ctx, cmd), f"verb {verb.impl} on {cmd.text!r}")
+
+
+def run_committed(ctx: VerbContext, action: Callable[[], object], what: str) -> bool:
+    """Run ``action`` in one world transaction; deliver ``ctx``'s output only if it commits.
+
+    A MooError undoes it and becomes one line to the player; anything else is logged with
+    ``what`` and its traceback, undone, and reported as an internal error. Returns whether
+    it committed. Never raises. (Typed commands and lines a verb asked for both run here.)
+    """
+    try:
+        with ctx.world.transaction():
+            action()
+    except MooError as error:
+        ctx.discard()
+        ctx.host.notify(ctx.player, str(error))
+        return False
+    except Exception:
+        ctx.discard()
+        log.exception("%s failed (player #%d)", what, ctx.player)
+        ctx.host.notify(ctx.player, INTERNAL_ERROR)
+        return False
+    ctx.flush()
+    return True

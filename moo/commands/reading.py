@@ -8,13 +8,9 @@ with a ``VerbContext`` to speak through, until the reader returns True. A reader
 
 from __future__ import annotations
 
-import logging
-
 from moo.commands.context import Host, LineReader, VerbContext
-from moo.errors import MooError
+from moo.commands.dispatch import run_committed
 from moo.world.world import World
-
-log = logging.getLogger(__name__)
 
 
 class LineReaders:
@@ -39,18 +35,11 @@ class LineReaders:
         """Give ``line`` to ``player``'s reader. Never raises."""
         reader = self._readers[player]
         ctx = VerbContext(self.world, self.host, player, player, "read")
-        done = True
-        try:
-            with self.world.transaction():
-                done = reader(ctx, line)
-        except MooError as error:
-            ctx.discard()
-            self.host.notify(player, str(error))
-        except Exception:
-            ctx.discard()
-            log.exception("a line reader failed on %r (player #%d)", line, player)
-            self.host.notify(player, "Something went wrong with that line; it was logged.")
-        else:
-            ctx.flush()
-        if done and self._readers.get(player) is reader:
+        wants_more = [False]
+
+        def take() -> None:
+            wants_more[0] = not reader(ctx, line)
+
+        run_committed(ctx, take, f"a line reader on {line!r}")
+        if not wants_more[0] and self._readers.get(player) is reader:
             del self._readers[player]
