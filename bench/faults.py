@@ -125,6 +125,27 @@ async def description(client: TelnetClient, oid: int) -> str:
 # --------------------------------------------------------------------------- kill9
 
 
+async def description_after_restart(
+    data: Path, cfg: dict[str, object], oid: int, then: str | None = None
+) -> tuple[str, list[str]]:
+    """Start a server on ``data`` again and read ``oid``'s description (and, with ``then``,
+    try one more ``@describe``: its reply). RuntimeError if the start is refused."""
+    again = ServerProcess(data, extra_config=cfg, ssh=False).start()
+    try:
+        client = await wizard(again)
+        found = await description(client, oid)
+        answer = await client.command(f"@describe #{oid} as {then}", timeout=10) if then else []
+        await client.close()
+    finally:
+        again.stop()
+    return found, answer
+
+
+def leading_number(text: str) -> int:
+    digits = re.match(r"\d+", text)
+    return int(digits.group(0)) if digits else 0
+
+
 async def describe_until_refused(client: TelnetClient, oid: int, text: str) -> tuple[int, bool]:
     """Describe ``oid`` as "<step><text>" until a change is refused (a full disk): the last
     step acknowledged, and whether that refusal told the wizard (a server alarm)."""
@@ -167,16 +188,10 @@ async def kill9_trial(
     if any((data / "checkpoints").glob("*.tmp")):
         MID_CHECKPOINT.append(trial)
     try:
-        again = ServerProcess(data, extra_config=config(fsync="always"), ssh=False).start()
+        found, _ = await description_after_restart(data, config(fsync="always"), oid)
     except RuntimeError as error:
         print(f"kill9 trial {trial}: the restart was refused: {error}", file=sys.stderr)
         return True, acked, acked
-    try:
-        client = await wizard(again)
-        found = await description(client, oid)
-        await client.close()
-    finally:
-        again.stop()
     match = re.fullmatch(rf"t{trial}v(\d+)", found)
     value = int(match.group(1)) if match else 0
     if match is None and acked == 0:
@@ -275,16 +290,10 @@ async def kill9_upgrade_trial(
     if server.process is not None:
         server.process.wait(10)
     try:
-        again = ServerProcess(data, extra_config=UPGRADE, ssh=False).start()
+        found, _ = await description_after_restart(data, UPGRADE, oid)
     except RuntimeError as error:
         print(f"kill9_upgrade trial {trial}: the restart was refused: {error}", file=sys.stderr)
         return True, acked, acked, whom
-    try:
-        client = await wizard(again)
-        found = await description(client, oid)
-        await client.close()
-    finally:
-        again.stop()
     match = re.fullmatch(rf"u{trial}v(\d+)", found)
     value = int(match.group(1)) if match else 0
     if match is None:
@@ -527,16 +536,8 @@ async def _journal_full_trial(data: Path, trial: int) -> tuple[bool, int, str]:
     server.stop()
     if not told:
         return True, 0, f"journal full trial {trial}: the wizard was not told"
-    again = ServerProcess(data, extra_config=cfg, ssh=False).start()
-    try:
-        client = await wizard(again)
-        found = await description(client, oid)
-        await client.close()
-    finally:
-        again.stop()
-    digits = re.match(r"\d+", found)
-    value = int(digits.group(0)) if digits else 0
-    return False, max(0, acked - value), ""
+    found, _ = await description_after_restart(data, cfg, oid)
+    return False, max(0, acked - leading_number(found)), ""
 
 
 # A fault-injecting file layer for the eio family: this sitecustomize, put on the server
@@ -622,15 +623,8 @@ async def run_eio(root: Path, trials: int) -> dict[str, Any]:
         assert server.process is not None
         server.process.send_signal(signal.SIGKILL)
         server.wait_exit()
-        again = ServerProcess(data, extra_config=cfg, ssh=False).start()
-        try:
-            client = await wizard(again)
-            found = await description(client, oid)
-            await client.close()
-        finally:
-            again.stop()
-        digits = re.match(r"\d+", found)
-        value = int(digits.group(0)) if digits else 0
+        found, _ = await description_after_restart(data, cfg, oid)
+        value = leading_number(found)
         result["trials"] += 1
         result["failures"] += not (refused and resumed)
         result["lost"] += max(0, acked - value) and 1
@@ -688,16 +682,8 @@ async def _tmpfs_full_trial(mount: Path, trial: int) -> tuple[bool, int, str]:
     filler.unlink()  # space returns
     if not told:
         return True, 0, f"tmpfs trial {trial}: the wizard was not told (acked {acked})"
-    again = ServerProcess(data, extra_config=cfg, ssh=False).start()
-    try:
-        client = await wizard(again)
-        found = await description(client, oid)
-        answer = await client.command(f"@describe #{oid} as after", timeout=10)
-        await client.close()
-    finally:
-        again.stop()
-    digits = re.match(r"\d+", found)
-    value = int(digits.group(0)) if digits else 0
+    found, answer = await description_after_restart(data, cfg, oid, then="after")
+    value = leading_number(found)
     if not answer or not answer[0].startswith("Description of counter"):
         return True, max(0, acked - value), f"tmpfs trial {trial}: no changes after a restart"
     return False, max(0, acked - value), f"tmpfs trial {trial}: {acked} acknowledged, told"

@@ -25,11 +25,10 @@ from moo.lang.entries import run_builtin, run_eval, scheduler_for
 from moo.lang.scheduler import Outcome
 from moo.lang.values import toliteral
 from moo.world.model import Flag
-from moo.world.permissions import require_wizard
 from moo.world.values import Err, ObjRef
 from moo.world.verb_registry import verb
 from verbs.common import require_match, title
-from verbs.wizard import target_player
+from verbs.wizard import grant
 
 ARG_WORDS = ("this", "none", "any")
 
@@ -225,11 +224,8 @@ def remove_property(ctx: VerbContext, cmd: Command) -> None:
 
 @verb("$player", "@programmer", "any any any")
 def make_programmer(ctx: VerbContext, cmd: Command) -> None:
-    require_wizard(ctx.world, ctx.player, "@programmer")
-    who = target_player(ctx, cmd, "@programmer <player>")
-    ctx.world.set_flags(who, ctx.world.objects[who].flags | Flag.PROGRAMMER)
-    ctx.tell(f"{title(ctx.world, who)} is now a programmer.")
-    ctx.tell_to(who, "You are now a programmer: see 'help programming'.")
+    told = "You are now a programmer: see 'help programming'."
+    grant(ctx, cmd, "@programmer", Flag.PROGRAMMER, "programmer", told)
 
 
 @verb("$player", "@show", "any any any")

@@ -25,23 +25,31 @@ def target_player(ctx: VerbContext, cmd: Command, usage: str) -> int:
     return who
 
 
+def grant(ctx: VerbContext, cmd: Command, command: str, flags: int, role: str, told: str) -> None:
+    """A wizard's ``<command> <player>``: add ``flags`` to the player, tell both."""
+    require_wizard(ctx.world, ctx.player, command)
+    who = target_player(ctx, cmd, f"{command} <player>")
+    ctx.world.set_flags(who, ctx.world.objects[who].flags | flags)
+    ctx.tell(f"{title(ctx.world, who)} is now a {role}.")
+    ctx.tell_to(who, told)
+
+
 @verb("$player", "@make-builder", "any any any")
 def make_builder(ctx: VerbContext, cmd: Command) -> None:
-    require_wizard(ctx.world, ctx.player, "@make-builder")
-    who = target_player(ctx, cmd, "@make-builder <player>")
-    ctx.world.set_flags(who, ctx.world.objects[who].flags | Flag.BUILDER)
-    ctx.tell(f"{title(ctx.world, who)} is now a builder.")
-    ctx.tell_to(who, "You are now a builder: see 'help building'.")
+    grant(
+        ctx,
+        cmd,
+        "@make-builder",
+        Flag.BUILDER,
+        "builder",
+        "You are now a builder: see 'help building'.",
+    )
 
 
 @verb("$player", "@make-wizard", "any any any")
 def make_wizard(ctx: VerbContext, cmd: Command) -> None:
-    require_wizard(ctx.world, ctx.player, "@make-wizard")
-    who = target_player(ctx, cmd, "@make-wizard <player>")
-    flags = ctx.world.objects[who].flags | Flag.WIZARD | Flag.PROGRAMMER | Flag.BUILDER
-    ctx.world.set_flags(who, flags)
-    ctx.tell(f"{title(ctx.world, who)} is now a wizard.")
-    ctx.tell_to(who, "You are now a wizard.")
+    flags = Flag.WIZARD | Flag.PROGRAMMER | Flag.BUILDER
+    grant(ctx, cmd, "@make-wizard", flags, "wizard", "You are now a wizard.")
 
 
 @verb("$player", "@shutdown", "any any any")
