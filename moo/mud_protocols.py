@@ -26,9 +26,6 @@ from moo.world.world import World
 
 log = logging.getLogger(__name__)
 
-SUPPORT_MESSAGES = ("Core.Supports.Set", "Core.Supports.Add", "Core.Supports.Remove")
-
-
 def mssp_table(
     world: World, *, players: int, started: float, port: int | None
 ) -> dict[str, str | list[str]]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from moo.world.values import ERRORS as _ERROR_VALUES
 from moo.world.values import Err, ObjRef
 
 Token = tuple[str, Any, int]
@@ -46,7 +45,6 @@ KEYWORDS = frozenset(
         "continue",
     }
 )
-ERRORS: dict[str, Err] = {e.name: e for e in _ERROR_VALUES}
 
 _SPACE = re.compile(r"[ \t\r\f\v]+")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -98,8 +96,8 @@ def tokenize(text: str) -> list[Token]:
             lower = word.lower()
             if lower in KEYWORDS:
                 append((lower, word, line))
-            elif word.upper() in ERRORS:
-                append(("err", ERRORS[word.upper()], line))
+            elif (error := Err.named(word)) is not None:
+                append(("err", error, line))
             else:
                 append(("id", word, line))
             continue

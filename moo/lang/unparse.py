@@ -15,9 +15,9 @@ reads back as ``-(5[1])``.
 from __future__ import annotations
 
 from moo.lang import tree as t
-from moo.lang.lexer import ERRORS, KEYWORDS
+from moo.lang.lexer import KEYWORDS
 from moo.lang.values import toliteral
-from moo.world.values import ObjRef
+from moo.world.values import Err, ObjRef
 
 _BINARY_PREC = {
     "||": 3,
@@ -81,7 +81,7 @@ def ok_identifier(name: str) -> bool:
         return False
     if not all(c.isalnum() or c == "_" for c in name):
         return False
-    return name.lower() not in KEYWORDS and name.upper() not in ERRORS
+    return name.lower() not in KEYWORDS and Err.named(name) is None
 
 
 def _name_expr(e: t.Expr) -> str:
