@@ -26,6 +26,7 @@ from moo.world.world import World
 
 log = logging.getLogger(__name__)
 
+
 def mssp_table(
     world: World, *, players: int, started: float, port: int | None
 ) -> dict[str, str | list[str]]:
