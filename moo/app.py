@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from moo import paths
 from moo.accounts import Passwords
 from moo.checkpoint import timeparse
 from moo.checkpoint.service import Checkpointer
@@ -64,9 +65,7 @@ def find_wizard(world: World) -> int:
 
 
 def prepare_data_dir(data_dir: Path) -> None:
-    os.umask(0o077)  # checkpoints and records hold password hashes: owner-only files
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    (data_dir / "run").mkdir(exist_ok=True, mode=0o700)
+    paths.prepare(data_dir)
 
 
 def core_world_builder(config: Config) -> Callable[[], World]:
@@ -123,6 +122,32 @@ def set_wizard_password(
         world.set_prop(wizard, "password", passwords.hash_now(password))
 
 
+async def open_world(
+    config: Config, out: Callable[[str], None], force_recover: bool
+) -> tuple[int, Store, Server, Checkpointer]:
+    """Steps 1 to 3, and the world's server and $checkpointer (a cold start's and an
+    engine's): the data directory's lock fd, the store, the server, the checkpointer.
+    Raises MooError (the lock is held, the world cannot be recovered)."""
+    prepare_data_dir(config.data_dir)
+    data_lock = lock.acquire(config.data_dir)  # held until the process exits
+    with loading_world():
+        store = open_store(config, force_recover=force_recover)
+    world = store.world
+    passwords = Passwords(config.password_hash)
+    set_wizard_password(world, config, passwords, store.recovered.fresh, out)
+    store.start_background()
+    if store.recovered.fresh:
+        await store.checkpoint("initial", "server")
+    await store.records.call(
+        UpgradeLog(store.records).fail_interrupted_sync,
+        "the server stopped before this upgrade finished",
+    )
+    server = Server(config, world, passwords)
+    store.alarms.append(server.alarm_wizards)
+    await asyncio.to_thread(timeparse.warm_up)  # dateparser's first parse costs ~200 ms
+    return data_lock, store, server, start_checkpointer(config, store, server)
+
+
 def default_program() -> list[str]:
     """The command line a plain ``@hot-upgrade`` runs: this interpreter with the code that
     is on disk now."""
@@ -147,24 +172,7 @@ async def serve(
         from moo.upgrade.replacement import serve_replacement
 
         return await serve_replacement(config, out, upgrade_fd, serve_args or [])
-    prepare_data_dir(config.data_dir)
-    data_lock = lock.acquire(config.data_dir)  # held until the process exits
-    with loading_world():
-        store = open_store(config, force_recover=force_recover)
-    world = store.world
-    passwords = Passwords(config.password_hash)
-    set_wizard_password(world, config, passwords, store.recovered.fresh, out)
-    store.start_background()
-    if store.recovered.fresh:
-        await store.checkpoint("initial", "server")
-    await store.records.call(
-        UpgradeLog(store.records).fail_interrupted_sync,
-        "the server stopped before this upgrade finished",
-    )
-    server = Server(config, world, passwords)
-    store.alarms.append(server.alarm_wizards)
-    await asyncio.to_thread(timeparse.warm_up)  # dateparser's first parse costs ~200 ms
-    checkpointer = start_checkpointer(config, store, server)
+    data_lock, store, server, checkpointer = await open_world(config, out, force_recover)
     handle_stop_signals(server)  # before any "listening" line is printed
     try:
         gate = await start_listeners(config, server, out)
@@ -200,7 +208,7 @@ async def start_listeners(
             server.add_listener(telnet)
             out(f"telnet listening on {telnet.address}")
         if config.ssh.enabled:
-            gate_path = config.data_dir / "run" / "gate.sock"
+            gate_path = paths.gate_socket(config.data_dir)
             gate_listener = Listener(
                 loop, bind_unix(gate_path), "ssh-gate", functools.partial(server.accept, kind="ssh")
             )

@@ -7,8 +7,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from moo import __version__, upgrade_cli
 from moo.config import Config, env_wizard_password, load, parse_listen, with_overrides
@@ -37,8 +40,39 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start even if recovery must drop damaged journal records",
     )
+    serve.add_argument(
+        "--front",
+        action="store_true",
+        help="hold connections in a front process and run the world in an engine behind it,"
+        " restarted if it dies, with nobody disconnected",
+    )
     # A hot upgrade starts the replacement with the control channel's fd (moo/upgrade/).
     serve.add_argument("--upgrade-fd", type=int, help=argparse.SUPPRESS)
+
+    front = sub.add_parser("front", help="hold the connections; engines attach to it")
+    front.add_argument("--config", type=Path, help="YAML config file")
+    front.add_argument("--data-dir", type=Path, help="where the world and keys are kept")
+    front.add_argument("--telnet", metavar="HOST:PORT", help="telnet address (port 0: any; 'off')")
+    front.add_argument("--ssh", metavar="HOST:PORT", help="SSH address (port 0: any; 'off')")
+    front.add_argument(
+        "--spawn-engine",
+        action="store_true",
+        help="start the engine itself, and another whenever it dies (moo serve --front does)",
+    )
+    engine = sub.add_parser("engine", help="run the world behind a front (moo front)")
+    engine.add_argument("--config", type=Path, help="YAML config file")
+    engine.add_argument("--data-dir", type=Path, help="where the world and keys are kept")
+    engine.add_argument(
+        "--front-socket", type=Path, help="the front's socket (default: DATA_DIR/run/front.sock)"
+    )
+    engine.add_argument(
+        "--wizard-password", metavar="PW", help="set the wizard's password (or MOO_WIZARD_PASSWORD)"
+    )
+    engine.add_argument("--force-recover", action="store_true", help=argparse.SUPPRESS)
+
+    status = sub.add_parser("status", help="the processes running on a data directory")
+    status.add_argument("--config", type=Path, help="YAML config file")
+    status.add_argument("--data-dir", type=Path, help="the data directory")
 
     add_checkpoint_parser(sub)
     upgrade_cli.add_upgrade_parser(sub)
@@ -103,14 +137,15 @@ def add_checkpoint_parser(sub: argparse._SubParsersAction[argparse.ArgumentParse
 
 def serve_config(args: argparse.Namespace) -> Config:
     config = load(args.config)
-    telnet = parse_listen("--telnet", args.telnet, config.telnet) if args.telnet else None
-    ssh = parse_listen("--ssh", args.ssh, config.ssh) if args.ssh else None
+    telnet_arg, ssh_arg = getattr(args, "telnet", None), getattr(args, "ssh", None)
+    telnet = parse_listen("--telnet", telnet_arg, config.telnet) if telnet_arg else None
+    ssh = parse_listen("--ssh", ssh_arg, config.ssh) if ssh_arg else None
     return with_overrides(
         config,
         data_dir=args.data_dir,
         telnet=telnet,
         ssh=ssh,
-        wizard_password=args.wizard_password or env_wizard_password(),
+        wizard_password=getattr(args, "wizard_password", None) or env_wizard_password(),
     )
 
 
@@ -129,16 +164,22 @@ def serve_arguments(argv: list[str]) -> list[str]:
     return kept
 
 
-def run_serve(args: argparse.Namespace, argv: list[str]) -> int:
-    from moo.app import serve
-
-    config = serve_config(args)
+def _start_logging(config: Config, process: str) -> None:
     logging.basicConfig(
         level=config.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s %(levelname)s {process}%(name)s: %(message)s",
         stream=sys.stderr,
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run
+
+
+def run_serve(args: argparse.Namespace, argv: list[str]) -> int:
+    config = serve_config(args)
+    if args.front:
+        return run_front(args, spawn=True)
+    from moo.app import serve
+
+    _start_logging(config, "")
     main = serve(
         config,
         _print,
@@ -146,6 +187,37 @@ def run_serve(args: argparse.Namespace, argv: list[str]) -> int:
         serve_args=serve_arguments(argv),
         upgrade_fd=args.upgrade_fd,
     )
+    return _run_loop(config, main)
+
+
+def run_front(args: argparse.Namespace, *, spawn: bool) -> int:
+    """``moo front`` (``moo serve --front``: with ``spawn``, the front starts the engine;
+    the wizard password reaches it in MOO_WIZARD_PASSWORD, never on a command line)."""
+    from moo.front.process import engine_command, serve_front
+
+    config = serve_config(args)
+    _start_logging(config, "front ")
+    if config.wizard_password is not None:
+        os.environ["MOO_WIZARD_PASSWORD"] = config.wizard_password
+    command = None
+    if spawn:
+        force = bool(getattr(args, "force_recover", False))
+        command = engine_command(args.config, config.data_dir, force)
+    return _run_loop(config, serve_front(config, _print, command=command))
+
+
+def run_engine(args: argparse.Namespace) -> int:
+    from moo.engine.process import serve_engine
+
+    config = serve_config(args)
+    _start_logging(config, "engine ")
+    main = serve_engine(
+        config, _print, front_socket=args.front_socket, force_recover=args.force_recover
+    )
+    return _run_loop(config, main)
+
+
+def _run_loop(config: Config, main: Coroutine[Any, Any, int]) -> int:
     if config.event_loop == "uvloop":
         import uvloop
 
@@ -159,6 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return run_serve(args, argv)
+        if args.command == "front":
+            return run_front(args, spawn=args.spawn_engine)
+        if args.command == "engine":
+            return run_engine(args)
+        if args.command == "status":
+            from moo.status import print_status
+
+            return print_status(serve_config(args).data_dir, _print)
         if args.command == "checkpoint":
             from moo.checkpoint_cli import run
 

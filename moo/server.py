@@ -26,7 +26,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Coroutine, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from moo.accounts import LoginThrottle, Passwords
 from moo.commands.context import ConnectedPlayer, LineReader
@@ -41,7 +41,7 @@ from moo.net import events as ev
 from moo.net.connection import Codec, Connection
 from moo.net.gate_protocol import GateServerCodec
 from moo.net.listeners import Listener
-from moo.net.session import Session
+from moo.net.session import Session, Transport
 from moo.net.telnet_codec import TelnetCodec, encode_plain
 from moo.who import who_lines
 from moo.world.world import World
@@ -53,6 +53,28 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMMANDS_PER_TURN = 256
+
+LineToken = tuple[int, int]
+"""A numbered line from the front: (connection id, line number)."""
+
+
+class LineTracker(Protocol):
+    """The engine's link to the front, told where each line's work starts and ends so
+    it can say which lines are done (moo/engine/link.py). Absent for local sockets."""
+
+    def line_started(self, transport: Transport, trailer: str | None) -> LineToken | None:
+        """``trailer``: what the session says after the line's output (its SUFFIX)."""
+        ...
+
+    def trailer_sent(self, token: LineToken | None) -> bool:
+        """True if the line's commit already sent its trailer (with its answer)."""
+        ...
+
+    def line_left(self) -> None: ...
+
+    def commit_output_begins(self) -> None: ...
+
+    def line_done(self, token: LineToken | None) -> None: ...
 
 
 class Server:
@@ -67,7 +89,9 @@ class Server:
         self.line_readers = LineReaders(world, self)
         self.login = LoginScreen(world, passwords, LoginThrottle(config.login), self)
         self.listeners: dict[str, Listener] = {}
-        self.sessions: dict[Connection, Session] = {}
+        self.sessions: dict[Transport, Session] = {}
+        self.line_tracker: LineTracker | None = None
+        self.front_addresses: dict[str, str] = {}  # an engine's: its front's listeners
         self.gate_controls: set[Connection] = set()
         self._by_player: dict[int, Session] = {}
         self._ready: deque[Session] = deque()
@@ -75,6 +99,8 @@ class Server:
         self._next_sid = 1
         self._tasks: set[asyncio.Task[None]] = set()
         self._stop_requested = asyncio.Event()
+        self.stop_everything = False  # an engine stops its front too (@shutdown)
+        self.stop_message = ""
         self._loop = asyncio.get_running_loop()
         self._sweeper: asyncio.TimerHandle | None = None
         self.frozen = False
@@ -108,7 +134,16 @@ class Server:
         text = f"*** Shutdown requested by {who}" + (f": {message}" if message else "") + " ***"
         self.tell_everyone(text)
         log.info("shutdown requested by %s: %s", who, message or "(no message)")
+        self.stop_everything = True
+        self.stop_message = text
         self._stop_requested.set()
+
+    def request_stop(self, why: str) -> None:
+        """Stop this engine only (SIGTERM to an engine, or its front went away): the front
+        keeps every player connected for the next engine. Nobody is told."""
+        if not self._stop_requested.is_set():
+            log.info("%s", why)
+            self._stop_requested.set()
 
     async def close_connections(self, timeout: float = 2.0) -> None:
         """Stop listening, flush and close every connection (waits at most ``timeout``)."""
@@ -117,7 +152,7 @@ class Server:
         for listener in self.listeners.values():
             listener.pause()
         await self.close_and_wait(
-            [*self.sessions, *self.gate_controls], "server shutting down", timeout
+            [*self.connections(), *self.gate_controls], "server shutting down", timeout
         )
         for listener in self.listeners.values():
             listener.close()
@@ -136,6 +171,10 @@ class Server:
             await asyncio.sleep(0.02)
 
     # ---------------------------------------------------------- connections
+
+    def connections(self) -> list[Connection]:
+        """The sessions' sockets held by this process (none in an engine: the front's)."""
+        return [t for t in self.sessions if isinstance(t, Connection)]
 
     def accept(self, sock: Any, peer: str, *, kind: str) -> None:
         """A new client socket from a listener."""
@@ -162,10 +201,32 @@ class Server:
             welcome = "\n".join(self.login.welcome()) + "\n"
             conn.start(conn.codec.encode_text(welcome))
 
+    def open_session(self, transport: Transport, *, welcome: bool = True) -> Session:
+        """A session for a connection held elsewhere (the front's), shown the welcome."""
+        limits = self.config.limits
+        session = Session(
+            self._next_sid, transport, rate=limits.commands_per_second, burst=limits.command_burst
+        )
+        self._next_sid += 1
+        self.sessions[transport] = session
+        if welcome and transport.kind != "ssh":
+            session.tell_lines(self.login.welcome())
+        return session
+
     def connection_events(self, conn: Connection, events: list[ev.Event]) -> None:
         session = self.sessions.get(conn)
         if session is None:
             return
+        for event in events:
+            if isinstance(event, ev.ControlHello):
+                self.sessions.pop(conn, None)
+                self.gate_controls.add(conn)
+                log.info("ssh gate (pid %d) connected", event.pid)
+                return
+        self.session_events(session, events)
+
+    def session_events(self, session: Session, events: list[ev.Event]) -> None:
+        """What a session's client did: lines to queue, SSH logins, GMCP, MSSP."""
         for event in events:
             if isinstance(event, ev.LineReceived):
                 session.pending.append(event.text)
@@ -173,7 +234,7 @@ class Server:
                 if len(session.pending) == 1:
                     self._mark_ready(session)
                 if len(session.pending) >= self.config.limits.max_pending_lines:
-                    conn.pause_reading()
+                    session.transport.pause_reading()
             elif isinstance(event, ev.LineTooLong):
                 limit = self.config.limits.max_line_bytes
                 session.tell(
@@ -184,24 +245,20 @@ class Server:
                 self._spawn(self._ssh_auth(session, event))
             elif isinstance(event, ev.SessionOpen):
                 self._ssh_open(session)
-            elif isinstance(event, ev.ControlHello):
-                self.sessions.pop(conn, None)
-                self.gate_controls.add(conn)
-                log.info("ssh gate (pid %d) connected", event.pid)
-                return
             elif isinstance(event, ev.PeerClosed):
-                conn.close(event.reason or "closed by client")
+                session.transport.close(event.reason or "closed by client")
                 return
             elif isinstance(event, ev.GmcpReceived):
-                self._gmcp_received(conn, session, event)
+                self._gmcp_received(session, event)
             elif isinstance(event, ev.MsspRequested):
-                conn.write(conn.codec.encode_mssp(self._mssp()))
+                session.transport.send_mssp(self._mssp())
 
     # ------------------------------------------------------------ MSSP, GMCP
 
     def _mssp(self) -> dict[str, str | list[str]]:
         telnet = self.listeners.get("telnet")
-        port = telnet.address.rsplit(":", 1)[-1] if telnet is not None else ""
+        address = telnet.address if telnet is not None else self.front_addresses.get("telnet", "")
+        port = address.rsplit(":", 1)[-1]
         return mssp_table(
             self.world,
             players=len(self._by_player),
@@ -209,24 +266,19 @@ class Server:
             port=int(port) if port.isdigit() else None,
         )
 
-    def _gmcp_received(self, conn: Connection, session: Session, event: ev.GmcpReceived) -> None:
+    def _gmcp_received(self, session: Session, event: ev.GmcpReceived) -> None:
         for package, payload in handle_gmcp(session, event.package, event.data):
-            conn.write(conn.codec.encode_gmcp(package, payload))
+            session.transport.send_gmcp(package, payload)
         if event.package.lower().startswith("core.supports") and session.player is not None:
             self.send_room_info(session)
 
     def send_room_info(self, session: Session) -> None:
         """GMCP ``Room.Info`` for where the session's player is, if its client wants it."""
         transport = session.transport
-        if (
-            session.player is None
-            or not isinstance(transport, Connection)
-            or not transport.codec.gmcp_enabled
-            or not wants(session, "Room.Info")
-        ):
+        if session.player is None or not transport.gmcp_enabled or not wants(session, "Room.Info"):
             return
         location = self.world.objects[session.player].location
-        transport.write(transport.codec.encode_gmcp("Room.Info", room_info(self.world, location)))
+        transport.send_gmcp("Room.Info", room_info(self.world, location))
 
     def _after_commit(self, records: list[Any]) -> None:
         """World observer: players who moved get ``Room.Info``. Never raises (an observer
@@ -237,8 +289,9 @@ class Server:
         except Exception:
             log.exception("GMCP Room.Info failed")
 
-    def connection_closed(self, conn: Connection, reason: str) -> None:
-        self.gate_controls.discard(conn)
+    def connection_closed(self, conn: Transport, reason: str) -> None:
+        if isinstance(conn, Connection):
+            self.gate_controls.discard(conn)
         session = self.sessions.pop(conn, None)
         if session is None:
             return
@@ -276,29 +329,41 @@ class Server:
             line = session.pending.popleft()
             if len(session.pending) < self.config.limits.max_pending_lines // 2:
                 session.transport.resume_reading()
-            self._run_line(session, line)
+            tracker = self.line_tracker
+            if tracker is None:
+                self._run_line(session, line, None)
+            else:
+                token = tracker.line_started(session.transport, session.output_suffix)
+                finished = self._run_line(session, line, token)
+                tracker.line_left()
+                if finished:
+                    tracker.line_done(token)
             if session.pending and not session.busy and not session.closed:
                 ready.append(session)
         if ready and not self._run_scheduled:
             self._run_scheduled = True
             self._loop.call_soon(self._run_commands)
 
-    def _run_line(self, session: Session, line: str) -> None:
+    def _run_line(self, session: Session, line: str, token: LineToken | None) -> bool:
+        """Run one line; False if its work goes on asynchronously (a login), in which
+        case the line tracker hears it is done when it is."""
         if self._handle_builtin(session, line):
-            return
+            return True
         if session.player is None:
             session.busy = True
             session.in_flight = (line, session.login.stage, session.login.name)
-            self._spawn(self._login_line(session, line))
-            return
+            self._spawn(self._login_line(session, line, token))
+            return False
         if session.output_prefix is not None:
             session.tell(session.output_prefix)
         if self.line_readers.waiting(session.player):
             self.line_readers.feed(session.player, line)
         else:
             self.dispatcher.run(session.player, line)
-        if session.output_suffix is not None:
-            session.tell(session.output_suffix)
+        suffix = session.output_suffix
+        if suffix is not None and not (self.line_tracker and self.line_tracker.trailer_sent(token)):
+            session.tell(suffix)
+        return True
 
     def _handle_builtin(self, session: Session, line: str) -> bool:
         """LambdaMOO's intrinsic commands, answered by the server itself."""
@@ -312,12 +377,14 @@ class Server:
             return True
         return False
 
-    async def _login_line(self, session: Session, line: str) -> None:
+    async def _login_line(self, session: Session, line: str, token: LineToken | None) -> None:
         try:
             await self.login.handle(session, line, session.transport.peer.rsplit(":", 1)[0])
         finally:
             session.busy = False
             session.in_flight = None
+            if self.line_tracker is not None:
+                self.line_tracker.line_done(token)
             if session.pending and not session.closed:
                 self._mark_ready(session)
 
@@ -347,14 +414,14 @@ class Server:
             self._sweeper = None
         for listener in self.listeners.values():
             listener.pause()
-        for conn in [*self.sessions, *self.gate_controls]:
+        for conn in [*self.connections(), *self.gate_controls]:
             conn.freeze()
 
     def thaw(self) -> None:
         """Undo ``freeze`` (the handoff failed, or this process just adopted everything)."""
         self.frozen = False
         limit = self.config.limits.max_pending_lines
-        for conn in [*self.sessions, *self.gate_controls]:
+        for conn in [*self.connections(), *self.gate_controls]:
             conn.thaw()
             session = self.sessions.get(conn)
             if session is not None and len(session.pending) >= limit:
@@ -370,7 +437,7 @@ class Server:
         """(state, fd) of every live client connection, for a hot upgrade, each exported
         as it is reached, its ages taken at ``now``."""
         for conn, session in list(self.sessions.items()):
-            if not conn.closed:
+            if isinstance(conn, Connection) and not conn.closed:
                 yield {"session": session.export_state(now), "conn": conn.export_state()}, conn.fd
 
     def adopt_session(self, conn: Connection, session: Session) -> None:
@@ -385,7 +452,7 @@ class Server:
     def let_go(self) -> None:
         """After a handoff: close this process's copies of every socket without a word
         (the replacement holds its own); the gate's control link reconnects to it."""
-        for conn in [*self.sessions, *self.gate_controls]:
+        for conn in [*self.connections(), *self.gate_controls]:
             if not conn.closed:
                 os.close(conn.detach())
         self.sessions.clear()
@@ -400,7 +467,6 @@ class Server:
 
     async def _ssh_auth(self, session: Session, request: ev.AuthRequest) -> None:
         conn = session.transport
-        assert isinstance(conn, Connection) and isinstance(conn.codec, GateServerCodec)
         source = f"ssh:{request.user.lower()}"
         if request.method == "password":
             player, reason = await self.login.check_password(request.user, request.secret, source)
@@ -410,7 +476,7 @@ class Server:
             player, reason = None, f"unsupported method {request.method!r}"
         if conn.closed:
             return
-        conn.write(conn.codec.encode_auth_result(player is not None, reason))
+        conn.send_auth_result(player is not None, reason)
         if player is None:
             conn.close("ssh authentication failed")
             return
@@ -450,6 +516,13 @@ class Server:
         if self.checkpointer is not None:
             self.checkpointer.player_connected(player)
 
+    def resume_session(self, session: Session, player: int) -> None:
+        """``session`` is ``player``'s again after an engine restart (no announcement:
+        for everyone else the player never left)."""
+        session.player = player
+        session.login.stage = "connected"
+        self._by_player[player] = session
+
     def connected_wizards(self) -> list[int]:
         wizards = []
         for player in self._by_player:
@@ -485,6 +558,15 @@ class Server:
         return who_lines(self.world, self.connected_players())
 
     # ------------------------------------------------------------ verb host
+
+    @property
+    def output_is_held(self) -> bool:
+        """Behind a front, output is held there until the journal has what came before."""
+        return self.line_tracker is not None
+
+    def commit_output_begins(self) -> None:
+        if self.line_tracker is not None:
+            self.line_tracker.commit_output_begins()
 
     def notify(self, player: int, text: str) -> None:
         session = self._by_player.get(player)
@@ -534,16 +616,16 @@ class Server:
     def terminal_info(self, player: int) -> str | None:
         """One line on ``player``'s connection (``@terminal``)."""
         session = self._by_player.get(player)
-        if session is None or not isinstance(session.transport, Connection):
+        if session is None:
             return None
-        conn = session.transport
-        window = conn.codec.window
+        transport = session.transport
+        window = transport.window
         size = f"{window[0]}x{window[1]}" if window else "unknown"
-        kind = "ssh" if conn.kind == "ssh" else "telnet"
+        kind = "ssh" if transport.kind == "ssh" else "telnet"
         return (
             f"Connection: {kind}; window: {size}; "
-            f"terminal: {conn.codec.terminal_type or 'unknown'}; "
-            f"echo: {'hidden' if conn.codec.echo_off else 'normal'}."
+            f"terminal: {transport.terminal_type or 'unknown'}; "
+            f"echo: {'hidden' if transport.echo_off else 'normal'}."
         )
 
     def read_lines(self, player: int, reader: LineReader) -> None:

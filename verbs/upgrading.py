@@ -24,7 +24,11 @@ def hot_upgrade(ctx: VerbContext, cmd: Command) -> None:
     require_wizard(ctx.world, ctx.player, "@hot-upgrade")
     upgrader = ctx.host.upgrader
     if not isinstance(upgrader, Upgrader):
-        raise VerbError("This server cannot upgrade itself (it is not running under moo serve).")
+        raise VerbError(
+            "This server cannot upgrade itself here: it is not running under moo serve, or it"
+            " runs behind a front (moo serve --front), where restarting the engine runs the"
+            " code now on disk without disconnecting anyone."
+        )
     player = ctx.player
     host = ctx.host
     # Status is answered inside this command's output; an upgrade is told as it goes.

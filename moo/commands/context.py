@@ -56,6 +56,17 @@ class Host(Protocol):
         ...
 
     @property
+    def output_is_held(self) -> bool:
+        """True when what players are told is held (by the front) until the journal has
+        the changes before it: a command's output may then leave before its commit."""
+        ...
+
+    def commit_output_begins(self) -> None:
+        """(When ``output_is_held``.) What is said from here to the commit is the command's
+        answer: taken back if the commit cannot be written."""
+        ...
+
+    @property
     def checkpointer(self) -> object | None: ...
 
     @property

@@ -180,6 +180,9 @@ def run_committed(ctx: VerbContext, action: Callable[[], object], what: str) -> 
     try:
         with ctx.world.transaction():
             action()
+            if ctx.host.output_is_held:  # into the group the commit seals (engine/link.py)
+                ctx.host.commit_output_begins()
+                ctx.flush()
     except MooError as error:
         ctx.discard()
         ctx.host.notify(ctx.player, str(error))

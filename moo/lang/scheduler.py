@@ -4,7 +4,7 @@ How a task runs (the server starts them through ``entries.py``):
 
 1. ``start`` makes a greenlet for the task's body and ``_enter``s it: a world transaction
    opens, the greenlet runs until the body ends or the task waits (``suspend``, ``read``),
-   then the transaction commits and the task's held output goes out.
+   then the task's held output goes out and the transaction commits.
 2. The body ends with a value, an uncaught ``MooRaise`` (its traceback goes to the player)
    or a ``TaskAbort`` (ticks, seconds, killed). As in LambdaMOO, what a task changed before
    an error or an abort stays: only a Python exception (a bug) undoes the transaction.
@@ -254,6 +254,9 @@ class Scheduler:
         try:
             with self.world.transaction():
                 result = glet.switch(value)
+                # Inside the transaction: behind a front, the output must be in the group
+                # its commit seals (moo/engine/link.py); sockets still send it after.
+                self._deliver(task, sink)
         except Exception:
             task.pending.clear()
             task.state = "done"
@@ -263,7 +266,6 @@ class Scheduler:
             log.exception("MOO task %d failed (player #%d)", task.id, task.player)
             self.services.notify(task.player, INTERNAL_ERROR)
             return Outcome("failed", task_id=task.id)
-        self._deliver(task, sink)
         if isinstance(result, Outcome):
             task.state = "done"
             task.greenlet = None

@@ -270,6 +270,34 @@ class Connection:
         if data:
             self.write(data)
 
+    def send_gmcp(self, package: str, payload: str) -> None:
+        self.write(self.codec.encode_gmcp(package, payload))
+
+    def send_mssp(self, table: dict[str, str | list[str]]) -> None:
+        self.write(self.codec.encode_mssp(table))
+
+    def send_auth_result(self, ok: bool, reason: str) -> None:
+        """The SSH gate's answer to a login (only gate connections have one)."""
+        encode = getattr(self.codec, "encode_auth_result", None)
+        if encode is not None:
+            self.write(encode(ok, reason))
+
+    @property
+    def gmcp_enabled(self) -> bool:
+        return self.codec.gmcp_enabled
+
+    @property
+    def echo_off(self) -> bool:
+        return self.codec.echo_off
+
+    @property
+    def window(self) -> tuple[int, int] | None:
+        return self.codec.window
+
+    @property
+    def terminal_type(self) -> str | None:
+        return self.codec.terminal_type
+
     def write(self, data: bytes) -> None:
         if self.closed or not data:
             return

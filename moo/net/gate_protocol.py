@@ -65,8 +65,9 @@ class FrameDecoder(Generic[M]):
     After a ProtocolError the stream is unusable: close the connection.
     """
 
-    def __init__(self, decode: Callable[[bytes], M]) -> None:
+    def __init__(self, decode: Callable[[bytes], M], *, max_frame: int = MAX_FRAME) -> None:
         self._decode = decode
+        self._max_frame = max_frame
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> list[M]:
@@ -75,8 +76,8 @@ class FrameDecoder(Generic[M]):
         frames: list[M] = []
         while len(self._buf) >= _HEADER:
             length = int.from_bytes(self._buf[:_HEADER], "big")
-            if length > MAX_FRAME:
-                raise ProtocolError(f"gate frame of {length} bytes exceeds {MAX_FRAME}")
+            if length > self._max_frame:
+                raise ProtocolError(f"frame of {length} bytes exceeds {self._max_frame}")
             end = _HEADER + length
             if len(self._buf) < end:
                 break

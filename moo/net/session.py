@@ -25,11 +25,32 @@ Stage = Literal["welcome", "password", "ssh-authenticated", "connected"]
 
 
 class Transport(Protocol):
+    """A session's client connection: a socket here (``Connection``) or one the front
+    holds (the engine's ``RemoteTransport``)."""
+
     kind: str
     peer: str
     closed: bool
 
     def send_text(self, text: str) -> None: ...
+
+    def send_gmcp(self, package: str, payload: str) -> None: ...
+
+    def send_mssp(self, table: dict[str, str | list[str]]) -> None: ...
+
+    def send_auth_result(self, ok: bool, reason: str) -> None: ...
+
+    @property
+    def gmcp_enabled(self) -> bool: ...
+
+    @property
+    def echo_off(self) -> bool: ...
+
+    @property
+    def window(self) -> tuple[int, int] | None: ...
+
+    @property
+    def terminal_type(self) -> str | None: ...
 
     def set_echo(self, server_echoes: bool) -> None: ...
 

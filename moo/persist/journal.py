@@ -4,6 +4,8 @@
    world's first observer). The records become ONE frame, numbered with the next
    log sequence number (LSN), and are written to the current segment with
    ``os.write``: from then on a crash of the process (even ``kill -9``) loses nothing.
+   Just before the write, ``before_write(lsn)`` (if set) runs: an engine behind a
+   front hands the front this transaction's answers there.
 2. fsync policy (``persist.fsync``): ``always`` fsyncs before ``append`` returns (so
    before the command's output is sent); ``everysec`` fsyncs from a worker thread
    once a second (a power loss loses at most ~1-2 s); ``no`` leaves it to the OS.
@@ -263,6 +265,10 @@ class Journal:
         self._segment: Path | None = None
         self._unsynced = False
         self._sync_lock = asyncio.Lock()
+        # Called with the LSN just before its frame is written (the engine hands the front
+        # the answers this write makes durable: moo/engine/link.py).
+        self.before_write: Callable[[int], None] | None = None
+        self.not_written: Callable[[int], None] | None = None  # that write then failed
         self._open_segment()
         self.mark_segment()
 
@@ -305,12 +311,16 @@ class Journal:
         if self.failed is not None:
             raise CheckpointError(self.failed)
         frame = encode_frame(self.next_lsn, records)
+        if self.before_write is not None:
+            self.before_write(self.next_lsn)
         try:
             written = os.write(self._fd, frame)
             if written != len(frame):
                 raise OSError(28, f"short write ({written} of {len(frame)} bytes)")
         except OSError as error:
             # The segment may now end in a partial frame: recovery truncates a torn tail.
+            if self.not_written is not None:
+                self.not_written(self.next_lsn)
             self._fail(f"journal write failed: {error.strerror or error}")
             raise CheckpointError(self.failed or "journal write failed") from None
         self.next_lsn += 1

@@ -16,20 +16,20 @@ from moo.errors import MooError
 LOCK_NAME = "server.lock"
 
 
-def lock_path(data_dir: Path) -> Path:
-    return data_dir / "run" / LOCK_NAME
+def lock_path(data_dir: Path, name: str = LOCK_NAME) -> Path:
+    return data_dir / "run" / name
 
 
-def acquire(data_dir: Path) -> int:
-    """Take the lock; return its fd (keep it open). Raises MooError if a server holds it."""
-    path = lock_path(data_dir)
+def acquire(data_dir: Path, name: str = LOCK_NAME, what: str = "server") -> int:
+    """Take the lock; return its fd (keep it open). Raises MooError if a process holds it."""
+    path = lock_path(data_dir, name)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise MooError(f"another server is running on {data_dir} (lock {path} is held)") from None
+        raise MooError(f"another {what} is running on {data_dir} (lock {path} is held)") from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd

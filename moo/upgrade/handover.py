@@ -135,7 +135,7 @@ class Handover:
         self.up.handed_over.set()  # committed: the replacement serves from here on
         sd_notify.notify(f"MAINPID={self.child.pid}")  # before this process exits
         if level == 2:
-            await self.server.close_and_wait(list(self.server.sessions), "upgrade")
+            await self.server.close_and_wait(self.server.connections(), "upgrade")
         self.server.let_go()
         text = summary(self.plan.version, self.child.pid, level, sessions, freeze_ms)
         log.info("%s", text)

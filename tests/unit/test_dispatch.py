@@ -45,6 +45,10 @@ class FakeHost:
     def __init__(self, events: list[tuple[str, object]]) -> None:
         self.sent: list[tuple[int, str]] = []
         self._events = events
+        self.output_is_held = False  # True: an engine behind a front (moo/engine/link.py)
+
+    def commit_output_begins(self) -> None:
+        self._events.append(("answer begins", None))
 
     def notify(self, player: int, text: str) -> None:
         # One notify may carry several lines (a command's output is joined per player).
@@ -424,6 +428,32 @@ def test_output_is_delivered_after_the_commit(env: Env) -> None:
     ]
     assert [type(r) for r in env.batches[0]] == [m.Move, m.SetProp]
     assert env.world.get(env.widget).location == env.me
+
+
+def test_behind_a_front_output_goes_before_the_commit_that_seals_it(env: Env) -> None:
+    """The front holds it until the journal has the change: it must be in the group the
+    commit's journal write seals, and a refusal still delivers only its one line."""
+
+    def tidy(ctx: VerbContext, cmd: Command) -> None:
+        ctx.world.move(env.widget, ctx.player)
+        ctx.tell("You pick it up.")
+
+    def refuse(ctx: VerbContext, cmd: Command) -> None:
+        ctx.tell("half")
+        raise VerbError("No.")
+
+    env.add(env.me, "tidy", "none none none", env.register("tidy", tidy))
+    env.add(env.me, "refuse", "none none none", env.register("refuse", refuse))
+    env.host.output_is_held = True
+    env.events.clear()
+    env.dispatcher.run(env.me, "tidy")
+    env.dispatcher.run(env.me, "refuse")
+    assert env.events == [
+        ("answer begins", None),
+        ("notify", (env.me, "You pick it up.")),
+        ("commit", 1),
+        ("notify", (env.me, "No.")),
+    ]
 
 
 def test_a_failed_command_does_not_spoil_the_next_one(env: Env) -> None:

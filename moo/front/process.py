@@ -1,0 +1,221 @@
+"""``moo front`` (and ``moo serve --front``): the process that holds every connection.
+
+1. Take ``run/front.lock`` (one front per data directory) and bind: the engine's socket
+   (``run/front.sock``, 0600), telnet, and for SSH the gate's socket and port (the SSH
+   gate process is the front's child, as it is the server's without a front).
+2. Print one ``<name> listening on HOST:PORT`` line per player listener; write
+   ``run/front.pid``.
+3. With ``spawn``, start the engine (``moo engine``) and start another whenever it exits
+   without being asked to (a crash, ``kill -9``), waiting longer after each quick failure.
+   Without it, wait for engines the operator starts (systemd, another machine).
+4. Serve until the engine asks everyone to stop (``@shutdown``), or SIGTERM/SIGINT:
+   then stop the engine (it writes its final checkpoint), write what it said, close
+   every connection, stop the SSH gate and exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from moo import paths
+from moo.config import Config
+from moo.errors import MooError
+from moo.front.hub import Front
+from moo.net.gate_process import GateProcess
+from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
+from moo.persist import lock
+
+log = logging.getLogger(__name__)
+
+HOST_KEY_FILE = "ssh_host_ed25519_key"
+QUICK_EXIT = 5.0  # an engine that dies this soon without attaching is failing to start
+MAX_BACKOFF = 5.0
+ENGINE_STOP_TIMEOUT = 60.0  # its final checkpoint
+
+
+def engine_command(config_file: Path | None, data_dir: Path, force_recover: bool) -> list[str]:
+    """``moo engine`` for this front, run by this interpreter."""
+    command = [sys.executable, "-m", "moo", "engine", "--data-dir", str(data_dir)]
+    if config_file is not None:
+        command += ["--config", str(config_file)]
+    if force_recover:
+        command.append("--force-recover")
+    return command
+
+
+class EngineSpawner:
+    """Starts the engine and starts another each time it exits unasked."""
+
+    def __init__(self, command: list[str], env: dict[str, str], front: Front) -> None:
+        self.command = command
+        self.env = env
+        self.front = front
+        self.process: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            started = time.monotonic()
+            self.process = await asyncio.create_subprocess_exec(
+                *self.command, stdin=asyncio.subprocess.DEVNULL, env=self.env
+            )
+            code = await self.process.wait()
+            if self._stopping or self.front.stop_requested.is_set():
+                return
+            attached = self.front.engine_pid == self.process.pid
+            if self.front.engine_pid is None:  # never attached: it cannot start (its error)
+                log.error("the engine failed to start (exit code %s)", code)
+                self.front.exit_code = code or 1
+                self.front.stop_requested.set()
+                return
+            self.restarts += 1
+            quick = not attached and time.monotonic() - started < QUICK_EXIT
+            failures = failures + 1 if quick else 0
+            delay = min(0.2 * 2**failures, MAX_BACKOFF) if failures else 0.0
+            log.warning("the engine exited (code %s); starting another in %.1f s", code, delay)
+            await asyncio.sleep(delay)
+
+    async def stop(self) -> None:
+        """SIGTERM the engine and wait for it to write its final checkpoint and exit."""
+        self._stopping = True
+        process = self.process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), ENGINE_STOP_TIMEOUT)
+            except TimeoutError:
+                log.error("the engine did not stop in %.0f s: killing it", ENGINE_STOP_TIMEOUT)
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def serve_front(
+    config: Config,
+    out: Callable[[str], None] = print,
+    *,
+    command: list[str] | None = None,
+) -> int:
+    """Steps 1 to 4; ``command`` starts the engine (None: the operator starts it)."""
+    paths.prepare(config.data_dir)
+    front_lock = lock.acquire(config.data_dir, "front.lock", "front")
+    front = Front(config)
+    loop = asyncio.get_running_loop()
+    listeners: list[Listener] = []
+    gate: GateProcess | None = None
+    try:
+        sock = bind_unix(paths.front_socket(config.data_dir))
+        listeners.append(Listener(loop, sock, "engine", front.engine_connected))
+        if config.telnet.enabled:
+            sock = bind_tcp(config.telnet.host, config.telnet.port)
+            accept = functools.partial(front.accept, kind="telnet")
+            listeners.append(Listener(loop, sock, "telnet", accept))
+            front.addresses["telnet"] = listeners[-1].address
+        if config.ssh.enabled:
+            gate_path = paths.gate_socket(config.data_dir)
+            accept = functools.partial(front.accept, kind="ssh")
+            listeners.append(Listener(loop, bind_unix(gate_path), "ssh-gate", accept))
+            ssh_sock = bind_tcp(config.ssh.host, config.ssh.port)
+            from moo.net.ssh_gate import ensure_host_key
+
+            host_key = config.data_dir / HOST_KEY_FILE
+            ensure_host_key(host_key)
+            gate = GateProcess(ssh_sock, gate_path, host_key)
+            ssh_address = front.addresses["ssh"] = describe(ssh_sock)
+            await gate.start()
+            ssh_sock.close()
+    except OSError as error:
+        for listener in listeners:
+            listener.close()
+        if gate is not None:
+            await gate.stop()
+        raise MooError(f"cannot listen: {error.strerror or error}") from None
+    listeners[0].start()  # the engine's socket
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _stop_on_signal, front)
+    spawner = None
+    if command is not None:
+        spawner = EngineSpawner(command, dict(os.environ), front)
+        spawner.start()
+    if not await _first_engine(front):
+        if spawner is not None:
+            await spawner.stop()
+        for listener in listeners:
+            listener.close()
+        if gate is not None:
+            await gate.stop()
+        os.close(front_lock)
+        return front.exit_code
+    for listener in listeners[1:]:
+        listener.start()
+        if listener.name == "telnet":
+            out(f"telnet listening on {listener.address}")
+    if gate is not None:
+        out(f"ssh listening on {ssh_address}")
+    pid_file = paths.front_pid_file(config.data_dir)
+    paths.write_pid(pid_file)
+    watch = loop.create_task(_keep_engine_pid(front, config.data_dir))
+    try:
+        await front.stop_requested.wait()
+    finally:
+        watch.cancel()
+        if spawner is not None:
+            await spawner.stop()
+        await front.close_connections("server shutting down")
+        for listener in listeners:
+            listener.close()
+        if gate is not None:
+            await gate.stop()
+        paths.remove_pid(pid_file)
+        os.close(front_lock)
+    return 0
+
+
+async def _first_engine(front: Front) -> bool:
+    """Wait until an engine attaches (players are let in once there is a world); False if
+    the front is told to stop first (a signal, or the first engine failed to start)."""
+    attached = asyncio.ensure_future(front.attached_event.wait())
+    stop = asyncio.ensure_future(front.stop_requested.wait())
+    await asyncio.wait({attached, stop}, return_when=asyncio.FIRST_COMPLETED)
+    attached.cancel()
+    stop.cancel()
+    return front.attached and not front.stop_requested.is_set()
+
+
+def _stop_on_signal(front: Front) -> None:
+    if not front.stop_requested.is_set():
+        log.info("stopping on a signal")
+        for fc in list(front.conns.values()):
+            fc.conn.send_text("*** The server is shutting down ***\n")
+        front.stop_reason = "signal"
+        front.stop_requested.set()
+
+
+async def _keep_engine_pid(front: Front, data_dir: Path) -> None:
+    """``run/engine.pid`` names the attached engine (the engine writes it too; this keeps
+    it right when engines come and go)."""
+    path = paths.engine_pid_file(data_dir)
+    while True:
+        await front.attached_event.wait()
+        if front.engine_pid is not None and paths.read_pid(path) != front.engine_pid:
+            paths.write_pid(path, front.engine_pid)
+        await front.engine_lost.wait()
+        front.engine_lost.clear()

@@ -1,0 +1,163 @@
+"""A framed stream between two of our processes (the front and its engine), on callbacks.
+
+1. ``_on_readable`` takes what the kernel has; a ``FrameDecoder`` cuts it into frames and
+   decodes each into a list of messages; each decoded frame goes to ``on_frame``.
+2. ``queue(payload)`` appends a frame to the output buffer, sent once per loop turn.
+3. ``send_now()`` sends the whole buffer before it returns (the engine's rule: a group of
+   output is in the front's hands before the journal write that makes it durable). The
+   kernel's buffer is set large, so this rarely waits; if the peer does not read for
+   ``SEND_TIMEOUT`` seconds, the link is closed.
+4. EOF, an error or a frame that does not decode closes the link; ``on_closed`` is told.
+
+Callbacks, not asyncio streams, for the reason ``connection.py`` gives: nothing may be
+lost inside a cancelled coroutine, and ``send_now`` must run inside a synchronous commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import select
+import socket
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from moo.errors import ProtocolError
+from moo.net.gate_protocol import FrameDecoder
+
+log = logging.getLogger(__name__)
+
+READ_SIZE = 1 << 18
+SOCKET_BUFFER = 4 << 20
+SEND_TIMEOUT = 10.0
+
+M = TypeVar("M")
+
+
+def frame(payload: bytes) -> bytes:
+    return len(payload).to_bytes(4, "big") + payload
+
+
+class Link(Generic[M]):
+    """One end of a framed stream. Knows nothing of what the messages mean."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        decode: Callable[[bytes], list[M]],
+        on_frame: Callable[[list[M]], None],
+        on_closed: Callable[[str], None],
+        *,
+        max_frame: int,
+    ) -> None:
+        sock.setblocking(False)
+        for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
+        self.loop = loop
+        self.sock = sock
+        self.fd = sock.fileno()
+        self._decoder: FrameDecoder[list[M]] = FrameDecoder(decode, max_frame=max_frame)
+        self._on_frame = on_frame
+        self._on_closed = on_closed
+        self._out = bytearray()
+        self._writing = False
+        self._flush_scheduled = False
+        self.closed = False
+        loop.add_reader(self.fd, self._on_readable)
+
+    # -------------------------------------------------------------- reading
+
+    def _on_readable(self) -> None:
+        try:
+            data = self.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            self.close(f"read error: {error.strerror or error}")
+            return
+        if not data:
+            self.close("closed by peer")
+            return
+        try:
+            frames = self._decoder.feed(data)
+        except (ProtocolError, ValueError) as error:
+            self.close(f"protocol error: {error}")
+            return
+        for messages in frames:
+            if self.closed:
+                return
+            self._on_frame(messages)
+
+    # -------------------------------------------------------------- writing
+
+    def queue(self, payload: bytes) -> None:
+        """Send ``payload`` as one frame, at the end of this loop turn."""
+        if self.closed:
+            return
+        self._out += frame(payload)
+        if not self._flush_scheduled and not self._writing:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def send_now(self) -> bool:
+        """Send everything queued before returning (waiting for the peer to read, at most
+        ``SEND_TIMEOUT``). False if the link is closed or closes meanwhile."""
+        deadline = time.monotonic() + SEND_TIMEOUT
+        while self._out and not self.closed:
+            if not self._send_some():
+                return False
+            if self._out:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.close("the peer stopped reading")
+                    return False
+                select.select([], [self.fd], [], remaining)
+        return not self.closed
+
+    def _send_some(self) -> bool:
+        try:
+            sent = self.sock.send(self._out)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError as error:
+            self.close(f"write error: {error.strerror or error}")
+            return False
+        del self._out[:sent]
+        return True
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self.closed:
+            return
+        if self._out and not self._send_some():
+            return
+        if self._out and not self._writing:
+            self.loop.add_writer(self.fd, self._flush)
+            self._writing = True
+        elif not self._out and self._writing:
+            self.loop.remove_writer(self.fd)
+            self._writing = False
+
+    @property
+    def unsent(self) -> int:
+        return len(self._out)
+
+    # -------------------------------------------------------------- closing
+
+    def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.loop.remove_reader(self.fd)
+        if self._writing:
+            self.loop.remove_writer(self.fd)
+            self._writing = False
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        self._on_closed(reason)

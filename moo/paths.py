@@ -1,0 +1,64 @@
+"""Where things live in a data directory (one place, so every process agrees).
+
+DATA_DIR/                     0700
+  checkpoints/ journal/ moo.sqlite wizard-password.txt ssh_host_ed25519_key
+  run/                        sockets, pid files and locks of the running processes
+    server.lock               held by the process that owns the world (server or engine)
+    front.lock                held by the front
+    front.sock                the front's socket; its engine connects here
+    gate.sock                 the SSH gate's socket (to the server, or to the front)
+    admin.sock                hot-upgrade requests (moo upgrade)
+    server.pid front.pid engine.pid
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def run_dir(data_dir: Path) -> Path:
+    return data_dir / "run"
+
+
+def front_socket(data_dir: Path) -> Path:
+    return run_dir(data_dir) / "front.sock"
+
+
+def gate_socket(data_dir: Path) -> Path:
+    return run_dir(data_dir) / "gate.sock"
+
+
+def front_pid_file(data_dir: Path) -> Path:
+    return run_dir(data_dir) / "front.pid"
+
+
+def engine_pid_file(data_dir: Path) -> Path:
+    return run_dir(data_dir) / "engine.pid"
+
+
+def prepare(data_dir: Path) -> None:
+    """Make the data directory (0700) and its ``run/``; new files are owner-only."""
+    os.umask(0o077)  # checkpoints and records hold password hashes: owner-only files
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    run_dir(data_dir).mkdir(exist_ok=True, mode=0o700)
+
+
+def write_pid(path: Path, pid: int | None = None) -> None:
+    """Atomically write ``pid`` (this process's by default) to ``path``."""
+    temp = path.with_suffix(".tmp")
+    temp.write_text(f"{pid or os.getpid()}\n")
+    os.replace(temp, path)
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def remove_pid(path: Path) -> None:
+    """Remove ``path`` if it still names this process."""
+    if read_pid(path) == os.getpid():
+        path.unlink(missing_ok=True)

@@ -1,0 +1,46 @@
+"""``moo status``: which processes run on a data directory, read from its ``run/`` files.
+
+    front   pid 1234 (running)
+    engine  pid 1240 (running; holds the world)
+    server  -
+
+A pid file whose process is gone is shown as ``(not running: stale pid file)``; the
+world's lock (``run/server.lock``) says whether some process holds the world.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from moo import paths
+from moo.net.gate_process import process_alive
+from moo.persist import lock
+from moo.runtime import pid_file as server_pid_file
+
+
+def print_status(data_dir: Path, out: Callable[[str], None]) -> int:
+    """Print one line per process; exit code 0 if something is running, else 1."""
+    if not data_dir.is_dir():
+        out(f"{data_dir}: no such data directory")
+        return 1
+    world_held = lock.is_held(data_dir)
+    running = False
+    for name, path in (
+        ("front", paths.front_pid_file(data_dir)),
+        ("engine", paths.engine_pid_file(data_dir)),
+        ("server", server_pid_file(data_dir)),
+    ):
+        pid = paths.read_pid(path)
+        if pid is None:
+            out(f"{name:<7} -")
+            continue
+        if not process_alive(pid):
+            out(f"{name:<7} pid {pid} (not running: stale pid file)")
+            continue
+        running = True
+        holds = "; holds the world" if name != "front" and world_held else ""
+        out(f"{name:<7} pid {pid} (running{holds})")
+    if not world_held:
+        out("world   not held by any process (stopped, or an engine is starting)")
+    return 0 if running else 1

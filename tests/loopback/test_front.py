@@ -1,0 +1,256 @@
+"""The front holds every connection while the engine behind it crashes and restarts.
+
+Each test starts ``moo serve --front`` (a front process that starts the engine) and
+kills the engine with SIGKILL, found through ``run/engine.pid`` as an operator would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from moo import paths
+from moo.front.hub import RESTARTING
+from moo.net.gate_process import process_alive
+from moo.net.telnet_client import TelnetClient
+from tests.loopback.conftest import BEGIN, MARK, player, unique_name, wizard
+from tests.loopback.test_ssh import read_until, ssh_shell
+from tests.server_process import WIZARD_PASSWORD, ServerProcess
+
+
+@pytest.fixture(scope="module")
+def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path_factory.mktemp("front") / "data", flags=("--front",)).start()
+    yield proc
+    proc.stop()
+
+
+def engine_pid(server: ServerProcess) -> int:
+    pid = paths.read_pid(paths.engine_pid_file(server.data_dir))
+    assert pid is not None and process_alive(pid)
+    return pid
+
+
+def kill_engine(server: ServerProcess) -> int:
+    """SIGKILL the engine; return its pid once it is gone."""
+    pid = engine_pid(server)
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return pid
+
+
+async def new_engine(server: ServerProcess, old: int, timeout: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = paths.read_pid(paths.engine_pid_file(server.data_dir))
+        if pid is not None and pid != old and process_alive(pid):
+            return pid
+        await asyncio.sleep(0.05)
+    raise AssertionError("no new engine attached")
+
+
+async def test_a_line_typed_while_the_engine_is_down_is_answered_after_it_restarts(
+    front: ServerProcess,
+) -> None:
+    alice = await wizard(front)
+    bob, b = await player(front, "bob")
+    relic = unique_name("relic")
+    made = await alice.command(f"@create $thing named {relic}", MARK, begin=BEGIN)
+    assert made[0].startswith(f"You now have {relic}"), made
+    old = kill_engine(front)
+    inventory = await alice.command("inventory", MARK, begin=BEGIN, timeout=30)
+    assert any(relic in line for line in inventory), inventory  # acknowledged before the kill
+    await bob.expect(RESTARTING, timeout=10)  # told once, connection kept
+    said = await bob.command("say still here", MARK, begin=BEGIN, timeout=30)
+    assert said == ['You say, "still here"']
+    await alice.expect(f'{b} says, "still here"')
+    assert await new_engine(front, old) != old
+    for client in (alice, bob):
+        await client.close()
+
+
+async def test_a_player_at_the_password_prompt_stays_at_it(front: ServerProcess) -> None:
+    client = await TelnetClient.connect("127.0.0.1", front.telnet_port)
+    await client.expect("create <name> <password>")
+    client.send_line("connect Wizard")
+    await client.expect("Password:")
+    kill_engine(front)
+    client.send_line(WIZARD_PASSWORD)
+    await client.expect("*** Connected as Wizard ***", timeout=30)
+    await client.close()
+
+
+async def test_an_ssh_player_stays_connected_through_an_engine_crash(
+    front: ServerProcess,
+) -> None:
+    name = unique_name("sshfront")
+    await (await player_named(front, name)).close()
+    conn, process = await ssh_shell(front, name, "secret")
+    assert "*** Connected as" in await read_until(process, "Exits:")
+    kill_engine(front)
+    process.stdin.write("say over ssh\r\n")
+    await read_until(process, 'You say, "over ssh"', timeout=30)
+    process.stdin.write("say again\r\n")
+    await read_until(process, 'You say, "again"', timeout=10)
+    conn.close()
+
+
+async def player_named(server: ServerProcess, name: str) -> TelnetClient:
+    from tests.loopback.conftest import login
+
+    return await login(server.telnet_port, name, "secret")
+
+
+async def test_every_line_is_answered_exactly_once_across_an_engine_kill(
+    front: ServerProcess,
+) -> None:
+    """200 numbered lines in one write, half of them changes; the engine is killed once
+    some are answered. Every line is answered exactly once, every change made once."""
+    client = await wizard(front)
+    tag = unique_name("n")
+    lines = []
+    for number in range(200):
+        if number % 2:
+            lines.append(f"@create $thing named {tag}-{number}")
+        else:
+            lines.append(f"say {tag}-{number}")
+    client.send_raw("".join(f"{line}\r\n" for line in lines).encode())
+    answers: list[list[str]] = []
+    killed = False
+    current: list[str] | None = None
+    while len(answers) < len(lines):
+        line = await client.read_line(30)
+        assert line is not None, f"only {len(answers)} answers came"
+        if line == BEGIN:
+            current = []
+        elif line == MARK and current is not None:
+            answers.append(current)
+            current = None
+            if len(answers) == 20 and not killed:
+                kill_engine(front)
+                killed = True
+        elif current is not None:
+            current.append(line)
+    for number, answer in enumerate(answers):
+        if number % 2:
+            assert any(f"{tag}-{number}" in text for text in answer), (number, answer)
+        else:
+            assert answer == [f'You say, "{tag}-{number}"'], (number, answer)
+    inventory = await client.command("inventory", MARK, begin=BEGIN, timeout=30)
+    have = [line.strip() for line in inventory if line.strip().startswith(f"{tag}-")]
+    assert sorted(have) == sorted(f"{tag}-{n}" for n in range(1, 200, 2))
+    await client.close()
+
+
+async def test_status_names_the_front_and_the_engine(front: ServerProcess) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "moo", "status", "--data-dir", str(front.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    front_pid = paths.read_pid(paths.front_pid_file(front.data_dir))
+    assert front.process is not None and front_pid == front.process.pid
+    assert re.search(rf"^front +pid {front_pid} \(running\)$", result.stdout, re.M)
+    pid = engine_pid(front)
+    assert re.search(rf"^engine +pid {pid} \(running; holds the world\)$", result.stdout, re.M)
+
+
+async def test_shutdown_stops_the_engine_and_the_front(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", flags=("--front",), ssh=False).start()
+    engine = engine_pid(server)
+    wiz = await wizard(server)
+    other, _ = await player(server)
+    wiz.send_line("@shutdown for the test")
+    await other.expect(re.compile(r"^\*\*\* Shutdown requested by Wizard: for the test"))
+    assert await other.wait_closed(10)
+    await wiz.close()
+    await other.close()
+    assert server.process is not None
+    assert server.process.wait(30) == 0
+    assert not process_alive(engine)
+    assert paths.read_pid(paths.front_pid_file(server.data_dir)) is None
+    server.stop()
+
+
+async def test_an_engine_that_cannot_start_stops_the_front_with_its_error(tmp_path: Path) -> None:
+    """The world is held by another server: the front says why and exits, not loops."""
+    data = tmp_path / "data"
+    classic = ServerProcess(data, ssh=False).start()
+    try:
+        with pytest.raises(RuntimeError, match="another server is running"):
+            ServerProcess(data, flags=("--front",), ssh=False).start()
+    finally:
+        classic.stop()
+
+
+async def test_hot_upgrade_behind_a_front_says_how_to_upgrade(front: ServerProcess) -> None:
+    wiz = await wizard(front)
+    reply = await wiz.command("@hot-upgrade", MARK, begin=BEGIN)
+    assert reply and "restarting the engine runs the code now on disk" in reply[0], reply
+    await wiz.close()
+
+
+async def test_a_full_disk_behind_a_front_refuses_changes_and_holds_nothing_back(
+    tmp_path: Path,
+) -> None:
+    """The engine's journal write fails: the command that hit it is answered (with the
+    refusal after it), later commands are answered at once (refused), and once the space
+    returns changes are taken again and survive an engine kill."""
+    from tests.loopback.test_durability import server_config
+    from tests.loopback.test_faults import LIMIT, build_bulk
+
+    data = tmp_path / "data"
+    await build_bulk(data, 120)  # the world's checkpoint (~400 KB) cannot fit under LIMIT
+    config = server_config(fsync="everysec", resume_interval_seconds=0.3)
+    server = ServerProcess(
+        data,
+        extra_config=config,
+        ssh=False,
+        flags=("--front",),
+        file_size_limit=LIMIT,
+        file_size_hard_limit=resource.RLIM_INFINITY,
+    ).start()
+    try:
+        wiz = await wizard(server)
+        created = await wiz.command("@create $thing named gauge", MARK, begin=BEGIN)
+        oid = int(re.search(r"\(#(\d+)\)", created[0]).group(1))  # type: ignore[union-attr]
+        acked = 0
+        text = "x" * 3000
+        for step in range(1, 400):
+            reply = await wiz.command(f"@describe #{oid} as {step} {text}", MARK, begin=BEGIN)
+            if not any("Server alarm" in line for line in reply):
+                assert reply == [f"Description of gauge (#{oid}) set."], reply
+                acked = step
+                continue
+            assert not any(line.endswith(" set.") for line in reply), reply  # taken back
+            assert reply[-1].startswith("journal write failed"), reply
+            break
+        assert acked > 0
+        refused = await wiz.command(f"@describe #{oid} as refused", MARK, begin=BEGIN, timeout=5)
+        assert refused[0].startswith("The world cannot be saved right now"), refused
+        unlimited = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+        resource.prlimit(engine_pid(server), resource.RLIMIT_FSIZE, unlimited)
+        await wiz.expect("the world is saved again", timeout=10)
+        done = await wiz.command(f"@describe #{oid} as after {acked}", MARK, begin=BEGIN)
+        assert done == [f"Description of gauge (#{oid}) set."]
+        old = kill_engine(server)
+        looked = await wiz.command(f"look #{oid}", MARK, begin=BEGIN, timeout=30)
+        assert looked[1] == f"after {acked}", looked[:2]
+        assert await new_engine(server, old) != old
+        await wiz.close()
+    finally:
+        server.stop()
