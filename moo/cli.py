@@ -30,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--telnet", metavar="HOST:PORT", help="telnet address (port 0: any; 'off')")
     serve.add_argument("--ssh", metavar="HOST:PORT", help="SSH address (port 0: any; 'off')")
     serve.add_argument(
+        "--telnet-tls", metavar="HOST:PORT", help="telnet over TLS address (default: off)"
+    )
+    serve.add_argument(
+        "--metrics", metavar="HOST:PORT", help="Prometheus metrics address (default: off)"
+    )
+    serve.add_argument(
         "--wizard-password", metavar="PW", help="set the wizard's password (or MOO_WIZARD_PASSWORD)"
     )
     serve.add_argument(
@@ -105,11 +111,19 @@ def serve_config(args: argparse.Namespace) -> Config:
     config = load(args.config)
     telnet = parse_listen("--telnet", args.telnet, config.telnet) if args.telnet else None
     ssh = parse_listen("--ssh", args.ssh, config.ssh) if args.ssh else None
+    tls = (
+        parse_listen("--telnet-tls", args.telnet_tls, config.telnet_tls)
+        if args.telnet_tls
+        else None
+    )
+    metrics = parse_listen("--metrics", args.metrics, config.metrics) if args.metrics else None
     return with_overrides(
         config,
         data_dir=args.data_dir,
         telnet=telnet,
         ssh=ssh,
+        telnet_tls=tls,
+        metrics=metrics,
         wizard_password=args.wizard_password or env_wizard_password(),
     )
 
