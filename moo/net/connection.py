@@ -314,23 +314,43 @@ class Connection:
             self.write(data)
 
     def write(self, data: bytes) -> None:
-        if self.tls is not None and data:
-            if self._closing_reason is not None:
-                return  # close_notify has gone into the buffer: nothing may follow it
-            data = self.tls.encrypt(data)
-        self._queue(data)
+        if self.closed or not data:
+            return
+        if self.tls is not None:
+            self._write_tls(data)
+            return
+        if len(self._outbuf) + len(data) > self.limits.output_buffer_bytes:
+            self._drop(len(data))
+            return
+        self._outbuf += data
+        if not self._flush_scheduled and not self._writing and not self._frozen:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _write_tls(self, data: bytes) -> None:
+        """``write`` on a TLS connection. Output over the cap is dropped before it is
+        encrypted (a dropped TLS record would break every record after it), and nothing
+        may follow close_notify."""
+        assert self.tls is not None
+        if self._closing_reason is not None:
+            return
+        if len(self._outbuf) + len(data) > self.limits.output_buffer_bytes:
+            self._drop(len(data))
+            return
+        self._queue(self.tls.encrypt(data))
+
+    def _drop(self, size: int) -> None:
+        """Output past the cap: counted (the client is told once it drains), and the
+        stall timer starts."""
+        self._dropped += size
+        if self._stall_timer is None:
+            self._stall_timer = self.loop.call_later(
+                self.limits.output_stall_seconds, self._on_stalled
+            )
 
     def _queue(self, data: bytes) -> None:
         """Bytes for the wire (already encrypted on a TLS connection) into the buffer."""
         if self.closed or not data:
-            return
-        cap = self.limits.output_buffer_bytes
-        if len(self._outbuf) + len(data) > cap:
-            self._dropped += len(data)
-            if self._stall_timer is None:
-                self._stall_timer = self.loop.call_later(
-                    self.limits.output_stall_seconds, self._on_stalled
-                )
             return
         self._outbuf += data
         if not self._flush_scheduled and not self._writing and not self._frozen:
