@@ -16,7 +16,13 @@ import pytest
 from moo.net.telnet_client import TelnetClient
 from tests.loopback.conftest import MARK, login, player, wizard
 from tests.loopback.metrics_helpers import scrape, value
-from tests.loopback.upgrade_helpers import UPGRADE_CONFIG, still_talking, upgrade
+from tests.loopback.upgrade_helpers import (
+    UPGRADE_CONFIG,
+    failed_upgrade,
+    program,
+    still_talking,
+    upgrade,
+)
 from tests.server_process import ServerProcess
 
 TLS_RECONNECT = "*** The server is being upgraded; please reconnect ***"
@@ -141,6 +147,27 @@ async def test_an_upgrade_tells_tls_players_to_reconnect_and_carries_the_rest(
         assert value(samples, "moo_sessions", transport="telnet-tls", state="logged_in") == 1
         assert value(samples, "moo_sessions", transport="telnet", state="logged_in") == 2
         for client in (wiz, plain, again):
+            await client.close()
+    finally:
+        server.stop()
+
+
+async def test_an_upgrade_that_fails_after_the_freeze_leaves_tls_players_connected(
+    tmp_path: Path,
+) -> None:
+    """The replacement takes the sockets and never answers READY: the running server
+    thaws, and its TLS players carry on as if nothing happened."""
+    server = ServerProcess(
+        tmp_path / "data", extra_config=UPGRADE_CONFIG, listen={"telnet-tls": "127.0.0.1:0"}
+    ).start()
+    try:
+        wiz = await wizard(server)
+        secure = await tls_player(server, "secure")
+        line = await failed_upgrade(server, wiz, "to " + program("hangs_after_freeze.py"))
+        assert "did not send READY" in line
+        await still_talking([secure, wiz], "after")
+        assert not any(TLS_RECONNECT in text for text in secure.lines)
+        for client in (wiz, secure):
             await client.close()
     finally:
         server.stop()
