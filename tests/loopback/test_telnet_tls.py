@@ -171,3 +171,18 @@ async def test_an_upgrade_that_fails_after_the_freeze_leaves_tls_players_connect
             await client.close()
     finally:
         server.stop()
+
+
+def test_a_configured_certificate_that_is_missing_stops_the_start_naming_it(
+    tmp_path: Path,
+) -> None:
+    missing = ServerProcess(
+        tmp_path / "data",
+        ssh=False,
+        extra_config={"tls": {"cert": str(tmp_path / "none.pem"), "key": str(tmp_path / "k")}},
+        listen={"telnet-tls": "127.0.0.1:0"},
+    )
+    with pytest.raises(RuntimeError, match=r"moo: tls.cert: \S*none.pem does not exist"):
+        missing.start()
+    assert missing.process is not None and missing.process.returncode == 2
+    assert not (tmp_path / "none.pem").exists()

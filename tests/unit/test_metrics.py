@@ -3,18 +3,24 @@ the hooks that feed them from the journal and the store, without a server proces
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 from pathlib import Path
+from typing import cast
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
+from moo.app import listener_handler
 from moo.config import Persist
+from moo.errors import MooError
 from moo.ops.metrics import LoopHistogram, Metrics
 from moo.ops.metrics_http import MetricsEndpoint
 from moo.persist import journal as jr
 from moo.persist.store import CheckpointOutcome, Store
+from moo.server import Server
 from moo.world.loader import build_core_world
 
 
@@ -117,3 +123,23 @@ async def test_checkpoint_observers_are_told_and_one_that_fails_stops_nothing(
         assert "a checkpoint observer failed" in caplog.text
     finally:
         await store.close(final_reason=None)
+
+
+async def test_a_client_that_never_finishes_its_request_gets_400_after_the_timeout() -> None:
+    endpoint = MetricsEndpoint(Metrics().registry, timeout=0.2)
+    server_end, client_end = socket.socketpair()
+    client_end.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_sendall(client_end, b"GET /metr")
+    endpoint.accept(server_end, "test")
+    answer = b""
+    async with asyncio.timeout(5):
+        while chunk := await loop.sock_recv(client_end, 65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request")
+    client_end.close()
+
+
+def test_a_metrics_listener_needs_metrics() -> None:
+    with pytest.raises(MooError, match="a metrics listener without metrics"):
+        listener_handler("metrics", cast(Server, None), None)
