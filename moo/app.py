@@ -6,7 +6,10 @@
    the world does not know yet (journalled like any change).
 3. Set the wizard's password: from ``--wizard-password`` / ``MOO_WIZARD_PASSWORD``,
    or, on first start only, a random one written to ``wizard-password.txt`` (0600).
-4. Bind telnet, the SSH port and the gate's Unix socket; start the SSH gate.
+4. Bind telnet, the SSH port and the gate's Unix socket; start the SSH gate. Then,
+   when configured, telnet over TLS (``tls_context``: the configured certificate, or
+   a self-signed pair made in the data directory on first start) and the Prometheus
+   metrics endpoint (moo/ops/).
 5. Print one ``<name> listening on HOST:PORT`` line per listener (port 0 resolved).
 6. Serve (moo/runtime.py) until ``@shutdown``, SIGTERM or SIGINT; then close
    connections, stop the gate, flush the journal and write a final checkpoint. An
@@ -24,6 +27,7 @@ import functools
 import logging
 import os
 import secrets
+import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,7 +41,11 @@ from moo.config import Config
 from moo.errors import MooError
 from moo.gc_control import loading_world
 from moo.net.gate_process import GateProcess
-from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
+from moo.net.listeners import AcceptHandler, Listener, bind_tcp, bind_unix, describe
+from moo.net.tls import server_context
+from moo.net.tls_keys import ensure_self_signed
+from moo.ops.metrics import Metrics
+from moo.ops.metrics_http import MetricsEndpoint
 from moo.persist import lock
 from moo.persist.store import Store
 from moo.persist.upgrade_records import UpgradeLog
@@ -174,12 +182,17 @@ async def serve(
         return await serve_replacement(config, out, upgrade_fd, serve_args or [])
     data_lock, store, server, checkpointer = await open_world(config, out, force_recover)
     handle_stop_signals(server)  # before any "listening" line is printed
+    metrics = Metrics() if config.metrics.enabled else None
     try:
-        gate = await start_listeners(config, server, out)
-    except OSError as error:
+        if config.telnet_tls.enabled:
+            server.tls_context = tls_context(config)
+        gate = await start_listeners(config, server, out, metrics)
+    except (OSError, MooError) as error:
         await checkpointer.stop()
         await server.close_connections(timeout=0)
         await store.close(final_reason=None)
+        if isinstance(error, MooError):
+            raise
         raise MooError(f"cannot listen: {error.strerror or error}") from None
     server.start_housekeeping()
     runtime = Runtime(
@@ -191,14 +204,54 @@ async def serve(
         data_lock,
         program or default_program(),
         serve_args or [],
+        metrics=metrics,
     )
     return await run(runtime)
 
 
+def tls_context(config: Config) -> ssl.SSLContext:
+    """The telnet-tls listener's context: ``tls.cert`` and ``tls.key``, or (neither set)
+    ``tls-cert.pem`` and ``tls-key.pem`` in the data directory, made self-signed (0600)
+    when neither exists. Raises MooError naming the file or key at fault."""
+    cert, key = config.tls.paths(config.data_dir)
+    configured = config.tls.cert is not None or config.tls.key is not None
+    try:
+        if not configured and ensure_self_signed(cert, key, config.telnet_tls.host):
+            log.warning(
+                "made a self-signed TLS certificate for telnet-tls: %s (key %s); clients can "
+                "verify the server with that file; set tls.cert and tls.key to use a real one",
+                cert,
+                key,
+            )
+    except OSError as error:
+        raise MooError(f"tls: cannot write {key} and {cert}: {error.strerror or error}") from None
+    for name, path in (("tls.cert", cert), ("tls.key", key)):
+        if not path.is_file():
+            fix = "" if configured else " (remove the other too to make a new self-signed pair)"
+            raise MooError(f"{name}: {path} does not exist{fix}")
+    try:
+        return server_context(cert, key)
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or error
+        raise MooError(f"tls: cannot use {cert} with {key}: {reason}") from None
+
+
+def listener_handler(name: str, server: Server, metrics: Metrics | None) -> AcceptHandler:
+    """What a listener named ``name`` does with a new socket (a hot upgrade's replacement
+    rebuilds its listeners by name)."""
+    if name == "metrics":
+        if metrics is None:
+            raise MooError("a metrics listener without metrics")
+        return MetricsEndpoint(metrics.registry).accept
+    kind = "ssh" if name == "ssh-gate" else name  # telnet, telnet-tls
+    return functools.partial(server.accept, kind=kind)
+
+
 async def start_listeners(
-    config: Config, server: Server, out: Callable[[str], None]
+    config: Config, server: Server, out: Callable[[str], None], metrics: Metrics | None = None
 ) -> GateProcess | None:
-    """Bind telnet, the gate's Unix socket and the SSH port; start the gate. Raises OSError."""
+    """Bind telnet, the gate's Unix socket and the SSH port; start the gate; then telnet
+    over TLS and the metrics endpoint when configured. Raises OSError."""
     loop = asyncio.get_running_loop()
     gate: GateProcess | None = None
     try:
@@ -223,6 +276,12 @@ async def start_listeners(
             await gate.start()
             ssh_sock.close()  # the gate holds its own copy
             out(f"ssh listening on {ssh_address}")
+        for name, listen in (("telnet-tls", config.telnet_tls), ("metrics", config.metrics)):
+            if listen.enabled:
+                sock = bind_tcp(listen.host, listen.port)
+                extra = Listener(loop, sock, name, listener_handler(name, server, metrics))
+                server.add_listener(extra)
+                out(f"{name} listening on {extra.address}")
     except OSError:
         if gate is not None:
             await gate.stop()

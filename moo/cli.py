@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--telnet", metavar="HOST:PORT", help="telnet address (port 0: any; 'off')")
     serve.add_argument("--ssh", metavar="HOST:PORT", help="SSH address (port 0: any; 'off')")
     serve.add_argument(
+        "--telnet-tls", metavar="HOST:PORT", help="telnet over TLS address (default: off)"
+    )
+    serve.add_argument(
+        "--metrics", metavar="HOST:PORT", help="Prometheus metrics address (default: off)"
+    )
+    serve.add_argument(
         "--wizard-password", metavar="PW", help="set the wizard's password (or MOO_WIZARD_PASSWORD)"
     )
     serve.add_argument(
@@ -135,17 +141,28 @@ def add_checkpoint_parser(sub: argparse._SubParsersAction[argparse.ArgumentParse
     restore.add_argument("id", metavar="ID")
 
 
+LISTEN_FLAGS = {
+    "telnet": "--telnet",
+    "ssh": "--ssh",
+    "telnet_tls": "--telnet-tls",
+    "metrics": "--metrics",
+}
+
+
 def serve_config(args: argparse.Namespace) -> Config:
+    """The config file with the command line's overrides (each listener, the data dir,
+    the wizard's password); a subcommand without one of the flags leaves it as it is."""
     config = load(args.config)
-    telnet_arg, ssh_arg = getattr(args, "telnet", None), getattr(args, "ssh", None)
-    telnet = parse_listen("--telnet", telnet_arg, config.telnet) if telnet_arg else None
-    ssh = parse_listen("--ssh", ssh_arg, config.ssh) if ssh_arg else None
+    listens = {
+        key: parse_listen(flag, value, getattr(config, key))
+        for key, flag in LISTEN_FLAGS.items()
+        if (value := getattr(args, key, None))
+    }
     return with_overrides(
         config,
         data_dir=args.data_dir,
-        telnet=telnet,
-        ssh=ssh,
         wizard_password=getattr(args, "wizard_password", None) or env_wizard_password(),
+        **listens,
     )
 
 

@@ -85,6 +85,21 @@ class Upgrade:
         "*** The server is restarting for an upgrade; please reconnect in a few seconds. ***"
     )
     message_failed: str = "*** The upgrade was called off; nothing changed. ***"
+    message_tls: str = "*** The server is being upgraded; please reconnect ***"
+
+
+@dataclass(frozen=True)
+class Tls:
+    cert: Path | None = None  # None: <data_dir>/tls-cert.pem (made self-signed if absent)
+    key: Path | None = None  # None: <data_dir>/tls-key.pem
+
+    def paths(self, data_dir: Path) -> tuple[Path, Path]:
+        """The certificate and key files in use."""
+        return self.cert or data_dir / TLS_CERT_FILE, self.key or data_dir / TLS_KEY_FILE
+
+
+TLS_CERT_FILE = "tls-cert.pem"
+TLS_KEY_FILE = "tls-key.pem"
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,9 @@ class Config:
     data_dir: Path = Path("data")
     telnet: Listen = field(default_factory=lambda: Listen(port=7777))
     ssh: Listen = field(default_factory=lambda: Listen(port=7722))
+    telnet_tls: Listen = field(default_factory=lambda: Listen(port=7992, enabled=False))
+    metrics: Listen = field(default_factory=lambda: Listen(port=9777, enabled=False))
+    tls: Tls = field(default_factory=Tls)
     wizard_password: str | None = None
     event_loop: str = "uvloop"
     timezone: str = "UTC"
@@ -114,6 +132,10 @@ class Config:
     persist: Persist = field(default_factory=Persist)
     upgrade: Upgrade = field(default_factory=Upgrade)
     lang: Lang = field(default_factory=Lang)
+
+
+LISTENERS = ("telnet", "ssh", "telnet_tls", "metrics")
+"""The top-level sections that are listening addresses (``Listen``)."""
 
 
 def _coerce(key: str, kind: Any, value: Any) -> Any:
@@ -178,7 +200,7 @@ def _build(cls: type[Any], data: dict[str, Any], prefix: str = "") -> Any:
 def _validate(config: Config) -> Config:
     if config.event_loop not in ("uvloop", "asyncio"):
         raise ConfigError(f"event_loop: expected uvloop or asyncio, got {config.event_loop!r}")
-    for name in ("telnet", "ssh"):
+    for name in LISTENERS:
         listen: Listen = getattr(config, name)
         if listen.port > 65535:
             raise ConfigError(f"{name}.port: {listen.port} is not a TCP port")

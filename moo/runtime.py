@@ -3,7 +3,8 @@
 
 1. Install the upgrader, the admin socket (``DATA_DIR/run/admin.sock``, 0600), SIGUSR2
    (hot upgrade; SIGTERM/SIGINT are ``handle_stop_signals``, installed earlier) and
-   ``DATA_DIR/run/server.pid``; tell systemd (``READY=1``, or ``MAINPID=``).
+   ``DATA_DIR/run/server.pid``; tell systemd (``READY=1``, or ``MAINPID=``). With
+   metrics on, let them watch the server, store, checkpointer and upgrader.
 2. Serve until a shutdown is asked for or a replacement has taken over.
 3. Shutdown: stop the checkpointer (waiting for a checkpoint in progress), close every
    connection, stop the SSH gate, write the final checkpoint, end the run record.
@@ -27,6 +28,7 @@ from pathlib import Path
 from moo.checkpoint.service import Checkpointer
 from moo.config import Config
 from moo.net.gate_process import Gate
+from moo.ops.metrics import Metrics
 from moo.persist.store import Store
 from moo.server import Server
 from moo.upgrade import sd_notify, triggers
@@ -60,6 +62,8 @@ class Runtime:
     lock_fd: int
     program: list[str]
     serve_args: list[str]
+    metrics: Metrics | None = None
+    upgraded: bool = False  # this process is a hot upgrade's replacement
 
 
 async def run(rt: Runtime, *, notify_state: str = "READY=1") -> int:
@@ -76,6 +80,10 @@ async def run(rt: Runtime, *, notify_state: str = "READY=1") -> int:
         gate=rt.gate,
     )
     rt.server.upgrader = upgrader
+    if rt.upgraded:
+        upgrader.results["ok"] = 1  # this process is that upgrade (moo/ops/metrics.py)
+    if rt.metrics is not None:
+        rt.metrics.watch(rt.server, rt.store, rt.checkpointer, upgrader)
     admin = AdminServer(
         admin_socket_path(rt.config.data_dir), functools.partial(triggers.admin_handler, upgrader)
     )

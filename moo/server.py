@@ -3,7 +3,8 @@
 The flow of a typed line:
 
 1. A ``Listener`` accepts a socket; a ``Connection`` with a telnet codec (or an
-   SSH-gate frame codec) reads it; each connection gets a ``Session``.
+   SSH-gate frame codec; on the telnet-tls listener, a TLS stage before the telnet
+   codec) reads it; each connection gets a ``Session``.
 2. ``connection_events`` queues each complete line on its session. A session
    with too many waiting lines stops being read (the kernel then slows the
    client down).
@@ -12,7 +13,8 @@ The flow of a typed line:
    budget (``limits.commands_per_second``): a client over budget waits.
 4. A line from a logged-in player goes to the ``Dispatcher``; a line on the
    welcome screen goes to the ``LoginScreen`` (asynchronous: password hashing
-   runs in a thread, and the session's later lines wait for it).
+   runs in a thread, and the session's later lines wait for it). With metrics on,
+   ``on_command`` is given each player command's run time (moo/ops/metrics.py).
 
 Commands run one at a time on the event loop, so between two callbacks the
 world is always at a quiet point (no command half done).
@@ -23,9 +25,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 import time
 from collections import deque
-from collections.abc import Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from moo.accounts import LoginThrottle, Passwords
@@ -43,6 +46,7 @@ from moo.net.gate_protocol import GateServerCodec
 from moo.net.listeners import Listener
 from moo.net.session import Session, Transport
 from moo.net.telnet_codec import TelnetCodec, encode_plain
+from moo.net.tls import TlsStage
 from moo.who import who_lines
 from moo.world.world import World
 
@@ -106,6 +110,8 @@ class Server:
         self.frozen = False
         self.upgrader: Upgrader | None = None
         self.started_at = time.time()  # MSSP's UPTIME
+        self.tls_context: ssl.SSLContext | None = None  # for the telnet-tls listener
+        self.on_command: Callable[[float], None] | None = None  # seconds each command took
         world.add_observer(self._after_commit)
         self.moo_tasks = scheduler_for(world, self)  # MOO tasks: commands, ;, forks, suspends
         self.moo_tasks.foreground, self.moo_tasks.background = limits_from_config(config.lang)
@@ -179,11 +185,17 @@ class Server:
     def accept(self, sock: Any, peer: str, *, kind: str) -> None:
         """A new client socket from a listener."""
         codec: Codec
+        tls: TlsStage | None = None
         if kind == "ssh":
             codec = GateServerCodec(max_line_bytes=self.config.limits.max_line_bytes)
         else:
             codec = TelnetCodec(max_line_bytes=self.config.limits.max_line_bytes)
-        conn = Connection(self._loop, sock, codec, self, self.config.limits, kind=kind, peer=peer)
+        if kind == "telnet-tls":
+            assert self.tls_context is not None, "a telnet-tls listener without a TLS context"
+            tls = TlsStage(self.tls_context)
+        conn = Connection(
+            self._loop, sock, codec, self, self.config.limits, kind=kind, peer=peer, tls=tls
+        )
         limits = self.config.limits
         session = Session(
             self._next_sid, conn, rate=limits.commands_per_second, burst=limits.command_burst
@@ -356,10 +368,13 @@ class Server:
             return False
         if session.output_prefix is not None:
             session.tell(session.output_prefix)
+        started = time.perf_counter()
         if self.line_readers.waiting(session.player):
             self.line_readers.feed(session.player, line)
         else:
             self.dispatcher.run(session.player, line)
+        if self.on_command is not None:
+            self.on_command(time.perf_counter() - started)
         suffix = session.output_suffix
         if suffix is not None and not (self.line_tracker and self.line_tracker.trailer_sent(token)):
             session.tell(suffix)
@@ -433,11 +448,21 @@ class Server:
             self._run_scheduled = True
             self._loop.call_soon(self._run_commands)
 
+    async def close_untransferable(self, message: str, timeout: float = 2.0) -> int:
+        """Before a hot upgrade: tell every connection that cannot be handed over (TLS)
+        ``message`` and close it; wait for them to go (at most ``timeout``). How many."""
+        conns = [conn for conn in self.connections() if not conn.transferable and not conn.closed]
+        for conn in conns:
+            self.sessions[conn].tell(message)
+        await self.close_and_wait(conns, "upgrade (TLS cannot be handed over)", timeout)
+        return len(conns)
+
     def export_sessions(self, now: float) -> Iterator[tuple[dict[str, object], int]]:
-        """(state, fd) of every live client connection, for a hot upgrade, each exported
-        as it is reached, its ages taken at ``now``."""
+        """(state, fd) of every live client connection that can be handed over (not
+        TLS: ``close_untransferable``), for a hot upgrade, each exported as it is
+        reached, its ages taken at ``now``."""
         for conn, session in list(self.sessions.items()):
-            if isinstance(conn, Connection) and not conn.closed:
+            if isinstance(conn, Connection) and not conn.closed and conn.transferable:
                 yield {"session": session.export_state(now), "conn": conn.export_state()}, conn.fd
 
     def adopt_session(self, conn: Connection, session: Session) -> None:
@@ -621,7 +646,7 @@ class Server:
         transport = session.transport
         window = transport.window
         size = f"{window[0]}x{window[1]}" if window else "unknown"
-        kind = "ssh" if transport.kind == "ssh" else "telnet"
+        kind = {"ssh": "ssh", "telnet-tls": "telnet over TLS"}.get(transport.kind, "telnet")
         return (
             f"Connection: {kind}; window: {size}; "
             f"terminal: {transport.terminal_type or 'unknown'}; "

@@ -1,7 +1,9 @@
 """Start the real server (``python -m moo serve``) on port 0 in a subprocess, for tests and benches.
 
 The server prints ``telnet listening on HOST:PORT`` and ``ssh listening on
-HOST:PORT``; ``ServerProcess.start`` waits for those lines and exposes the ports.
+HOST:PORT``; ``ServerProcess.start`` waits for those lines and exposes the ports. With
+``listen`` naming more listeners (``{"telnet-tls": "127.0.0.1:0", "metrics": ...}``),
+it passes ``--NAME ADDRESS`` and waits for their lines too (``ports[NAME]``).
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class ServerProcess:
     # The hard limit (default: the same): above the soft one, a test can give the space back
     # with resource.prlimit(pid, RLIMIT_FSIZE, ...).
     file_size_hard_limit: int | None = None
+    listen: dict[str, str] = field(default_factory=dict)  # more listeners: name -> address
+    ports: dict[str, int] = field(default_factory=dict)  # every listener's bound port
     process: subprocess.Popen[str] | None = None
     telnet_port: int = 0
     ssh_port: int = 0
@@ -97,6 +101,7 @@ class ServerProcess:
             "127.0.0.1:0" if self.ssh else "off",
             "--wizard-password",
             self.wizard_password,
+            *(word for name, address in self.listen.items() for word in (f"--{name}", address)),
             *self.flags,
         ]
         env = {k: v for k, v in os.environ.items() if k != "MOO_WIZARD_PASSWORD"} | self.env
@@ -111,7 +116,7 @@ class ServerProcess:
         self._spawn_reader(self._drain_stderr)
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
-        wanted = {"telnet"} | ({"ssh"} if self.ssh else set())
+        wanted = {"telnet", *self.listen} | ({"ssh"} if self.ssh else set())
         while wanted:
             if time.monotonic() > deadline:
                 self.stop()
@@ -126,7 +131,9 @@ class ServerProcess:
                 prefix = f"{name} listening on "
                 if line.startswith(prefix):
                     port = int(line.strip().rsplit(":", 1)[1])
-                    setattr(self, f"{name}_port", port)
+                    self.ports[name] = port
+                    if name in ("telnet", "ssh"):
+                        setattr(self, f"{name}_port", port)
                     wanted.discard(name)
         self._spawn_reader(self._drain_stdout)
         return self

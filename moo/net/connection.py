@@ -17,6 +17,11 @@ The pipeline:
    writable again. The buffer is capped: past the cap new output is dropped and
    the client is told how much once it drains; a client that reads nothing
    for ``output_stall_seconds`` is disconnected.
+
+Telnet over TLS adds one stage between the socket and the codec (tls.py, no I/O of
+its own): received bytes are decrypted before step 2, and every ``write`` is encrypted
+before it joins the output buffer (so the buffer and its cap count what goes on the
+wire). A TLS connection cannot be handed to another process (``transferable``).
 """
 
 from __future__ import annotations
@@ -31,11 +36,16 @@ from typing import Protocol
 
 from moo.config import Limits
 from moo.net.events import Event
+from moo.net.tls import NotTls, TlsError, TlsStage
 
 log = logging.getLogger(__name__)
 
 READ_SIZE = 65536
 STALLED = "output stalled: the client stopped reading"
+NOT_TLS_REPLY = (
+    b"This port speaks telnet over TLS: connect with a TLS client, or use the plain "
+    b"telnet port.\r\n"
+)
 
 
 class Codec(Protocol):
@@ -91,6 +101,7 @@ class Connection:
         *,
         kind: str,
         peer: str,
+        tls: TlsStage | None = None,
     ) -> None:
         sock.setblocking(False)
         self.loop = loop
@@ -112,6 +123,12 @@ class Connection:
         self._frozen = False
         self._close_on_thaw: str | None = None
         self._family_number: int | None = None
+        self.tls = tls
+
+    @property
+    def transferable(self) -> bool:
+        """Whether a hot upgrade can hand this connection over (TLS state cannot move)."""
+        return self.tls is None
 
     # ------------------------------------------------------------- handoff
 
@@ -248,6 +265,10 @@ class Connection:
         if not data:
             self._abort("closed by client")
             return
+        if self.tls is not None:
+            data = self._decrypt(data)
+            if not data:
+                return
         try:
             events = self.codec.feed(data)
         except Exception as error:  # a codec bug or a protocol violation: drop only this client
@@ -259,6 +280,28 @@ class Connection:
             self.write(reply)
         if events:
             self.handler.connection_events(self, events)
+
+    def _decrypt(self, data: bytes) -> bytes:
+        """The TLS stage: ciphertext in, plaintext out; its own replies queued. A client
+        that does not speak TLS is told so in plain text; a broken one gets TLS's alert.
+        Either way only this connection closes."""
+        assert self.tls is not None
+        try:
+            plain = self.tls.feed(data)
+        except NotTls:
+            log.info("%s %s: not TLS, closing", self.kind, self.peer)
+            self._queue(NOT_TLS_REPLY)
+            self.close("not TLS")
+            return b""
+        except TlsError as error:
+            log.info("%s %s: %s, closing", self.kind, self.peer, error)
+            self._queue(self.tls.take_output())
+            self.close(str(error))
+            return b""
+        self._queue(self.tls.take_output())
+        if self.tls.closed:
+            self.close("closed by client")
+        return plain
 
     # -------------------------------------------------------------- writing
 
@@ -301,13 +344,41 @@ class Connection:
     def write(self, data: bytes) -> None:
         if self.closed or not data:
             return
-        cap = self.limits.output_buffer_bytes
-        if len(self._outbuf) + len(data) > cap:
-            self._dropped += len(data)
-            if self._stall_timer is None:
-                self._stall_timer = self.loop.call_later(
-                    self.limits.output_stall_seconds, self._on_stalled
-                )
+        if self.tls is not None:
+            self._write_tls(data)
+            return
+        if len(self._outbuf) + len(data) > self.limits.output_buffer_bytes:
+            self._drop(len(data))
+            return
+        self._outbuf += data
+        if not self._flush_scheduled and not self._writing and not self._frozen:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _write_tls(self, data: bytes) -> None:
+        """``write`` on a TLS connection. Output over the cap is dropped before it is
+        encrypted (a dropped TLS record would break every record after it), and nothing
+        may follow close_notify."""
+        assert self.tls is not None
+        if self._closing_reason is not None:
+            return
+        if len(self._outbuf) + len(data) > self.limits.output_buffer_bytes:
+            self._drop(len(data))
+            return
+        self._queue(self.tls.encrypt(data))
+
+    def _drop(self, size: int) -> None:
+        """Output past the cap: counted (the client is told once it drains), and the
+        stall timer starts."""
+        self._dropped += size
+        if self._stall_timer is None:
+            self._stall_timer = self.loop.call_later(
+                self.limits.output_stall_seconds, self._on_stalled
+            )
+
+    def _queue(self, data: bytes) -> None:
+        """Bytes for the wire (already encrypted on a TLS connection) into the buffer."""
+        if self.closed or not data:
             return
         self._outbuf += data
         if not self._flush_scheduled and not self._writing and not self._frozen:
@@ -338,7 +409,8 @@ class Connection:
             if self._stall_timer is not None:
                 self._stall_timer.cancel()
                 self._stall_timer = None
-            self._outbuf += self.codec.encode_text(notice)
+            encoded = self.codec.encode_text(notice)
+            self._outbuf += self.tls.encrypt(encoded) if self.tls is not None else encoded
         if self._outbuf:
             if not self._writing:
                 self.loop.add_writer(self.fd, self._flush)
@@ -371,6 +443,8 @@ class Connection:
             return
         self.pause_reading()
         self._frozen = False
+        if self.tls is not None:
+            self._queue(self.tls.close_notify())
         self._closing_reason = reason
         if not self._flush_scheduled and not self._writing:
             self._flush_scheduled = True

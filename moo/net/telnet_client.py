@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import ssl
 import time
 from dataclasses import dataclass, field
 
@@ -123,8 +124,11 @@ class TelnetClient:
         *,
         window: tuple[int, int] | None = None,
         term: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> TelnetClient:
-        reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
+        """``tls``: telnet over TLS, verified with this context (the server's name is
+        ``host``)."""
+        reader, writer = await asyncio.open_connection(host, port, limit=1 << 22, ssl=tls)
         return cls(reader, writer, ClientIAC(window=window, term=term))
 
     def send_line(self, text: str) -> None:

@@ -9,6 +9,7 @@
 2. fsync policy (``persist.fsync``): ``always`` fsyncs before ``append`` returns (so
    before the command's output is sent); ``everysec`` fsyncs from a worker thread
    once a second (a power loss loses at most ~1-2 s); ``no`` leaves it to the OS.
+   Each fsync's duration goes to ``on_fsync`` (metrics), on the event loop.
 3. A write that fails raises, so the world undoes the transaction. An fsync that fails
    is never retried (after EIO the kernel may have dropped the dirty pages and a retry
    can falsely succeed: the "fsyncgate" lesson); the journal calls ``on_failure``, which
@@ -51,6 +52,7 @@ import asyncio
 import itertools
 import logging
 import os
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -252,6 +254,7 @@ class Journal:
         next_lsn: int,
         fsync: str = "everysec",
         on_failure: Callable[[str], None] = lambda reason: None,
+        on_fsync: Callable[[float], None] | None = None,
     ) -> None:
         if fsync not in FSYNC_POLICIES:
             raise CheckpointError(f"persist.fsync must be one of {FSYNC_POLICIES}, got {fsync!r}")
@@ -259,6 +262,7 @@ class Journal:
         self.directory = directory
         self.fsync_policy = fsync
         self.on_failure = on_failure
+        self.on_fsync = on_fsync  # seconds each fsync took (metrics)
         self.next_lsn = next_lsn
         self.failed: str | None = None
         self._fd = -1
@@ -333,9 +337,13 @@ class Journal:
         # The frame is already in the file: keep the change (memory and file agree), and
         # refuse every later one, since whether it reached the disk is now unknown.
         try:
-            os.fsync(self._fd)
+            self._report(timed_fsync(self._fd))
         except OSError as error:
             self._fail(f"journal fsync failed: {error.strerror or error}")
+
+    def _report(self, seconds: float) -> None:
+        if self.on_fsync is not None:
+            self.on_fsync(seconds)
 
     def _fail(self, reason: str) -> None:
         if self.failed is None:
@@ -369,7 +377,7 @@ class Journal:
         async with self._sync_lock:
             self._unsynced = False
             try:
-                await asyncio.to_thread(os.fsync, self._fd)
+                self._report(await asyncio.to_thread(timed_fsync, self._fd))
             except OSError as error:
                 self._fail(f"journal fsync failed: {error.strerror or error}")
 
@@ -392,7 +400,7 @@ class Journal:
         if self.failed is None:
             try:
                 if self._unsynced:
-                    os.fsync(self._fd)
+                    self._report(timed_fsync(self._fd))
                     self._unsynced = False
                 self._open_segment()
             except OSError as error:
@@ -420,6 +428,13 @@ class Journal:
         if self._fd >= 0 and self.failed is None:
             self.mark_segment(self.position)
         self._close_fd()
+
+
+def timed_fsync(fd: int) -> float:
+    """fsync ``fd``; the seconds it took. Raises OSError."""
+    started = time.perf_counter()
+    os.fsync(fd)
+    return time.perf_counter() - started
 
 
 def truncate_torn_tail(path: Path, offset: int) -> None:

@@ -85,6 +85,8 @@ class Store:
         self.records = records
         self.run_id = run_id
         self.alarms: list[Callable[[str], None]] = []
+        # Told every checkpoint's outcome, ok or failed (metrics); must not raise.
+        self.checkpoint_observers: list[Callable[[CheckpointOutcome], None]] = []
         self.warnings: list[str] = list(warnings or [])  # for wizards at login
         self.keeper = RecordKeeper(records, self.alarms)
         self._lock = asyncio.Lock()
@@ -281,7 +283,19 @@ class Store:
     ) -> CheckpointOutcome:
         """``checkpoint`` for a caller that already holds ``lock``; ``prune=False`` keeps
         every older generation and journal segment (a hot upgrade's replacement may still
-        be reading them). Never raises for a records database that cannot be written."""
+        be reading them). Never raises for a records database that cannot be written.
+        Each of ``checkpoint_observers`` is told the outcome."""
+        outcome = await self._write_checkpoint(reason, requested_by, prune=prune)
+        for observe in self.checkpoint_observers:
+            try:
+                observe(outcome)
+            except Exception:
+                log.exception("a checkpoint observer failed")
+        return outcome
+
+    async def _write_checkpoint(
+        self, reason: str, requested_by: str | None, *, prune: bool
+    ) -> CheckpointOutcome:
         started = time.time()
         await self.keeper.flush()
         record_id = await self.keeper.attempt(

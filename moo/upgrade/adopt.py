@@ -32,6 +32,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from moo.gc_control import loading_world
 from moo.net.connection import Codec, Connection
 from moo.net.gate_process import AdoptedGate
 from moo.net.gate_protocol import GateServerCodec
-from moo.net.listeners import Listener
+from moo.net.listeners import AcceptHandler, Listener
 from moo.net.session import Session
 from moo.net.telnet_codec import TelnetCodec
 from moo.persist.records import Records
@@ -239,14 +240,16 @@ def new_server(config: Config, world: World, passwords: Passwords) -> Server:
     return server
 
 
-def take_listeners(server: Server, takeover: Takeover) -> AdoptedGate | None:
-    """The listeners and the SSH gate from FREEZE (the listeners start at the thaw)."""
+def take_listeners(
+    server: Server, takeover: Takeover, handler: Callable[[str], AcceptHandler]
+) -> AdoptedGate | None:
+    """The listeners and the SSH gate from FREEZE (the listeners start at the thaw);
+    ``handler(name)`` is what each listener does with a new socket (app.py)."""
     loop = asyncio.get_running_loop()
     for name, fd in takeover.listener_fds.items():
         sock = socket.socket(fileno=fd)
         sock.setblocking(False)
-        kind = "ssh" if name == "ssh-gate" else "telnet"
-        listener = Listener(loop, sock, name, functools.partial(server.accept, kind=kind))
+        listener = Listener(loop, sock, name, handler(name))
         server.listeners[name] = listener  # started by server.thaw() after GO
     gate_pid = takeover.freeze.gate_pid
     return AdoptedGate(gate_pid) if gate_pid is not None else None

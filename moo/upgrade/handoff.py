@@ -86,6 +86,9 @@ class Upgrader:
         self.active: Request | None = None
         self.handed_over = asyncio.Event()
         self._task: asyncio.Task[Result] | None = None
+        # Upgrades by outcome (metrics): "failed" ones this server carried on after; "ok"
+        # is 1 in a replacement (runtime.py): a successful one ends this process.
+        self.results: dict[str, int] = {"ok": 0, "failed": 0}
 
     # ------------------------------------------------------------ requests
 
@@ -173,6 +176,7 @@ class Upgrader:
         finally:
             if not self.handed_over.is_set():
                 self.active = None
+        self.results["ok" if result.ok else "failed"] += 1
         request.report(result.text)
         return result
 

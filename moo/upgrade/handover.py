@@ -14,7 +14,11 @@ the quiet point, through the freeze and the transfer, to the commit or the unfre
 6. READY within ``upgrade.ready_timeout_seconds`` -> GO; the replacement becomes the
    data directory's writer and answers SERVING. From SERVING on this process only lets
    go (level 2: closes the players' connections cleanly) and names its successor to
-   systemd. Level 3 instead: final checkpoint, RESTART, close everyone, stop the gate.
+   systemd. TLS connections are never handed over (their TLS state lives in this
+   process's OpenSSL; the exports skip them): after SERVING they are told
+   ``upgrade.message_tls`` and closed cleanly, so they lose their connection only
+   when the upgrade succeeds. Level 3 instead: final checkpoint, RESTART, close
+   everyone, stop the gate.
 
 Any exception out of ``Handover.run`` before SERVING means: unfreeze (handoff.py kills
 the replacement and records why).
@@ -134,6 +138,9 @@ class Handover:
         freeze_ms = (time.monotonic() - started) * 1000
         self.up.handed_over.set()  # committed: the replacement serves from here on
         sd_notify.notify(f"MAINPID={self.child.pid}")  # before this process exits
+        closed = await self.server.close_untransferable(config.message_tls)
+        if closed:
+            log.info("closed %d TLS connection(s): TLS state cannot be handed over", closed)
         if level == 2:
             await self.server.close_and_wait(self.server.connections(), "upgrade")
         self.server.let_go()

@@ -16,11 +16,12 @@ from collections.abc import Callable
 
 from moo import __version__
 from moo.accounts import Passwords
-from moo.app import serve, start_checkpointer
+from moo.app import listener_handler, serve, start_checkpointer, tls_context
 from moo.config import Config
 from moo.errors import ChannelClosed, MooError, ProtocolError
 from moo.gc_control import adopting, loading_world
 from moo.net.gate_process import Gate
+from moo.ops.metrics import Metrics
 from moo.persist import lock
 from moo.persist.store import Store
 from moo.persist.upgrade_records import UpgradeLog
@@ -73,8 +74,14 @@ async def serve_replacement(
         gc.collect()
         return await _restart_cold(config, out, control, received, serve_args)
     takeover = received
+    names = takeover.listener_fds
+    metrics = Metrics() if "metrics" in names else None
     try:
-        gate = adopt.take_listeners(server, takeover)
+        if "telnet-tls" in names:
+            server.tls_context = tls_context(config)  # the files the old server used
+        gate = adopt.take_listeners(
+            server, takeover, lambda name: listener_handler(name, server, metrics)
+        )
         with adopting():
             carried = await adopt.receive_changes(control, server, prebuilt)
     except (MooError, OSError, ValueError, KeyError, TypeError) as error:
@@ -89,7 +96,7 @@ async def serve_replacement(
     if not isinstance(go, msg.Go):
         log.error("expected GO, got %r; exiting", go.__struct_config__.tag)
         return 1
-    return await _serve(config, control, loaded, takeover, server, gate, carried, go)
+    return await _serve(config, control, loaded, takeover, server, gate, carried, go, metrics)
 
 
 async def _serve(
@@ -101,6 +108,7 @@ async def _serve(
     gate: Gate | None,
     carried: int,
     go: msg.Go,
+    metrics: Metrics | None,
 ) -> int:
     """After GO: this process is the server now."""
     freeze = takeover.freeze
@@ -137,6 +145,8 @@ async def _serve(
         takeover.lock_fd,
         list(freeze.command),
         list(freeze.serve_args),
+        metrics=metrics,
+        upgraded=True,
     )
     try:
         return await run(runtime, notify_state=f"MAINPID={os.getpid()}\nREADY=1")

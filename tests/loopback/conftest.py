@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import ssl
 from collections.abc import Iterator
 
 import pytest
@@ -28,9 +29,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc.stop()
 
 
-async def login(port: int, name: str, password: str, *, create: bool = True) -> TelnetClient:
-    """A telnet client logged in as ``name`` (created first when ``create``), with SUFFIX set."""
-    client = await TelnetClient.connect("127.0.0.1", port)
+async def login(
+    port: int, name: str, password: str, *, create: bool = True, tls: ssl.SSLContext | None = None
+) -> TelnetClient:
+    """A telnet client logged in as ``name`` (created first when ``create``), with SUFFIX set;
+    ``tls``: over TLS, verified with that context."""
+    client = await TelnetClient.connect("127.0.0.1", port, tls=tls)
     client.send_line(f"{'create' if create else 'connect'} {name} {password}")
     await client.expect(re.compile(r"^\*\*\* (Connected as|Redirected)"))
     await client.expect("Exits:")  # the automatic look ends here in the starting room

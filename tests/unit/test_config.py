@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from moo.cli import build_parser, serve_config
 from moo.config import (
     Config,
     Limits,
@@ -148,6 +149,9 @@ def test_path_and_text_settings_refuse_lists(data: dict[str, Any], key: str) -> 
     [
         ({"event_loop": "trio"}, r"^event_loop: expected uvloop or asyncio, got 'trio'"),
         ({"telnet": {"port": 65536}}, r"^telnet.port: 65536 is not a TCP port"),
+        ({"metrics": {"port": 70000}}, r"^metrics.port: 70000 is not a TCP port"),
+        ({"telnet_tls": {"port": 99999}}, r"^telnet_tls.port: 99999 is not a TCP port"),
+        ({"tls": {"cert": 5}}, r"^tls.cert: expected text, got 5"),
         ({"ssh": {"port": 99999}}, r"^ssh.port: 99999"),
         ({"limits": {"max_line_bytes": 79}}, r"^limits.max_line_bytes: 79 is too small"),
     ],
@@ -270,3 +274,18 @@ def test_env_wizard_password(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env_wizard_password() is None
     monkeypatch.setenv("MOO_WIZARD_PASSWORD", "hunter2")
     assert env_wizard_password() == "hunter2"
+
+
+def test_the_tls_and_metrics_listeners_are_off_until_asked_for(tmp_path: Path) -> None:
+    assert not Config().telnet_tls.enabled and not Config().metrics.enabled
+    assert Config().tls.paths(tmp_path) == (tmp_path / "tls-cert.pem", tmp_path / "tls-key.pem")
+    args = build_parser().parse_args(
+        ["serve", "--telnet-tls", "0.0.0.0:992", "--metrics", "127.0.0.1:0"]
+    )
+    config = serve_config(args)
+    assert config.telnet_tls == Listen("0.0.0.0", 992, True)
+    assert config.metrics == Listen("127.0.0.1", 0, True)
+    with pytest.raises(ConfigError, match="--metrics: expected HOST:PORT"):
+        serve_config(build_parser().parse_args(["serve", "--metrics", "9100"]))
+    mine = from_dict({"tls": {"cert": "/etc/moo/cert.pem", "key": "/etc/moo/key.pem"}})
+    assert mine.tls.paths(tmp_path) == (Path("/etc/moo/cert.pem"), Path("/etc/moo/key.pem"))
