@@ -27,7 +27,6 @@ import functools
 import logging
 import os
 import secrets
-import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -42,8 +41,7 @@ from moo.errors import MooError
 from moo.gc_control import loading_world
 from moo.net.gate_process import GateProcess
 from moo.net.listeners import AcceptHandler, Listener, bind_tcp, bind_unix, describe
-from moo.net.tls import server_context
-from moo.net.tls_keys import ensure_self_signed
+from moo.net.tls_keys import tls_context
 from moo.ops.metrics import Metrics
 from moo.ops.metrics_http import MetricsEndpoint
 from moo.persist import lock
@@ -207,33 +205,6 @@ async def serve(
         metrics=metrics,
     )
     return await run(runtime)
-
-
-def tls_context(config: Config) -> ssl.SSLContext:
-    """The telnet-tls listener's context: ``tls.cert`` and ``tls.key``, or (neither set)
-    ``tls-cert.pem`` and ``tls-key.pem`` in the data directory, made self-signed (0600)
-    when neither exists. Raises MooError naming the file or key at fault."""
-    cert, key = config.tls.paths(config.data_dir)
-    configured = config.tls.cert is not None or config.tls.key is not None
-    try:
-        if not configured and ensure_self_signed(cert, key, config.telnet_tls.host):
-            log.warning(
-                "made a self-signed TLS certificate for telnet-tls: %s (key %s); clients can "
-                "verify the server with that file; set tls.cert and tls.key to use a real one",
-                cert,
-                key,
-            )
-    except OSError as error:
-        raise MooError(f"tls: cannot write {key} and {cert}: {error.strerror or error}") from None
-    for name, path in (("tls.cert", cert), ("tls.key", key)):
-        if not path.is_file():
-            fix = "" if configured else " (remove the other too to make a new self-signed pair)"
-            raise MooError(f"{name}: {path} does not exist{fix}")
-    try:
-        return server_context(cert, key)
-    except (OSError, ssl.SSLError) as error:
-        reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or error
-        raise MooError(f"tls: cannot use {cert} with {key}: {reason}") from None
 
 
 def listener_handler(name: str, server: Server, metrics: Metrics | None) -> AcceptHandler:

@@ -27,25 +27,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"moo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the server")
-    serve.add_argument("--config", type=Path, help="YAML config file (see config.example.yaml)")
-    serve.add_argument("--data-dir", type=Path, help="where the world and keys are kept")
-    serve.add_argument("--telnet", metavar="HOST:PORT", help="telnet address (port 0: any; 'off')")
-    serve.add_argument("--ssh", metavar="HOST:PORT", help="SSH address (port 0: any; 'off')")
-    serve.add_argument(
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--config", type=Path, help="YAML config file (see config.example.yaml)")
+    where.add_argument("--data-dir", type=Path, help="where the world and keys are kept")
+    listen = argparse.ArgumentParser(add_help=False)
+    listen.add_argument("--telnet", metavar="HOST:PORT", help="telnet address (port 0: any; 'off')")
+    listen.add_argument("--ssh", metavar="HOST:PORT", help="SSH address (port 0: any; 'off')")
+    listen.add_argument(
         "--telnet-tls", metavar="HOST:PORT", help="telnet over TLS address (default: off)"
     )
-    serve.add_argument(
+    metrics = argparse.ArgumentParser(add_help=False)
+    metrics.add_argument(
         "--metrics", metavar="HOST:PORT", help="Prometheus metrics address (default: off)"
     )
-    serve.add_argument(
+    world = argparse.ArgumentParser(add_help=False)
+    world.add_argument(
         "--wizard-password", metavar="PW", help="set the wizard's password (or MOO_WIZARD_PASSWORD)"
     )
-    serve.add_argument(
+    world.add_argument(
         "--force-recover",
         action="store_true",
         help="start even if recovery must drop damaged journal records",
     )
+
+    serve = sub.add_parser("serve", parents=[where, listen, metrics, world], help="run the server")
     serve.add_argument(
         "--front",
         action="store_true",
@@ -55,30 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
     # A hot upgrade starts the replacement with the control channel's fd (moo/upgrade/).
     serve.add_argument("--upgrade-fd", type=int, help=argparse.SUPPRESS)
 
-    front = sub.add_parser("front", help="hold the connections; engines attach to it")
-    front.add_argument("--config", type=Path, help="YAML config file")
-    front.add_argument("--data-dir", type=Path, help="where the world and keys are kept")
-    front.add_argument("--telnet", metavar="HOST:PORT", help="telnet address (port 0: any; 'off')")
-    front.add_argument("--ssh", metavar="HOST:PORT", help="SSH address (port 0: any; 'off')")
+    front = sub.add_parser(
+        "front", parents=[where, listen], help="hold the connections; engines attach to it"
+    )
     front.add_argument(
         "--spawn-engine",
         action="store_true",
         help="start the engine itself, and another whenever it dies (moo serve --front does)",
     )
-    engine = sub.add_parser("engine", help="run the world behind a front (moo front)")
-    engine.add_argument("--config", type=Path, help="YAML config file")
-    engine.add_argument("--data-dir", type=Path, help="where the world and keys are kept")
+    engine = sub.add_parser(
+        "engine", parents=[where, metrics, world], help="run the world behind a front"
+    )
     engine.add_argument(
         "--front-socket", type=Path, help="the front's socket (default: DATA_DIR/run/front.sock)"
     )
-    engine.add_argument(
-        "--wizard-password", metavar="PW", help="set the wizard's password (or MOO_WIZARD_PASSWORD)"
-    )
-    engine.add_argument("--force-recover", action="store_true", help=argparse.SUPPRESS)
 
-    status = sub.add_parser("status", help="the processes running on a data directory")
-    status.add_argument("--config", type=Path, help="YAML config file")
-    status.add_argument("--data-dir", type=Path, help="the data directory")
+    sub.add_parser("status", parents=[where], help="the processes running on a data directory")
 
     add_checkpoint_parser(sub)
     upgrade_cli.add_upgrade_parser(sub)
@@ -219,7 +216,9 @@ def run_front(args: argparse.Namespace, *, spawn: bool) -> int:
     command = None
     if spawn:
         force = bool(getattr(args, "force_recover", False))
-        command = engine_command(args.config, config.data_dir, force)
+        command = engine_command(
+            args.config, config.data_dir, force, getattr(args, "metrics", None)
+        )
     return _run_loop(config, serve_front(config, _print, command=command))
 
 

@@ -25,9 +25,15 @@ from pathlib import Path
 
 from moo import paths
 from moo.app import open_world
+from moo.checkpoint.service import Checkpointer
 from moo.config import Config
 from moo.engine.link import FrontLink
 from moo.errors import MooError, ProtocolError
+from moo.net.listeners import Listener, bind_tcp
+from moo.ops.metrics import Metrics
+from moo.ops.metrics_http import MetricsEndpoint
+from moo.persist.store import Store
+from moo.server import Server
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,9 @@ async def serve_engine(
         await checkpointer.stop()
         await store.close(final_reason=None)
         raise MooError(f"cannot attach to the front: {error}") from None
+    endpoint = None
+    if config.metrics.enabled:
+        endpoint = _serve_metrics(config, server, store, checkpointer, out)
     store.journal.before_write = link.before_journal_write
     store.journal.not_written = link.journal_write_failed
     pid_file = paths.engine_pid_file(config.data_dir)
@@ -74,9 +83,30 @@ async def serve_engine(
         if outcome is not None and not outcome.ok:
             log.error("the final checkpoint failed: %s (the journal has it all)", outcome.error)
         link.close()
+        if endpoint is not None:
+            endpoint.close()
         paths.remove_pid(pid_file)
         os.close(data_lock)
     return 0
+
+
+def _serve_metrics(
+    config: Config,
+    server: Server,
+    store: Store,
+    checkpointer: Checkpointer,
+    out: Callable[[str], None],
+) -> Listener:
+    """The Prometheus endpoint: the engine's, since the figures are the world's."""
+    metrics = Metrics()
+    metrics.watch(server, store, checkpointer, None)
+    sock = bind_tcp(config.metrics.host, config.metrics.port)
+    listener = Listener(
+        asyncio.get_running_loop(), sock, "metrics", MetricsEndpoint(metrics.registry).accept
+    )
+    listener.start()
+    out(f"metrics listening on {listener.address}")
+    return listener
 
 
 async def _connect(link: FrontLink, path: Path) -> None:

@@ -26,6 +26,7 @@ import asyncio
 import logging
 import os
 import socket
+import ssl
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ from moo.net.connection import Codec, Connection
 from moo.net.gate_protocol import GateServerCodec
 from moo.net.link import Link
 from moo.net.telnet_codec import TelnetCodec
+from moo.net.tls import TlsStage
 from moo.protocol import front as msg
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,7 @@ class Front:
         self._by_conn: dict[Connection, FrontConn] = {}
         self.gate_controls: set[Connection] = set()
         self.addresses: dict[str, str] = {}  # player listeners: name -> HOST:PORT
+        self.tls_context: ssl.SSLContext | None = None  # for the telnet-tls listener
         self._next_id = 1
         self.link: Link[msg.ToFront] | None = None
         self.engine_pid: int | None = None
@@ -131,7 +134,11 @@ class Front:
             codec = GateServerCodec(max_line_bytes=self.limits.max_line_bytes)
         else:
             codec = TelnetCodec(max_line_bytes=self.limits.max_line_bytes)
-        conn = Connection(self.loop, sock, codec, self, self.limits, kind=kind, peer=peer)
+        tls = None
+        if kind == "telnet-tls":
+            assert self.tls_context is not None, "a telnet-tls listener without a TLS context"
+            tls = TlsStage(self.tls_context)
+        conn = Connection(self.loop, sock, codec, self, self.limits, kind=kind, peer=peer, tls=tls)
         if len(self.conns) >= self.limits.max_connections:
             conn.start()
             conn.send_text("Sorry, the server is full. Please try again later.\n")

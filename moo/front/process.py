@@ -32,6 +32,7 @@ from moo.errors import MooError
 from moo.front.hub import Front
 from moo.net.gate_process import GateProcess
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
+from moo.net.tls_keys import tls_context
 from moo.persist import lock
 
 log = logging.getLogger(__name__)
@@ -42,13 +43,18 @@ MAX_BACKOFF = 5.0
 ENGINE_STOP_TIMEOUT = 60.0  # its final checkpoint
 
 
-def engine_command(config_file: Path | None, data_dir: Path, force_recover: bool) -> list[str]:
-    """``moo engine`` for this front, run by this interpreter."""
+def engine_command(
+    config_file: Path | None, data_dir: Path, force_recover: bool, metrics: str | None
+) -> list[str]:
+    """``moo engine`` for this front, run by this interpreter (the engine serves the
+    metrics: the world's figures are its own)."""
     command = [sys.executable, "-m", "moo", "engine", "--data-dir", str(data_dir)]
     if config_file is not None:
         command += ["--config", str(config_file)]
     if force_recover:
         command.append("--force-recover")
+    if metrics is not None:
+        command += ["--metrics", metrics]
     return command
 
 
@@ -129,6 +135,12 @@ async def serve_front(
             accept = functools.partial(front.accept, kind="telnet")
             listeners.append(Listener(loop, sock, "telnet", accept))
             front.addresses["telnet"] = listeners[-1].address
+        if config.telnet_tls.enabled:
+            front.tls_context = tls_context(config)
+            sock = bind_tcp(config.telnet_tls.host, config.telnet_tls.port)
+            accept = functools.partial(front.accept, kind="telnet-tls")
+            listeners.append(Listener(loop, sock, "telnet-tls", accept))
+            front.addresses["telnet-tls"] = listeners[-1].address
         if config.ssh.enabled:
             gate_path = paths.gate_socket(config.data_dir)
             accept = functools.partial(front.accept, kind="ssh")
@@ -142,11 +154,13 @@ async def serve_front(
             ssh_address = front.addresses["ssh"] = describe(ssh_sock)
             await gate.start()
             ssh_sock.close()
-    except OSError as error:
+    except (OSError, MooError) as error:
         for listener in listeners:
             listener.close()
         if gate is not None:
             await gate.stop()
+        if isinstance(error, MooError):
+            raise
         raise MooError(f"cannot listen: {error.strerror or error}") from None
     listeners[0].start()  # the engine's socket
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -166,8 +180,8 @@ async def serve_front(
         return front.exit_code
     for listener in listeners[1:]:
         listener.start()
-        if listener.name == "telnet":
-            out(f"telnet listening on {listener.address}")
+        if listener.name != "ssh-gate":
+            out(f"{listener.name} listening on {listener.address}")
     if gate is not None:
         out(f"ssh listening on {ssh_address}")
     pid_file = paths.front_pid_file(config.data_dir)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import logging
 import os
+import ssl
 from pathlib import Path
 
 from cryptography import x509
@@ -19,7 +21,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from moo.config import Config
+from moo.errors import MooError
 from moo.files import fsync_directory
+from moo.net.tls import server_context
+
+log = logging.getLogger(__name__)
 
 VALID_DAYS = 3650
 
@@ -108,3 +115,30 @@ def ensure_self_signed(cert: Path, key: Path, host: str) -> bool:
     _write_private(key, key_pem)
     _write_private(cert, cert_pem)
     return True
+
+
+def tls_context(config: Config) -> ssl.SSLContext:
+    """The telnet-tls listener's context: ``tls.cert`` and ``tls.key``, or (neither set)
+    ``tls-cert.pem`` and ``tls-key.pem`` in the data directory, made self-signed (0600)
+    when neither exists. Raises MooError naming the file or key at fault."""
+    cert, key = config.tls.paths(config.data_dir)
+    configured = config.tls.cert is not None or config.tls.key is not None
+    try:
+        if not configured and ensure_self_signed(cert, key, config.telnet_tls.host):
+            log.warning(
+                "made a self-signed TLS certificate for telnet-tls: %s (key %s); clients can "
+                "verify the server with that file; set tls.cert and tls.key to use a real one",
+                cert,
+                key,
+            )
+    except OSError as error:
+        raise MooError(f"tls: cannot write {key} and {cert}: {error.strerror or error}") from None
+    for name, path in (("tls.cert", cert), ("tls.key", key)):
+        if not path.is_file():
+            fix = "" if configured else " (remove the other too to make a new self-signed pair)"
+            raise MooError(f"{name}: {path} does not exist{fix}")
+    try:
+        return server_context(cert, key)
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or error
+        raise MooError(f"tls: cannot use {cert} with {key}: {reason}") from None

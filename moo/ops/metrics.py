@@ -150,9 +150,10 @@ class Metrics:
         server: Server,
         store: Store,
         checkpointer: Checkpointer,
-        upgrader: Upgrader,
+        upgrader: Upgrader | None,
     ) -> None:
-        """Install the hooks and let the collector read these objects at scrape time."""
+        """Install the hooks and let the collector read these objects at scrape time
+        (``upgrader`` is None in an engine behind a front: it does not upgrade itself)."""
         self.state.server, self.state.store = server, store
         self.state.checkpointer, self.state.upgrader = checkpointer, upgrader
         self.last_checkpoint = checkpointer.last_success()  # from the records

@@ -16,11 +16,12 @@ from collections.abc import Callable
 
 from moo import __version__
 from moo.accounts import Passwords
-from moo.app import listener_handler, serve, start_checkpointer, tls_context
+from moo.app import listener_handler, serve, start_checkpointer
 from moo.config import Config
 from moo.errors import ChannelClosed, MooError, ProtocolError
 from moo.gc_control import adopting, loading_world
 from moo.net.gate_process import Gate
+from moo.net.tls_keys import tls_context
 from moo.ops.metrics import Metrics
 from moo.persist import lock
 from moo.persist.store import Store

@@ -23,7 +23,7 @@ from moo import paths
 from moo.front.hub import RESTARTING
 from moo.net.gate_process import process_alive
 from moo.net.telnet_client import TelnetClient
-from tests.loopback.conftest import BEGIN, MARK, player, unique_name, wizard
+from tests.loopback.conftest import BEGIN, MARK, login, player, unique_name, wizard
 from tests.loopback.test_ssh import read_until, ssh_shell
 from tests.server_process import WIZARD_PASSWORD, ServerProcess
 
@@ -108,8 +108,6 @@ async def test_an_ssh_player_stays_connected_through_an_engine_crash(
 
 
 async def player_named(server: ServerProcess, name: str) -> TelnetClient:
-    from tests.loopback.conftest import login
-
     return await login(server.telnet_port, name, "secret")
 
 
@@ -252,5 +250,37 @@ async def test_a_full_disk_behind_a_front_refuses_changes_and_holds_nothing_back
         assert looked[1] == f"after {acked}", looked[:2]
         assert await new_engine(server, old) != old
         await wiz.close()
+    finally:
+        server.stop()
+
+
+async def test_tls_players_stay_connected_and_the_engine_serves_the_metrics(
+    tmp_path: Path,
+) -> None:
+    """Behind a front, telnet over TLS ends in the front, so a TLS player keeps the
+    session through an engine crash (a hot upgrade without a front has to close it); the
+    engine serves the metrics and counts the front's sessions by transport."""
+    from tests.loopback.metrics_helpers import scrape, sessions
+    from tests.loopback.test_telnet_tls import client_context
+
+    server = ServerProcess(
+        tmp_path / "data",
+        flags=("--front",),
+        ssh=False,
+        listen={"telnet-tls": "127.0.0.1:0", "metrics": "127.0.0.1:0"},
+    ).start()
+    try:
+        context = client_context(server.data_dir)
+        tls = await login(server.ports["telnet-tls"], "secure", "secret", tls=context)
+        plain, _ = await player(server, "plain")
+        samples = await scrape(server.ports["metrics"])
+        assert sessions(samples, "telnet-tls", "logged_in") == 1
+        assert sessions(samples, "telnet", "logged_in") == 1
+        kill_engine(server)
+        said = await tls.command("say through the crash", MARK, begin=BEGIN, timeout=30)
+        assert said == ['You say, "through the crash"']
+        await plain.expect('secure says, "through the crash"')
+        for client in (tls, plain):
+            await client.close()
     finally:
         server.stop()
