@@ -46,6 +46,7 @@ import os
 import random
 import re
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -70,6 +71,7 @@ SETUP_CONCURRENCY = 32
 SETUP_TIMEOUT = 30.0
 COMMANDS = (b"say hello there\r\n", b"look\r\n")
 RESULTS = REPO / "bench" / "results" / "commands.json"
+FRONT_RESULTS = RESULTS.with_name("commands_front.json")
 
 # Latencies use the monotonic clock: uvloop's loop.time() only has millisecond resolution.
 clock = time.monotonic
@@ -418,6 +420,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--open-clients", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per run")
     parser.add_argument("--only", choices=["closed", "open"])
+    parser.add_argument(
+        "--front",
+        choices=["off", "on", "compare"],
+        default="off",
+        help="on: through moo serve --front; compare: direct and front alternating, with"
+        " the ratio (writes bench/results/commands_front.json)",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="with --front compare")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, help="use a running server instead of starting one")
     parser.add_argument(
@@ -446,12 +456,9 @@ def run_clients(coro: Any) -> tuple[Any, str]:
     return uvloop.run(coro), "uvloop"
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    fds = raise_fd_limit()
-    clients = max(args.closed_clients, args.open_clients)
-    if fds < clients + 100:
-        print(f"warning: open-file limit {fds} is low for {clients} clients", file=sys.stderr)
+def run_once(args: argparse.Namespace, clients: int, *, front: bool) -> tuple[dict[str, Any], str]:
+    """Steps 2 to 5 against a server of our own (``front``: ``moo serve --front``) or the
+    one at ``--port``. Returns the runs' figures and the client loop's name."""
     server: ServerProcess | None = None
     with tempfile.TemporaryDirectory(prefix="moo-bench-") as tmp:
         if args.port is None:
@@ -469,20 +476,69 @@ def main(argv: list[str] | None = None) -> int:
                 ssh=False,
                 wizard_password=args.wizard_password,
                 listen={"metrics": "127.0.0.1:0"} if args.metrics else {},
+                flags=("--front",) if front else (),
             ).start()
         port = server.telnet_port if server is not None else args.port
         try:
             pid = server.process.pid if server is not None and server.process else args.server_pid
-            runs, client_loop = run_clients(bench(args, port, pid))
+            return run_clients(bench(args, port, pid))
         finally:
             if server is not None:
                 server.stop()
+
+
+def compare_front(args: argparse.Namespace, clients: int) -> dict[str, Any]:
+    """``--front compare``: direct and through a front, alternating, ``--rounds`` each;
+    the medians of each and the front's ratio to direct (what the issue quotes)."""
+    rounds: dict[str, list[dict[str, Any]]] = {"direct": [], "front": []}
+    for _ in range(args.rounds):
+        for mode in ("direct", "front"):
+            runs, _ = run_once(args, clients, front=mode == "front")
+            rounds[mode].append(runs)
+            print(f"{mode}: {json.dumps(runs)}", file=sys.stderr)
+    out: dict[str, Any] = {"rounds": args.rounds}
+    for run in ("closed", "open"):
+        if run not in rounds["direct"][0]:
+            continue
+        figures: dict[str, dict[str, float]] = {}
+        for mode in ("direct", "front"):
+            rows = [r[run] for r in rounds[mode]]
+            figures[mode] = {
+                key: statistics.median(row[key] for row in rows)
+                for key in ("commands_per_s", "p50_ms", "p99_ms")
+                if key in rows[0]
+            }
+        direct, front = figures["direct"], figures["front"]
+        out[run] = {
+            **figures,
+            "front_to_direct": round(front["commands_per_s"] / direct["commands_per_s"], 3),
+            "added_p50_ms": round(front["p50_ms"] - direct["p50_ms"], 3),
+            "added_p99_ms": round(front["p99_ms"] - direct["p99_ms"], 3),
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    fds = raise_fd_limit()
+    clients = max(args.closed_clients, args.open_clients)
+    if fds < clients + 100:
+        print(f"warning: open-file limit {fds} is low for {clients} clients", file=sys.stderr)
+    if args.front == "compare":
+        text = json.dumps({**compare_front(args, clients), "machine": {"cpus": os.cpu_count()}})
+        print(text)
+        FRONT_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        FRONT_RESULTS.write_text(text + "\n")
+        return 0
+    runs, client_loop = run_once(args, clients, front=args.front == "on")
+    started = args.port is None
     result = {
         **runs,
         "server": {
-            "event_loop": args.event_loop if server is not None else "unknown (--port)",
-            "limits_raised": True if server is not None else "unknown (--port)",
-            "metrics": args.metrics if server is not None else "unknown (--port)",
+            "event_loop": args.event_loop if started else "unknown (--port)",
+            "limits_raised": True if started else "unknown (--port)",
+            "metrics": args.metrics if started else "unknown (--port)",
+            "front": args.front if started else "unknown (--port)",
         },
         "client": {"event_loop": client_loop, "process": "separate from the server"},
         "machine": {"cpus": os.cpu_count(), "open_file_limit": fds},
