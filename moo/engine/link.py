@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT = 10.0
+EARLY_FLUSH_LINES = 16
+"""A busy turn's answers go to the front every this many lines, not only at its end, so
+the front writes them while the engine runs the rest (measured: see bench/commands.py
+--front compare)."""
 
 
 class RemoteTransport:
@@ -304,6 +308,8 @@ class FrontLink:
             self._sealed_early = None
             return
         self._done.append(token)
+        if len(self._done) >= EARLY_FLUSH_LINES:
+            self._flush(push=True)  # the front writes these answers while the rest run
 
     # ------------------------------------------------------------ to front
 
@@ -373,15 +379,15 @@ class FrontLink:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
 
-    def _flush(self) -> None:
+    def _flush(self, *, push: bool = False) -> None:
         self._flush_scheduled = False
         self._note_records()
         if self._out or self._done:
             self._out.append(msg.Seal(self.position(), self._done))
             self._done = []
-        self._send(now=False)
+        self._send(now=False, push=push)
 
-    def _send(self, *, now: bool) -> None:
+    def _send(self, *, now: bool, push: bool = False) -> None:
         position = self.position()
         if position > self._durable_sent and not now:
             self._out.append(msg.Durable(position))
@@ -395,6 +401,8 @@ class FrontLink:
         link.queue(msg.encode(messages))
         if now:
             link.send_now()
+        elif push:
+            link.push()
 
 
 def _key(record: msg.SessionRecord) -> tuple[object, ...]:

@@ -118,6 +118,11 @@ class Link(Generic[M]):
                 select.select([], [self.fd], [], remaining)
         return not self.closed
 
+    def push(self) -> None:
+        """Send what the kernel takes now, without waiting (the rest at the turn's end)."""
+        if not self.closed and not self._writing and self._out:
+            self._send_some()
+
     def _send_some(self) -> bool:
         try:
             sent = self.sock.send(self._out)
