@@ -1,7 +1,7 @@
 """Transcripts: the plain-text format of what players type and must see. Pure, no I/O.
 
 A transcript (a ``.moot`` file; ``tests/transcripts/`` has many) is played by ``moo script``,
-which runs it over telnet and reports (``moo/script.py``). This module is the format:
+which runs it over telnet and reports (``moo/cli/script.py``). This module is the format:
 ``parse_transcript(text) -> list[Step]`` reads it and ``bind`` substitutes the variables;
 the runner then plays the steps.
 
@@ -69,7 +69,7 @@ A small example (``moo script welcome.moot --port 7777 --var WIZARD_PASSWORD=...
     > @quit
     @expect-close
 
-What ``moo script`` prints for it is described in ``moo/script.py``. Players live on in the
+What ``moo script`` prints for it is described in ``moo/cli/script.py``. Players live on in the
 world's data, so a script meant to run twice against one world should use fresh names (or
 ``connect`` instead of ``create``).
 """

@@ -1,7 +1,7 @@
 """Checkpoint management over a data directory: what ``moo checkpoint`` does, without printing.
 
 Every function here works on the files (server running or not), returns data and raises
-``CheckpointError``; ``moo/checkpoint_cli.py`` prints. Going back to a checkpoint
+``CheckpointError``; ``moo/cli/checkpoint.py`` prints. Going back to a checkpoint
 (``restore.py``) and moving a world between machines (``archive.py``) are ideas of their
 own and live beside this module.
 

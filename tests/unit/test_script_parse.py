@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from moo.script import Failure
+from moo.cli.script import Failure
 from moo.transcript import (
     Close,
     Connect,

@@ -1,6 +1,6 @@
 """The ``moo`` command: ``serve`` runs the server, ``checkpoint`` manages a data dir's
-checkpoints (printing in ``checkpoint_cli.py``), ``script`` plays a transcript against one,
-``upgrade`` asks a running server to hot-upgrade (``upgrade_cli.py``)."""
+checkpoints (printing in ``cli/checkpoint.py``), ``script`` plays a transcript against one,
+``upgrade`` asks a running server to hot-upgrade (``cli/upgrade.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from moo import __version__, upgrade_cli
+from moo import __version__
+from moo.cli import upgrade as upgrade_cli
 from moo.config import Config, env_wizard_password, load, parse_listen, with_overrides
 from moo.errors import MooError
 
@@ -252,17 +253,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "engine":
             return run_engine(args)
         if args.command == "status":
-            from moo.status import print_status
+            from moo.cli.status import print_status
 
             return print_status(serve_config(args).data_dir, _print)
         if args.command == "checkpoint":
-            from moo.checkpoint_cli import run
+            from moo.cli.checkpoint import run
 
             return run(args, _print)
         if args.command == "upgrade":
             return upgrade_cli.run(args, _print)
         if args.command == "script":
-            from moo.script import run_script_command
+            from moo.cli.script import run_script_command
 
             return run_script_command(args)
     except MooError as error:
