@@ -36,8 +36,8 @@ from moo.commands.context import ConnectedPlayer, LineReader
 from moo.commands.dispatch import Dispatcher
 from moo.commands.reading import LineReaders
 from moo.config import Config
-from moo.lang.entries import scheduler_for
 from moo.lang.options import limits_from_config
+from moo.lang.scheduler import Scheduler
 from moo.login import LoginScreen
 from moo.mud_protocols import handle_gmcp, moved_players, mssp_table, room_info, wants
 from moo.net import events as ev
@@ -89,7 +89,8 @@ class Server:
         self.world = world
         self.checkpointer: Checkpointer | None = None
         self.passwords = passwords
-        self.dispatcher = Dispatcher(world, self)
+        self.moo_tasks = Scheduler(world, self)  # MOO tasks: commands, ;, forks, suspends
+        self.dispatcher = Dispatcher(world, self, self.moo_tasks)
         self.line_readers = LineReaders(world, self)
         self.login = LoginScreen(world, passwords, LoginThrottle(config.login), self)
         self.listeners: dict[str, Listener] = {}
@@ -113,7 +114,6 @@ class Server:
         self.tls_context: ssl.SSLContext | None = None  # for the telnet-tls listener
         self.on_command: Callable[[float], None] | None = None  # seconds each command took
         world.add_observer(self._after_commit)
-        self.moo_tasks = scheduler_for(world, self)  # MOO tasks: commands, ;, forks, suspends
         self.moo_tasks.foreground, self.moo_tasks.background = limits_from_config(config.lang)
 
     # ------------------------------------------------------------ lifecycle

@@ -21,8 +21,8 @@ from moo.commands.match import match_object
 from moo.commands.parser import Command, canonical_prep
 from moo.errors import PermissionDenied, VerbError
 from moo.lang import access
-from moo.lang.entries import run_builtin, run_eval, scheduler_for
-from moo.lang.scheduler import Outcome
+from moo.lang.entries import run_builtin, run_eval
+from moo.lang.scheduler import Outcome, Scheduler
 from moo.lang.values import toliteral
 from moo.world.model import Flag
 from moo.world.values import Err, ObjRef
@@ -47,9 +47,16 @@ def require_programmer(ctx: VerbContext, command: str) -> None:
         raise PermissionDenied(f"{command}: only programmers may do that (a wizard can grant it).")
 
 
+def moo_tasks(ctx: VerbContext) -> Scheduler:
+    """The server's MOO task scheduler (``Host`` types it ``object``: see its note)."""
+    scheduler = ctx.host.moo_tasks
+    assert isinstance(scheduler, Scheduler)
+    return scheduler
+
+
 def call(ctx: VerbContext, name: str, *args: Any) -> Any:
     """Builtin ``name(@args)`` with the player's permissions; its refusal as a VerbError."""
-    outcome: Outcome = run_builtin(scheduler_for(ctx.world, ctx.host), ctx.player, name, list(args))
+    outcome: Outcome = run_builtin(moo_tasks(ctx), ctx.player, name, list(args))
     if outcome.status != "done":
         code = outcome.value
         raise VerbError(REFUSALS.get(code, f"{name}() failed: {code!r}"))
@@ -92,9 +99,7 @@ def parse_argspec(words: list[str], usage: str) -> list[str]:
 def eval_(ctx: VerbContext, cmd: Command) -> None:
     """``;<expression>`` or ``;<statements>``: run as the player, show the value."""
     require_programmer(ctx, "eval")
-    outcome = run_eval(
-        scheduler_for(ctx.world, ctx.host), ctx.player, cmd.argstr, output=ctx.tell_to
-    )
+    outcome = run_eval(moo_tasks(ctx), ctx.player, cmd.argstr, output=ctx.tell_to)
     for line in outcome.lines():
         ctx.tell(line)
 

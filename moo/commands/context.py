@@ -66,6 +66,13 @@ class Host(Protocol):
         answer: taken back if the commit cannot be written."""
         ...
 
+    # Typed ``object`` here: their modules import what the world and the language (which
+    # import this module) must not reach; the verbs that use them narrow the type.
+    @property
+    def moo_tasks(self) -> object:
+        """The world's one MOO task scheduler (``;``, MOO verbs, forks, suspends)."""
+        ...
+
     @property
     def checkpointer(self) -> object | None: ...
 

@@ -106,19 +106,17 @@ def find_command_verb(
 class Dispatcher:
     """Runs players' command lines against the world."""
 
-    def __init__(self, world: World, host: Host) -> None:
+    def __init__(self, world: World, host: Host, scheduler: Scheduler | None = None) -> None:
         self.world = world
+        self._scheduler = scheduler  # the server's (None: a world without MOO verbs)
         self.host = host
         self.verbs = VerbCache(world)
-        self._scheduler: Scheduler | None = None
 
     @property
     def scheduler(self) -> Scheduler:
-        """The world's MOO task scheduler (imported late: the language imports dispatch)."""
+        """The world's MOO task scheduler, the server's. RuntimeError if none was given."""
         if self._scheduler is None:
-            from moo.lang.entries import scheduler_for
-
-            self._scheduler = scheduler_for(self.world, self.host)
+            raise RuntimeError("this dispatcher was made without a MOO task scheduler")
         return self._scheduler
 
     def run(self, player: int, line: str) -> None:

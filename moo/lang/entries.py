@@ -1,6 +1,6 @@
 """Where the server starts MOO tasks: what commands and the dispatcher call.
 
-- ``scheduler_for(world, services)``: the world's one ``Scheduler`` (made on first use).
+The server owns the world's one ``Scheduler`` (``Host.moo_tasks``) and passes it in.
 - ``run_eval(scheduler, player, source)``: ``;source``. The text runs as ``return <text>;``
   when it is one expression, as statements otherwise, with the player's permissions (they
   must be a programmer). ``Outcome.lines()`` is what ``;`` shows.
@@ -15,7 +15,6 @@ Each returns an ``Outcome`` once the task has ended or started to wait.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from moo.commands.parser import Command
@@ -23,26 +22,10 @@ from moo.errors import PermissionDenied
 from moo.lang import access
 from moo.lang.errors import MooRaise, MooSyntaxError
 from moo.lang.scheduler import Outcome, Scheduler, Sink, compile_source
-from moo.lang.services import NoServices, TaskServices
 from moo.lang.task import Task
 from moo.lang.task_api import Frame
 from moo.world.model import VerbDef
 from moo.world.values import NOTHING, ObjRef
-from moo.world.world import World
-
-_schedulers: weakref.WeakKeyDictionary[World, Scheduler] = weakref.WeakKeyDictionary()
-
-
-def scheduler_for(world: World, services: TaskServices | None = None) -> Scheduler:
-    """The scheduler of ``world``, made on first use (``services`` replaces the old ones)."""
-    scheduler = _schedulers.get(world)
-    if scheduler is None:
-        scheduler = Scheduler(world, services or NoServices())
-        _schedulers[world] = scheduler
-    elif services is not None:
-        scheduler.services = services
-    return scheduler
-
 
 EVAL_ENVIRONMENT = "me = player; here = player.location; "
 """What ``;`` runs first, as LambdaCore's ``eval_env`` does: ``me`` and ``here`` work."""

@@ -120,7 +120,7 @@ def test_a_command_runs_a_programmed_verb(tw: TaskWorld) -> None:
     )
     code = ['notify(player, "You shake " + dobj.name + " (" + argstr + ").");']
     assert tw.bi(WIZARD, "set_verb_code", ObjRef(tw.box), "shake", code) == []
-    dispatcher = Dispatcher(tw.world, tw.services)  # type: ignore[arg-type]
+    dispatcher = Dispatcher(tw.world, tw.services, tw.scheduler)  # type: ignore[arg-type]
     dispatcher._scheduler = tw.scheduler
     dispatcher.run(tw.pleb, "shake box")
     assert tw.services.to(tw.pleb) == ["You shake box (box)."]

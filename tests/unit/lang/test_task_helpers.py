@@ -47,6 +47,8 @@ class FakeServices:
         self.readers: dict[int, LineReader] = {}
         self.booted: list[int] = []
         self.shutdowns: list[tuple[str, int]] = []
+        self.moo_tasks: Scheduler | None = None
+        self.output_is_held = False
 
     def notify(self, player: int, text: str) -> None:
         for line in text.split("\n"):
@@ -148,6 +150,7 @@ def make(limits: Limits | None = None) -> TaskWorld:
     world = build_core_world()
     services = FakeServices()
     scheduler = Scheduler(world, services, foreground=limits or Limits())
+    services.moo_tasks = scheduler  # the host's one scheduler (a dispatcher asks for it)
     player_flags = int(Flag.PLAYER)
     prog = world.create(4, NOTHING, "Prog", location=ROOM, flags=player_flags | Flag.PROGRAMMER)
     world.set_owner(prog, prog)

@@ -186,7 +186,7 @@ def test_dispatcher_runs_moo_verbs_for_commands(tw: TaskWorld) -> None:
         return 0
 
     tw.verb(tw.box, "poke", verb, args="this none none")
-    dispatcher = Dispatcher(tw.world, tw.services)  # type: ignore[arg-type]
+    dispatcher = Dispatcher(tw.world, tw.services, tw.scheduler)  # type: ignore[arg-type]
     dispatcher._scheduler = tw.scheduler
     dispatcher.run(tw.prog, "poke box")
     assert tw.services.to(tw.prog) == ["You poke box."]
@@ -202,7 +202,7 @@ def test_command_verb_traceback_goes_to_the_player(tw: TaskWorld) -> None:
         raise MooRaise(Err.E_TYPE)
 
     tw.verb(ROOM, "kaboom", verb, args="none none none")
-    dispatcher = Dispatcher(tw.world, tw.services)  # type: ignore[arg-type]
+    dispatcher = Dispatcher(tw.world, tw.services, tw.scheduler)  # type: ignore[arg-type]
     dispatcher._scheduler = tw.scheduler
     dispatcher.run(tw.pleb, "kaboom")
     assert tw.services.to(tw.pleb) == [
