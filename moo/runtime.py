@@ -22,6 +22,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,11 @@ class Runtime:
     serve_args: list[str]
     metrics: Metrics | None = None
     upgraded: bool = False  # this process is a hot upgrade's replacement
+    # An engine behind a front (moo/engine/): its replacement runs ``moo engine``, its pid
+    # is in run/engine.pid, and it tells the front as it leaves (handed over: True).
+    subcommand: str = "serve"
+    pid_name: str = PID_FILE
+    before_exit: Callable[[bool], None] | None = None
 
 
 async def run(rt: Runtime, *, notify_state: str = "READY=1") -> int:
@@ -78,6 +84,7 @@ async def run(rt: Runtime, *, notify_state: str = "READY=1") -> int:
         serve_args=rt.serve_args,
         lock_fd=rt.lock_fd,
         gate=rt.gate,
+        subcommand=rt.subcommand,
     )
     rt.server.upgrader = upgrader
     if rt.upgraded:
@@ -89,7 +96,7 @@ async def run(rt: Runtime, *, notify_state: str = "READY=1") -> int:
     )
     await admin.start()
     loop.add_signal_handler(signal.SIGUSR2, triggers.signal_request, upgrader)
-    _write_pid_file(rt.config.data_dir)
+    _write_pid_file(rt.config.data_dir, rt.pid_name)
     sd_notify.notify(notify_state)
     stop = loop.create_task(rt.server.wait_stop_requested())
     over = loop.create_task(upgrader.handed_over.wait())
@@ -120,13 +127,15 @@ async def _shut_down(rt: Runtime, upgrader: Upgrader, admin: AdminServer, reason
     await rt.server.close_connections()
     if rt.gate is not None:
         await rt.gate.stop()
+    if rt.before_exit is not None:
+        rt.before_exit(False)
     outcome = await rt.store.close(final_reason=reason)
     if outcome is not None and not outcome.ok:
         log.error(
             "the final checkpoint failed: %s (the journal still holds every change)",
             outcome.error,
         )
-    _remove_pid_file(rt.config.data_dir)
+    _remove_pid_file(rt.config.data_dir, rt.pid_name)
     os.close(rt.lock_fd)
 
 
@@ -136,6 +145,8 @@ async def _let_go(rt: Runtime, upgrader: Upgrader, admin: AdminServer) -> None:
     await asyncio.sleep(0.1)  # let the admin socket's last line leave
     rt.checkpointer.scheduler.shutdown(wait=False)
     await admin.close()
+    if rt.before_exit is not None:
+        rt.before_exit(True)
     try:
         await rt.store.close(final_reason=None)
     except Exception:  # the replacement serves: nothing here may stop it
@@ -148,15 +159,15 @@ async def _let_go(rt: Runtime, upgrader: Upgrader, admin: AdminServer) -> None:
     os._exit(0)
 
 
-def _write_pid_file(data_dir: Path) -> None:
-    path = pid_file(data_dir)
+def _write_pid_file(data_dir: Path, name: str) -> None:
+    path = data_dir / "run" / name
     temp = path.with_suffix(".tmp")
     temp.write_text(f"{os.getpid()}\n")
     os.replace(temp, path)
 
 
-def _remove_pid_file(data_dir: Path) -> None:
-    path = pid_file(data_dir)
+def _remove_pid_file(data_dir: Path, name: str) -> None:
+    path = data_dir / "run" / name
     try:
         if path.read_text().strip() == str(os.getpid()):
             path.unlink()

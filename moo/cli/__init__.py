@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument(
         "--front-socket", type=Path, help="the front's socket (default: DATA_DIR/run/front.sock)"
     )
+    engine.add_argument("--upgrade-fd", type=int, help=argparse.SUPPRESS)
 
     sub.add_parser("status", parents=[where], help="the processes running on a data directory")
 
@@ -164,9 +165,10 @@ def serve_config(args: argparse.Namespace) -> Config:
     )
 
 
-def serve_arguments(argv: list[str]) -> list[str]:
-    """This ``serve`` command's own arguments, to give a hot-upgrade replacement again."""
-    rest = argv[argv.index("serve") + 1 :] if "serve" in argv else []
+def serve_arguments(argv: list[str], command: str = "serve") -> list[str]:
+    """This ``serve`` (or ``engine``) command's own arguments, to give a hot-upgrade
+    replacement again."""
+    rest = argv[argv.index(command) + 1 :] if command in argv else []
     kept: list[str] = []
     skip = False
     for word in rest:
@@ -223,13 +225,18 @@ def run_front(args: argparse.Namespace, *, spawn: bool) -> int:
     return _run_loop(config, serve_front(config, _print, command=command))
 
 
-def run_engine(args: argparse.Namespace) -> int:
+def run_engine(args: argparse.Namespace, argv: list[str]) -> int:
     from moo.engine.process import serve_engine
 
     config = serve_config(args)
     _start_logging(config, "engine ")
     main = serve_engine(
-        config, _print, front_socket=args.front_socket, force_recover=args.force_recover
+        config,
+        _print,
+        front_socket=args.front_socket,
+        force_recover=args.force_recover,
+        engine_args=serve_arguments(argv, "engine"),
+        upgrade_fd=args.upgrade_fd,
     )
     return _run_loop(config, main)
 
@@ -251,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "front":
             return run_front(args, spawn=args.spawn_engine)
         if args.command == "engine":
-            return run_engine(args)
+            return run_engine(args, argv)
         if args.command == "status":
             from moo.cli.status import print_status
 

@@ -139,6 +139,7 @@ class FrontLink:
         self._flush_scheduled = False
         self.attached = asyncio.Event()
         self.lost = asyncio.Event()
+        self._leaving = False  # this engine closes the link itself
 
     # ------------------------------------------------------------------ start
 
@@ -262,7 +263,8 @@ class FrontLink:
         self.server.session_events(session, [event])
 
     def _closed(self, reason: str) -> None:
-        log.error("the front link closed (%s): this engine stops", reason)
+        if not self._leaving:
+            log.error("the front link closed (%s): this engine stops", reason)
         self.server.line_tracker = None
         self.lost.set()
         self.attached.set()  # wake a connect() still waiting
@@ -274,8 +276,16 @@ class FrontLink:
         self._out.append(msg.Stop(reason))
         self._send(now=True)
 
+    def hand_over(self) -> None:
+        """A hot upgrade's replacement takes over: everything said so far, then
+        ``Handover``, reach the front now (this process exits right after)."""
+        self._flush()
+        self._out.append(msg.Handover())
+        self._send(now=True)
+
     def close(self) -> None:
         """Send what is left, then close the link (the engine stops)."""
+        self._leaving = True
         self._flush()
         if self.link is not None and not self.link.closed:
             self.link.send_now()

@@ -5,11 +5,15 @@
 2. Connect to the front's socket (``run/front.sock``, waiting for it up to
    ``FRONT_WAIT`` seconds) and attach: the front hands over every connection with its
    session record and the lines not yet done (moo/engine/link.py), which now run.
-3. Write ``run/engine.pid``. Serve until one of:
+3. Serve as ``moo serve`` does (moo/runtime.py: the admin socket, SIGUSR2, ``@hot-upgrade``;
+   the pid in ``run/engine.pid``) until one of:
    - ``@shutdown``: everyone is told, the front is asked to stop too (``Stop``);
    - SIGTERM or SIGINT: this engine stops; the front keeps every connection and waits
      for the next engine (the operator's, or the one it starts itself);
-   - the front's link closes: nothing to serve; stop.
+   - the front's link closes: nothing to serve; stop;
+   - a hot upgrade: the replacement (``moo engine --upgrade-fd N``) loads the world while
+     this engine serves, takes the journal over at the freeze, and attaches to the front
+     as this one leaves (``Handover``: players see no restart notice).
 4. Stop: the checkpointer (waiting for a checkpoint in progress), the final checkpoint,
    the run record; remove the pid file.
 """
@@ -18,14 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
 
 from moo import paths
-from moo.app import open_world
-from moo.checkpoint.service import Checkpointer
+from moo.app import default_program, open_world
 from moo.config import Config
 from moo.engine.link import FrontLink
 from moo.errors import MooError, ProtocolError
@@ -33,6 +35,7 @@ from moo.net.listeners import Listener, bind_tcp
 from moo.ops.metrics import Metrics
 from moo.ops.metrics_http import MetricsEndpoint
 from moo.persist.store import Store
+from moo.runtime import Runtime, run
 from moo.server import Server
 
 log = logging.getLogger(__name__)
@@ -46,67 +49,91 @@ async def serve_engine(
     *,
     front_socket: Path | None = None,
     force_recover: bool = False,
+    engine_args: list[str] | None = None,
+    upgrade_fd: int | None = None,
 ) -> int:
-    """Steps 1 to 4. Returns the exit code."""
+    """Steps 1 to 4. Returns the exit code. ``upgrade_fd``: this engine is a hot upgrade's
+    replacement (moo/upgrade/replacement.py, which then calls ``attach``)."""
+    if upgrade_fd is not None:
+        from moo.upgrade.replacement import serve_replacement
+
+        return await serve_replacement(
+            config, out, upgrade_fd, engine_args or [], front_socket=front_socket, engine=True
+        )
     data_lock, store, server, checkpointer = await open_world(config, out, force_recover)
+    handle_engine_signals(server)
+    try:
+        before_exit = await attach(config, server, store, front_socket)
+        metrics = serve_metrics(config, server, out)
+    except MooError:
+        await checkpointer.stop()
+        await store.close(final_reason=None)
+        raise
+    server.start_housekeeping()
+    runtime = Runtime(
+        config,
+        store,
+        server,
+        checkpointer,
+        None,
+        data_lock,
+        default_program(),
+        engine_args or [],
+        metrics=metrics,
+        subcommand="engine",
+        pid_name=paths.engine_pid_file(config.data_dir).name,
+        before_exit=before_exit,
+    )
+    return await run(runtime)
+
+
+def handle_engine_signals(server: Server) -> None:
+    """SIGTERM and SIGINT stop this engine only: the front keeps everyone connected."""
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.request_stop, "engine stop (signal)")
+
+
+async def attach(
+    config: Config, server: Server, store: Store, front_socket: Path | None
+) -> Callable[[bool], None]:
+    """Step 2: connect to the front and attach; from here each journal write first hands
+    the front its answers. Returns what to do as the engine leaves (handed over to a
+    replacement, or stopping). Raises MooError."""
     link = FrontLink(server, lambda: store.journal.position)
     try:
         await _connect(link, front_socket or paths.front_socket(config.data_dir))
     except (OSError, ProtocolError) as error:
-        await checkpointer.stop()
-        await store.close(final_reason=None)
         raise MooError(f"cannot attach to the front: {error}") from None
-    endpoint = None
-    if config.metrics.enabled:
-        endpoint = _serve_metrics(config, server, store, checkpointer, out)
     store.journal.before_write = link.before_journal_write
     store.journal.not_written = link.journal_write_failed
-    pid_file = paths.engine_pid_file(config.data_dir)
-    paths.write_pid(pid_file)
-    server.start_housekeeping()
-    final_reason = "shutdown"
-    try:
-        await server.wait_stop_requested()
-    except BaseException:
-        final_reason = "panic"
-        log.exception("unexpected error: writing a panic checkpoint before exiting")
-        raise
-    finally:
-        await checkpointer.stop()
-        if server.stop_everything:
-            link.stop_front(server.stop_message)
+
+    def leave(handed_over: bool) -> None:
         store.journal.before_write = store.journal.not_written = None
-        outcome = await store.close(final_reason=final_reason)
-        if outcome is not None and not outcome.ok:
-            log.error("the final checkpoint failed: %s (the journal has it all)", outcome.error)
+        if handed_over:
+            link.hand_over()
+        elif server.stop_everything:
+            link.stop_front(server.stop_message)
         link.close()
-        if endpoint is not None:
-            endpoint.close()
-        paths.remove_pid(pid_file)
-        os.close(data_lock)
-    return 0
+
+    return leave
 
 
-def _serve_metrics(
-    config: Config,
-    server: Server,
-    store: Store,
-    checkpointer: Checkpointer,
-    out: Callable[[str], None],
-) -> Listener:
-    """The Prometheus endpoint: the engine's, since the figures are the world's."""
+def serve_metrics(config: Config, server: Server, out: Callable[[str], None]) -> Metrics | None:
+    """The Prometheus endpoint, the engine's: the figures are the world's (a listener of
+    the server's, so a hot upgrade hands it over). Raises MooError."""
+    if not config.metrics.enabled:
+        return None
     metrics = Metrics()
-    metrics.watch(server, store, checkpointer, None)
-    sock = bind_tcp(config.metrics.host, config.metrics.port)
-    listener = Listener(
-        asyncio.get_running_loop(), sock, "metrics", MetricsEndpoint(metrics.registry).accept
-    )
-    listener.start()
+    try:
+        sock = bind_tcp(config.metrics.host, config.metrics.port)
+    except OSError as error:
+        raise MooError(f"cannot listen for metrics: {error.strerror or error}") from None
+    loop = asyncio.get_running_loop()
+    listener = Listener(loop, sock, "metrics", MetricsEndpoint(metrics.registry).accept)
+    server.add_listener(listener)
     out(f"metrics listening on {listener.address}")
-    return listener
+    return metrics
 
 
 async def _connect(link: FrontLink, path: Path) -> None:

@@ -124,6 +124,8 @@ class Front:
         self.stop_requested = asyncio.Event()  # @shutdown (the engine's Stop), or a signal
         self.stop_reason = ""
         self.exit_code = 0
+        self.successor: int | None = None  # a hot upgrade's engine, expected next
+        self._waiting_links: deque[socket.socket] = deque()  # engines that came early
 
     # ---------------------------------------------------------- connections
 
@@ -151,7 +153,7 @@ class Front:
         conn.start()
         if self.attached:
             self._send(msg.Opened(fc.id, kind, peer))
-        elif kind != "ssh":
+        elif kind != "ssh" and self.successor is None:
             conn.send_text(RESTARTING + "\n")
             self._told_restarting.add(fc.id)
 
@@ -208,7 +210,7 @@ class Front:
             fc.conn.pause_reading()
         if self.attached:
             self._send(msg.Line(fc.id, line.number, text))
-        elif fc.id not in self._told_restarting:
+        elif fc.id not in self._told_restarting and self.successor is None:
             self._told_restarting.add(fc.id)
             fc.conn.send_text(RESTARTING + "\n")
 
@@ -244,10 +246,10 @@ class Front:
     # ------------------------------------------------------------ engine link
 
     def engine_connected(self, sock: socket.socket, peer: str) -> None:
-        """A listener callback: an engine connected to the front's socket."""
+        """A listener callback: an engine connected to the front's socket. While another
+        is attached (a hot upgrade's replacement comes as the old one leaves) it waits."""
         if self.link is not None:
-            log.warning("a second engine connected while one is attached: refused")
-            sock.close()
+            self._waiting_links.append(sock)
             return
         self.link = Link(
             self.loop,
@@ -268,6 +270,9 @@ class Front:
                 self.durable = max(self.durable, message.lsn)
             elif isinstance(message, msg.EngineHello):
                 self._hello(message)
+            elif isinstance(message, msg.Handover):
+                self.successor = message.pid
+                log.info("engine pid %s hands over to its replacement", self.engine_pid)
             elif isinstance(message, msg.Void):
                 self._void(message.lsn)
             elif isinstance(message, msg.Stop):
@@ -284,6 +289,7 @@ class Front:
                 self.link.close("second hello")
             return
         self.engine_pid = hello.pid
+        self.successor = None
         self.durable = hello.durable
         self._release()
         dropped = len(self._held)
@@ -316,18 +322,23 @@ class Front:
 
     def _engine_closed(self, reason: str) -> None:
         was_attached = self.attached
+        handed_over = self.successor is not None
         self.link = None
         self.attached = False
         self.attached_event.clear()
         self._to_engine.clear()
         self._unsealed.clear()  # never sealed: the engine did not finish that work
         self.engine_lost.set()
-        if was_attached:
+        if was_attached and handed_over:
+            log.info("engine link closed (%s): its replacement attaches next", reason)
+        elif was_attached:
             log.warning("engine link closed (%s): connections stay open", reason)
             for fc in list(self.conns.values()):
                 if fc.conn.kind != "ssh" or fc.session is not None:
                     self._told_restarting.add(fc.id)
                     fc.conn.send_text(RESTARTING + "\n")
+        if self._waiting_links:
+            self.engine_connected(self._waiting_links.popleft(), "local")
 
     # ---------------------------------------------------------- held output
 

@@ -30,7 +30,7 @@ from moo import paths
 from moo.config import Config
 from moo.errors import MooError
 from moo.front.hub import Front
-from moo.net.gate_process import GateProcess
+from moo.net.gate_process import GateProcess, process_alive
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
 from moo.net.tls_keys import tls_context
 from moo.persist import lock
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 HOST_KEY_FILE = "ssh_host_ed25519_key"
 QUICK_EXIT = 5.0  # an engine that dies this soon without attaching is failing to start
 MAX_BACKOFF = 5.0
+SUCCESSOR_WAIT = 60.0  # a hot upgrade's replacement attaches within this, or another starts
 ENGINE_STOP_TIMEOUT = 60.0  # its final checkpoint
 
 
@@ -83,6 +84,14 @@ class EngineSpawner:
             code = await self.process.wait()
             if self._stopping or self.front.stop_requested.is_set():
                 return
+            other = self.front.attached and self.front.engine_pid != self.process.pid
+            if self.front.successor is not None or other:  # a hot upgrade's engine serves
+                await self._watch_successor()
+                if self._stopping or self.front.stop_requested.is_set():
+                    return
+                log.warning("the engine is gone; starting another")
+                failures = 0
+                continue
             attached = self.front.engine_pid == self.process.pid
             if self.front.engine_pid is None:  # never attached: it cannot start (its error)
                 log.error("the engine failed to start (exit code %s)", code)
@@ -95,6 +104,18 @@ class EngineSpawner:
             delay = min(0.2 * 2**failures, MAX_BACKOFF) if failures else 0.0
             log.warning("the engine exited (code %s); starting another in %.1f s", code, delay)
             await asyncio.sleep(delay)
+
+    async def _watch_successor(self) -> None:
+        """Return once no engine is attached and none is coming (a hot upgrade's
+        replacement is not this front's child: its link says whether it lives)."""
+        deadline = time.monotonic() + SUCCESSOR_WAIT
+        while not self._stopping and not self.front.stop_requested.is_set():
+            if self.front.attached:
+                deadline = time.monotonic() + SUCCESSOR_WAIT
+            elif self.front.successor is None or time.monotonic() > deadline:
+                self.front.successor = None
+                return
+            await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
         """SIGTERM the engine and wait for it to write its final checkpoint and exit."""
@@ -110,6 +131,9 @@ class EngineSpawner:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await process.wait()
+        successor = self.front.engine_pid
+        if successor is not None and (process is None or successor != process.pid):
+            await _stop_pid(successor)  # a hot upgrade's engine: not this front's child
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
@@ -201,6 +225,20 @@ async def serve_front(
         paths.remove_pid(pid_file)
         os.close(front_lock)
     return 0
+
+
+async def _stop_pid(pid: int) -> None:
+    """SIGTERM ``pid`` and wait (polling: it is not our child) for its final checkpoint."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + ENGINE_STOP_TIMEOUT
+    while process_alive(pid):
+        if time.monotonic() > deadline:
+            log.error("the engine (pid %d) did not stop: killing it", pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _first_engine(front: Front) -> bool:

@@ -8,7 +8,7 @@ one loop turn travels in one frame):
     front -> engine   Attach {version, pid, conns}            the reply: every connection
     front -> engine   Opened, Line, TooLong, Facts, GmcpIn, MsspAsk, AuthAsk, SshOpen, Closed
     engine -> front   Out, Echo, Drop, State, GmcpOut, MsspOut, AuthOut, Seal, Durable, Void,
-                      Stop
+                      Handover, Stop
 
 Lines are numbered per connection by the front (1, 2, ...). The engine's effects on
 connections (``Out``, ``Echo``, ``Drop``, ``State``, ...) are grouped by ``Seal``: a seal
@@ -224,6 +224,14 @@ class Void(_Message, frozen=True, tag="void"):
     lsn: Position
 
 
+class Handover(_Message, frozen=True, tag="handover"):
+    """A hot upgrade: this engine is leaving and its replacement (already loaded, about to
+    take the journal over) attaches next. Players are not told the world is restarting,
+    and a front that starts engines waits for that one before starting another."""
+
+    pid: int = 0  # the replacement's, when known
+
+
 class Stop(_Message, frozen=True, tag="stop"):
     """``@shutdown``: the front closes every connection (once the answers before this
     are written) and exits, instead of waiting for another engine."""
@@ -244,6 +252,7 @@ ToFront = (
     | Seal
     | Durable
     | Void
+    | Handover
     | Stop
 )
 Held = Out | Echo | Drop | State | GmcpOut | MsspOut | AuthOut

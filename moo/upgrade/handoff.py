@@ -5,9 +5,9 @@ replacement's side is adopt.py).
 1. One upgrade at a time: a second request is refused with who started the first.
 2. Take the store's checkpoint lock (no checkpoint may prune journal the replacement
    reads), record the attempt, spawn the replacement: ``PROGRAM serve SERVE_ARGS
-   --upgrade-fd N``, fork + exec with nothing inherited but one end of the control
-   channel (and stdout/stderr, so its log lines join ours). Tell players
-   ``upgrade.message_before`` now, while nobody waits on the notices.
+   --upgrade-fd N`` (``engine`` for an engine behind a front), fork + exec with nothing
+   inherited but one end of the control channel (and stdout/stderr, so its log lines
+   join ours). Tell players ``upgrade.message_before`` now, while nobody waits on the notices.
 3. Wait for HELLO (``upgrade.load_timeout_seconds``) while serving as usual; choose the
    level from it (protocol.py).
 4.-6. The quiet point, the freeze, the transfer and READY / GO / SERVING: handover.py.
@@ -73,6 +73,7 @@ class Upgrader:
         serve_args: list[str],
         lock_fd: int,
         gate: Gate | None,
+        subcommand: str = "serve",
     ) -> None:
         self.config = config
         self.server = server
@@ -80,6 +81,7 @@ class Upgrader:
         self.checkpointer = checkpointer
         self.program = program
         self.serve_args = serve_args
+        self.subcommand = subcommand  # "engine" behind a front
         self.lock_fd = lock_fd
         self.gate = gate
         self.log = UpgradeLog(store.records)
@@ -252,7 +254,7 @@ class Upgrader:
         self, command: list[str], child_end: socket.socket
     ) -> asyncio.subprocess.Process:
         fd = child_end.fileno()
-        argv = [*command, "serve", *self.serve_args, "--upgrade-fd", str(fd)]
+        argv = [*command, self.subcommand, *self.serve_args, "--upgrade-fd", str(fd)]
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv, pass_fds=(fd,), stdin=asyncio.subprocess.DEVNULL

@@ -13,8 +13,11 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from moo import __version__
+from moo import __version__, paths
 from moo.accounts import Passwords
 from moo.app import listener_handler, serve, start_checkpointer
 from moo.config import Config
@@ -39,8 +42,18 @@ GO_TIMEOUT = 60.0  # the old server answers READY at once; past this it is gone
 
 
 async def serve_replacement(
-    config: Config, out: Callable[[str], None], control_fd: int, serve_args: list[str]
+    config: Config,
+    out: Callable[[str], None],
+    control_fd: int,
+    serve_args: list[str],
+    *,
+    engine: bool = False,
+    front_socket: Path | None = None,
 ) -> int:
+    """``engine``: this replaces an engine behind a front (``moo engine --upgrade-fd N``):
+    no sockets or sessions come over (the front holds them); after GO it attaches to the
+    front (``front_socket``) as the old engine leaves."""
+    front = _Front(front_socket) if engine else None
     control = ch.Channel(socket.socket(fileno=control_fd))
     try:
         loaded = await adopt.load(config)
@@ -73,7 +86,7 @@ async def serve_replacement(
         del loaded, server, prebuilt  # the cold start loads the world again: not two copies
         gc.unfreeze()
         gc.collect()
-        return await _restart_cold(config, out, control, received, serve_args)
+        return await _restart_cold(config, out, control, received, serve_args, front)
     takeover = received
     names = takeover.listener_fds
     metrics = Metrics() if "metrics" in names else None
@@ -97,7 +110,9 @@ async def serve_replacement(
     if not isinstance(go, msg.Go):
         log.error("expected GO, got %r; exiting", go.__struct_config__.tag)
         return 1
-    return await _serve(config, control, loaded, takeover, server, gate, carried, go, metrics)
+    return await _serve(
+        config, control, loaded, takeover, server, gate, carried, go, metrics, front
+    )
 
 
 async def _serve(
@@ -110,8 +125,9 @@ async def _serve(
     carried: int,
     go: msg.Go,
     metrics: Metrics | None,
+    front: _Front | None,
 ) -> int:
-    """After GO: this process is the server now."""
+    """After GO: this process is the server now (an engine: attached to the front)."""
     freeze = takeover.freeze
     store = Store.take_over(config.data_dir, config.persist, loaded.recovered, loaded.records)
     # SERVING commits the old server to exit; until it is sent nothing here has read a
@@ -119,7 +135,19 @@ async def _serve(
     await control.send(msg.Serving())
     control.close()
     store.alarms.append(server.alarm_wizards)
-    handle_stop_signals(server)
+    before_exit = None
+    if front is None:
+        handle_stop_signals(server)
+    else:
+        from moo.engine.process import attach, handle_engine_signals
+
+        handle_engine_signals(server)
+        try:
+            before_exit = await attach(config, server, store, front.socket)
+        except MooError as error:
+            log.error("%s: this engine stops (the front starts another)", error)
+            await store.close(final_reason=None)
+            return 1
     server.thaw()  # players first; the bookkeeping below does not hold them up
     level = freeze.level
     pause_ms = (time.monotonic() - go.frozen_at) * 1000  # a shared clock
@@ -148,11 +176,29 @@ async def _serve(
         list(freeze.serve_args),
         metrics=metrics,
         upgraded=True,
+        **({} if front is None else front.runtime_options(config, before_exit)),
     )
     try:
         return await run(runtime, notify_state=f"MAINPID={os.getpid()}\nREADY=1")
     finally:
         announcing.cancel()  # if it stops that soon
+
+
+@dataclass(frozen=True)
+class _Front:
+    """This replacement is an engine: where its front listens."""
+
+    socket: Path | None
+
+    @staticmethod
+    def runtime_options(
+        config: Config, before_exit: Callable[[bool], None] | None
+    ) -> dict[str, Any]:
+        return {
+            "subcommand": "engine",
+            "pid_name": paths.engine_pid_file(config.data_dir).name,
+            "before_exit": before_exit,
+        }
 
 
 async def _finish_record(
@@ -183,6 +229,7 @@ async def _restart_cold(
     control: ch.Channel,
     restart: msg.Restart,
     serve_args: list[str],
+    front: _Front | None,
 ) -> int:
     """Level 3: wait for the old server to exit (the channel closes), then start cold."""
     log.info("level 3: waiting for the running server to exit, then starting cold")
@@ -196,6 +243,10 @@ async def _restart_cold(
     while lock.is_held(config.data_dir) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     program = list(restart.command)
+    if front is not None:
+        from moo.engine.process import serve_engine
+
+        return await serve_engine(config, out, front_socket=front.socket, engine_args=serve_args)
     return await serve(config, out, serve_args=serve_args, program=program)
 
 

@@ -195,11 +195,80 @@ async def test_an_engine_that_cannot_start_stops_the_front_with_its_error(tmp_pa
         classic.stop()
 
 
-async def test_hot_upgrade_behind_a_front_says_how_to_upgrade(front: ServerProcess) -> None:
+async def said_in_order(client: TelnetClient, tag: str, count: int) -> list[str]:
+    """Read until ``say TAG-0`` .. ``TAG-(count-1)`` are all answered; every line seen."""
+    seen: list[str] = []
+    answered = 0
+    while answered < count:
+        line = await client.read_line(60)
+        assert line is not None, f"{answered} of {count} answered; saw {seen[-10:]}"
+        seen.append(line)
+        if line.startswith(f'You say, "{tag}-'):
+            assert line == f'You say, "{tag}-{answered}"', (answered, line)  # once, in order
+            answered += 1
+    return seen
+
+
+async def test_a_hot_upgrade_behind_a_front_replaces_the_engine_and_nobody_notices(
+    front: ServerProcess,
+) -> None:
+    """The replacement engine loads while the old one serves, takes the journal over at
+    the freeze and attaches as the old one leaves: no restart notice, no line lost or run
+    twice. It is not the front's child, yet when it dies the front starts another."""
     wiz = await wizard(front)
-    reply = await wiz.command("@hot-upgrade", MARK, begin=BEGIN)
-    assert reply and "restarting the engine runs the code now on disk" in reply[0], reply
-    await wiz.close()
+    bob, _ = await player(front, "bob")
+    old = engine_pid(front)
+    wiz.send_line("@hot-upgrade")
+    tag = unique_name("up")
+    bob.send_raw("".join(f"say {tag}-{i}\r\n" for i in range(40)).encode())
+    await wiz.expect(re.compile(r"^\*\*\* Upgrade done"), timeout=60)
+    seen = await said_in_order(bob, tag, 40)
+    assert RESTARTING not in seen
+    new = await new_engine(front, old)
+    assert not process_alive(old)
+    status = await wiz.command("@hot-upgrade status", MARK, begin=BEGIN, timeout=20)
+    assert status[0].startswith("Running version") and f"(pid {new})" in status[0], status
+    kill_engine(front)  # the replacement: only its link tells the front it is gone
+    said = await bob.command("say after the upgrade", MARK, begin=BEGIN, timeout=30)
+    assert said == ['You say, "after the upgrade"']
+    assert await new_engine(front, new) != new
+    for client in (wiz, bob):
+        await client.close()
+
+
+async def test_a_failing_engine_replacement_leaves_the_old_engine_serving(
+    front: ServerProcess,
+) -> None:
+    from tests.loopback.upgrade_helpers import program
+
+    wiz = await wizard(front)
+    bob, _ = await player(front, "bob")
+    old = engine_pid(front)
+    wiz.send_line("@hot-upgrade to " + program("crash_on_import.py"))
+    await wiz.expect(re.compile(r"Upgrade FAILED.*exited with status 1 before HELLO"), timeout=60)
+    assert await bob.command("say still here", MARK, begin=BEGIN) == ['You say, "still here"']
+    assert engine_pid(front) == old
+    for client in (wiz, bob):
+        await client.close()
+
+
+async def test_stopping_the_front_after_an_upgrade_stops_the_replacement_too(
+    tmp_path: Path,
+) -> None:
+    server = ServerProcess(tmp_path / "data", flags=("--front",), ssh=False).start()
+    try:
+        wiz = await wizard(server)
+        old = engine_pid(server)
+        wiz.send_line("@hot-upgrade")
+        await wiz.expect(re.compile(r"^\*\*\* Upgrade done"), timeout=60)
+        new = await new_engine(server, old)
+        await wiz.close()
+    finally:
+        server.stop()
+    deadline = time.monotonic() + 10
+    while process_alive(new) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not process_alive(new)
 
 
 async def test_a_full_disk_behind_a_front_refuses_changes_and_holds_nothing_back(
