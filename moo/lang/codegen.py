@@ -66,8 +66,10 @@ from typing import Any
 
 from moo.lang import ops
 from moo.lang import tree as t
+from moo.lang.analysis import IntTyping, assigned_names, tick_free, used_names
 from moo.lang.builtins.registry import Builtin
 from moo.lang.errors import TaskAbort
+from moo.lang.fastpaths import COMPARE, FastPaths, simple
 from moo.lang.task_api import FRAME_VARIABLES
 from moo.lang.values import TYPE_CONSTANTS, fold, tostr
 
@@ -124,12 +126,9 @@ _HELPERS: dict[str, Any] = {
     "_catch": ops.catch,
     "_TaskAbort": TaskAbort,
     "_NameError": NameError,
+    "_rc": sys.getrefcount,
 }
 
-_INT_OPS = {"+": "+", "-": "-", "*": "*"}
-_ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod", "^": "_pow"}
-_COMPARE = {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge", "==": "_eq", "!=": "_ne"}
-_INT_RESULT = frozenset({"<", "<=", ">", ">=", "==", "!=", "in"})
 # The generator recurses ~6 Python frames per level of a MOO expression; parser.MAX_TREE_DEPTH
 # bounds the levels. Python's tokenizer allows 200 nested parentheses: every HOIST_EVERY
 # levels an expression is moved into a nested function (_Gen.hoist) to stay far below that.
@@ -183,134 +182,6 @@ def python_source(program: t.Program, builtins: dict[str, Builtin]) -> str:
     return _Gen(program, builtins).source()[0]
 
 
-# ---------------------------------------------------------------- analysis
-
-
-def _walk(node: Any) -> Any:
-    """Every AST node under ``node`` (statements, expressions, arms, scatter items)."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, tuple):
-            stack.extend(n)
-            continue
-        if n is None or not hasattr(n, "__dataclass_fields__"):
-            continue
-        yield n
-        for name in n.__dataclass_fields__:
-            if name != "line":
-                stack.append(getattr(n, name))
-
-
-def _assigned_names(program: t.Program) -> set[str]:
-    names: set[str] = set()
-    for n in _walk(program):
-        if isinstance(n, t.Assign) and isinstance(n.target, (t.Var, t.Index, t.Range)):
-            base: t.Expr = n.target
-            while isinstance(base, (t.Index, t.Range)):
-                base = base.base
-            if isinstance(base, t.Var):
-                names.add(base.name.lower())
-        elif isinstance(n, t.ScatterItem):
-            names.add(n.name.lower())
-        elif isinstance(n, (t.ForList, t.ForRange)):
-            names.add(n.var.lower())
-        elif isinstance(n, (t.While, t.Fork)) and n.name is not None:
-            names.add(n.name.lower())
-        elif isinstance(n, t.ExceptArm) and n.var is not None:
-            names.add(n.var.lower())
-    return names
-
-
-def _assigns(e: t.Expr) -> bool:
-    """Whether evaluating ``e`` may assign a variable."""
-    return any(isinstance(n, (t.Assign, t.Scatter)) for n in _walk(e))
-
-
-TICK_FREE_BUILTINS = frozenset(
-    {
-        "abs",
-        "acos",
-        "asin",
-        "atan",
-        "ceil",
-        "cos",
-        "cosh",
-        "exp",
-        "floatstr",
-        "floor",
-        "log",
-        "log10",
-        "max",
-        "min",
-        "random",
-        "sin",
-        "sinh",
-        "sqrt",
-        "tan",
-        "tanh",
-        "trunc",
-        "binary_hash",
-        "crypt",
-        "decode_binary",
-        "encode_binary",
-        "index",
-        "match",
-        "rindex",
-        "rmatch",
-        "strcmp",
-        "string_hash",
-        "strsub",
-        "substitute",
-        "is_member",
-        "length",
-        "listappend",
-        "listdelete",
-        "listinsert",
-        "listset",
-        "setadd",
-        "setremove",
-        "equal",
-        "tofloat",
-        "toint",
-        "toliteral",
-        "tonum",
-        "toobj",
-        "tostr",
-        "typeof",
-        "value_bytes",
-        "value_hash",
-        "ctime",
-        "time",
-        "raise",
-        "valid",
-        "parent",
-        "children",
-        "max_object",
-        "is_player",
-        "task_id",
-        "caller_perms",
-    }
-)
-"""Builtins that neither spend nor read ticks: no verb calls (``move`` calls ``accept``),
-no ``suspend``/``read``/``eval``/``call_function``, no ``ticks_left``."""
-
-
-def _tick_free(*parts: Any) -> bool:
-    """Whether nothing in ``parts`` (a loop's condition and body) spends or reads ticks:
-    no loop, verb call, ``pass``, ``fork``, or builtin outside ``TICK_FREE_BUILTINS``."""
-    for n in _walk(parts):
-        if isinstance(n, (t.While, t.ForList, t.ForRange, t.VerbCall, t.Fork)):
-            return False
-        if isinstance(n, t.Call) and n.name not in TICK_FREE_BUILTINS:
-            return False
-    return True
-
-
-def _used_names(program: t.Program) -> set[str]:
-    return {n.name.lower() for n in _walk(program) if isinstance(n, t.Var)}
-
-
 # ---------------------------------------------------------------- generation
 
 _Line = tuple[int, str, int]  # indent, text, MOO line
@@ -335,22 +206,15 @@ class _Loop:
     flags: set[str] = field(default_factory=set)
 
 
-def _simple(text: str) -> bool:
-    return (
-        text.isidentifier()
-        or text.lstrip("-").replace(".", "", 1).isdigit()
-        or (text.startswith("(-") and text[2:-1].isdigit())
-    )
-
-
-class _Gen:
+class _Gen(FastPaths):
     def __init__(self, program: t.Program, builtins: dict[str, Builtin]) -> None:
         self.program = program
         self.builtins = builtins
         self.globals: dict[str, Any] = {}
         self.counter = itertools.count(1)
-        self.assigned = _assigned_names(program)
-        used = _used_names(program) | self.assigned
+        self.assigned = assigned_names(program)
+        self.typing = IntTyping(program)
+        used = used_names(program) | self.assigned
         frame_vars = [n for n in FRAME_VARIABLES if n in used]
         const_vars = [n for n in _TYPE_CONSTANTS if n in self.assigned]
         self.frame_vars = frame_vars
@@ -434,7 +298,8 @@ class _Gen:
             if isinstance(e, t.Literal):
                 return
             if isinstance(e, t.Assign):
-                self.assign_stmt(e)
+                if not self.in_place(e):
+                    self.assign_stmt(e)
             else:
                 self.emit(self.ex(e))
         elif isinstance(s, t.If):
@@ -453,13 +318,13 @@ class _Gen:
                 guard = f"if not {self.test(s.cond)}: break"
             else:
                 guard = f"if not _truth(v_{s.name.lower()} := {self.ex(s.cond)}): break"
-            self.loop(s.name, "while True:", s.body, _tick_free(s.cond, s.body), guard=guard)
+            self.loop(s.name, "while True:", s.body, tick_free(s.cond, s.body), guard=guard)
         elif isinstance(s, t.ForList):
             head = f"for v_{s.var.lower()} in _for_list({self.ex(s.expr)}):"
-            self.loop(s.var, head, s.body, _tick_free(s.body))
+            self.loop(s.var, head, s.body, tick_free(s.body))
         elif isinstance(s, t.ForRange):
             start, end = self.ex(s.start), self.ex(s.end)
-            if _tick_free(s.body):
+            if tick_free(s.body):
                 self.chunked_range(s, start, end)
             else:
                 head = f"for v_{s.var.lower()} in _for_range({start}, {end}):"
@@ -487,7 +352,7 @@ class _Gen:
         var = f"v_{s.var.lower()}"
         value = var
         ticks: tuple[str, ...] = ()
-        if s.var.lower() in _assigned_names(s.body):  # the body may change the variable
+        if s.var.lower() in assigned_names(s.body):  # the body may change the variable
             value = self.tmp()
             ticks = (f"{var} = {value}",)
         self.emit(f"{ticked} = _TickedRange(task, {start}, {end})")
@@ -770,7 +635,7 @@ class _Gen:
         """(text evaluating ``e`` the first time, text for later references); ``volatile``:
         what is evaluated in between may assign variables, so even a variable is copied."""
         text = self.ex(e)
-        if _simple(text) and not (volatile and text.isidentifier()):
+        if simple(text) and not (volatile and text.isidentifier()):
             return text, text
         name = self.tmp()
         return f"({name} := {text})", name
@@ -781,7 +646,7 @@ class _Gen:
             text = self.ex_node(e)
         finally:
             self.depth -= 1
-        if self.depth % HOIST_EVERY == HOIST_EVERY - 1 and not _simple(text):
+        if self.depth % HOIST_EVERY == HOIST_EVERY - 1 and not simple(text):
             return self.hoist(text)
         return text
 
@@ -839,31 +704,6 @@ class _Gen:
             return self.assign_value(e)
         raise TypeError(f"not an expression: {e!r}")  # pragma: no cover
 
-    def index(self, e: t.Index) -> str:
-        first, ref = self.operand(e.base, _assigns(e.index))
-        if not ref.isidentifier():  # a literal base: give $ something to measure
-            name = self.tmp()
-            first, ref = f"({name} := {first})", name
-        self.dollar.append(ref)
-        index = self.ex(e.index)
-        self.dollar.pop()
-        if isinstance(e.index, t.Literal) and type(e.index.value) is int and e.index.value > 0:
-            k = e.index.value
-            return (
-                f"({ref}[{k - 1}] if _type({first}) is _list and _len({ref}) >= {k}"
-                f" else _index({ref}, {k}))"
-            )
-        if index.isidentifier():
-            return (
-                f"({ref}[{index} - 1] if _type({first}) is _list and _type({index}) is _int"
-                f" and 0 < {index} <= _len({ref}) else _index({ref}, {index}))"
-            )
-        itmp = self.tmp()
-        return (
-            f"({ref}[{itmp} - 1] if _type({first}) is not _type({itmp} := {index}) is _int"
-            f" and _type({ref}) is _list and 0 < {itmp} <= _len({ref}) else _index({ref}, {itmp}))"
-        )
-
     def call(self, e: t.Call) -> str:
         if e.name == "pass":
             return f"task.pass_verb({self.list_text(e.args)})"
@@ -881,135 +721,26 @@ class _Gen:
             return inline
         return f"{key}({', '.join(['task', *args])})"
 
-    def inline_builtin(self, e: t.Call, key: str, args: list[str]) -> str | None:
-        """The few builtins hot loops call, inlined for the argument types where the result
-        is certain to be the builtin's (anything else calls it). A builtin call from
-        compiled code costs ~0.1-0.4 us (``tostr``'s ``*args`` loop, ``index``'s flag and
-        fold); ``string_ops_10k`` (``length(tostr(i, "abc")) + index("hello world", "w")``
-        per iteration) went from ~1.5 us to ~0.5 us an iteration."""
-        name = e.name
-        if name == "length" and len(args) == 1:
-            first, ref = self.operand(e.args[0])
-            if not ref.isidentifier():
-                ref = self.tmp()
-                first = f"({ref} := {first})"
-            return (
-                f"(_len({ref}) if _type({first}) is _str or _type({ref}) is _list"
-                f" else {key}(task, {ref}))"
-            )
-        if name == "tostr" and args:
-            parts = []
-            for arg, text in zip(e.args, args, strict=True):
-                if isinstance(arg, t.Literal) and type(arg.value) is str:
-                    parts.append(text)
-                else:
-                    parts.append(f"_tostr({text})")
-            joined = self.tmp()
-            return (
-                f"({joined} if _len({joined} := {' + '.join(parts)})"
-                f" <= task.limits.max_string_length else _quota())"
-            )
-        if name in ("index", "rindex") and len(args) == 2:
-            find = "find" if name == "index" else "rfind"
-            texts = []
-            guards = []
-            refs = []
-            for i, arg in enumerate(e.args):
-                if isinstance(arg, t.Literal) and type(arg.value) is str:
-                    texts.append(repr(fold(arg.value)))
-                    refs.append(args[i])
-                    continue
-                first, ref = self.operand(arg, i == 0 and _assigns(e.args[1]))
-                if not ref.isidentifier():
-                    ref = self.tmp()
-                    first = f"({ref} := {first})"
-                guards.append(f"(_type({first}) is _str)")
-                texts.append(f"_fold({ref})")
-                refs.append(ref)
-            found = f"{texts[0]}.{find}({texts[1]}) + 1"
-            if not guards:
-                return f"({found})"
-            # ``&``, not ``and``: both arguments are evaluated before either is judged
-            guard = " & ".join(guards)
-            return f"({found} if {guard} else {key}(task, {', '.join(refs)}))"
-        return None
-
     def binary(self, e: t.Binary) -> str:
         op = e.op
         if op in ("&&", "||"):
             first, ref = self.operand(e.left)
             right = self.ex(e.right)
-            int_result = isinstance(e.left, t.Binary) and e.left.op in _INT_RESULT
+            int_result = self.typing.is_int(e.left)  # an int's Python truth is its MOO truth
             truth = first if int_result else f"_truth({first})"
             if op == "&&":
                 return f"({right} if {truth} else {ref})"
             return f"({ref} if {truth} else {right})"
         if op == "in":
             return f"_in({self.ex(e.left)}, {self.ex(e.right)})"
-        if op in _COMPARE:
+        if op in COMPARE:
             return f"(1 if {self.compare_test(e)} else 0)"
         return self.arith(e)
-
-    def int_guard(self, e: t.Binary) -> tuple[str, str, str] | None:
-        """(guard, left ref, right ref) for an int fast path, or None when there is none."""
-        left_lit = isinstance(e.left, t.Literal)
-        right_lit = isinstance(e.right, t.Literal)
-        if (left_lit and type(e.left.value) is not int) or (  # type: ignore[union-attr]
-            right_lit and type(e.right.value) is not int  # type: ignore[union-attr]
-        ):
-            return None
-        if left_lit and right_lit:
-            return None
-        lf, lr = self.operand(e.left, _assigns(e.right))
-        rf, rr = self.operand(e.right)
-        if right_lit:
-            return f"_type({lf}) is _int", lr, rr
-        if left_lit:
-            return f"_type({rf}) is _int", lr, rr
-        return f"_type({lf}) is _type({rf}) is _int", lr, rr
-
-    def arith(self, e: t.Binary) -> str:
-        op = e.op
-        slow = _ARITH[op]
-        task_arg = "task, " if op == "+" else ""
-        guard = self.int_guard(e) if op in ("+", "-", "*", "%") else None
-        if guard is None:
-            return f"{slow}({task_arg}{self.ex(e.left)}, {self.ex(e.right)})"
-        cond, a, b = guard
-        if op == "%":
-            fast = f"{a} % {b}"
-            return f"({fast} if {cond} and {a} >= 0 and {b} > 0 else _mod({a}, {b}))"
-        r = self.tmp()
-        # two comparisons joined by ``and``: ~10 ns faster than the chained ``a <= r <= b``
-        fast = (
-            f"({r} if ({r} := {a} {op} {b}) <= 2147483647 and {r} >= -2147483648 else _wrap({r}))"
-        )
-        return f"({fast} if {cond} else {slow}({task_arg}{a}, {b}))"
-
-    def compare_test(self, e: t.Binary) -> str:
-        """A Python truth value for comparison ``e``."""
-        op = e.op
-        slow = _COMPARE[op]
-        if op in ("==", "!=") and isinstance(e.right, t.Literal):
-            value = e.right.value
-            if type(value) is int:
-                first, ref = self.operand(e.left)
-                test = f"(_type({first}) is _int and {ref} == {self.literal(value)})"
-                return test if op == "==" else f"(not {test})"
-            if type(value) is str:  # strings are equal without regard to case
-                first, ref = self.operand(e.left)
-                test = f"(_type({first}) is _str and _fold({ref}) == {fold(value)!r})"
-                return test if op == "==" else f"(not {test})"
-        guard = self.int_guard(e)
-        if guard is None:
-            return f"{slow}({self.ex(e.left)}, {self.ex(e.right)})"
-        cond, a, b = guard
-        return f"(({a} {op} {b}) if {cond} else {slow}({a}, {b}))"
 
     def test(self, e: t.Expr) -> str:
         """Python text whose truth is MOO truth of ``e``."""
         if isinstance(e, t.Binary):
-            if e.op in _COMPARE:
+            if e.op in COMPARE:
                 return self.compare_test(e)
             if e.op == "in":
                 return self.ex(e)

@@ -1,0 +1,175 @@
+"""The compiler's fast paths (``moo/lang/fastpaths.py``, ``analysis.IntTyping``) give the
+values and errors of the general paths: updates in place are never seen through another
+holder of the value, errors come in MOO's order, the size limits still hold, and variables
+known to be ints keep LambdaMOO's 32-bit arithmetic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from moo.lang.analysis import IntTyping
+from moo.lang.builtins import BUILTINS
+from moo.lang.codegen import python_source
+from moo.lang.parser import parse
+from moo.lang.task_api import Limits
+from moo.world.values import Err
+from tests.unit.lang.memory_task import MemoryTask, evaluate
+
+
+def E(code: Err) -> tuple[str, Err]:
+    return ("raised", code)
+
+
+IN_PLACE: list[tuple[str, Any]] = [
+    # another variable, a list, the value itself, a loop walking it: all keep the old value
+    ("l = {1}; m = l; l = {@l, 2}; return {l, m};", [[1, 2], [1]]),
+    ("l = {1}; m = {l}; l = {@l, 2}; return {l, m};", [[1, 2], [[1]]]),
+    ("l = {1}; l = {@l, l}; return l;", [1, [1]]),
+    ("l = {1}; l = {@l, @l}; return l;", [1, 1]),
+    ("l = {1, 2}; for x in (l) l = {@l, x}; endfor return l;", [1, 2, 1, 2]),
+    ("l = {1, 2}; m = l; l[1] = 5; return {l, m};", [[5, 2], [1, 2]]),
+    ("l = {1, 2}; l[1] = l; return l;", [[1, 2], 2]),
+    ("l = {1, 2}; m = {l}; l[2] = 7; return {l, m};", [[1, 7], [[1, 2]]]),
+    ("l = {1, 2, 3}; l[$] = 9; l[$ - 1] = 8; return l;", [1, 8, 9]),
+    ('s = "a"; t = s; s = s + "b"; return {s, t};', ["ab", "a"]),
+    ('s = "a"; t = {s}; s = s + tostr(1); return {s, t};', ["a1", ["a"]]),
+    ('s = "a"; for i in [1..3] s = s + tostr(i); endfor return s;', "a123"),
+    ("l = {}; for i in [1..5] l = {@l, i, i}; endfor return length(l);", 10),
+    ("l = {}; l = {@l}; return l;", []),
+    # a closure (catch expression) shares the variable
+    ("l = {1}; x = `l[1] ! ANY'; l = {@l, 2}; return {l, x};", [[1, 2], 1]),
+    # strings by index go the general way
+    ('s = "abc"; s[2] = "X"; return s;', "aXc"),
+    # errors, in MOO's order
+    ("l = {@l, 1};", E(Err.E_VARNF)),
+    ("l = 5; l = {@l, 1};", E(Err.E_TYPE)),
+    ("l = 5; l = {@l, 1 / 0};", E(Err.E_TYPE)),
+    ("l = {}; l = {@l, 1 / 0};", E(Err.E_DIV)),
+    ("l = {}; l = {@l, @5};", E(Err.E_TYPE)),
+    ("l[1 / 0] = 1;", E(Err.E_VARNF)),
+    ("l = {}; l[1] = 5;", E(Err.E_RANGE)),
+    ('l = {1}; l["a"] = 2;', E(Err.E_TYPE)),
+    ("l = {1}; l[1] = 1 / 0;", E(Err.E_DIV)),
+    ("l = 5; l[1] = 1;", E(Err.E_TYPE)),
+    ('s = 1; s = s + "x";', E(Err.E_TYPE)),
+    ("s = 1; s = s + tostr(2);", E(Err.E_TYPE)),
+    ('s = "a"; s = s + 1;', E(Err.E_TYPE)),
+    ('s = s + "x";', E(Err.E_VARNF)),
+    ("x = 1; x = x + tostr(1);", E(Err.E_TYPE)),
+    ("x = 1.5; x = x + tostr(1);", E(Err.E_TYPE)),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), IN_PLACE)
+def test_updates_in_place(source: str, expected: Any) -> None:
+    assert evaluate(source) == expected
+
+
+def test_a_callee_changing_its_argument_does_not_change_the_callers() -> None:
+    task = MemoryTask()
+    task.add_object(1)
+    task.add_verb(1, "grow", "{a} = args; a = {@a, 3}; a[1] = 9; return a;")
+    task.add_verb(1, "text", '{s} = args; s = s + "!"; return s;')
+    assert task.run("x = {1, 2}; y = #1:grow(x); return {x, y};") == [[1, 2], [9, 2, 3]]
+    assert task.run('x = "hi"; y = #1:text(x); return {x, y};') == ["hi", "hi!"]
+
+
+def test_a_fork_keeps_its_copy_when_the_list_grows_in_place() -> None:
+    task = MemoryTask()
+    assert task.run("l = {1}; fork (0) return l; endfork l = {@l, 2}; l[1] = 5; return l;") == [
+        5,
+        2,
+    ]
+    (_, body) = task.forks[0]
+    assert body(task) == [1]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        's = ""; while (1) s = s + "xy"; endwhile',
+        's = ""; while (1) s = s + tostr(12); endwhile',
+        "l = {}; while (1) l = {@l, 1}; endwhile",
+        "l = {}; while (1) l = {@l, 1, @{2, 3}}; endwhile",
+    ],
+)
+def test_growing_in_place_stops_at_the_size_limits(source: str) -> None:
+    limits = Limits(ticks=100_000, max_string_length=101, max_list_length=50)
+    assert evaluate(source, limits=limits) == E(Err.E_QUOTA)
+
+
+def test_growing_in_place_reaches_the_limit_exactly() -> None:
+    limits = Limits(max_string_length=10, max_list_length=10)
+    assert evaluate('s = ""; for i in [1..10] s = s + "x"; endfor return s;', limits=limits) == (
+        "x" * 10
+    )
+    assert evaluate("l = {}; for i in [1..10] l = {@l, i}; endfor return l;", limits=limits) == (
+        list(range(1, 11))
+    )
+
+
+INTS: list[tuple[str, Any]] = [
+    ("x = 2147483647; x = x + 1; return x;", -2147483648),
+    ("x = -2147483648; x = x - 1; return x;", 2147483647),
+    ("x = 1; for i in [1..4] x = x * 100000; endfor return x;", 1661992960),
+    ("x = 65536; return x * x;", 0),
+    ("x = -7; y = 2; return {x % y, x / y, 7 % -2, 7 / -2, x % 7, x / 7};", [-1, -3, 1, -3, 0, -1]),
+    ("x = 7; y = -2; return {x % y, x / y, x % 2, x / 2};", [1, -3, 1, 3]),
+    ("x = -2147483648; y = -1; return {x / y, x % y};", [-2147483648, 0]),
+    ("x = 5; y = 0; return x / y;", E(Err.E_DIV)),
+    ("x = 5; y = 0; return x % y;", E(Err.E_DIV)),
+    ("x = 5; return x % 0;", E(Err.E_DIV)),
+    ("x = 1; return x + 1.5;", E(Err.E_TYPE)),
+    ('x = 1; y = "a"; return x + y;', E(Err.E_TYPE)),
+    ("x = 1; l = {2}; return {x + l[1], l[1] + x, x < l[1], l[1] - x};", [3, 3, 1, 1]),
+    ('x = 1; l = {"a"}; return x + l[1];', E(Err.E_TYPE)),
+    ("if (0) x = 1; endif return x + 1;", E(Err.E_VARNF)),
+    ("if (0) x = 1; endif return x + (1 / 0);", E(Err.E_VARNF)),
+    ("if (0) x = 1; endif return x % (1 / 0);", E(Err.E_VARNF)),
+    ("x = 0; y = 3; return {x && y, y && x, x || y, y || x, !x};", [0, 0, 3, 3, 1]),
+    ('i = 5; return tostr(i, "a", i);', "5a5"),
+    ("i = 3; n = 0; while (i) n = n + i; i = i - 1; endwhile return n;", 6),
+    (
+        "i = 0; l = {1, 2, 3}; s = 0; while (i < length(l)) i = i + 1; s = s + l[i]; endwhile"
+        " return s;",
+        6,
+    ),
+    ("x = 5; return {x == 5, x != 5, x == 5.0, x < 6, x >= 6};", [1, 0, 0, 1, 0]),
+    ("x = 10; return {x / 3, x % 3, (x - 20) / 3, (x - 20) % 3};", [3, 1, -3, -1]),
+    ("n = length({1, 2}); return n * 2;", 4),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), INTS)
+def test_int_variables_keep_moo_arithmetic(source: str, expected: Any) -> None:
+    assert evaluate(source) == expected
+
+
+def _ints(source: str) -> set[str]:
+    return set(IntTyping(parse(source, BUILTINS.__contains__)).ints)
+
+
+def test_which_variables_are_ints() -> None:
+    assert _ints("x = 0; for i in [1..10] x = x + i; endfor") == {"x", "i"}
+    assert _ints("x = y; y = 1; z = y * 2 % 3;") == {"x", "y", "z"}
+    assert _ints('x = 1; x = "a";') == set()
+    assert _ints("x = 1; x = x + z; {z} = args;") == set()
+    assert _ints("for o in [#1..#3] endfor for v in ({1}) endfor") == set()
+    assert _ints("x = 1; x[1] = 2;") == set()
+    assert _ints("try x = 1; except x (ANY) endtry") == set()
+    assert _ints("x = length(args) + (args == {}); y = x > 1 ? x | 0;") == {"x", "y"}
+    assert _ints("x = 1.0; y = -3; y = -y; z = y ^ 2;") == {"y", "z"}
+    assert _ints("this = 1; args = 2;") == set()
+    assert _ints("n = 1; while w (n) n = n - 1; endwhile") == {"n", "w"}
+    assert _ints("x = `1 ! ANY => 0'; y = `1 ! ANY';") == set()
+
+
+def test_known_ints_are_not_checked_at_run_time() -> None:
+    text = python_source(
+        parse("x = 0; for i in [1..10] x = x + i; endfor return x;", BUILTINS.__contains__),
+        BUILTINS,
+    )
+    assert "_type(v_x)" not in text and "_type(v_i)" not in text
+    assert "_add(" not in text
