@@ -321,7 +321,7 @@ class Scheduler:
         child.owner = parent.frame.programmer
         base = parent.frame
         child.push(
-            Frame(
+            Frame.make(
                 this=base.this,
                 player=base.player,
                 caller=base.caller,

@@ -36,10 +36,9 @@ from moo.world.values import Err, ObjRef
 if TYPE_CHECKING:
     from greenlet import greenlet
 
-    from moo.lang.scheduler import Scheduler
+    from moo.lang.scheduler import Callee, Scheduler
 
 _MISSING: Any = object()
-_new_frame = object.__new__
 CONVERTED = (NameError, RecursionError, MemoryError)  # ``ops.CONVERTED`` (a test keeps them equal)
 
 SLICE = 500
@@ -211,28 +210,23 @@ class Task:
         if obj.__class__ is not ObjRef or name.__class__ is not str:
             raise MooRaise(Err.E_TYPE)
         scheduler = self.scheduler
-        world = self.world
-        oid = obj.id
-        if oid not in world.objects:
-            raise MooRaise(Err.E_INVIND)
-        if scheduler.callees_epoch != world.verbs_epoch:
+        if scheduler.callees_epoch != self.world.verbs_epoch:
             scheduler.forget_callees()
-        callee = scheduler.callees.get((oid, name), _MISSING)
-        if callee is _MISSING:
-            callee = scheduler.find_callee(oid, name)
+        # a cached callee's object exists: recycling one moves ``verbs_epoch``
+        callee: Any = scheduler.callees.get((obj.id, name))
         if callee is None:
-            raise MooRaise(Err.E_VERBNF)
+            callee = self._find_callee(obj.id, name)
         self.ticks -= 1
         if self.ticks <= 0:
             self.out_of_ticks()
         definer, verb, run, filename = callee
         if run is None:
-            definer, verb, run, filename = scheduler.compile_callee(oid, name, callee)
+            definer, verb, run, filename = scheduler.compile_callee(obj.id, name, callee)
         frames = self.frames
         if len(frames) >= self.max_depth:
             raise MooRaise(Err.E_MAXREC)
         caller = self.frame
-        frame = _new_frame(Frame)  # ``Frame.call``, inlined: one Python call less
+        frame = Frame()  # ``Frame.call``, inlined: one Python call less
         frame.this = obj
         frame.player = caller.player
         frame.caller = caller.this
@@ -264,8 +258,20 @@ class Task:
             raise converted from None
         finally:
             frames.pop()
-            if frames:
-                self.frame = frames[-1]
+            self.frame = caller
+
+    def _find_callee(self, oid: int, name: str) -> Callee:
+        """``oid:name``'s callee when the cache has none: E_INVIND for an object that does
+        not exist, E_VERBNF when it has no callable verb of that name."""
+        if oid not in self.world.objects:
+            raise MooRaise(Err.E_INVIND)
+        scheduler = self.scheduler
+        callee: Callee | None = scheduler.callees.get((oid, name), _MISSING)
+        if callee is _MISSING:
+            callee = scheduler.find_callee(oid, name)
+        if callee is None:
+            raise MooRaise(Err.E_VERBNF)
+        return callee
 
     def pass_verb(self, args: list[Any]) -> Any:
         frame = self.frame

@@ -76,7 +76,7 @@ class MemoryTask:
         if len(self.frames) >= self.limits.max_depth:
             raise MooRaise(Err.E_MAXREC)
         caller = self.frames[-1].this if self.frames else ObjRef(-1)
-        frame = Frame(
+        frame = Frame.make(
             this=this,
             player=ObjRef(2),
             caller=caller,

@@ -173,3 +173,26 @@ def test_known_ints_are_not_checked_at_run_time() -> None:
     )
     assert "_type(v_x)" not in text and "_type(v_i)" not in text
     assert "_add(" not in text
+
+
+FOLDED: list[tuple[str, Any]] = [
+    ('return index("hello world", "W");', 7),
+    ('return rindex("hello world", "o");', 8),
+    ('return index("hello world", "W", 1);', 0),
+    ('return {length("abc"), length({1, 2}), strcmp("a", "b"), typeof(1.5)};', [3, 2, -1, 9]),
+    ('return index("a", 5);', E(Err.E_TYPE)),
+    ('return `index("a", 5) ! E_TYPE => 3\';', 3),
+    ("return length(5);", E(Err.E_TYPE)),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), FOLDED)
+def test_builtins_of_literals_are_computed_while_compiling(source: str, expected: Any) -> None:
+    assert evaluate(source) == expected
+
+
+def test_a_folded_builtin_leaves_no_call() -> None:
+    text = python_source(
+        parse('return index("hello world", "w");', BUILTINS.__contains__), BUILTINS
+    )
+    assert "return 7" in text and "find" not in text
