@@ -193,6 +193,8 @@ class IntTyping:
             return e.op == "!" or self.is_int(e.operand)
         if isinstance(e, t.Cond):
             return self.is_int(e.then) and self.is_int(e.otherwise)
+        if isinstance(e, t.Length):  # ``$``
+            return True
         if isinstance(e, t.Call):
             return e.name in INT_BUILTINS and not any(isinstance(a, t.Splice) for a in e.args)
         if isinstance(e, t.Assign):

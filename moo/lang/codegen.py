@@ -620,9 +620,7 @@ class _Gen(FastPaths):
         return self.const(value)  # objects, errors, and 1e999 (repr "inf" is no Python literal)
 
     def args_text(self, args: tuple[t.Expr, ...]) -> str:
-        parts = [
-            f"*_splice({self.ex(a.expr)})" if isinstance(a, t.Splice) else self.ex(a) for a in args
-        ]
+        parts = [self.splice(a.expr) if isinstance(a, t.Splice) else self.ex(a) for a in args]
         return "[" + ", ".join(parts) + "]"
 
     def list_text(self, items: tuple[t.Expr, ...]) -> str:
@@ -684,14 +682,7 @@ class _Gen(FastPaths):
         if isinstance(e, t.Index):
             return self.index(e)
         if isinstance(e, t.Range):
-            first, ref = self.operand(e.base, True)
-            if ref == first and not ref.isidentifier():
-                name = self.tmp()
-                first, ref = f"({name} := {first})", name
-            self.dollar.append(ref)
-            text = f"_range({first}, {self.ex(e.start)}, {self.ex(e.end)})"
-            self.dollar.pop()
-            return text
+            return self.slice(e)
         if isinstance(e, t.Length):
             return f"_length({self.dollar[-1]})"
         if isinstance(e, t.Cond):

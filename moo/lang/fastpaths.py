@@ -201,6 +201,45 @@ class FastPaths:
             f" and _type({ref}) is _list and 0 < {itmp} <= _len({ref}) else _index({ref}, {itmp}))"
         )
 
+    def slice(self, e: t.Range) -> str:
+        """``base[start..end]``: Python's slice of a list or string when both ends are ints
+        known at compile time (``IntTyping``) and in range; ``ops.range_`` otherwise. The
+        base is evaluated first, then the ends (``x | 1`` is true for every int); an end of
+        ``$`` is the base's length, read once the base is known to be a list or a string."""
+        first, ref = self.operand(e.base, assigns(e.start) or assigns(e.end))
+        if ref == first and not ref.isidentifier():
+            name = self.tmp()
+            first, ref = f"({name} := {first})", name
+        self.dollar.append(ref)
+        start, end = self.ex(e.start), self.ex(e.end)
+        self.dollar.pop()
+        if not (self.typing.is_int(e.start) and self.typing.is_int(e.end)):
+            return f"_range({first}, {start}, {end})"
+        to_end = isinstance(e.end, t.Length)
+        # a MOO value is never None: ``x is not None`` only evaluates ``x``
+        binds = [f"{first} is not None"]
+        if not simple(start):
+            binds.append(f"({(s := self.tmp())} := {start}) | 1")
+            start = s
+        if not (simple(end) or to_end):
+            binds.append(f"({(n := self.tmp())} := {end}) | 1")
+            end = n
+        low = f"{start} <= " if start.isdigit() and int(start) > 0 else f"0 < {start} <= "
+        bounds = f"{low}_len({ref})" if to_end else f"{low}{end} <= _len({ref})"
+        sequence = f"(_type({ref}) is _list or _type({ref}) is _str)"
+        if len(binds) == 1 and first == ref:  # the ends read nothing before the base
+            binds = []
+        checks = " and ".join([*binds, sequence, bounds])
+        fast = f"{ref}[{start} - 1:]" if to_end else f"{ref}[{start} - 1:{end}]"
+        if to_end:
+            end = f"_length({ref})"
+        return f"({fast} if {checks} else _range({ref}, {start}, {end}))"
+
+    def splice(self, e: t.Expr) -> str:
+        """``@e`` in a list or argument list: ``e`` must be a list."""
+        first, ref = self.operand(e)
+        return f"*({ref} if _type({first}) is _list else _splice({ref}))"
+
     # ------------------------------------------------------------ builtins
 
     def inline_builtin(self, e: t.Call, key: str, args: list[str]) -> str | None:
@@ -225,7 +264,7 @@ class FastPaths:
                 ref = self.tmp()
                 first = f"({ref} := {first})"
             return (
-                f"(_len({ref}) if _type({first}) is _str or _type({ref}) is _list"
+                f"(_len({ref}) if _type({first}) is _list or _type({ref}) is _str"
                 f" else {key}(task, {ref}))"
             )
         if name == "tostr" and args:

@@ -196,3 +196,33 @@ def test_a_folded_builtin_leaves_no_call() -> None:
         parse('return index("hello world", "w");', BUILTINS.__contains__), BUILTINS
     )
     assert "return 7" in text and "find" not in text
+
+
+RANGES: list[tuple[str, Any]] = [
+    (
+        "l = {1, 2, 3, 4}; n = 2; return {l[1..n], l[n..$], l[n + 1..$], l[n..n - 1]};",
+        [[1, 2], [2, 3, 4], [3, 4], []],
+    ),
+    (
+        's = "abcd"; n = 2; return {s[1..n], s[n..$], s[n + 1..$], s[n..n - 1]};',
+        ["ab", "bcd", "cd", ""],
+    ),
+    ("l = {1, 2}; n = 3; return {l[n..$], l[n + 1..$], l[0..-1]};", [[], [], []]),
+    ("l = {1, 2}; n = 0; return l[n..$];", E(Err.E_RANGE)),
+    ("l = {1, 2}; n = 3; return l[1..n];", E(Err.E_RANGE)),
+    ("l = 5; n = 1; return l[n..$];", E(Err.E_TYPE)),
+    ("l = 5; n = 1; return l[n..n];", E(Err.E_TYPE)),
+    ("l = {1}; return l[1..1.0];", E(Err.E_TYPE)),
+    ("n = 1; return l[n / 0..$];", E(Err.E_VARNF)),
+    ("n = 1; l = {1, 2}; return l[n..n / 0];", E(Err.E_DIV)),
+    ("return {1, 2, 3}[2..$];", [2, 3]),
+    ("x = {1, 2}; y = {}; return {@x, @y, 3, @x[2..$]};", [1, 2, 3, 2]),
+    ('x = "ab"; return {@x};', E(Err.E_TYPE)),
+    ("x = 5; return {1, @x};", E(Err.E_TYPE)),
+    ("return {@y};", E(Err.E_VARNF)),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), RANGES)
+def test_ranges_and_splices(source: str, expected: Any) -> None:
+    assert evaluate(source) == expected
