@@ -22,6 +22,8 @@ one ``ops`` would give, and calls the ``ops`` helper (or the builtin) otherwise:
 
 from __future__ import annotations
 
+import sys
+
 from moo.lang import tree as t
 from moo.lang.analysis import IntTyping, assigns
 from moo.lang.builtins.registry import Builtin
@@ -31,6 +33,21 @@ from moo.lang.values import fold
 ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod", "^": "_pow"}
 COMPARE = {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge", "==": "_eq", "!=": "_ne"}
 _WRAPPED = ("+", "-", "*")
+
+
+def _sole_reference_count() -> int:
+    """What ``sys.getrefcount(x)`` says of a list only the local variable ``x`` holds. An
+    interpreter that counts differently (borrowed references on the stack) gives a lower
+    figure, which this follows; any other holder only adds to it."""
+
+    def probe() -> int:
+        held: list[int] = []
+        return sys.getrefcount(held)
+
+    return probe()
+
+
+SOLE = _sole_reference_count()
 FOLDED = frozenset({"length", "index", "rindex", "strcmp", "typeof"})
 """Builtins that use neither the task nor the world: called while compiling when every
 argument is a literal and the result is an int (``index("hello world", "w")`` is 7)."""
@@ -363,7 +380,9 @@ class FastPaths:
         else:
             self.emit(f"{items} = {self.list_text(rest) if rest else '[]'}")
             count, grow, copy = f"_len({items})", f"{var} += {items}", f"{var} + {items}"
-        self.emit(f"if _rc({var}) == 2 and _len({var}) + {count} <= task.limits.max_list_length:")
+        self.emit(
+            f"if _rc({var}) == {SOLE} and _len({var}) + {count} <= task.limits.max_list_length:"
+        )
         self.emit(f"    {grow}")
         self.emit("else:")
         self.emit(f"    {var} = _checked(task, {copy})")
@@ -417,7 +436,8 @@ class FastPaths:
             self.emit(f"{v} = {value_text}")
         int_check = "" if self.typing.is_int(index) else f" and _type({i}) is _int"
         self.emit(
-            f"if _type({var}) is _list{int_check} and 0 < {i} <= _len({var}) and _rc({var}) == 2:"
+            f"if _type({var}) is _list{int_check} and 0 < {i} <= _len({var})"
+            f" and _rc({var}) == {SOLE}:"
         )
         self.emit(f"    {var}[{i} - 1] = {v}")
         self.emit("else:")

@@ -16,6 +16,7 @@ from moo.lang.parser import parse
 from moo.lang.task_api import Limits
 from moo.world.values import Err
 from tests.unit.lang.memory_task import MemoryTask, evaluate
+from tests.unit.lang.test_task_helpers import WIZARD, make
 
 
 def E(code: Err) -> tuple[str, Err]:
@@ -226,3 +227,16 @@ RANGES: list[tuple[str, Any]] = [
 @pytest.mark.parametrize(("source", "expected"), RANGES)
 def test_ranges_and_splices(source: str, expected: Any) -> None:
     assert evaluate(source) == expected
+
+
+def test_a_property_keeps_its_value_when_a_variable_grows_in_place() -> None:
+    tw = make()
+    outcome = tw.eval(
+        WIZARD,
+        'o = create(#1); add_property(o, "p", {}, {player, "rw"}); '
+        'add_property(o, "s", "", {player, "rw"}); '
+        "l = {1}; o.p = l; l = {@l, 2}; l[1] = 9; "
+        'm = o.p; m = {@m, 3}; m[1] = 7; s = "a"; o.s = s; s = s + "b"; '
+        "return {l, m, o.p, s, o.s};",
+    )
+    assert outcome.value == [[9, 2], [7, 3], [1], "ab", "a"]
