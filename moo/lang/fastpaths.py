@@ -26,9 +26,11 @@ one ``ops`` would give, and calls the ``ops`` helper (or the builtin) otherwise:
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from moo.lang import tree as t
-from moo.lang.analysis import IntTyping, assigns
+from moo.lang.analysis import IntTyping, assigned_names, assigns, walk
 from moo.lang.builtins.registry import Builtin
 from moo.lang.errors import MooRaise
 from moo.lang.values import fold
@@ -73,6 +75,9 @@ class FastPaths:
     dollar: list[str]
     typing: IntTyping
     indent: int
+    assigned: set[str]
+    frame_vars: list[str]
+    list_tests: dict[str, str]
 
     # provided by ``codegen._Gen``
     def ex(self, e: t.Expr) -> str:
@@ -95,6 +100,38 @@ class FastPaths:
 
     def list_text(self, items: tuple[t.Expr, ...]) -> str:
         raise NotImplementedError
+
+    # ------------------------------------------------------------ loop invariants
+
+    @contextmanager
+    def list_tests_hoisted(self, loop: t.While | t.ForList | t.ForRange) -> Iterator[None]:
+        """While ``loop`` is written: a variable it indexes, slices or measures but never
+        assigns (nor does its head) is tested for a list once, before the loop, into a flag
+        that the index, range and ``length`` fast paths read instead (a variable not yet
+        assigned gives False: the general path then raises E_VARNF where MOO would). The
+        merge loop of ``bench/lang.py``'s sort tests two lists five times an iteration."""
+        saved = self.list_tests
+        variables = self.assigned | set(self.frame_vars)
+        names = (_list_bases(loop) & variables) - assigned_names((loop,))
+        tests = dict(saved)
+        for name in sorted(names):
+            flag = self.tmp()
+            self.emit("try:")
+            self.emit(f"    {flag} = _type(v_{name}) is _list")
+            self.emit("except _NameError:")
+            self.emit(f"    {flag} = False")
+            tests[name] = flag
+        self.list_tests = tests
+        try:
+            yield
+        finally:
+            self.list_tests = saved
+
+    def is_list(self, text: str) -> str:
+        """A test that ``text`` (a name, or an expression to evaluate) is a list: the
+        loop's flag for a variable that has one."""
+        flag = self.list_tests.get(text[2:]) if text.startswith("v_") else None
+        return flag or f"_type({text}) is _list"
 
     # ------------------------------------------------------------ ints
 
@@ -207,19 +244,19 @@ class FastPaths:
         if isinstance(e.index, t.Literal) and type(e.index.value) is int and e.index.value > 0:
             k = e.index.value
             return (
-                f"({ref}[{k - 1}] if _type({first}) is _list and _len({ref}) >= {k}"
+                f"({ref}[{k - 1}] if {self.is_list(first)} and _len({ref}) >= {k}"
                 f" else _index({ref}, {k}))"
             )
         if index.isidentifier():
             int_check = "" if self.typing.is_int(e.index) else f" and _type({index}) is _int"
             return (
-                f"({ref}[{index} - 1] if _type({first}) is _list{int_check}"
+                f"({ref}[{index} - 1] if {self.is_list(first)}{int_check}"
                 f" and 0 < {index} <= _len({ref}) else _index({ref}, {index}))"
             )
         itmp = self.tmp()
         return (
             f"({ref}[{itmp} - 1] if _type({first}) is not _type({itmp} := {index}) is _int"
-            f" and _type({ref}) is _list and 0 < {itmp} <= _len({ref}) else _index({ref}, {itmp}))"
+            f" and {self.is_list(ref)} and 0 < {itmp} <= _len({ref}) else _index({ref}, {itmp}))"
         )
 
     def slice(self, e: t.Range) -> str:
@@ -247,7 +284,7 @@ class FastPaths:
             end = n
         low = f"{start} <= " if start.isdigit() and int(start) > 0 else f"0 < {start} <= "
         bounds = f"{low}_len({ref})" if to_end else f"{low}{end} <= _len({ref})"
-        sequence = f"(_type({ref}) is _list or _type({ref}) is _str)"
+        sequence = f"({self.is_list(ref)} or _type({ref}) is _str)"
         if len(binds) == 1 and first == ref:  # the ends read nothing before the base
             binds = []
         checks = " and ".join([*binds, sequence, bounds])
@@ -259,7 +296,7 @@ class FastPaths:
     def splice(self, e: t.Expr) -> str:
         """``@e`` in a list or argument list: ``e`` must be a list."""
         first, ref = self.operand(e)
-        return f"*({ref} if _type({first}) is _list else _splice({ref}))"
+        return f"*({ref} if {self.is_list(first)} else _splice({ref}))"
 
     # ------------------------------------------------------------ builtins
 
@@ -285,7 +322,7 @@ class FastPaths:
                 ref = self.tmp()
                 first = f"({ref} := {first})"
             return (
-                f"(_len({ref}) if _type({first}) is _list or _type({ref}) is _str"
+                f"(_len({ref}) if {self.is_list(first)} or _type({ref}) is _str"
                 f" else {key}(task, {ref}))"
             )
         if name == "tostr" and args:
@@ -464,3 +501,17 @@ def _stringy(e: t.Expr) -> bool:
     if isinstance(e, t.Literal):
         return type(e.value) is str
     return isinstance(e, t.Call) and e.name == "tostr"
+
+
+def _list_bases(loop: t.Stmt) -> set[str]:
+    """The variables ``loop`` indexes, slices or takes the ``length`` of."""
+    names: set[str] = set()
+    for n in walk(loop):
+        base = None
+        if isinstance(n, (t.Index, t.Range)):
+            base = n.base
+        elif isinstance(n, t.Call) and n.name == "length" and len(n.args) == 1:
+            base = n.args[0]
+        if isinstance(base, t.Var):
+            names.add(base.name.lower())
+    return names

@@ -439,7 +439,7 @@ def more_ticks(task: TaskApi, count: int) -> int:
 
 
 def quota() -> Any:
-    """A value past the task's size limits (``tostr`` inlined by the compiler)."""
+    """A value past the task's size limits (``tostr`` and ``{@...}`` inlined by the compiler)."""
     raise MooRaise(Err.E_QUOTA)
 
 

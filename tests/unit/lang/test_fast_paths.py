@@ -240,3 +240,46 @@ def test_a_property_keeps_its_value_when_a_variable_grows_in_place() -> None:
         "return {l, m, o.p, s, o.s};",
     )
     assert outcome.value == [[9, 2], [7, 3], [1], "ab", "a"]
+
+
+HOISTED: list[tuple[str, Any]] = [
+    ("l = {1, 2}; s = 0; for i in [1..2] s = s + l[i] + length(l); endfor return s;", 7),
+    ('l = "ab"; s = ""; for i in [1..2] s = s + l[i] + l[1..i]; endfor return s;', "aabab"),
+    ("if (0) l = {1}; endif for i in [1..2] x = l[1]; endfor", E(Err.E_VARNF)),
+    ("if (0) l = {1}; endif for i in [1..2] x = length(l); endfor", E(Err.E_VARNF)),
+    ("l = 5; for i in [1..2] x = l[1]; endfor", E(Err.E_TYPE)),
+    (
+        "s = 0; for k in [1..2] l = {k, k}; for i in [1..2] s = s + l[i]; endfor endfor return s;",
+        6,
+    ),
+    ("l = {1, 2}; for i in [1..2] x = `l[i + 1] ! E_RANGE => 9'; endfor return x;", 9),
+    ("for x in (l = {1, 2}) y = l[x]; endfor return y;", 2),
+    ("l = {1, 2}; i = 0; while w (l[i + 1] < 2) i = i + 1; endwhile return i;", 1),
+    ("l = {1, 2}; i = 0; while (i < length(l)) i = i + 1; l = {@l[2..$]}; endwhile return l;", [2]),
+    ("l = {3}; n = 0; for x in (l) n = n + l[1] + x; endfor return n;", 6),
+    ("args = {4}; n = 0; for i in [1..2] n = n + args[1]; endfor return n;", 8),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), HOISTED)
+def test_list_tests_hoisted_out_of_loops(source: str, expected: Any) -> None:
+    assert evaluate(source) == expected
+
+
+def test_a_fork_in_a_loop_tests_its_own_copy() -> None:
+    task = MemoryTask()
+    assert task.run("l = {5}; for i in [1..1] fork (0) return l[1]; endfork endfor return 0;") == 0
+    (_, body) = task.forks[0]
+    assert body(task) == 5
+
+
+def test_a_verbs_args_are_tested_once_in_a_loop() -> None:
+    task = MemoryTask()
+    task.add_object(1)
+    task.add_verb(1, "sum", "n = 0; for i in [1..length(args)] n = n + args[i]; endfor return n;")
+    assert task.run("return #1:sum(1, 2, 3);") == 6
+    text = python_source(
+        parse("n = 0; for i in [1..3] n = n + args[i]; endfor", BUILTINS.__contains__), BUILTINS
+    )
+    assert "_type(v_args) is _list" in text.split("for ")[0]  # before the loop only
+    assert text.count("_type(v_args) is _list") == 1
