@@ -21,14 +21,18 @@ Semantics (LambdaMOO 1.8, execute.c):
   variable per iteration).
   A variable the program never assigns compiles to ``_varnf()``.
 - Every loop iteration costs a tick: ``task.ticks -= 1``, ``task.out_of_ticks()`` at 0. A
-  loop with nothing in it that spends or reads ticks (``_tick_free``) counts them in a local
-  instead, and ``for v in [a..b]`` over such a body pays them a chunk at a time
+  loop with nothing in it that spends or reads ticks (``analysis.tick_free``) counts them in
+  a local instead, and ``for v in [a..b]`` over such a body pays them a chunk at a time
   (``ops.TickedRange``) and runs a plain Python ``for`` over a ``range`` in each chunk:
   the same ticks at the same iterations either way.
-- ``length``, ``tostr``, ``index`` and ``rindex`` are inlined for the argument types whose
-  result is certain (``_Gen.inline_builtin``); other builtins are called directly.
-- Int fast paths are inlined where the result is certain to match ``ops`` (both operands
-  ints, with the 32-bit wrap check); every other case calls ``ops``.
+- What is known before writing (``analysis``): which variables only ever hold ints
+  (``IntTyping``: their type checks are left out), which loops are tick-free.
+- The fast paths (``fastpaths.FastPaths``, a base class of ``_Gen``): int arithmetic and
+  comparisons with the 32-bit wrap check, indexing and ranges, ``length``/``tostr``/
+  ``index``/``rindex`` inlined, builtins of literals folded, ``l = {@l, x}``, ``l[i] = x``
+  and ``s = s + t`` done in place when nothing else holds the value, a loop's "is it a
+  list" tests made once before it. Each falls back to ``ops`` (or the builtin) whenever
+  its result would not be certain; other builtins are called directly.
 - Catch expressions and scattering assignments used as values become nested functions
   (closures with ``nonlocal``), since Python has no expression-level ``try``.
 - ``break name`` / ``continue name`` of an outer loop set a flag and break inner loops.
