@@ -24,7 +24,8 @@ Semantics (LambdaMOO 1.8, execute.c):
   loop with nothing in it that spends or reads ticks (``analysis.tick_free``) counts them in
   a local instead, and ``for v in [a..b]`` over such a body pays them a chunk at a time
   (``ops.TickedRange``) and runs a plain Python ``for`` over a ``range`` in each chunk:
-  the same ticks at the same iterations either way.
+  the same ticks at the same iterations either way (``loops.Loops``, a base class of
+  ``_Gen``, writes every loop).
 - What is known before writing (``analysis``): which variables only ever hold ints
   (``IntTyping``: their type checks are left out), which loops are tick-free.
 - The fast paths (``fastpaths.FastPaths``, a base class of ``_Gen``): int arithmetic and
@@ -39,22 +40,28 @@ Semantics (LambdaMOO 1.8, execute.c):
 - ``fork`` bodies are separate functions taking a copy of the variables (``bind_fork``).
 - A MOO ``finally`` does not run when the task is aborted (TaskAbort), as in LambdaMOO.
 
-Speed: ``bench/lang.py --peer`` (Python 3.11, 2 shared cores; our server against LambdaMOO
-1.8.1 on LambdaCore, same machine and run, ``;;`` over telnet, median of 3 seconds), before
-and after the tick-free loops, the inlined builtins and ``Task.call_verb``'s fast path:
+Speed: ``bench/lang.py --peer 127.0.0.1:7791 --runs 5`` (Python 3.11, 2 shared cores; our
+server against LambdaMOO 1.8.1 on LambdaCore, same machine, ``;;`` over telnet, median
+seconds; before = the compiler as it was before ``analysis``/``fastpaths``, each column pair
+from one run):
 
-  program                                before   after    LambdaMOO (after's run)
-  ``empty_loop_10M`` (for over a range)   0.402    0.157    0.073
-  ``sum_loop_1M`` (x = x + i)             0.121    0.088    0.018
-  ``while_loop_1M`` (i = i + 1)           0.197    0.089    0.026
-  ``fib_25_verb_calls`` (242,785 calls)   0.623    0.174    0.050
-  ``sort_1000`` (merge sort, verb calls)  0.0144   0.0112   0.0053
-  ``string_ops_10k`` (tostr/length/index) 0.0165   0.0048   0.0028
+  program                                before  LambdaMOO  ratio   after   LambdaMOO  ratio
+  ``empty_loop_10M`` (for over a range)   0.1705  0.0649    0.38   0.1747  0.0651    0.37
+  ``sum_loop_1M`` (x = x + i)             0.0862  0.0176    0.20   0.0586  0.0181    0.31
+  ``while_loop_1M`` (i = i + 1)           0.0922  0.0290    0.31   0.0620  0.0261    0.42
+  ``fib_25_verb_calls`` (242,785 calls)   0.2149  0.0507    0.24   0.1503  0.0477    0.32
+  ``sort_1000`` (merge sort, verb calls)  0.0143  0.0087    0.61   0.0061  0.0068    1.11
+  ``string_build_20k`` (s = s + "x")      0.0105  0.0109    1.04   0.0027  0.0105    3.89
+  ``list_index_assign_10k`` (l[i] = v)    0.0237  0.0255    1.08   0.0025  0.0159    6.36
+  ``string_ops_10k`` (tostr/length/index) 0.0053  0.0051    0.96   0.0026  0.0028    1.08
 
-So CPython does not beat LambdaMOO's C interpreter on tight loops: a bare Python
-``while i < N: i = i + 1`` is already ~25 ns an iteration on this machine, and the int-type
-and 32-bit checks MOO's arithmetic needs add ~40 ns to each ``+``; list and string building
-are on par. A verb call is ~0.6 us (``Task.call_verb``), LambdaMOO's ~0.2 us.
+(ratio = LambdaMOO's time over ours: above 1 we are faster.) CPython does not reach
+LambdaMOO's C interpreter on tight loops: a bare ``for i in range(n): pass`` is ~15 ns an
+iteration here against LambdaMOO's ~6.5 for the whole MOO loop, ``x = x + i`` on Python ints
+~34 ns against ~18, and MOO's 32-bit wrap check costs two comparisons more. A verb call is
+~0.45 us (``Task.call_verb``: the lookup ~80 ns, the ``Frame`` ~100 ns, two Python calls),
+LambdaMOO's whole fib(25) step ~0.2 us. Building lists and strings is where we are ahead:
+in place, where LambdaMOO 1.8.1 copies (``fastpaths``).
 """
 
 from __future__ import annotations
@@ -65,15 +72,15 @@ import math
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from moo.lang import ops
 from moo.lang import tree as t
-from moo.lang.analysis import IntTyping, assigned_names, tick_free, used_names
+from moo.lang.analysis import IntTyping, assigned_names, used_names
 from moo.lang.builtins.registry import Builtin
 from moo.lang.errors import TaskAbort
 from moo.lang.fastpaths import COMPARE, FastPaths, simple
+from moo.lang.loops import Line, Loop, Loops, Scope
 from moo.lang.task_api import FRAME_VARIABLES
 from moo.lang.values import TYPE_CONSTANTS, fold, tostr
 
@@ -154,9 +161,6 @@ def _free_temps(texts: list[str]) -> list[str]:
     return sorted(read - stored, key=lambda name: int(name[2:]))
 
 
-_TICK = ("task.ticks -= 1", "if task.ticks <= 0: task.out_of_ticks()")
-
-
 def generate(program: t.Program, builtins: dict[str, Builtin], filename: str) -> Callable[..., Any]:
     """The compiled ``run(task, frame)`` of ``program``."""
     gen = _Gen(program, builtins)
@@ -188,29 +192,8 @@ def python_source(program: t.Program, builtins: dict[str, Builtin]) -> str:
 
 # ---------------------------------------------------------------- generation
 
-_Line = tuple[int, str, int]  # indent, text, MOO line
 
-
-@dataclass
-class _Scope:
-    """One Python function being written: ``run``, a fork body or a closure."""
-
-    kind: str  # "run" | "fork" | "closure"
-    lines: list[_Line] = field(default_factory=list)
-    hoisted: list[_Line] = field(default_factory=list)  # closure defs, at the top
-    nonlocals: set[str] = field(default_factory=set)
-
-
-@dataclass
-class _Loop:
-    id: int
-    name: str | None
-    exits: set[tuple[int, str]] = field(default_factory=set)  # (loop id, "bk"/"ct")
-    flag_at: int = 0  # where the loop starts in the scope's lines
-    flags: set[str] = field(default_factory=set)
-
-
-class _Gen(FastPaths):
+class _Gen(FastPaths, Loops):
     def __init__(self, program: t.Program, builtins: dict[str, Builtin]) -> None:
         self.program = program
         self.builtins = builtins
@@ -224,9 +207,9 @@ class _Gen(FastPaths):
         self.frame_vars = frame_vars
         self.const_vars = const_vars
         self.variables = sorted(self.assigned | set(frame_vars) | set(const_vars))
-        self.defs: list[list[_Line]] = []  # top-level functions (fork bodies)
-        self.scope = _Scope("run")
-        self.loops: list[_Loop] = []
+        self.defs: list[list[Line]] = []  # top-level functions (fork bodies)
+        self.scope = Scope("run")
+        self.loops: list[Loop] = []
         self.dollar: list[str] = []
         self.indent = 1
         self.line = 0
@@ -240,7 +223,7 @@ class _Gen(FastPaths):
         first = self.program[0].line if self.program else 1
         self.line = first
         body = self.function_body(self.program, "run")
-        head: list[_Line] = []
+        head: list[Line] = []
         for name in self.frame_vars:
             head.append((1, f"v_{name} = frame.{name}", first))
         for name in self.const_vars:
@@ -251,10 +234,10 @@ class _Gen(FastPaths):
         text = "\n".join("    " * indent + line for indent, line, _ in out) + "\n"
         return text, [moo for _, _, moo in out]
 
-    def function_body(self, body: t.Program, kind: str) -> list[_Line]:
+    def function_body(self, body: t.Program, kind: str) -> list[Line]:
         """The lines of a function's body (indent 1): dummy bindings, closures, statements."""
         saved = (self.scope, self.loops, self.indent, self.list_tests)
-        self.scope = _Scope(kind)
+        self.scope = Scope(kind)
         self.loops = []
         self.indent = 1
         self.list_tests = {}  # a fork body is a function of its own
@@ -262,7 +245,7 @@ class _Gen(FastPaths):
         self.emit("return 0")
         scope = self.scope
         self.scope, self.loops, self.indent, self.list_tests = saved
-        out: list[_Line] = []
+        out: list[Line] = []
         if self.assigned:
             out.append((1, "if 0:", self.line))
             out.append((2, " = ".join(f"v_{n}" for n in sorted(self.assigned)) + " = 0", self.line))
@@ -332,125 +315,6 @@ class _Gen(FastPaths):
         else:  # pragma: no cover
             raise TypeError(f"not a statement: {s!r}")
 
-    def loop_stmt(self, s: t.While | t.ForList | t.ForRange) -> None:
-        if isinstance(s, t.While):
-            # ``while True: if not test: break`` runs ~25% faster than ``while test:`` when
-            # the test is a conditional expression, as MOO's comparisons compile to
-            # (``while (i < N) i = i + 1;``: 0.150 s -> 0.112 s a million iterations)
-            if s.name is None:
-                guard = f"if not {self.test(s.cond)}: break"
-            else:
-                guard = f"if not _truth(v_{s.name.lower()} := {self.ex(s.cond)}): break"
-            self.loop(s.name, "while True:", s.body, tick_free(s.cond, s.body), guard=guard)
-        elif isinstance(s, t.ForList):
-            head = f"for v_{s.var.lower()} in _for_list({self.ex(s.expr)}):"
-            self.loop(s.var, head, s.body, tick_free(s.body))
-        else:
-            start, end = self.ex(s.start), self.ex(s.end)
-            if tick_free(s.body):
-                self.chunked_range(s, start, end)
-            else:
-                head = f"for v_{s.var.lower()} in _for_range({start}, {end}):"
-                self.loop(s.var, head, s.body)
-
-    def chunked_range(self, s: t.ForRange, start: str, end: str) -> None:
-        """``for v in [a..b]`` over a tick-free body, a chunk of iterations at a time
-        (``ops.TickedRange``): a MOO ``break`` leaves the inner Python loop, and so the
-        outer one (``for ... else``); what the chunk paid for and did not run is refunded
-        in the ``finally``. The inner loop's variable is a temporary the MOO code cannot
-        assign, so it tells how far the loop got."""
-        ticked, chunk = self.tmp(), self.tmp()
-        var = f"v_{s.var.lower()}"
-        value = var
-        ticks: tuple[str, ...] = ()
-        if s.var.lower() in assigned_names(s.body):  # the body may change the variable
-            value = self.tmp()
-            ticks = (f"{var} = {value}",)
-        self.emit(f"{ticked} = _TickedRange(task, {start}, {end})")
-        heads = (f"for {chunk} in {ticked}:", f"for {value} in {chunk}:")
-        after = ("else:", "    continue", "break")
-        settle = f"if {ticked}.active: {ticked}.settle({value})"
-        self.loop(s.var, heads, s.body, ticks=ticks, after=after, settle=settle)
-
-    def loop(
-        self,
-        name: str | None,
-        head: str | tuple[str, ...],
-        body: tuple[t.Stmt, ...],
-        tick_free: bool = False,
-        *,
-        ticks: tuple[str, ...] = _TICK,
-        after: tuple[str, ...] = (),
-        settle: str = "",
-        guard: str = "",
-    ) -> None:
-        """A loop that costs a tick an iteration. A ``tick_free`` loop (``_tick_free``:
-        nothing in it spends or reads ticks) counts them in a local and writes the count
-        back to ``task.ticks`` before asking for more and when the loop is left, however it
-        is left (``finally``): the same ticks at the same iterations, at a local's price
-        instead of an attribute's (``while (i < 1000000) i = i + 1;``: 0.188 s -> 0.157 s;
-        ``for i in [1..10000000] endfor`` 0.37 s -> 0.30 s, before it took chunks)."""
-        loop = _Loop(next(self.counter), name.lower() if name else None)
-        loop.flag_at = len(self.scope.lines)
-        line = self.line
-        heads = (head,) if isinstance(head, str) else head
-        if tick_free:  # ``_tick_free``
-            count = f"_n{loop.id}"
-            ticks = (f"{count} -= 1", f"if {count} <= 0: {count} = _more_ticks(task, {count})")
-            self.emit(f"{count} = task.ticks")
-            settle = f"task.ticks = {count}"
-        if settle:
-            self.emit("try:")
-            self.indent += 1
-        for text in heads:
-            self.emit(text)
-            self.indent += 1
-        self.loops.append(loop)
-        if guard:
-            self.emit(guard)
-        for tick in ticks:
-            self.emit(tick)
-        self.block(body)
-        self.loops.pop()
-        self.indent -= 1
-        for text in after:
-            self.emit(text)
-        self.indent -= len(heads) - 1
-        if settle:
-            self.indent -= 1
-            self.emit("finally:")
-            self.emit(f"    {settle}")
-        self.line = line
-        for flag in sorted(loop.flags):
-            self.scope.lines.insert(loop.flag_at, (self.indent, f"{flag}{loop.id} = 0", line))
-        if not self.loops:
-            return
-        parent = self.loops[-1]
-        for target, kind in sorted(loop.exits):
-            flag = f"_{kind}{target}"
-            if target == parent.id:
-                action = "break" if kind == "bk" else "continue"
-                self.emit(f"if {flag}:")
-                self.indent += 1
-                self.emit(f"{flag} = 0")
-                self.emit(action)
-                self.indent -= 1
-            else:
-                self.emit(f"if {flag}: break")
-                parent.exits.add((target, kind))
-
-    def loop_exit(self, s: t.Break | t.Continue) -> None:
-        kind = "bk" if isinstance(s, t.Break) else "ct"
-        word = "break" if kind == "bk" else "continue"
-        if s.name is None or self.loops[-1].name == s.name.lower():
-            self.emit(word)
-            return
-        target = next(lp for lp in reversed(self.loops) if lp.name == s.name.lower())
-        target.flags.add(f"_{kind}")
-        self.loops[-1].exits.add((target.id, kind))
-        self.emit(f"_{kind}{target.id} = 1")
-        self.emit("break")
-
     def codes_value(self, codes: tuple[t.Expr, ...] | None) -> str:
         if codes is None:
             return "None"
@@ -508,7 +372,7 @@ class _Gen(FastPaths):
         fname = f"_fork{next(self.counter)}"
         line = self.line
         body = self.function_body(s.body, "fork")
-        head: list[_Line] = []
+        head: list[Line] = []
         for i, name in enumerate(self.variables):
             head.append((1, f"if _snap[{i}] is not _UNSET: v_{name} = _snap[{i}]", line))
         self.defs.append([(0, f"def {fname}(task, _snap):", line), *head, *body])
@@ -666,7 +530,7 @@ class _Gen(FastPaths):
         name = f"_c{next(self.counter)}"
         names = {f"v_{n}" for n in _ASSIGNED_IN_TEXT.findall(text) if n in self.assigned}
         free = ", ".join(_free_temps([text]))
-        lines: list[_Line] = [(1, f"def {name}({free}):", self.line)]
+        lines: list[Line] = [(1, f"def {name}({free}):", self.line)]
         if names:
             lines.append((2, "nonlocal " + ", ".join(sorted(names)), self.line))
         lines.append((2, f"return {text}", self.line))
@@ -765,7 +629,7 @@ class _Gen(FastPaths):
         its name and the free temporaries to pass after ``params`` (text, may be empty)."""
         name = f"_c{next(self.counter)}"
         saved = (self.scope, self.indent, self.loops)
-        self.scope = _Scope("closure")
+        self.scope = Scope("closure")
         self.indent = 1
         self.loops = []
         result = build()
@@ -776,7 +640,7 @@ class _Gen(FastPaths):
         if params:
             free = [name for name in free if name != params]
         all_params = ", ".join(([params] if params else []) + free)
-        lines: list[_Line] = [(0, f"def {name}({all_params}):", self.line)]
+        lines: list[Line] = [(0, f"def {name}({all_params}):", self.line)]
         if scope.nonlocals:
             lines.append((1, "nonlocal " + ", ".join(sorted(scope.nonlocals)), self.line))
         lines.extend(scope.hoisted)
