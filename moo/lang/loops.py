@@ -117,7 +117,7 @@ class Loops:
         settle: str = "",
         guard: str = "",
     ) -> None:
-        """A loop that costs a tick an iteration. A ``tick_free`` loop (``_tick_free``:
+        """A loop that costs a tick an iteration. A ``tick_free`` loop (``analysis.tick_free``:
         nothing in it spends or reads ticks) counts them in a local and writes the count
         back to ``task.ticks`` before asking for more and when the loop is left, however it
         is left (``finally``): the same ticks at the same iterations, at a local's price
@@ -127,7 +127,7 @@ class Loops:
         loop.flag_at = len(self.scope.lines)
         line = self.line
         heads = (head,) if isinstance(head, str) else head
-        if tick_free:  # ``_tick_free``
+        if tick_free:
             count = f"_n{loop.id}"
             ticks = (f"{count} -= 1", f"if {count} <= 0: {count} = _more_ticks(task, {count})")
             self.emit(f"{count} = task.ticks")
