@@ -79,7 +79,7 @@ from moo.lang import tree as t
 from moo.lang.analysis import IntTyping, assigned_names, used_names
 from moo.lang.builtins.registry import Builtin
 from moo.lang.errors import TaskAbort
-from moo.lang.fastpaths import COMPARE, FastPaths, simple
+from moo.lang.fastpaths import COMPARE, FastPaths, IndexKey, simple
 from moo.lang.loops import Line, Loop, Loops, Scope
 from moo.lang.task_api import FRAME_VARIABLES
 from moo.lang.values import TYPE_CONSTANTS, fold, tostr
@@ -216,6 +216,9 @@ class _Gen(FastPaths, Loops):
         self.depth = 0
         self.const_ids: dict[tuple[type, Any], str] = {}
         self.list_tests: dict[str, str] = {}  # variable -> its hoisted "is a list" flag
+        self.available: dict[IndexKey, str] = {}  # ``v[i]`` -> the temporary holding it
+        self.index_watch: dict[int, IndexKey] = {}  # id(node) -> key, while a test is written
+        self.index_found: dict[IndexKey, str] = {}
 
     # ------------------------------------------------------------ output
 
@@ -236,15 +239,15 @@ class _Gen(FastPaths, Loops):
 
     def function_body(self, body: t.Program, kind: str) -> list[Line]:
         """The lines of a function's body (indent 1): dummy bindings, closures, statements."""
-        saved = (self.scope, self.loops, self.indent, self.list_tests)
+        saved = (self.scope, self.loops, self.indent, self.list_tests, self.available)
         self.scope = Scope(kind)
         self.loops = []
         self.indent = 1
-        self.list_tests = {}  # a fork body is a function of its own
+        self.list_tests, self.available = {}, {}  # a fork body is a function of its own
         self.block(body)
         self.emit("return 0")
         scope = self.scope
-        self.scope, self.loops, self.indent, self.list_tests = saved
+        self.scope, self.loops, self.indent, self.list_tests, self.available = saved
         out: list[Line] = []
         if self.assigned:
             out.append((1, "if 0:", self.line))
@@ -272,6 +275,8 @@ class _Gen(FastPaths, Loops):
         start = len(self.scope.lines)
         for stmt in body:
             self.line = stmt.line or self.line
+            if self.available:
+                self.forget_indexes(assigned_names((stmt,)))
             self.stmt(stmt)
         if len(self.scope.lines) == start:
             self.emit("pass")
@@ -292,13 +297,7 @@ class _Gen(FastPaths, Loops):
             else:
                 self.emit(self.ex(e))
         elif isinstance(s, t.If):
-            for i, (cond, body) in enumerate(s.arms):
-                self.line = cond.line or self.line
-                self.emit(f"{'if' if i == 0 else 'elif'} {self.test(cond)}:")
-                self.nested(body)
-            if s.otherwise is not None:
-                self.emit("else:")
-                self.nested(s.otherwise)
+            self.if_stmt(s)
         elif isinstance(s, (t.While, t.ForList, t.ForRange)):
             with self.list_tests_hoisted(s):
                 self.loop_stmt(s)
@@ -513,6 +512,9 @@ class _Gen(FastPaths, Loops):
         if simple(text) and not (volatile and text.isidentifier()):
             return text, text
         name = self.tmp()
+        key = self.index_watch.get(id(e))
+        if key is not None:
+            self.index_found[key] = name
         return f"({name} := {text})", name
 
     def ex(self, e: t.Expr) -> str:

@@ -54,6 +54,8 @@ def _sole_reference_count() -> int:
 
 
 SOLE = _sole_reference_count()
+IndexKey = tuple[str, str]
+"""``v[i]`` as ``if_stmt`` reuses it: the variable's name and the index's (or its digits)."""
 FOLDED = frozenset({"length", "index", "rindex", "strcmp", "typeof"})
 """Builtins that use neither the task nor the world: called while compiling when every
 argument is a literal and the result is an int (``index("hello world", "w")`` is 7)."""
@@ -78,6 +80,10 @@ class FastPaths:
     assigned: set[str]
     frame_vars: list[str]
     list_tests: dict[str, str]
+    available: dict[IndexKey, str]
+    index_watch: dict[int, IndexKey]
+    index_found: dict[IndexKey, str]
+    line: int
 
     # provided by ``codegen._Gen``
     def ex(self, e: t.Expr) -> str:
@@ -99,6 +105,12 @@ class FastPaths:
         raise NotImplementedError
 
     def list_text(self, items: tuple[t.Expr, ...]) -> str:
+        raise NotImplementedError
+
+    def test(self, e: t.Expr) -> str:
+        raise NotImplementedError
+
+    def block(self, body: tuple[t.Stmt, ...]) -> None:
         raise NotImplementedError
 
     # ------------------------------------------------------------ loop invariants
@@ -132,6 +144,51 @@ class FastPaths:
         loop's flag for a variable that has one."""
         flag = self.list_tests.get(text[2:]) if text.startswith("v_") else None
         return flag or f"_type({text}) is _list"
+
+    # ------------------------------------------------------------ indexes reused
+
+    def if_stmt(self, s: t.If) -> None:
+        """``if``/``elseif``/``else``. An arm's body (and every later arm's) reuses the value
+        of ``v[i]`` (``v`` a variable, ``i`` a variable or a positive int) that a condition
+        before it computed on every path (not under ``&&``, ``||``, ``? |`` or a catch)
+        into a temporary, until a statement assigns ``v`` or ``i``: the merge sort's
+        ``if (a[i] <= b[j]) out = {@out, a[i]}; ...`` reads ``a[i]`` once (ints, lists and
+        strings are values: the same element, read again, is the same value)."""
+        outer = self.available
+        known = dict(outer)
+        for i, (cond, body) in enumerate(s.arms):
+            self.line = cond.line or self.line
+            changed = assigned_names((t.ExprStmt(cond),))
+            known = {k: v for k, v in known.items() if k[0] not in changed and k[1] not in changed}
+            watch = {
+                node: key
+                for node, key in _evaluated_indexes(cond).items()
+                if key[0] not in changed and key[1] not in changed
+            }
+            self.available, self.index_watch, self.index_found = known, watch, {}
+            text = self.test(cond)
+            self.emit(f"{'if' if i == 0 else 'elif'} {text}:")
+            for key, temp in self.index_found.items():
+                if f"({temp} := " in text:
+                    known[key] = temp
+            self.index_watch, self.index_found = {}, {}
+            self.available = dict(known)
+            self.indent += 1
+            self.block(body)
+            self.indent -= 1
+        if s.otherwise is not None:
+            self.available = dict(known)
+            self.emit("else:")
+            self.indent += 1
+            self.block(s.otherwise)
+            self.indent -= 1
+        self.available = outer
+
+    def forget_indexes(self, changed: set[str]) -> None:
+        """Stop reusing what depends on the variables ``changed``."""
+        self.available = {
+            k: v for k, v in self.available.items() if k[0] not in changed and k[1] not in changed
+        }
 
     # ------------------------------------------------------------ ints
 
@@ -234,6 +291,9 @@ class FastPaths:
     # ------------------------------------------------------------ indexing
 
     def index(self, e: t.Index) -> str:
+        key = index_key(e)
+        if key is not None and key in self.available:
+            return self.available[key]
         first, ref = self.operand(e.base, assigns(e.index))
         if not ref.isidentifier():  # a literal base: give $ something to measure
             name = self.tmp()
@@ -515,3 +575,40 @@ def _list_bases(loop: t.Stmt) -> set[str]:
         if isinstance(base, t.Var):
             names.add(base.name.lower())
     return names
+
+
+def index_key(e: t.Index) -> IndexKey | None:
+    """``e``'s key when it is ``v[i]`` of a variable by a variable or a positive int."""
+    if not isinstance(e.base, t.Var):
+        return None
+    if isinstance(e.index, t.Var):
+        return (e.base.name.lower(), e.index.name.lower())
+    if isinstance(e.index, t.Literal) and type(e.index.value) is int and e.index.value > 0:
+        return (e.base.name.lower(), str(e.index.value))
+    return None
+
+
+def _evaluated_indexes(e: t.Expr) -> dict[int, IndexKey]:
+    """The ``v[i]`` nodes evaluated whenever ``e``'s evaluation completes (by id)."""
+    found: dict[int, IndexKey] = {}
+    stack: list[object] = [e]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, tuple):
+            stack.extend(n)
+            continue
+        if n is None or not hasattr(n, "__dataclass_fields__"):
+            continue
+        if isinstance(n, t.Catch) or (isinstance(n, t.Assign) and isinstance(n.target, t.Scatter)):
+            continue  # a closure: what it computes stays inside it
+        if isinstance(n, t.Index):
+            key = index_key(n)
+            if key is not None:
+                found[id(n)] = key
+        if isinstance(n, t.Binary) and n.op in ("&&", "||"):
+            stack.append(n.left)
+        elif isinstance(n, t.Cond):
+            stack.append(n.test)
+        else:
+            stack.extend(getattr(n, name) for name in n.__dataclass_fields__ if name != "line")
+    return found

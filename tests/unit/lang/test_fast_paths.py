@@ -283,3 +283,65 @@ def test_a_verbs_args_are_tested_once_in_a_loop() -> None:
     )
     assert "_type(v_args) is _list" in text.split("for ")[0]  # before the loop only
     assert text.count("_type(v_args) is _list") == 1
+
+
+DEEP = "(" * 15 + "l[i] + 0" + ") + 0" * 15
+REUSED: list[tuple[str, Any]] = [
+    ("l = {1, 2}; i = 1; if (l[i] > 0) x = l[i]; endif return x;", 1),
+    ("l = {1, 2}; i = 1; if (l[i] > 0) i = 2; x = l[i]; endif return x;", 2),
+    ("l = {1, 2}; i = 1; if (l[i] > 0) l = {5}; x = l[i]; endif return x;", 5),
+    (
+        "l = {1}; i = 2; if (0 && l[i] > 0) x = 1; else x = `l[i] ! E_RANGE => 7'; endif return x;",
+        7,
+    ),
+    ("l = {1}; i = 2; if (1 || l[i]) x = `l[i] ! ANY => 8'; endif return x;", 8),
+    ("l = {1}; i = 2; if (1 ? 1 | l[i]) x = `l[i] ! ANY => 9'; endif return x;", 9),
+    ("l = {1}; i = 2; if (`l[i] ! ANY => 1') x = `l[i] ! ANY => 6'; endif return x;", 6),
+    (
+        "l = {3, 4}; i = 1; if (l[i] > 5) x = 0; elseif (l[i + 1] > 3) x = l[i]; else x = -1;"
+        " endif return x;",
+        3,
+    ),
+    ("l = {3, 4}; i = 1; if (l[i] > 5) x = 0; elseif ((i = 2) > 1) x = l[i]; endif return x;", 4),
+    ("l = {3, 4}; i = 1; if (l[i] < (i = 2) + 10) x = l[i]; endif return x;", 4),
+    ("l = {3, 4}; i = 1; if (l[i] > 9) x = 0; else x = l[i]; endif return x;", 3),
+    (
+        "l = {3, 4}; i = 1; s = 0; if (l[i] > 0) for k in [1..2] s = s + l[i]; endfor endif"
+        " return s;",
+        6,
+    ),
+    (
+        "l = {3, 4}; i = 1; s = 0; if (l[i] > 0) for k in [1..2] s = s + l[i]; i = 2; endfor"
+        " endif return s;",
+        7,
+    ),
+    ("l = {3}; i = 1; if (l[i] > 0) x = `l[i] + 1 ! ANY'; endif return x;", 4),
+    ("l = {3, 4}; if (l[2] > 0) x = l[2]; endif return x;", 4),
+    ("l = {3, 4}; i = 1; if (l[i] > 0) if (l[i] > 1) x = l[i]; endif endif return x;", 3),
+    (f"l = {{3}}; i = 1; if ({DEEP}) x = l[i]; endif return x;", 3),
+    ("l = {3}; i = 1; if (l[i] == 3) x = l[i]; endif return x;", 3),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), REUSED)
+def test_an_index_a_condition_computed_is_reused(source: str, expected: Any) -> None:
+    assert evaluate(source) == expected
+
+
+def test_a_fork_in_an_if_reads_its_own_copy() -> None:
+    task = MemoryTask()
+    assert task.run("l = {3}; i = 1; if (l[i] > 0) fork (0) return l[i]; endfork endif") == 0
+    (_, body) = task.forks[0]
+    assert body(task) == 3
+
+
+def test_the_merge_loop_reads_each_element_once() -> None:
+    text = python_source(
+        parse(
+            "a = b = out = {}; i = j = 1;"
+            " if (a[i] <= b[j]) out = {@out, a[i]}; else out = {@out, b[j]}; endif",
+            BUILTINS.__contains__,
+        ),
+        BUILTINS,
+    )
+    assert text.count("v_a[v_i - 1]") == 1 and text.count("v_b[v_j - 1]") == 1
