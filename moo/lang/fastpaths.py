@@ -140,10 +140,16 @@ class FastPaths:
             self.list_tests = saved
 
     def is_list(self, text: str) -> str:
-        """A test that ``text`` (a name, or an expression to evaluate) is a list: the
+        """A test that ``text`` (a name, or an expression to evaluate) is a list: ``True``
+        for a variable that only ever holds lists (read later: E_VARNF if unbound), the
         loop's flag for a variable that has one."""
-        flag = self.list_tests.get(text[2:]) if text.startswith("v_") else None
-        return flag or f"_type({text}) is _list"
+        if text.startswith("v_"):
+            if text[2:] in self.typing.lists:
+                return "True"
+            flag = self.list_tests.get(text[2:])
+            if flag is not None:
+                return flag
+        return f"_type({text}) is _list"
 
     # ------------------------------------------------------------ indexes reused
 
@@ -480,7 +486,8 @@ class FastPaths:
         var = self.store(name)
         items = self.tmp()
         one = len(rest) == 1 and not isinstance(rest[0], t.Splice)
-        self.emit(f"if _type({var}) is _list:")
+        known = name in self.typing.lists  # then this reads it first (E_VARNF)
+        self.emit(f"if {var} is not None:" if known else f"if _type({var}) is _list:")
         self.indent += 1
         if one:
             text = self.ex(rest[0])

@@ -345,3 +345,34 @@ def test_the_merge_loop_reads_each_element_once() -> None:
         BUILTINS,
     )
     assert text.count("v_a[v_i - 1]") == 1 and text.count("v_b[v_j - 1]") == 1
+
+
+def _lists(source: str) -> set[str]:
+    return set(IntTyping(parse(source, BUILTINS.__contains__)).lists)
+
+
+def test_which_variables_are_lists() -> None:
+    assert _lists("l = {}; for i in [1..3] l = {@l, i}; endfor m = l;") == {"l", "m"}
+    assert _lists("l = {}; l = 5;") == set()
+    assert _lists("l = {}; l[1] = 2;") == set()
+    assert _lists("for l in ({{}}) endfor {m} = {{}};") == set()
+    assert _lists("l = 1 ? {} | {1}; m = l && {2}; args = {};") == {"l", "m"}
+
+
+UNBOUND_LISTS: list[tuple[str, Any]] = [
+    ("if (0) m = {}; endif return {@m};", E(Err.E_VARNF)),
+    ("if (0) m = {}; endif return m[1];", E(Err.E_VARNF)),
+    ("if (0) m = {}; endif i = 1; return m[i];", E(Err.E_VARNF)),
+    ("if (0) m = {}; endif return length(m);", E(Err.E_VARNF)),
+    ("if (0) m = {}; endif return m[1..$];", E(Err.E_VARNF)),
+    ("if (0) l = {}; endif l = {@l, 1 / 0};", E(Err.E_VARNF)),
+    (
+        "l = {}; l = {@l, 1}; l = {@l, @l}; return {l, l[2], length(l), l[1..1]};",
+        [[1, 1], 1, 2, [1]],
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), UNBOUND_LISTS)
+def test_list_variables_read_before_assignment(source: str, expected: Any) -> None:
+    assert evaluate(source) == expected
