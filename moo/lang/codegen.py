@@ -555,7 +555,12 @@ class _Gen(FastPaths, Loops):
         if isinstance(e, t.Prop):
             return f"task.get_prop({self.ex(e.obj)}, {self.ex(e.name)})"
         if isinstance(e, t.VerbCall):
-            return f"task.call_verb({self.ex(e.obj)}, {self.ex(e.verb)}, {self.list_text(e.args)})"
+            call = f"task.call_verb({self.ex(e.obj)}, {self.ex(e.verb)}, {self.list_text(e.args)}"
+            if isinstance(e.verb, t.Literal) and type(e.verb.value) is str:
+                site = f"_site{next(self.counter)}"  # ``Task.call_verb``'s cache for this call
+                self.globals[site] = [None, None, None, None]
+                return f"{call}, {site})"
+            return f"{call})"
         if isinstance(e, t.Call):
             return self.call(e)
         if isinstance(e, t.Index):

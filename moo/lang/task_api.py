@@ -16,6 +16,8 @@ What compiled code calls on the task:
   ``obj.(expr)``, ``$name`` (as ``#0.name``), with MOO's errors and permissions.
 - ``task.call_verb(obj, name, args)``: ``obj:name(...)``, ``obj:(expr)(...)``, ``$name:v()``
   (each call costs ticks; the callee gets a new frame with ``caller`` = this frame's ``this``).
+  A call with a literal verb name passes ``site`` too: a list of its own, where the task may
+  keep what it found (a cache for that call site; any contents the task puts there).
 - ``task.pass_verb(args)``: ``pass(...)``, the same verb on the definer's parent.
 - ``task.fork(delay, body)``: ``fork [name] (delay) ... endfork``; ``body(task)`` runs later as
   its own task (with its own budget) over a copy of the variables taken at the fork; returns
@@ -193,7 +195,9 @@ class TaskApi(Protocol):
 
     def set_prop(self, obj: Any, name: Any, value: Any) -> None: ...
 
-    def call_verb(self, obj: Any, name: Any, args: list[Any]) -> Any: ...
+    def call_verb(
+        self, obj: Any, name: Any, args: list[Any], site: list[Any] | None = None
+    ) -> Any: ...
 
     def pass_verb(self, args: list[Any]) -> Any: ...
 

@@ -91,7 +91,7 @@ class MemoryTask:
         finally:
             self.frames.pop()
 
-    def call_verb(self, obj: Any, name: Any, args: list[Any]) -> Any:
+    def call_verb(self, obj: Any, name: Any, args: list[Any], site: list[Any] | None = None) -> Any:
         if name.__class__ is not str:
             raise MooRaise(Err.E_TYPE)
         oid = self._valid(obj)
