@@ -42,26 +42,27 @@ Semantics (LambdaMOO 1.8, execute.c):
 
 Speed: ``bench/lang.py --peer 127.0.0.1:7791 --runs 5`` (Python 3.11, 2 shared cores; our
 server against LambdaMOO 1.8.1 on LambdaCore, same machine, ``;;`` over telnet, median
-seconds; before = the compiler as it was before ``analysis``/``fastpaths``, each column pair
-from one run):
+seconds; before = the compiler before ``analysis``/``fastpaths``, the two runs back to back):
 
   program                                before  LambdaMOO  ratio   after   LambdaMOO  ratio
-  ``empty_loop_10M`` (for over a range)   0.1705  0.0649    0.38   0.1747  0.0651    0.37
-  ``sum_loop_1M`` (x = x + i)             0.0862  0.0176    0.20   0.0586  0.0181    0.31
-  ``while_loop_1M`` (i = i + 1)           0.0922  0.0290    0.31   0.0620  0.0261    0.42
-  ``fib_25_verb_calls`` (242,785 calls)   0.2149  0.0507    0.24   0.1503  0.0477    0.32
-  ``sort_1000`` (merge sort, verb calls)  0.0143  0.0087    0.61   0.0061  0.0068    1.11
-  ``string_build_20k`` (s = s + "x")      0.0105  0.0109    1.04   0.0027  0.0105    3.89
-  ``list_index_assign_10k`` (l[i] = v)    0.0237  0.0255    1.08   0.0025  0.0159    6.36
-  ``string_ops_10k`` (tostr/length/index) 0.0053  0.0051    0.96   0.0026  0.0028    1.08
+  ``empty_loop_10M`` (for over a range)   0.1688  0.0639    0.38   0.1722  0.0645    0.37
+  ``sum_loop_1M`` (x = x + i)             0.0881  0.0180    0.20   0.0643  0.0181    0.28
+  ``while_loop_1M`` (i = i + 1)           0.0898  0.0263    0.29   0.0628  0.0369*   0.59*
+  ``fib_25_verb_calls`` (242,785 calls)   0.1704  0.0471    0.28   0.1438  0.0471    0.33
+  ``sort_1000`` (merge sort, verb calls)  0.0115  0.0053    0.46   0.0054  0.0054    1.00
+  ``string_build_20k`` (s = s + "x")      0.0080  0.0072    0.90   0.0026  0.0067    2.58
+  ``list_index_assign_10k`` (l[i] = v)    0.0179  0.0152    0.85   0.0026  0.0150    5.77
+  ``string_ops_10k`` (tostr/length/index) 0.0050  0.0030    0.60   0.0027  0.0028    1.04
 
-(ratio = LambdaMOO's time over ours: above 1 we are faster.) CPython does not reach
-LambdaMOO's C interpreter on tight loops: a bare ``for i in range(n): pass`` is ~15 ns an
-iteration here against LambdaMOO's ~6.5 for the whole MOO loop, ``x = x + i`` on Python ints
-~34 ns against ~18, and MOO's 32-bit wrap check costs two comparisons more. A verb call is
-~0.45 us (``Task.call_verb``: the lookup ~80 ns, the ``Frame`` ~100 ns, two Python calls),
-LambdaMOO's whole fib(25) step ~0.2 us. Building lists and strings is where we are ahead:
-in place, where LambdaMOO 1.8.1 copies (``fastpaths``).
+Ratio = LambdaMOO's time over ours: above 1 we are faster. (*) LambdaMOO's own times vary
+by up to ~40% between runs on this shared machine: its while_loop is usually ~0.026 (0.42).
+
+CPython does not reach LambdaMOO's C interpreter on tight loops: a bare ``for i in
+range(n): pass`` is ~15 ns an iteration here against LambdaMOO's ~6.5 for the whole MOO
+loop, ``x = x + i`` on Python ints ~34 ns against ~18, and MOO's 32-bit wrap check costs two
+comparisons more. A verb call is ~0.43 us (``Task.call_verb``: the ``Frame`` ~100 ns, two
+Python calls), LambdaMOO's whole fib(25) step ~0.2 us. Building lists and strings is where
+we are ahead: in place, where LambdaMOO 1.8.1 copies (``fastpaths``).
 """
 
 from __future__ import annotations
