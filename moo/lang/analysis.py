@@ -14,7 +14,10 @@
    ``fork v``, indexed assignments and the frame's variables are never counted. A read of
    such a variable is an int or raises E_VARNF (it was never assigned), so ``codegen``
    leaves out its ``type(x) is int`` checks (``sum_loop``: ``x = x + i`` 75 -> 52 ns).
-   ``lists`` likewise: the variables every store to which is a ``{...}`` list expression.
+   ``lists`` likewise: the variables every store to which is a ``{...}`` list expression;
+   ``nonneg``: the int variables never negative (``for i in [1..n]``'s ``i``). A sum with
+   one such operand cannot fall below -2^31 (no int below it exists: every source of ints
+   wraps or range-checks), so its wrap check needs only the upper bound.
 """
 
 from __future__ import annotations
@@ -169,6 +172,9 @@ INT_BUILTINS = frozenset(
     }
 )
 """Builtins that return an int whenever they return (each checked in its module)."""
+NONNEG_BUILTINS = INT_BUILTINS - {"strcmp", "toint", "tonum"}
+"""Of those, the ones whose int is never negative (lengths, positions, type codes, 0/1,
+``random``'s 1..n, ``time``, task ids)."""
 _INT_OPS = frozenset({"+", "-", "*", "/", "%", "^"})
 _ONE_OR_ZERO = frozenset({"==", "!=", "<", "<=", ">", ">=", "in"})
 
@@ -180,9 +186,40 @@ class IntTyping:
     def __init__(self, program: t.Program) -> None:
         self.ints: frozenset[str] = frozenset()
         self.lists: frozenset[str] = frozenset()
+        self.nonneg: frozenset[str] = frozenset()
         stores = _stores(program)
         self.ints = _largest(stores, self, "ints", self.is_int)
         self.lists = _largest(stores, self, "lists", self.is_list)
+        self.nonneg = _largest(stores, self, "nonneg", self.is_nonneg)
+
+    def is_nonneg(self, e: t.Expr) -> bool:
+        """Whether ``e`` is an int that is never negative (or raises)."""
+        if isinstance(e, t.Literal):
+            return e.value.__class__ is int and e.value >= 0
+        if isinstance(e, t.Var):
+            return e.name.lower() in self.nonneg
+        if isinstance(e, t.Binary):
+            if e.op in _ONE_OR_ZERO:
+                return True
+            if e.op in ("%", "/"):  # of a non-negative int by a positive one
+                right = e.right
+                if not (isinstance(right, t.Literal) and right.value.__class__ is int):
+                    return False
+                return bool(right.value > 0) and self.is_nonneg(e.left)
+            if e.op in ("&&", "||"):
+                return self.is_nonneg(e.left) and self.is_nonneg(e.right)
+            return False
+        if isinstance(e, t.Unary):
+            return e.op == "!"
+        if isinstance(e, t.Cond):
+            return self.is_nonneg(e.then) and self.is_nonneg(e.otherwise)
+        if isinstance(e, t.Length):
+            return True
+        if isinstance(e, t.Call):
+            return e.name in NONNEG_BUILTINS and not any(isinstance(a, t.Splice) for a in e.args)
+        if isinstance(e, t.Assign):
+            return isinstance(e.target, t.Var) and self.is_nonneg(e.value)
+        return False
 
     def is_list(self, e: t.Expr) -> bool:
         if isinstance(e, t.ListExpr):

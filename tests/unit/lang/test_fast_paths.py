@@ -376,3 +376,33 @@ UNBOUND_LISTS: list[tuple[str, Any]] = [
 @pytest.mark.parametrize(("source", "expected"), UNBOUND_LISTS)
 def test_list_variables_read_before_assignment(source: str, expected: Any) -> None:
     assert evaluate(source) == expected
+
+
+UPWARD: list[tuple[str, Any]] = [
+    ("x = 2147483647; for i in [1..1] x = x + i; endfor return x;", -2147483648),
+    ("x = -2147483648; for i in [0..0] x = x + i; endfor return x;", -2147483648),
+    ("x = 2147483600; for i in [1..100] x = x + i; endfor return x;", -2147478646),
+    ("i = -5; while (i < 3) i = i + 1; endwhile return i;", 3),
+    ("x = 2147483647; x = x + length({1}); return x;", -2147483648),
+    (
+        "x = 2147483647; return {x + 1, 1 + x, x + (3 > 2), -2147483648 + 0};",
+        [-2147483648, -2147483648, -2147483648, -2147483648],
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), UPWARD)
+def test_sums_with_a_non_negative_operand_still_wrap(source: str, expected: Any) -> None:
+    assert evaluate(source) == expected
+
+
+def test_which_variables_are_never_negative() -> None:
+    typing = IntTyping(
+        parse(
+            "for i in [1..3] endfor n = length(args); m = n % 3; d = n / 2; k = -1;"
+            " j = 0; j = j + 1; b = n > 1;",
+            BUILTINS.__contains__,
+        )
+    )
+    assert set(typing.nonneg) == {"i", "n", "m", "d", "b"}
+    assert {"k", "j"} <= set(typing.ints)
