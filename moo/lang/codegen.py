@@ -45,17 +45,17 @@ server against LambdaMOO 1.8.1 on LambdaCore, same machine, ``;;`` over telnet, 
 seconds; before = the compiler before ``analysis``/``fastpaths``, the two runs back to back):
 
   program                                before  LambdaMOO  ratio   after   LambdaMOO  ratio
-  ``empty_loop_10M`` (for over a range)   0.1688  0.0639    0.38   0.1722  0.0645    0.37
-  ``sum_loop_1M`` (x = x + i)             0.0881  0.0180    0.20   0.0643  0.0181    0.28
-  ``while_loop_1M`` (i = i + 1)           0.0898  0.0263    0.29   0.0628  0.0369*   0.59*
-  ``fib_25_verb_calls`` (242,785 calls)   0.1704  0.0471    0.28   0.1438  0.0471    0.33
-  ``sort_1000`` (merge sort, verb calls)  0.0115  0.0053    0.46   0.0054  0.0054    1.00
-  ``string_build_20k`` (s = s + "x")      0.0080  0.0072    0.90   0.0026  0.0067    2.58
-  ``list_index_assign_10k`` (l[i] = v)    0.0179  0.0152    0.85   0.0026  0.0150    5.77
-  ``string_ops_10k`` (tostr/length/index) 0.0050  0.0030    0.60   0.0027  0.0028    1.04
+  ``empty_loop_10M`` (for over a range)   0.1643  0.0661    0.40   0.1699  0.0680    0.40
+  ``sum_loop_1M`` (x = x + i)             0.0864  0.0179    0.21   0.0436  0.0178    0.41
+  ``while_loop_1M`` (i = i + 1)           0.0908  0.0262    0.29   0.0492  0.0260    0.53
+  ``fib_25_verb_calls`` (242,785 calls)   0.1779  0.0497    0.28   0.1398  0.0465    0.33
+  ``sort_1000`` (merge sort, verb calls)  0.0126  0.0053    0.42   0.0051  0.0051    1.00
+  ``string_build_20k`` (s = s + "x")      0.0082  0.0073    0.89   0.0025  0.0068    2.72
+  ``list_index_assign_10k`` (l[i] = v)    0.0173  0.0155    0.90   0.0022  0.0150    6.82
+  ``string_ops_10k`` (tostr/length/index) 0.0048  0.0029    0.60   0.0022  0.0028    1.27
 
-Ratio = LambdaMOO's time over ours: above 1 we are faster. (*) LambdaMOO's own times vary
-by up to ~40% between runs on this shared machine: its while_loop is usually ~0.026 (0.42).
+Ratio = LambdaMOO's time over ours: above 1 we are faster. Both sides' times vary by
+~10-40% between runs on this shared machine (sort_1000's ratio was 0.87-1.11 over five).
 
 CPython does not reach LambdaMOO's C interpreter on tight loops: a bare ``for i in
 range(n): pass`` is ~15 ns an iteration here against LambdaMOO's ~6.5 for the whole MOO
