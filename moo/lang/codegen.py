@@ -28,12 +28,13 @@ Semantics (LambdaMOO 1.8, execute.c):
   ``_Gen``, writes every loop).
 - What is known before writing (``analysis``): which variables only ever hold ints
   (``IntTyping``: their type checks are left out), which loops are tick-free.
-- The fast paths (``fastpaths.FastPaths``, a base class of ``_Gen``): int arithmetic and
-  comparisons with the 32-bit wrap check, indexing and ranges, ``length``/``tostr``/
-  ``index``/``rindex`` inlined, builtins of literals folded, ``l = {@l, x}``, ``l[i] = x``
-  and ``s = s + t`` done in place when nothing else holds the value, a loop's "is it a
-  list" tests made once before it. Each falls back to ``ops`` (or the builtin) whenever
-  its result would not be certain; other builtins are called directly.
+- The fast paths (``fast_statements.FastStatements`` over ``fastpaths.FastPaths``, base
+  classes of ``_Gen``): int arithmetic and comparisons with the 32-bit wrap check,
+  indexing and ranges, ``length``/``tostr``/``index``/``rindex`` inlined, builtins of
+  literals folded, ``l = {@l, x}``, ``l[i] = x`` and ``s = s + t`` done in place when
+  nothing else holds the value, an ``if`` reusing the ``v[i]`` its condition read, a
+  loop's "is it a list" tests made once before it. Each falls back to ``ops`` (or the
+  builtin) whenever its result would not be certain; other builtins are called directly.
 - Catch expressions and scattering assignments used as values become nested functions
   (closures with ``nonlocal``), since Python has no expression-level ``try``.
 - ``break name`` / ``continue name`` of an outer loop set a flag and break inner loops.
@@ -62,7 +63,7 @@ range(n): pass`` is ~15 ns an iteration here against LambdaMOO's ~6.5 for the wh
 loop, ``x = x + i`` on Python ints ~34 ns against ~18, and MOO's 32-bit wrap check costs two
 comparisons more. A verb call is ~0.43 us (``Task.call_verb``: the ``Frame`` ~100 ns, two
 Python calls), LambdaMOO's whole fib(25) step ~0.2 us. Building lists and strings is where
-we are ahead: in place, where LambdaMOO 1.8.1 copies (``fastpaths``).
+we are ahead: in place, where LambdaMOO 1.8.1 copies (``fast_statements``).
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ from moo.lang import tree as t
 from moo.lang.analysis import IntTyping, assigned_names, used_names
 from moo.lang.builtins.registry import Builtin
 from moo.lang.errors import TaskAbort
-from moo.lang.fastpaths import COMPARE, FastPaths, IndexKey, simple
+from moo.lang.fast_statements import FastStatements
+from moo.lang.fastpaths import COMPARE, IndexKey, simple
 from moo.lang.loops import Line, Loop, Loops, Scope
 from moo.lang.task_api import FRAME_VARIABLES
 from moo.lang.values import TYPE_CONSTANTS, fold, tostr
@@ -194,7 +196,7 @@ def python_source(program: t.Program, builtins: dict[str, Builtin]) -> str:
 # ---------------------------------------------------------------- generation
 
 
-class _Gen(FastPaths, Loops):
+class _Gen(FastStatements, Loops):
     def __init__(self, program: t.Program, builtins: dict[str, Builtin]) -> None:
         self.program = program
         self.builtins = builtins

@@ -1,5 +1,5 @@
-"""The compiler's fast paths (``moo/lang/fastpaths.py``, ``analysis.IntTyping``) give the
-values and errors of the general paths: updates in place are never seen through another
+"""The compiler's fast paths (``fastpaths``, ``fast_statements``, ``analysis.IntTyping``) give
+the values and errors of the general paths: updates in place are never seen through another
 holder of the value, errors come in MOO's order, the size limits still hold, and variables
 known to be ints keep LambdaMOO's 32-bit arithmetic."""
 
