@@ -21,36 +21,49 @@ Semantics (LambdaMOO 1.8, execute.c):
   variable per iteration).
   A variable the program never assigns compiles to ``_varnf()``.
 - Every loop iteration costs a tick: ``task.ticks -= 1``, ``task.out_of_ticks()`` at 0. A
-  loop with nothing in it that spends or reads ticks (``_tick_free``) counts them in a local
-  instead, and ``for v in [a..b]`` over such a body pays them a chunk at a time
+  loop with nothing in it that spends or reads ticks (``analysis.tick_free``) counts them in
+  a local instead, and ``for v in [a..b]`` over such a body pays them a chunk at a time
   (``ops.TickedRange``) and runs a plain Python ``for`` over a ``range`` in each chunk:
-  the same ticks at the same iterations either way.
-- ``length``, ``tostr``, ``index`` and ``rindex`` are inlined for the argument types whose
-  result is certain (``_Gen.inline_builtin``); other builtins are called directly.
-- Int fast paths are inlined where the result is certain to match ``ops`` (both operands
-  ints, with the 32-bit wrap check); every other case calls ``ops``.
+  the same ticks at the same iterations either way (``loops.Loops``, a base class of
+  ``_Gen``, writes every loop).
+- What is known before writing (``analysis``): which variables only ever hold ints
+  (``IntTyping``: their type checks are left out), which loops are tick-free.
+- The fast paths (``fast_statements.FastStatements`` over ``fastpaths.FastPaths``, base
+  classes of ``_Gen``): int arithmetic and comparisons with the 32-bit wrap check,
+  indexing and ranges, ``length``/``tostr``/``index``/``rindex`` inlined, builtins of
+  literals folded, ``l = {@l, x}``, ``l[i] = x`` and ``s = s + t`` done in place when
+  nothing else holds the value, an ``if`` reusing the ``v[i]`` its condition read, a
+  loop's "is it a list" tests made once before it. Each falls back to ``ops`` (or the
+  builtin) whenever its result would not be certain; other builtins are called directly.
 - Catch expressions and scattering assignments used as values become nested functions
   (closures with ``nonlocal``), since Python has no expression-level ``try``.
 - ``break name`` / ``continue name`` of an outer loop set a flag and break inner loops.
 - ``fork`` bodies are separate functions taking a copy of the variables (``bind_fork``).
 - A MOO ``finally`` does not run when the task is aborted (TaskAbort), as in LambdaMOO.
 
-Speed: ``bench/lang.py --peer`` (Python 3.11, 2 shared cores; our server against LambdaMOO
-1.8.1 on LambdaCore, same machine and run, ``;;`` over telnet, median of 3 seconds), before
-and after the tick-free loops, the inlined builtins and ``Task.call_verb``'s fast path:
+Speed: ``bench/lang.py --peer 127.0.0.1:7791 --runs 5`` (Python 3.11, 2 shared cores; our
+server against LambdaMOO 1.8.1 on LambdaCore, same machine, ``;;`` over telnet, median
+seconds; before = the compiler before ``analysis``/``fastpaths``, the two runs back to back):
 
-  program                                before   after    LambdaMOO (after's run)
-  ``empty_loop_10M`` (for over a range)   0.402    0.157    0.073
-  ``sum_loop_1M`` (x = x + i)             0.121    0.088    0.018
-  ``while_loop_1M`` (i = i + 1)           0.197    0.089    0.026
-  ``fib_25_verb_calls`` (242,785 calls)   0.623    0.174    0.050
-  ``sort_1000`` (merge sort, verb calls)  0.0144   0.0112   0.0053
-  ``string_ops_10k`` (tostr/length/index) 0.0165   0.0048   0.0028
+  program                                before  LambdaMOO  ratio   after   LambdaMOO  ratio
+  ``empty_loop_10M`` (for over a range)   0.1643  0.0661    0.40   0.1699  0.0680    0.40
+  ``sum_loop_1M`` (x = x + i)             0.0864  0.0179    0.21   0.0436  0.0178    0.41
+  ``while_loop_1M`` (i = i + 1)           0.0908  0.0262    0.29   0.0492  0.0260    0.53
+  ``fib_25_verb_calls`` (242,785 calls)   0.1779  0.0497    0.28   0.1398  0.0465    0.33
+  ``sort_1000`` (merge sort, verb calls)  0.0126  0.0053    0.42   0.0051  0.0051    1.00
+  ``string_build_20k`` (s = s + "x")      0.0082  0.0073    0.89   0.0025  0.0068    2.72
+  ``list_index_assign_10k`` (l[i] = v)    0.0173  0.0155    0.90   0.0022  0.0150    6.82
+  ``string_ops_10k`` (tostr/length/index) 0.0048  0.0029    0.60   0.0022  0.0028    1.27
 
-So CPython does not beat LambdaMOO's C interpreter on tight loops: a bare Python
-``while i < N: i = i + 1`` is already ~25 ns an iteration on this machine, and the int-type
-and 32-bit checks MOO's arithmetic needs add ~40 ns to each ``+``; list and string building
-are on par. A verb call is ~0.6 us (``Task.call_verb``), LambdaMOO's ~0.2 us.
+Ratio = LambdaMOO's time over ours: above 1 we are faster. Both sides' times vary by
+~10-40% between runs on this shared machine (sort_1000's ratio was 0.87-1.11 over five).
+
+CPython does not reach LambdaMOO's C interpreter on tight loops: a bare ``for i in
+range(n): pass`` is ~15 ns an iteration here against LambdaMOO's ~6.5 for the whole MOO
+loop, ``x = x + i`` on Python ints ~34 ns against ~18, and MOO's 32-bit wrap check costs two
+comparisons more. A verb call is ~0.43 us (``Task.call_verb``: the ``Frame`` ~100 ns, two
+Python calls), LambdaMOO's whole fib(25) step ~0.2 us. Building lists and strings is where
+we are ahead: in place, where LambdaMOO 1.8.1 copies (``fast_statements``).
 """
 
 from __future__ import annotations
@@ -61,13 +74,16 @@ import math
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from moo.lang import ops
 from moo.lang import tree as t
+from moo.lang.analysis import IntTyping, assigned_names, used_names
 from moo.lang.builtins.registry import Builtin
 from moo.lang.errors import TaskAbort
+from moo.lang.fast_statements import FastStatements
+from moo.lang.fastpaths import COMPARE, IndexKey, simple
+from moo.lang.loops import Line, Loop, Loops, Scope
 from moo.lang.task_api import FRAME_VARIABLES
 from moo.lang.values import TYPE_CONSTANTS, fold, tostr
 
@@ -124,12 +140,9 @@ _HELPERS: dict[str, Any] = {
     "_catch": ops.catch,
     "_TaskAbort": TaskAbort,
     "_NameError": NameError,
+    "_rc": sys.getrefcount,
 }
 
-_INT_OPS = {"+": "+", "-": "-", "*": "*"}
-_ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod", "^": "_pow"}
-_COMPARE = {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge", "==": "_eq", "!=": "_ne"}
-_INT_RESULT = frozenset({"<", "<=", ">", ">=", "==", "!=", "in"})
 # The generator recurses ~6 Python frames per level of a MOO expression; parser.MAX_TREE_DEPTH
 # bounds the levels. Python's tokenizer allows 200 nested parentheses: every HOIST_EVERY
 # levels an expression is moved into a nested function (_Gen.hoist) to stay far below that.
@@ -149,9 +162,6 @@ def _free_temps(texts: list[str]) -> list[str]:
         read.update(_TEMP.findall(text))
         stored.update(_TEMP_STORE.findall(text))
     return sorted(read - stored, key=lambda name: int(name[2:]))
-
-
-_TICK = ("task.ticks -= 1", "if task.ticks <= 0: task.out_of_ticks()")
 
 
 def generate(program: t.Program, builtins: dict[str, Builtin], filename: str) -> Callable[..., Any]:
@@ -183,187 +193,35 @@ def python_source(program: t.Program, builtins: dict[str, Builtin]) -> str:
     return _Gen(program, builtins).source()[0]
 
 
-# ---------------------------------------------------------------- analysis
-
-
-def _walk(node: Any) -> Any:
-    """Every AST node under ``node`` (statements, expressions, arms, scatter items)."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, tuple):
-            stack.extend(n)
-            continue
-        if n is None or not hasattr(n, "__dataclass_fields__"):
-            continue
-        yield n
-        for name in n.__dataclass_fields__:
-            if name != "line":
-                stack.append(getattr(n, name))
-
-
-def _assigned_names(program: t.Program) -> set[str]:
-    names: set[str] = set()
-    for n in _walk(program):
-        if isinstance(n, t.Assign) and isinstance(n.target, (t.Var, t.Index, t.Range)):
-            base: t.Expr = n.target
-            while isinstance(base, (t.Index, t.Range)):
-                base = base.base
-            if isinstance(base, t.Var):
-                names.add(base.name.lower())
-        elif isinstance(n, t.ScatterItem):
-            names.add(n.name.lower())
-        elif isinstance(n, (t.ForList, t.ForRange)):
-            names.add(n.var.lower())
-        elif isinstance(n, (t.While, t.Fork)) and n.name is not None:
-            names.add(n.name.lower())
-        elif isinstance(n, t.ExceptArm) and n.var is not None:
-            names.add(n.var.lower())
-    return names
-
-
-def _assigns(e: t.Expr) -> bool:
-    """Whether evaluating ``e`` may assign a variable."""
-    return any(isinstance(n, (t.Assign, t.Scatter)) for n in _walk(e))
-
-
-TICK_FREE_BUILTINS = frozenset(
-    {
-        "abs",
-        "acos",
-        "asin",
-        "atan",
-        "ceil",
-        "cos",
-        "cosh",
-        "exp",
-        "floatstr",
-        "floor",
-        "log",
-        "log10",
-        "max",
-        "min",
-        "random",
-        "sin",
-        "sinh",
-        "sqrt",
-        "tan",
-        "tanh",
-        "trunc",
-        "binary_hash",
-        "crypt",
-        "decode_binary",
-        "encode_binary",
-        "index",
-        "match",
-        "rindex",
-        "rmatch",
-        "strcmp",
-        "string_hash",
-        "strsub",
-        "substitute",
-        "is_member",
-        "length",
-        "listappend",
-        "listdelete",
-        "listinsert",
-        "listset",
-        "setadd",
-        "setremove",
-        "equal",
-        "tofloat",
-        "toint",
-        "toliteral",
-        "tonum",
-        "toobj",
-        "tostr",
-        "typeof",
-        "value_bytes",
-        "value_hash",
-        "ctime",
-        "time",
-        "raise",
-        "valid",
-        "parent",
-        "children",
-        "max_object",
-        "is_player",
-        "task_id",
-        "caller_perms",
-    }
-)
-"""Builtins that neither spend nor read ticks: no verb calls (``move`` calls ``accept``),
-no ``suspend``/``read``/``eval``/``call_function``, no ``ticks_left``."""
-
-
-def _tick_free(*parts: Any) -> bool:
-    """Whether nothing in ``parts`` (a loop's condition and body) spends or reads ticks:
-    no loop, verb call, ``pass``, ``fork``, or builtin outside ``TICK_FREE_BUILTINS``."""
-    for n in _walk(parts):
-        if isinstance(n, (t.While, t.ForList, t.ForRange, t.VerbCall, t.Fork)):
-            return False
-        if isinstance(n, t.Call) and n.name not in TICK_FREE_BUILTINS:
-            return False
-    return True
-
-
-def _used_names(program: t.Program) -> set[str]:
-    return {n.name.lower() for n in _walk(program) if isinstance(n, t.Var)}
-
-
 # ---------------------------------------------------------------- generation
 
-_Line = tuple[int, str, int]  # indent, text, MOO line
 
-
-@dataclass
-class _Scope:
-    """One Python function being written: ``run``, a fork body or a closure."""
-
-    kind: str  # "run" | "fork" | "closure"
-    lines: list[_Line] = field(default_factory=list)
-    hoisted: list[_Line] = field(default_factory=list)  # closure defs, at the top
-    nonlocals: set[str] = field(default_factory=set)
-
-
-@dataclass
-class _Loop:
-    id: int
-    name: str | None
-    exits: set[tuple[int, str]] = field(default_factory=set)  # (loop id, "bk"/"ct")
-    flag_at: int = 0  # where the loop starts in the scope's lines
-    flags: set[str] = field(default_factory=set)
-
-
-def _simple(text: str) -> bool:
-    return (
-        text.isidentifier()
-        or text.lstrip("-").replace(".", "", 1).isdigit()
-        or (text.startswith("(-") and text[2:-1].isdigit())
-    )
-
-
-class _Gen:
+class _Gen(FastStatements, Loops):
     def __init__(self, program: t.Program, builtins: dict[str, Builtin]) -> None:
         self.program = program
         self.builtins = builtins
         self.globals: dict[str, Any] = {}
         self.counter = itertools.count(1)
-        self.assigned = _assigned_names(program)
-        used = _used_names(program) | self.assigned
+        self.assigned = assigned_names(program)
+        self.typing = IntTyping(program)
+        used = used_names(program) | self.assigned
         frame_vars = [n for n in FRAME_VARIABLES if n in used]
         const_vars = [n for n in _TYPE_CONSTANTS if n in self.assigned]
         self.frame_vars = frame_vars
         self.const_vars = const_vars
         self.variables = sorted(self.assigned | set(frame_vars) | set(const_vars))
-        self.defs: list[list[_Line]] = []  # top-level functions (fork bodies)
-        self.scope = _Scope("run")
-        self.loops: list[_Loop] = []
+        self.defs: list[list[Line]] = []  # top-level functions (fork bodies)
+        self.scope = Scope("run")
+        self.loops: list[Loop] = []
         self.dollar: list[str] = []
         self.indent = 1
         self.line = 0
         self.depth = 0
         self.const_ids: dict[tuple[type, Any], str] = {}
+        self.list_tests: dict[str, str] = {}  # variable -> its hoisted "is a list" flag
+        self.available: dict[IndexKey, str] = {}  # ``v[i]`` -> the temporary holding it
+        self.index_watch: dict[int, IndexKey] = {}  # id(node) -> key, while a test is written
+        self.index_found: dict[IndexKey, str] = {}
 
     # ------------------------------------------------------------ output
 
@@ -371,7 +229,7 @@ class _Gen:
         first = self.program[0].line if self.program else 1
         self.line = first
         body = self.function_body(self.program, "run")
-        head: list[_Line] = []
+        head: list[Line] = []
         for name in self.frame_vars:
             head.append((1, f"v_{name} = frame.{name}", first))
         for name in self.const_vars:
@@ -382,17 +240,18 @@ class _Gen:
         text = "\n".join("    " * indent + line for indent, line, _ in out) + "\n"
         return text, [moo for _, _, moo in out]
 
-    def function_body(self, body: t.Program, kind: str) -> list[_Line]:
+    def function_body(self, body: t.Program, kind: str) -> list[Line]:
         """The lines of a function's body (indent 1): dummy bindings, closures, statements."""
-        saved = (self.scope, self.loops, self.indent)
-        self.scope = _Scope(kind)
+        saved = (self.scope, self.loops, self.indent, self.list_tests, self.available)
+        self.scope = Scope(kind)
         self.loops = []
         self.indent = 1
+        self.list_tests, self.available = {}, {}  # a fork body is a function of its own
         self.block(body)
         self.emit("return 0")
         scope = self.scope
-        self.scope, self.loops, self.indent = saved
-        out: list[_Line] = []
+        self.scope, self.loops, self.indent, self.list_tests, self.available = saved
+        out: list[Line] = []
         if self.assigned:
             out.append((1, "if 0:", self.line))
             out.append((2, " = ".join(f"v_{n}" for n in sorted(self.assigned)) + " = 0", self.line))
@@ -419,6 +278,8 @@ class _Gen:
         start = len(self.scope.lines)
         for stmt in body:
             self.line = stmt.line or self.line
+            if self.available:
+                self.forget_indexes(assigned_names((stmt,)))
             self.stmt(stmt)
         if len(self.scope.lines) == start:
             self.emit("pass")
@@ -434,36 +295,15 @@ class _Gen:
             if isinstance(e, t.Literal):
                 return
             if isinstance(e, t.Assign):
-                self.assign_stmt(e)
+                if not self.in_place(e):
+                    self.assign_stmt(e)
             else:
                 self.emit(self.ex(e))
         elif isinstance(s, t.If):
-            for i, (cond, body) in enumerate(s.arms):
-                self.line = cond.line or self.line
-                self.emit(f"{'if' if i == 0 else 'elif'} {self.test(cond)}:")
-                self.nested(body)
-            if s.otherwise is not None:
-                self.emit("else:")
-                self.nested(s.otherwise)
-        elif isinstance(s, t.While):
-            # ``while True: if not test: break`` runs ~25% faster than ``while test:`` when
-            # the test is a conditional expression, as MOO's comparisons compile to
-            # (``while (i < N) i = i + 1;``: 0.150 s -> 0.112 s a million iterations)
-            if s.name is None:
-                guard = f"if not {self.test(s.cond)}: break"
-            else:
-                guard = f"if not _truth(v_{s.name.lower()} := {self.ex(s.cond)}): break"
-            self.loop(s.name, "while True:", s.body, _tick_free(s.cond, s.body), guard=guard)
-        elif isinstance(s, t.ForList):
-            head = f"for v_{s.var.lower()} in _for_list({self.ex(s.expr)}):"
-            self.loop(s.var, head, s.body, _tick_free(s.body))
-        elif isinstance(s, t.ForRange):
-            start, end = self.ex(s.start), self.ex(s.end)
-            if _tick_free(s.body):
-                self.chunked_range(s, start, end)
-            else:
-                head = f"for v_{s.var.lower()} in _for_range({start}, {end}):"
-                self.loop(s.var, head, s.body)
+            self.if_stmt(s)
+        elif isinstance(s, (t.While, t.ForList, t.ForRange)):
+            with self.list_tests_hoisted(s):
+                self.loop_stmt(s)
         elif isinstance(s, (t.Break, t.Continue)):
             self.loop_exit(s)
         elif isinstance(s, t.Return):
@@ -476,104 +316,6 @@ class _Gen:
             self.fork(s)
         else:  # pragma: no cover
             raise TypeError(f"not a statement: {s!r}")
-
-    def chunked_range(self, s: t.ForRange, start: str, end: str) -> None:
-        """``for v in [a..b]`` over a tick-free body, a chunk of iterations at a time
-        (``ops.TickedRange``): a MOO ``break`` leaves the inner Python loop, and so the
-        outer one (``for ... else``); what the chunk paid for and did not run is refunded
-        in the ``finally``. The inner loop's variable is a temporary the MOO code cannot
-        assign, so it tells how far the loop got."""
-        ticked, chunk = self.tmp(), self.tmp()
-        var = f"v_{s.var.lower()}"
-        value = var
-        ticks: tuple[str, ...] = ()
-        if s.var.lower() in _assigned_names(s.body):  # the body may change the variable
-            value = self.tmp()
-            ticks = (f"{var} = {value}",)
-        self.emit(f"{ticked} = _TickedRange(task, {start}, {end})")
-        heads = (f"for {chunk} in {ticked}:", f"for {value} in {chunk}:")
-        after = ("else:", "    continue", "break")
-        settle = f"if {ticked}.active: {ticked}.settle({value})"
-        self.loop(s.var, heads, s.body, ticks=ticks, after=after, settle=settle)
-
-    def loop(
-        self,
-        name: str | None,
-        head: str | tuple[str, ...],
-        body: tuple[t.Stmt, ...],
-        tick_free: bool = False,
-        *,
-        ticks: tuple[str, ...] = _TICK,
-        after: tuple[str, ...] = (),
-        settle: str = "",
-        guard: str = "",
-    ) -> None:
-        """A loop that costs a tick an iteration. A ``tick_free`` loop (``_tick_free``:
-        nothing in it spends or reads ticks) counts them in a local and writes the count
-        back to ``task.ticks`` before asking for more and when the loop is left, however it
-        is left (``finally``): the same ticks at the same iterations, at a local's price
-        instead of an attribute's (``while (i < 1000000) i = i + 1;``: 0.188 s -> 0.157 s;
-        ``for i in [1..10000000] endfor`` 0.37 s -> 0.30 s, before it took chunks)."""
-        loop = _Loop(next(self.counter), name.lower() if name else None)
-        loop.flag_at = len(self.scope.lines)
-        line = self.line
-        heads = (head,) if isinstance(head, str) else head
-        if tick_free:  # ``_tick_free``
-            count = f"_n{loop.id}"
-            ticks = (f"{count} -= 1", f"if {count} <= 0: {count} = _more_ticks(task, {count})")
-            self.emit(f"{count} = task.ticks")
-            settle = f"task.ticks = {count}"
-        if settle:
-            self.emit("try:")
-            self.indent += 1
-        for text in heads:
-            self.emit(text)
-            self.indent += 1
-        self.loops.append(loop)
-        if guard:
-            self.emit(guard)
-        for tick in ticks:
-            self.emit(tick)
-        self.block(body)
-        self.loops.pop()
-        self.indent -= 1
-        for text in after:
-            self.emit(text)
-        self.indent -= len(heads) - 1
-        if settle:
-            self.indent -= 1
-            self.emit("finally:")
-            self.emit(f"    {settle}")
-        self.line = line
-        for flag in sorted(loop.flags):
-            self.scope.lines.insert(loop.flag_at, (self.indent, f"{flag}{loop.id} = 0", line))
-        if not self.loops:
-            return
-        parent = self.loops[-1]
-        for target, kind in sorted(loop.exits):
-            flag = f"_{kind}{target}"
-            if target == parent.id:
-                action = "break" if kind == "bk" else "continue"
-                self.emit(f"if {flag}:")
-                self.indent += 1
-                self.emit(f"{flag} = 0")
-                self.emit(action)
-                self.indent -= 1
-            else:
-                self.emit(f"if {flag}: break")
-                parent.exits.add((target, kind))
-
-    def loop_exit(self, s: t.Break | t.Continue) -> None:
-        kind = "bk" if isinstance(s, t.Break) else "ct"
-        word = "break" if kind == "bk" else "continue"
-        if s.name is None or self.loops[-1].name == s.name.lower():
-            self.emit(word)
-            return
-        target = next(lp for lp in reversed(self.loops) if lp.name == s.name.lower())
-        target.flags.add(f"_{kind}")
-        self.loops[-1].exits.add((target.id, kind))
-        self.emit(f"_{kind}{target.id} = 1")
-        self.emit("break")
 
     def codes_value(self, codes: tuple[t.Expr, ...] | None) -> str:
         if codes is None:
@@ -632,7 +374,7 @@ class _Gen:
         fname = f"_fork{next(self.counter)}"
         line = self.line
         body = self.function_body(s.body, "fork")
-        head: list[_Line] = []
+        head: list[Line] = []
         for i, name in enumerate(self.variables):
             head.append((1, f"if _snap[{i}] is not _UNSET: v_{name} = _snap[{i}]", line))
         self.defs.append([(0, f"def {fname}(task, _snap):", line), *head, *body])
@@ -755,24 +497,27 @@ class _Gen:
         return self.const(value)  # objects, errors, and 1e999 (repr "inf" is no Python literal)
 
     def args_text(self, args: tuple[t.Expr, ...]) -> str:
-        parts = [
-            f"*_splice({self.ex(a.expr)})" if isinstance(a, t.Splice) else self.ex(a) for a in args
-        ]
+        parts = [self.splice(a.expr) if isinstance(a, t.Splice) else self.ex(a) for a in args]
         return "[" + ", ".join(parts) + "]"
 
     def list_text(self, items: tuple[t.Expr, ...]) -> str:
         text = self.args_text(items)
-        if any(isinstance(a, t.Splice) for a in items):
-            return f"_checked(task, {text})"
+        if any(isinstance(a, t.Splice) for a in items):  # ``ops.checked_list``, inlined
+            built = self.tmp()
+            limit = "task.limits.max_list_length"
+            return f"({built} if _len({built} := {text}) <= {limit} else _quota())"
         return text
 
     def operand(self, e: t.Expr, volatile: bool = False) -> tuple[str, str]:
         """(text evaluating ``e`` the first time, text for later references); ``volatile``:
         what is evaluated in between may assign variables, so even a variable is copied."""
         text = self.ex(e)
-        if _simple(text) and not (volatile and text.isidentifier()):
+        if simple(text) and not (volatile and text.isidentifier()):
             return text, text
         name = self.tmp()
+        key = self.index_watch.get(id(e))
+        if key is not None:
+            self.index_found[key] = name
         return f"({name} := {text})", name
 
     def ex(self, e: t.Expr) -> str:
@@ -781,7 +526,7 @@ class _Gen:
             text = self.ex_node(e)
         finally:
             self.depth -= 1
-        if self.depth % HOIST_EVERY == HOIST_EVERY - 1 and not _simple(text):
+        if self.depth % HOIST_EVERY == HOIST_EVERY - 1 and not simple(text):
             return self.hoist(text)
         return text
 
@@ -790,7 +535,7 @@ class _Gen:
         name = f"_c{next(self.counter)}"
         names = {f"v_{n}" for n in _ASSIGNED_IN_TEXT.findall(text) if n in self.assigned}
         free = ", ".join(_free_temps([text]))
-        lines: list[_Line] = [(1, f"def {name}({free}):", self.line)]
+        lines: list[Line] = [(1, f"def {name}({free}):", self.line)]
         if names:
             lines.append((2, "nonlocal " + ", ".join(sorted(names)), self.line))
         lines.append((2, f"return {text}", self.line))
@@ -813,20 +558,18 @@ class _Gen:
         if isinstance(e, t.Prop):
             return f"task.get_prop({self.ex(e.obj)}, {self.ex(e.name)})"
         if isinstance(e, t.VerbCall):
-            return f"task.call_verb({self.ex(e.obj)}, {self.ex(e.verb)}, {self.list_text(e.args)})"
+            call = f"task.call_verb({self.ex(e.obj)}, {self.ex(e.verb)}, {self.list_text(e.args)}"
+            if isinstance(e.verb, t.Literal) and type(e.verb.value) is str:
+                site = f"_site{next(self.counter)}"  # ``Task.call_verb``'s cache for this call
+                self.globals[site] = [None, None, None, None]
+                return f"{call}, {site})"
+            return f"{call})"
         if isinstance(e, t.Call):
             return self.call(e)
         if isinstance(e, t.Index):
             return self.index(e)
         if isinstance(e, t.Range):
-            first, ref = self.operand(e.base, True)
-            if ref == first and not ref.isidentifier():
-                name = self.tmp()
-                first, ref = f"({name} := {first})", name
-            self.dollar.append(ref)
-            text = f"_range({first}, {self.ex(e.start)}, {self.ex(e.end)})"
-            self.dollar.pop()
-            return text
+            return self.slice(e)
         if isinstance(e, t.Length):
             return f"_length({self.dollar[-1]})"
         if isinstance(e, t.Cond):
@@ -838,31 +581,6 @@ class _Gen:
         if isinstance(e, t.Assign):
             return self.assign_value(e)
         raise TypeError(f"not an expression: {e!r}")  # pragma: no cover
-
-    def index(self, e: t.Index) -> str:
-        first, ref = self.operand(e.base, _assigns(e.index))
-        if not ref.isidentifier():  # a literal base: give $ something to measure
-            name = self.tmp()
-            first, ref = f"({name} := {first})", name
-        self.dollar.append(ref)
-        index = self.ex(e.index)
-        self.dollar.pop()
-        if isinstance(e.index, t.Literal) and type(e.index.value) is int and e.index.value > 0:
-            k = e.index.value
-            return (
-                f"({ref}[{k - 1}] if _type({first}) is _list and _len({ref}) >= {k}"
-                f" else _index({ref}, {k}))"
-            )
-        if index.isidentifier():
-            return (
-                f"({ref}[{index} - 1] if _type({first}) is _list and _type({index}) is _int"
-                f" and 0 < {index} <= _len({ref}) else _index({ref}, {index}))"
-            )
-        itmp = self.tmp()
-        return (
-            f"({ref}[{itmp} - 1] if _type({first}) is not _type({itmp} := {index}) is _int"
-            f" and _type({ref}) is _list and 0 < {itmp} <= _len({ref}) else _index({ref}, {itmp}))"
-        )
 
     def call(self, e: t.Call) -> str:
         if e.name == "pass":
@@ -881,135 +599,26 @@ class _Gen:
             return inline
         return f"{key}({', '.join(['task', *args])})"
 
-    def inline_builtin(self, e: t.Call, key: str, args: list[str]) -> str | None:
-        """The few builtins hot loops call, inlined for the argument types where the result
-        is certain to be the builtin's (anything else calls it). A builtin call from
-        compiled code costs ~0.1-0.4 us (``tostr``'s ``*args`` loop, ``index``'s flag and
-        fold); ``string_ops_10k`` (``length(tostr(i, "abc")) + index("hello world", "w")``
-        per iteration) went from ~1.5 us to ~0.5 us an iteration."""
-        name = e.name
-        if name == "length" and len(args) == 1:
-            first, ref = self.operand(e.args[0])
-            if not ref.isidentifier():
-                ref = self.tmp()
-                first = f"({ref} := {first})"
-            return (
-                f"(_len({ref}) if _type({first}) is _str or _type({ref}) is _list"
-                f" else {key}(task, {ref}))"
-            )
-        if name == "tostr" and args:
-            parts = []
-            for arg, text in zip(e.args, args, strict=True):
-                if isinstance(arg, t.Literal) and type(arg.value) is str:
-                    parts.append(text)
-                else:
-                    parts.append(f"_tostr({text})")
-            joined = self.tmp()
-            return (
-                f"({joined} if _len({joined} := {' + '.join(parts)})"
-                f" <= task.limits.max_string_length else _quota())"
-            )
-        if name in ("index", "rindex") and len(args) == 2:
-            find = "find" if name == "index" else "rfind"
-            texts = []
-            guards = []
-            refs = []
-            for i, arg in enumerate(e.args):
-                if isinstance(arg, t.Literal) and type(arg.value) is str:
-                    texts.append(repr(fold(arg.value)))
-                    refs.append(args[i])
-                    continue
-                first, ref = self.operand(arg, i == 0 and _assigns(e.args[1]))
-                if not ref.isidentifier():
-                    ref = self.tmp()
-                    first = f"({ref} := {first})"
-                guards.append(f"(_type({first}) is _str)")
-                texts.append(f"_fold({ref})")
-                refs.append(ref)
-            found = f"{texts[0]}.{find}({texts[1]}) + 1"
-            if not guards:
-                return f"({found})"
-            # ``&``, not ``and``: both arguments are evaluated before either is judged
-            guard = " & ".join(guards)
-            return f"({found} if {guard} else {key}(task, {', '.join(refs)}))"
-        return None
-
     def binary(self, e: t.Binary) -> str:
         op = e.op
         if op in ("&&", "||"):
             first, ref = self.operand(e.left)
             right = self.ex(e.right)
-            int_result = isinstance(e.left, t.Binary) and e.left.op in _INT_RESULT
+            int_result = self.typing.is_int(e.left)  # an int's Python truth is its MOO truth
             truth = first if int_result else f"_truth({first})"
             if op == "&&":
                 return f"({right} if {truth} else {ref})"
             return f"({ref} if {truth} else {right})"
         if op == "in":
             return f"_in({self.ex(e.left)}, {self.ex(e.right)})"
-        if op in _COMPARE:
+        if op in COMPARE:
             return f"(1 if {self.compare_test(e)} else 0)"
         return self.arith(e)
-
-    def int_guard(self, e: t.Binary) -> tuple[str, str, str] | None:
-        """(guard, left ref, right ref) for an int fast path, or None when there is none."""
-        left_lit = isinstance(e.left, t.Literal)
-        right_lit = isinstance(e.right, t.Literal)
-        if (left_lit and type(e.left.value) is not int) or (  # type: ignore[union-attr]
-            right_lit and type(e.right.value) is not int  # type: ignore[union-attr]
-        ):
-            return None
-        if left_lit and right_lit:
-            return None
-        lf, lr = self.operand(e.left, _assigns(e.right))
-        rf, rr = self.operand(e.right)
-        if right_lit:
-            return f"_type({lf}) is _int", lr, rr
-        if left_lit:
-            return f"_type({rf}) is _int", lr, rr
-        return f"_type({lf}) is _type({rf}) is _int", lr, rr
-
-    def arith(self, e: t.Binary) -> str:
-        op = e.op
-        slow = _ARITH[op]
-        task_arg = "task, " if op == "+" else ""
-        guard = self.int_guard(e) if op in ("+", "-", "*", "%") else None
-        if guard is None:
-            return f"{slow}({task_arg}{self.ex(e.left)}, {self.ex(e.right)})"
-        cond, a, b = guard
-        if op == "%":
-            fast = f"{a} % {b}"
-            return f"({fast} if {cond} and {a} >= 0 and {b} > 0 else _mod({a}, {b}))"
-        r = self.tmp()
-        # two comparisons joined by ``and``: ~10 ns faster than the chained ``a <= r <= b``
-        fast = (
-            f"({r} if ({r} := {a} {op} {b}) <= 2147483647 and {r} >= -2147483648 else _wrap({r}))"
-        )
-        return f"({fast} if {cond} else {slow}({task_arg}{a}, {b}))"
-
-    def compare_test(self, e: t.Binary) -> str:
-        """A Python truth value for comparison ``e``."""
-        op = e.op
-        slow = _COMPARE[op]
-        if op in ("==", "!=") and isinstance(e.right, t.Literal):
-            value = e.right.value
-            if type(value) is int:
-                first, ref = self.operand(e.left)
-                test = f"(_type({first}) is _int and {ref} == {self.literal(value)})"
-                return test if op == "==" else f"(not {test})"
-            if type(value) is str:  # strings are equal without regard to case
-                first, ref = self.operand(e.left)
-                test = f"(_type({first}) is _str and _fold({ref}) == {fold(value)!r})"
-                return test if op == "==" else f"(not {test})"
-        guard = self.int_guard(e)
-        if guard is None:
-            return f"{slow}({self.ex(e.left)}, {self.ex(e.right)})"
-        cond, a, b = guard
-        return f"(({a} {op} {b}) if {cond} else {slow}({a}, {b}))"
 
     def test(self, e: t.Expr) -> str:
         """Python text whose truth is MOO truth of ``e``."""
         if isinstance(e, t.Binary):
-            if e.op in _COMPARE:
+            if e.op in COMPARE:
                 return self.compare_test(e)
             if e.op == "in":
                 return self.ex(e)
@@ -1030,7 +639,7 @@ class _Gen:
         its name and the free temporaries to pass after ``params`` (text, may be empty)."""
         name = f"_c{next(self.counter)}"
         saved = (self.scope, self.indent, self.loops)
-        self.scope = _Scope("closure")
+        self.scope = Scope("closure")
         self.indent = 1
         self.loops = []
         result = build()
@@ -1041,7 +650,7 @@ class _Gen:
         if params:
             free = [name for name in free if name != params]
         all_params = ", ".join(([params] if params else []) + free)
-        lines: list[_Line] = [(0, f"def {name}({all_params}):", self.line)]
+        lines: list[Line] = [(0, f"def {name}({all_params}):", self.line)]
         if scope.nonlocals:
             lines.append((1, "nonlocal " + ", ".join(sorted(scope.nonlocals)), self.line))
         lines.extend(scope.hoisted)

@@ -59,7 +59,7 @@ def run_eval(
         return Outcome("compile_error", errors=list(error.errors))
     task = scheduler.new_task(player, "eval")
     task.uncaught_to_player = False
-    frame = Frame(
+    frame = Frame.make(
         this=ObjRef(NOTHING),
         player=ObjRef(player),
         caller=ObjRef(player),
@@ -82,7 +82,7 @@ def run_builtin(scheduler: Scheduler, progr: int, name: str, args: list[Any]) ->
         raise ValueError(f"{name}() does not take {len(args)} arguments")
     task = scheduler.new_task(progr, "server")
     task.uncaught_to_player = False
-    frame = Frame(
+    frame = Frame.make(
         this=ObjRef(NOTHING),
         player=ObjRef(progr),
         caller=ObjRef(progr),
@@ -119,7 +119,7 @@ def run_command_verb(
         return Outcome("compile_error", errors=[error.message])
     task = scheduler.new_task(player, "command")
     task.owner = verb.owner
-    frame = Frame(
+    frame = Frame.make(
         this=ObjRef(this),
         player=ObjRef(player),
         caller=ObjRef(player),

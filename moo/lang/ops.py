@@ -327,7 +327,7 @@ def for_range(start: Any, end: Any) -> Iterable[Any]:
 
 
 class TickedRange:
-    """``for v in [a..b]`` over a tick-free body (``codegen._tick_free``), its ticks paid a
+    """``for v in [a..b]`` over a tick-free body (``analysis.tick_free``), its ticks paid a
     chunk at a time: each chunk is as many iterations as the task's ticks pay for without
     reaching 0, so compiled code runs a plain Python ``for`` over a ``range`` inside it.
 
@@ -439,7 +439,7 @@ def more_ticks(task: TaskApi, count: int) -> int:
 
 
 def quota() -> Any:
-    """A value past the task's size limits (``tostr`` inlined by the compiler)."""
+    """A value past the task's size limits (``tostr`` and ``{@...}`` inlined by the compiler)."""
     raise MooRaise(Err.E_QUOTA)
 
 

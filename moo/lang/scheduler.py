@@ -133,6 +133,7 @@ class Scheduler:
         self.programs: dict[str, Any] = {}  # compiled programs by source text
         self.callees: dict[tuple[int, str], Callee | None] = {}  # Task.call_verb's cache
         self.callees_epoch = world.verbs_epoch
+        self.site_token = object()  # marks what call sites cached from this world
         self._idle: list[Any] = []  # greenlets that finished a task, ready for the next
         self._next_id = 1
 
@@ -323,7 +324,7 @@ class Scheduler:
         child.owner = parent.frame.programmer
         base = parent.frame
         child.push(
-            Frame(
+            Frame.make(
                 this=base.this,
                 player=base.player,
                 caller=base.caller,

@@ -123,7 +123,7 @@ def eval_(task: Task, source: Any) -> list[Any]:
         program = compile_source(source)
     except MooSyntaxError as error:
         return [0, list(error.errors)]
-    frame = Frame(
+    frame = Frame.make(
         this=ObjRef(NOTHING),
         player=task.frame.player,
         caller=task.frame.this,

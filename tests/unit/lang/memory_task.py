@@ -76,7 +76,7 @@ class MemoryTask:
         if len(self.frames) >= self.limits.max_depth:
             raise MooRaise(Err.E_MAXREC)
         caller = self.frames[-1].this if self.frames else ObjRef(-1)
-        frame = Frame(
+        frame = Frame.make(
             this=this,
             player=ObjRef(2),
             caller=caller,
@@ -91,7 +91,7 @@ class MemoryTask:
         finally:
             self.frames.pop()
 
-    def call_verb(self, obj: Any, name: Any, args: list[Any]) -> Any:
+    def call_verb(self, obj: Any, name: Any, args: list[Any], site: list[Any] | None = None) -> Any:
         if name.__class__ is not str:
             raise MooRaise(Err.E_TYPE)
         oid = self._valid(obj)

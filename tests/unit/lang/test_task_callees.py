@@ -94,3 +94,21 @@ def test_a_change_made_by_the_calling_task_itself_is_seen(tw: TaskWorld) -> None
     source = f'a = {box}:f(); set_verb_code({box}, "f", {{"return 5;"}}); return {{a, {box}:f()}};'
     outcome = tw.eval(WIZARD, source)
     assert outcome.value == [1, 5]
+
+
+def test_one_call_site_calls_each_receivers_own_verb(tw: TaskWorld) -> None:
+    other = tw.world.create(THING, WIZARD, "other", location=ROOM)
+    moo_verb(tw, tw.box, "who", 'return "box";')
+    moo_verb(tw, other, "who", 'return "other";')
+    text = f"r = {{}}; for o in ({{#{tw.box}, #{other}, #{tw.box}}}) r = {{@r, o:who()}}; endfor"
+    outcome = tw.eval(WIZARD, text + " return r;")
+    assert outcome.value == ["box", "other", "box"]
+
+
+def test_a_call_site_shared_by_two_worlds_calls_each_worlds_verb() -> None:
+    first, second = make(), make()
+    assert first.box == second.box  # the same object number, and the same compiled call site
+    moo_verb(first, first.box, "which", "return 1;")
+    moo_verb(second, second.box, "which", "return 2;")
+    order = [first, first, second, second, first]  # a site is kept from a world's 2nd call
+    assert [call(tw, "which()") for tw in order] == [1, 1, 2, 2, 1]

@@ -100,7 +100,7 @@ class TaskWorld:
 
     def frame(self, progr: int, player: int | None = None) -> Frame:
         who = progr if player is None else player
-        return Frame(
+        return Frame.make(
             this=ObjRef(NOTHING),
             player=ObjRef(who),
             caller=ObjRef(who),

@@ -1,5 +1,5 @@
 """Loops whose bodies neither spend nor read ticks pay them in chunks (``ops.TickedRange``,
-``codegen._tick_free``): the same ticks at the same iterations as a tick an iteration,
+``analysis.tick_free``): the same ticks at the same iterations as a tick an iteration,
 however the loop is left, and the same bound on a runaway."""
 
 from __future__ import annotations
