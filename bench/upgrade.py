@@ -487,6 +487,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f"{QUICK['upgrades']} upgrade (explicit options still win)",
     )
     parser.add_argument("--profile", type=Path, help="write py-spy stacks of each upgrade here")
+    parser.add_argument(
+        "--front",
+        action="store_true",
+        help="behind a front (moo serve --front): each upgrade replaces the engine",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data dir (path on stderr)")
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else FULL
@@ -524,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
                 "upgrade": {"load_timeout_seconds": 120},
             },
             ssh=False,
+            flags=("--front",) if args.front else (),
         )
         began = clock()
         server.start(timeout=300)
@@ -556,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         "after_cli_seconds": AFTER_SECONDS,
         "quick": args.quick,
         "limits_raised": True,
+        "front": args.front,
     }
     result["client"] = {"event_loop": client_loop, "process": "separate from the server"}
     result["machine"] = {
@@ -566,8 +573,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     text = json.dumps(result, indent=2)
     print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text + "\n")
+    results = RESULTS.with_name("upgrade_front.json") if args.front else RESULTS
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(text + "\n")
     return 0
 
 

@@ -163,9 +163,11 @@ class ServerProcess:
 
     @property
     def pid(self) -> int | None:
-        """The serving process: after a hot upgrade, the replacement (run/server.pid)."""
+        """The serving process: after a hot upgrade, the replacement (run/server.pid; behind
+        a front, the engine: run/engine.pid)."""
+        name = "engine.pid" if "--front" in self.flags else "server.pid"
         try:
-            return int((self.data_dir / "run" / "server.pid").read_text())
+            return int((self.data_dir / "run" / name).read_text())
         except (OSError, ValueError):
             return self.process.pid if self.process is not None else None
 
