@@ -9,10 +9,12 @@ DATA_DIR/                     0700
     gate.sock                 the SSH gate's socket (to the server, or to the front)
     admin.sock                hot-upgrade requests (moo upgrade)
     server.pid front.pid engine.pid
+    front.state               how the front is (moo status prints it)
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -42,6 +44,25 @@ def prepare(data_dir: Path) -> None:
     os.umask(0o077)  # checkpoints and records hold password hashes: owner-only files
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     run_dir(data_dir).mkdir(exist_ok=True, mode=0o700)
+
+
+def front_state_file(data_dir: Path) -> Path:
+    return run_dir(data_dir) / "front.state"
+
+
+def write_state(path: Path, state: dict[str, object]) -> None:
+    """Atomically write ``state`` as JSON to ``path``."""
+    temp = path.with_suffix(".tmp")
+    temp.write_text(json.dumps(state, sort_keys=True) + "\n")
+    os.replace(temp, path)
+
+
+def read_state(path: Path) -> dict[str, object] | None:
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
 
 
 def write_pid(path: Path, pid: int | None = None) -> None:

@@ -1,6 +1,7 @@
 """``moo status``: which processes run on a data directory, read from its ``run/`` files.
 
     front   pid 1234 (running)
+            engine attached; 12 connection(s), 0 line(s) waiting, 0 answer group(s) held
     engine  pid 1240 (running; holds the world)
     server  -
 
@@ -41,6 +42,19 @@ def print_status(data_dir: Path, out: Callable[[str], None]) -> int:
         running = True
         holds = "; holds the world" if name != "front" and world_held else ""
         out(f"{name:<7} pid {pid} (running{holds})")
+        if name == "front":
+            _front_state(paths.read_state(paths.front_state_file(data_dir)), out)
     if not world_held:
         out("world   not held by any process (stopped, or an engine is starting)")
     return 0 if running else 1
+
+
+def _front_state(state: dict[str, object] | None, out: Callable[[str], None]) -> None:
+    if state is None:
+        return
+    restarts = state.get("engine_restarts")
+    out(
+        f"        engine {state.get('engine')}; {state.get('connections')} connection(s), "
+        f"{state.get('lines_waiting')} line(s) waiting, {state.get('answers_held')} answer "
+        f"group(s) held" + (f"; engine restarts: {restarts}" if restarts is not None else "")
+    )

@@ -340,6 +340,17 @@ class Front:
         if self._waiting_links:
             self.engine_connected(self._waiting_links.popleft(), "local")
 
+    def state(self) -> dict[str, object]:
+        """What ``moo status`` says of the front (run/front.state)."""
+        engine = "attached" if self.attached else "handing over" if self.successor else "down"
+        return {
+            "engine": engine,
+            "engine_pid": self.engine_pid if self.attached else None,
+            "connections": len(self.conns),
+            "lines_waiting": sum(len(fc.unacked) for fc in self.conns.values()),
+            "answers_held": len(self._held),
+        }
+
     # ---------------------------------------------------------- held output
 
     def _release(self) -> None:

@@ -210,7 +210,7 @@ async def serve_front(
         out(f"ssh listening on {ssh_address}")
     pid_file = paths.front_pid_file(config.data_dir)
     paths.write_pid(pid_file)
-    watch = loop.create_task(_keep_engine_pid(front, config.data_dir))
+    watch = loop.create_task(_keep_run_files(front, spawner, config.data_dir))
     try:
         await front.stop_requested.wait()
     finally:
@@ -223,6 +223,7 @@ async def serve_front(
         if gate is not None:
             await gate.stop()
         paths.remove_pid(pid_file)
+        paths.front_state_file(config.data_dir).unlink(missing_ok=True)
         os.close(front_lock)
     return 0
 
@@ -261,13 +262,20 @@ def _stop_on_signal(front: Front) -> None:
         front.stop_requested.set()
 
 
-async def _keep_engine_pid(front: Front, data_dir: Path) -> None:
-    """``run/engine.pid`` names the attached engine (the engine writes it too; this keeps
-    it right when engines come and go)."""
-    path = paths.engine_pid_file(data_dir)
+async def _keep_run_files(front: Front, spawner: EngineSpawner | None, data_dir: Path) -> None:
+    """Every half second: ``run/engine.pid`` names the attached engine (the engine writes
+    it too; this keeps it right when engines come and go), and ``run/front.state`` says
+    how the front is (``moo status`` prints it), rewritten when that changes."""
+    pid_path = paths.engine_pid_file(data_dir)
+    state_path = paths.front_state_file(data_dir)
+    last: dict[str, object] = {}
     while True:
-        await front.attached_event.wait()
-        if front.engine_pid is not None and paths.read_pid(path) != front.engine_pid:
-            paths.write_pid(path, front.engine_pid)
-        await front.engine_lost.wait()
-        front.engine_lost.clear()
+        engine = front.engine_pid if front.attached else None
+        if engine is not None and paths.read_pid(pid_path) != engine:
+            paths.write_pid(pid_path, engine)
+        state = front.state()
+        state["engine_restarts"] = spawner.restarts if spawner is not None else None
+        if state != last:
+            paths.write_state(state_path, state)
+            last = state
+        await asyncio.sleep(0.5)

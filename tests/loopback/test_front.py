@@ -165,6 +165,9 @@ async def test_status_names_the_front_and_the_engine(front: ServerProcess) -> No
     assert re.search(rf"^front +pid {front_pid} \(running\)$", result.stdout, re.M)
     pid = engine_pid(front)
     assert re.search(rf"^engine +pid {pid} \(running; holds the world\)$", result.stdout, re.M)
+    state = re.search(r"^ +engine attached; (\d+) connection\(s\)", result.stdout, re.M)
+    assert state is not None, result.stdout
+    assert "engine restarts:" in result.stdout
 
 
 async def test_shutdown_stops_the_engine_and_the_front(tmp_path: Path) -> None:
