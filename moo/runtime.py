@@ -141,12 +141,12 @@ async def _shut_down(rt: Runtime, upgrader: Upgrader, admin: AdminServer, reason
 
 async def _let_go(rt: Runtime, upgrader: Upgrader, admin: AdminServer) -> None:
     """Step 4. Never returns."""
+    if rt.before_exit is not None:
+        rt.before_exit(True)  # an engine: its front attaches the replacement now
     await upgrader.wait()  # the requester has been told
     await asyncio.sleep(0.1)  # let the admin socket's last line leave
     rt.checkpointer.scheduler.shutdown(wait=False)
     await admin.close()
-    if rt.before_exit is not None:
-        rt.before_exit(True)
     try:
         await rt.store.close(final_reason=None)
     except Exception:  # the replacement serves: nothing here may stop it

@@ -233,6 +233,9 @@ async def test_a_hot_upgrade_behind_a_front_replaces_the_engine_and_nobody_notic
     seen = await said_in_order(bob, tag, 40)
     assert RESTARTING not in seen
     new = await new_engine(front, old)
+    deadline = time.monotonic() + 10
+    while process_alive(old) and time.monotonic() < deadline:  # it hands over, then exits
+        await asyncio.sleep(0.05)
     assert not process_alive(old)
     status = await wiz.command("@hot-upgrade status", MARK, begin=BEGIN, timeout=20)
     assert status[0].startswith("Running version") and f"(pid {new})" in status[0], status
