@@ -6,7 +6,8 @@
    the world does not know yet (journalled like any change).
 3. Set the wizard's password: from ``--wizard-password`` / ``MOO_WIZARD_PASSWORD``,
    or, on first start only, a random one written to ``wizard-password.txt`` (0600).
-4. Bind telnet, the SSH port and the gate's Unix socket; start the SSH gate.
+4. Bind telnet, the web port (if asked for), the SSH port and the gate's Unix socket;
+   start the SSH gate.
 5. Print one ``<name> listening on HOST:PORT`` line per listener (port 0 resolved).
 6. Serve (moo/runtime.py) until ``@shutdown``, SIGTERM or SIGINT; then close
    connections, stop the gate, flush the journal and write a final checkpoint. An
@@ -37,6 +38,7 @@ from moo.errors import MooError
 from moo.gc_control import loading_world
 from moo.net.gate_process import GateProcess
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
+from moo.net.web import WebListener
 from moo.persist import lock
 from moo.persist.store import Store
 from moo.persist.upgrade_records import UpgradeLog
@@ -190,7 +192,8 @@ async def serve(
 async def start_listeners(
     config: Config, server: Server, out: Callable[[str], None]
 ) -> GateProcess | None:
-    """Bind telnet, the gate's Unix socket and the SSH port; start the gate. Raises OSError."""
+    """Bind telnet, the web port, the gate's Unix socket and the SSH port; start the gate.
+    Raises OSError."""
     loop = asyncio.get_running_loop()
     gate: GateProcess | None = None
     try:
@@ -199,6 +202,12 @@ async def start_listeners(
             telnet = Listener(loop, sock, "telnet", functools.partial(server.accept, kind="telnet"))
             server.add_listener(telnet)
             out(f"telnet listening on {telnet.address}")
+        if config.web.enabled:
+            web = WebListener(
+                bind_tcp(config.web.host, config.web.port), "web", server, config.limits
+            )
+            server.add_listener(web)
+            out(f"web listening on {web.address}")
         if config.ssh.enabled:
             gate_path = config.data_dir / "run" / "gate.sock"
             gate_listener = Listener(

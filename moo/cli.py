@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--telnet", metavar="HOST:PORT", help="telnet address (port 0: any; 'off')")
     serve.add_argument("--ssh", metavar="HOST:PORT", help="SSH address (port 0: any; 'off')")
     serve.add_argument(
+        "--web", metavar="HOST:PORT", help="web client address (port 0: any; 'off', the default)"
+    )
+    serve.add_argument(
         "--wizard-password", metavar="PW", help="set the wizard's password (or MOO_WIZARD_PASSWORD)"
     )
     serve.add_argument(
@@ -105,11 +108,13 @@ def serve_config(args: argparse.Namespace) -> Config:
     config = load(args.config)
     telnet = parse_listen("--telnet", args.telnet, config.telnet) if args.telnet else None
     ssh = parse_listen("--ssh", args.ssh, config.ssh) if args.ssh else None
+    web = parse_listen("--web", args.web, config.web) if args.web else None
     return with_overrides(
         config,
         data_dir=args.data_dir,
         telnet=telnet,
         ssh=ssh,
+        web=web,
         wizard_password=args.wizard_password or env_wizard_password(),
     )
 
@@ -139,6 +144,7 @@ def run_serve(args: argparse.Namespace, argv: list[str]) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run
+    logging.getLogger("websockets").setLevel(logging.WARNING)  # and this every page served
     main = serve(
         config,
         _print,

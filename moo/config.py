@@ -103,6 +103,7 @@ class Config:
     data_dir: Path = Path("data")
     telnet: Listen = field(default_factory=lambda: Listen(port=7777))
     ssh: Listen = field(default_factory=lambda: Listen(port=7722))
+    web: Listen = field(default_factory=lambda: Listen(port=7780, enabled=False))
     wizard_password: str | None = None
     event_loop: str = "uvloop"
     timezone: str = "UTC"
@@ -178,7 +179,7 @@ def _build(cls: type[Any], data: dict[str, Any], prefix: str = "") -> Any:
 def _validate(config: Config) -> Config:
     if config.event_loop not in ("uvloop", "asyncio"):
         raise ConfigError(f"event_loop: expected uvloop or asyncio, got {config.event_loop!r}")
-    for name in ("telnet", "ssh"):
+    for name in ("telnet", "ssh", "web"):
         listen: Listen = getattr(config, name)
         if listen.port > 65535:
             raise ConfigError(f"{name}.port: {listen.port} is not a TCP port")

@@ -3,10 +3,11 @@
 The flow of a typed line:
 
 1. A ``Listener`` accepts a socket; a ``Connection`` with a telnet codec (or an
-   SSH-gate frame codec) reads it; each connection gets a ``Session``.
-2. ``connection_events`` queues each complete line on its session. A session
-   with too many waiting lines stops being read (the kernel then slows the
-   client down).
+   SSH-gate frame codec) reads it; each connection gets a ``Session``. A browser's
+   WebSocket (moo/net/web.py) asks ``open_session`` for one.
+2. ``connection_events`` (a web transport: ``line_received``) queues each complete
+   line on its session. A session with too many waiting lines stops being read (the
+   kernel then slows the client down).
 3. ``_run_commands`` takes one line per ready session per round, so a flood
    from one client cannot starve the others, and spends each session's token
    budget (``limits.commands_per_second``): a client over budget waits.
@@ -43,6 +44,7 @@ from moo.net.gate_protocol import GateServerCodec
 from moo.net.listeners import Listener
 from moo.net.session import Session
 from moo.net.telnet_codec import TelnetCodec, encode_plain
+from moo.net.web import GOING_AWAY, SERVICE_RESTART, WebListener, WebTransport
 from moo.who import who_lines
 from moo.world.world import World
 
@@ -66,8 +68,9 @@ class Server:
         self.dispatcher = Dispatcher(world, self)
         self.line_readers = LineReaders(world, self)
         self.login = LoginScreen(world, passwords, LoginThrottle(config.login), self)
-        self.listeners: dict[str, Listener] = {}
+        self.listeners: dict[str, Listener | WebListener] = {}
         self.sessions: dict[Connection, Session] = {}
+        self.web_sessions: dict[WebTransport, Session] = {}
         self.gate_controls: set[Connection] = set()
         self._by_player: dict[int, Session] = {}
         self._ready: deque[Session] = deque()
@@ -86,7 +89,7 @@ class Server:
 
     # ------------------------------------------------------------ lifecycle
 
-    def add_listener(self, listener: Listener) -> None:
+    def add_listener(self, listener: Listener | WebListener) -> None:
         self.listeners[listener.name] = listener
         listener.start()
 
@@ -116,9 +119,15 @@ class Server:
             self._sweeper.cancel()
         for listener in self.listeners.values():
             listener.pause()
+        webs = list(self.web_sessions)
+        for web in webs:
+            web.close("server shutting down", GOING_AWAY)  # the page reconnects
         await self.close_and_wait(
             [*self.sessions, *self.gate_controls], "server shutting down", timeout
         )
+        deadline = time.monotonic() + timeout
+        while any(not web.closed for web in webs) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         for listener in self.listeners.values():
             listener.close()
         for task in list(self._tasks):
@@ -151,7 +160,7 @@ class Server:
         )
         self._next_sid += 1
         self.sessions[conn] = session
-        if len(self.sessions) > limits.max_connections:
+        if len(self.sessions) + len(self.web_sessions) > limits.max_connections:
             conn.start()
             session.tell("Sorry, the server is full. Please try again later.")
             conn.close("server full")
@@ -168,18 +177,9 @@ class Server:
             return
         for event in events:
             if isinstance(event, ev.LineReceived):
-                session.pending.append(event.text)
-                session.last_input = time.monotonic()
-                if len(session.pending) == 1:
-                    self._mark_ready(session)
-                if len(session.pending) >= self.config.limits.max_pending_lines:
-                    conn.pause_reading()
+                self.line_received(session, event.text)
             elif isinstance(event, ev.LineTooLong):
-                limit = self.config.limits.max_line_bytes
-                session.tell(
-                    f"That line was too long ({event.length} bytes; the limit is {limit}), "
-                    "so it was ignored."
-                )
+                self.line_too_long(session, event.length)
             elif isinstance(event, ev.AuthRequest):
                 self._spawn(self._ssh_auth(session, event))
             elif isinstance(event, ev.SessionOpen):
@@ -237,11 +237,51 @@ class Server:
         except Exception:
             log.exception("GMCP Room.Info failed")
 
+    def line_received(self, session: Session, text: str) -> None:
+        """A typed line, queued on its session (every transport's lines come here)."""
+        session.pending.append(text)
+        session.last_input = time.monotonic()
+        if len(session.pending) == 1:
+            self._mark_ready(session)
+        if len(session.pending) >= self.config.limits.max_pending_lines:
+            session.transport.pause_reading()
+
+    def line_too_long(self, session: Session, length: int) -> None:
+        limit = self.config.limits.max_line_bytes
+        session.tell(
+            f"That line was too long ({length} bytes; the limit is {limit}), so it was ignored."
+        )
+
+    def open_session(self, transport: WebTransport) -> Session | None:
+        """A session for a browser's WebSocket, on the welcome screen (None: refused)."""
+        limits = self.config.limits
+        session = Session(
+            self._next_sid, transport, rate=limits.commands_per_second, burst=limits.command_burst
+        )
+        self._next_sid += 1
+        if self.frozen:  # a hot upgrade is under way: the page tries again in a moment
+            transport.close("the server is being upgraded", SERVICE_RESTART)
+            return None
+        if len(self.sessions) + len(self.web_sessions) >= limits.max_connections:
+            session.tell("Sorry, the server is full. Please try again later.")
+            transport.close("server full")
+            return None
+        self.web_sessions[transport] = session
+        session.tell_lines(self.login.welcome())
+        return session
+
+    def session_ended(self, transport: WebTransport, reason: str) -> None:
+        session = self.web_sessions.pop(transport, None)
+        if session is not None:
+            self._session_closed(session, reason)
+
     def connection_closed(self, conn: Connection, reason: str) -> None:
         self.gate_controls.discard(conn)
         session = self.sessions.pop(conn, None)
-        if session is None:
-            return
+        if session is not None:
+            self._session_closed(session, reason)
+
+    def _session_closed(self, session: Session, reason: str) -> None:
         session.closed = True
         session.pending.clear()
         player = session.player
@@ -340,13 +380,19 @@ class Server:
         return not self._tasks
 
     def freeze(self) -> None:
-        """Stop accepting, reading, writing and running commands; lose nothing."""
+        """Stop accepting, reading, writing and running commands; lose nothing but the web
+        sessions: a WebSocket cannot move to another process, so each is closed (1012: the
+        page reconnects by itself) and ended now, so that "has disconnected" reaches the
+        others before their sessions are exported."""
         self.frozen = True
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
         for listener in self.listeners.values():
             listener.pause()
+        for web in list(self.web_sessions):
+            web.close("the server is being upgraded", SERVICE_RESTART)
+            self.session_ended(web, "hot upgrade")
         for conn in [*self.sessions, *self.gate_controls]:
             conn.freeze()
 
@@ -389,6 +435,7 @@ class Server:
             if not conn.closed:
                 os.close(conn.detach())
         self.sessions.clear()
+        self.web_sessions.clear()
         self.gate_controls.clear()
         self._by_player.clear()
         for listener in self.listeners.values():
@@ -458,15 +505,19 @@ class Server:
                 wizards.append(player)
         return wizards
 
+    def all_sessions(self) -> list[Session]:
+        """Every session, logged in or on the welcome screen, of every transport."""
+        return [*self.sessions.values(), *self.web_sessions.values()]
+
     def tell_everyone(self, text: str) -> None:
         """A line to every connection, logged in or on the welcome screen."""
-        for session in list(self.sessions.values()):
+        for session in self.all_sessions():
             session.tell(text)
 
     async def announce(self, text: str, per_turn: int = 100) -> None:
         """``tell_everyone``, ``per_turn`` connections at a time with commands running in
         between: 1000 notices at once held every player up ~14 ms."""
-        sessions = list(self.sessions.values())
+        sessions = self.all_sessions()
         for start in range(0, len(sessions), per_turn):
             for session in sessions[start : start + per_turn]:
                 session.tell(text)
@@ -534,6 +585,9 @@ class Server:
     def terminal_info(self, player: int) -> str | None:
         """One line on ``player``'s connection (``@terminal``)."""
         session = self._by_player.get(player)
+        if session is not None and isinstance(session.transport, WebTransport):
+            echo = "hidden" if session.transport.hidden else "normal"
+            return f"Connection: web; window: unknown; terminal: browser; echo: {echo}."
         if session is None or not isinstance(session.transport, Connection):
             return None
         conn = session.transport
@@ -583,7 +637,7 @@ class Server:
         """Close welcome-screen connections idle past ``login.idle_timeout_seconds``."""
         now = time.monotonic()
         limit = self.config.login.idle_timeout_seconds
-        for session in list(self.sessions.values()):
+        for session in self.all_sessions():
             if session.player is None and not session.busy and session.idle_seconds(now) > limit:
                 session.tell("*** Timed out waiting for a login ***")
                 session.transport.close("login timeout")

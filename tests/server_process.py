@@ -1,7 +1,8 @@
 """Start the real server (``python -m moo serve``) on port 0 in a subprocess, for tests and benches.
 
 The server prints ``telnet listening on HOST:PORT`` and ``ssh listening on
-HOST:PORT``; ``ServerProcess.start`` waits for those lines and exposes the ports.
+HOST:PORT`` (and ``web listening on HOST:PORT`` with ``web=True``);
+``ServerProcess.start`` waits for those lines and exposes the ports.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class ServerProcess:
     data_dir: Path
     extra_config: dict[str, object] = field(default_factory=dict)
     ssh: bool = True
+    web: bool = False  # the web client on port 0 too
     wizard_password: str = WIZARD_PASSWORD
     env: dict[str, str] = field(default_factory=dict)
     flags: tuple[str, ...] = ()  # more ``moo serve`` flags, e.g. ("--force-recover",)
@@ -72,6 +74,7 @@ class ServerProcess:
     process: subprocess.Popen[str] | None = None
     telnet_port: int = 0
     ssh_port: int = 0
+    web_port: int = 0
     output: list[str] = field(default_factory=list)
     stderr_lines: list[str] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -95,6 +98,7 @@ class ServerProcess:
             "127.0.0.1:0",
             "--ssh",
             "127.0.0.1:0" if self.ssh else "off",
+            *(("--web", "127.0.0.1:0") if self.web else ()),
             "--wizard-password",
             self.wizard_password,
             *self.flags,
@@ -111,7 +115,7 @@ class ServerProcess:
         self._spawn_reader(self._drain_stderr)
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
-        wanted = {"telnet"} | ({"ssh"} if self.ssh else set())
+        wanted = {"telnet"} | ({"ssh"} if self.ssh else set()) | ({"web"} if self.web else set())
         while wanted:
             if time.monotonic() > deadline:
                 self.stop()

@@ -46,6 +46,7 @@ from moo.net.gate_protocol import GateServerCodec
 from moo.net.listeners import Listener
 from moo.net.session import Session
 from moo.net.telnet_codec import TelnetCodec
+from moo.net.web import WebListener
 from moo.persist.records import Records
 from moo.persist.recovery import Recovered, catch_up
 from moo.persist.store import Store
@@ -245,6 +246,9 @@ def take_listeners(server: Server, takeover: Takeover) -> AdoptedGate | None:
     for name, fd in takeover.listener_fds.items():
         sock = socket.socket(fileno=fd)
         sock.setblocking(False)
+        if name == "web":
+            server.listeners[name] = WebListener(sock, name, server, server.config.limits)
+            continue
         kind = "ssh" if name == "ssh-gate" else "telnet"
         listener = Listener(loop, sock, name, functools.partial(server.accept, kind=kind))
         server.listeners[name] = listener  # started by server.thaw() after GO
