@@ -275,7 +275,10 @@ class WebTransport:
 
     def _after_drain(self) -> None:
         if self._dropped and self._queued < self.limits.output_buffer_bytes // 2:
-            notice = f"*** {self._dropped} bytes of output were dropped: your client fell behind ***\n"
+            notice = (
+                f"*** {self._dropped} characters of output were dropped: "
+                "your client fell behind ***\n"
+            )
             self._dropped = 0
             if self._stall_timer is not None:
                 self._stall_timer.cancel()

@@ -145,6 +145,7 @@
   }
 
   // ------------------------------------------------------------ typing, history
+  const LOGIN = /^(\s*(?:co|con|conn|connect|cr|create)\s+\S+\s+)\S.*$/i; // name, password
   const history = [];
   let historyAt = 0; // history.length: the line being typed
   let draft = "";
@@ -162,6 +163,8 @@
     ws.send(line);
     if (hidden) {
       setHidden(false); // a password is one line
+    } else if (LOGIN.test(line)) {
+      write(line.replace(LOGIN, "$1********") + "\n", "echo"); // not shown, not kept
     } else {
       write(line + "\n", "echo");
       if (line !== "" && history[history.length - 1] !== line) history.push(line);
