@@ -4,15 +4,13 @@ into the same sessions as telnet (moo/net/web.py), driven by the ``websockets`` 
 from __future__ import annotations
 
 import asyncio
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.loopback.conftest import MARK, player, unique_name
-from tests.loopback.web_helpers import WebClient
+from tests.loopback.web_helpers import WebClient, http_get
 from tests.server_process import WIZARD_PASSWORD, ServerProcess
 
 
@@ -30,14 +28,6 @@ async def web_login(port: int, name: str, password: str, *, create: bool = True)
     await client.expect(f"*** Connected as {name} ***")
     await client.expect("Exits:")
     return client
-
-
-def http_get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
-            return reply.status, dict(reply.headers), reply.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
 
 
 async def test_the_page_and_its_files_are_served_and_nothing_else(server: ServerProcess) -> None:

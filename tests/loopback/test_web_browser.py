@@ -133,7 +133,8 @@ async def test_the_page_in_chromium(tmp_path: Path, browser: Browser) -> None:
         await expect(output).to_contain_text("*** Disconnected: the server is being upgraded ***")
         await telnet.expect("Webby has disconnected.")
         await expect(status).to_have_text(re.compile("^Connected to"), timeout=15_000)
-        await expect(output.locator("span.fg1.b")).to_have_count(3)  # the welcome: at first, after @quit, now
+        # The red welcome line a third time: at first, after @quit, now.
+        await expect(output.locator("span.fg1.b")).to_have_count(3)
         await type_line(page, "connect Webby web-secret")
         await expect(output).to_contain_text("*** Connected as Webby ***")
         await telnet.expect("Webby has connected.")

@@ -7,6 +7,8 @@ import asyncio
 import json
 import re
 import time
+import urllib.error
+import urllib.request
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -81,3 +83,12 @@ class WebClient:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+def http_get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+    """A plain GET (blocking): status, headers and body, errors included."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+            return reply.status, dict(reply.headers), reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
