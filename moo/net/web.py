@@ -222,6 +222,7 @@ class WebTransport:
             while True:
                 await self._readable.wait()
                 frame = await self.ws.recv()
+                await self._readable.wait()  # paused while it came: it waits its turn
                 if self._closing is not None:
                     return
                 if isinstance(frame, bytes):
