@@ -7,7 +7,8 @@ The pipeline of one browser connection:
    listening socket the server bound itself (so port 0 can be reported and a hot upgrade
    can pass the socket on). ``process_request`` answers plain GETs: ``/`` the page,
    ``/client.js`` and ``/client.css`` (package data in ``web_client/``, read once; no other
-   path reaches the filesystem), anything else 404. ``/ws`` goes on to the WebSocket.
+   path reaches the filesystem), anything else 404. ``/ws`` goes on to the WebSocket,
+   unless a browser says the page that opens it came from another site (403).
 2. Each WebSocket gets a ``WebTransport`` and, from the host (the server), a ``Session``:
    the host tells it the welcome screen.
 3. Browser -> server: each text frame is one typed line (a frame with newlines, several).
@@ -43,6 +44,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import resources
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -95,16 +97,32 @@ def load_assets() -> dict[str, Asset]:
 
 
 def http_response(assets: dict[str, Asset], request: Request) -> Response | None:
-    """``process_request``: an asset, a 404, or None for the WebSocket handshake."""
+    """``process_request``: an asset, a 404, a 403 for a WebSocket opened by another
+    site's page, or None for the WebSocket handshake."""
     path = request.path.split("?", 1)[0]
     if path == WS_PATH:
-        return None
+        origin = request.headers.get("Origin")
+        if origin is None or same_origin(origin, request.headers.get("Host", "")):
+            return None
+        return _response(HTTPStatus.FORBIDDEN, b"Cross-origin WebSocket refused\n")
     asset = assets.get(path)
-    status = HTTPStatus.OK if asset is not None else HTTPStatus.NOT_FOUND
-    body = asset.body if asset is not None else b"Not found\n"
+    if asset is None:
+        return _response(HTTPStatus.NOT_FOUND, b"Not found\n")
+    return _response(HTTPStatus.OK, asset.body, asset.content_type)
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """Whether a browser's ``Origin`` is the page's own server (``Host``). Browsers let any
+    site's page open a WebSocket anywhere: without this, a page elsewhere could use a
+    visitor's browser to reach a server only their machine or network can reach."""
+    netloc = urlsplit(origin).netloc
+    return bool(host) and netloc.lower() == host.lower()
+
+
+def _response(status: HTTPStatus, body: bytes, kind: str = "text/plain; charset=utf-8") -> Response:
     headers = Headers(
         [
-            ("Content-Type", asset.content_type if asset else "text/plain; charset=utf-8"),
+            ("Content-Type", kind),
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-cache"),
             ("Content-Security-Policy", _CSP),

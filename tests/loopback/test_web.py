@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from tests.loopback.conftest import MARK, player, unique_name
 from tests.loopback.web_helpers import WebClient, http_get
@@ -44,6 +47,15 @@ async def test_the_page_and_its_files_are_served_and_nothing_else(server: Server
     for path in ("/nope", "/../pyproject.toml", "/web_client/index.html", "/%2e%2e/cli.py"):
         status, _, body = await asyncio.to_thread(http_get, port, path)
         assert (status, body) == (404, b"Not found\n"), path
+
+
+async def test_another_sites_page_may_not_open_the_websocket(server: ServerProcess) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(f"ws://127.0.0.1:{server.web_port}/ws", origin=Origin("http://evil.example"))
+    assert refused.value.response.status_code == 403
+    page = f"http://127.0.0.1:{server.web_port}"
+    async with connect(f"ws://127.0.0.1:{server.web_port}/ws", origin=Origin(page)) as ws:
+        assert "Welcome to the world!" in str(await ws.recv())
 
 
 async def test_a_browser_and_a_telnet_player_talk_in_one_room(server: ServerProcess) -> None:

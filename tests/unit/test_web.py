@@ -32,8 +32,8 @@ def test_a_frame_is_split_into_lines_without_control_characters(
     assert split_lines(frame) == lines
 
 
-def request(path: str) -> Request:
-    return Request(path, Headers([("Host", "example")]))
+def request(path: str, *headers: tuple[str, str]) -> Request:
+    return Request(path, Headers([("Host", "example"), *headers]))
 
 
 @pytest.mark.parametrize(
@@ -67,6 +67,18 @@ def test_any_other_path_is_not_found(path: str) -> None:
 def test_the_websocket_path_goes_on_to_the_handshake() -> None:
     assert http_response(load_assets(), request("/ws")) is None
     assert http_response(load_assets(), request("/ws?x=1")) is None
+    # The page's own origin, by http or (behind a TLS proxy) https.
+    for origin in ("http://example", "https://EXAMPLE"):
+        assert http_response(load_assets(), request("/ws", ("Origin", origin))) is None
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://evil.example", "http://example:8080", "null", "http://example.evil"]
+)
+def test_a_websocket_opened_by_another_sites_page_is_refused(origin: str) -> None:
+    response = http_response(load_assets(), request("/ws", ("Origin", origin)))
+    assert response is not None
+    assert (response.status_code, response.body) == (403, b"Cross-origin WebSocket refused\n")
 
 
 def test_the_frame_limit_holds_16_lines_and_at_least_64_kib() -> None:
