@@ -334,15 +334,23 @@ class WebListener:
             self._starting = asyncio.get_running_loop().create_task(self._serve())
 
     async def _serve(self) -> None:
-        server = await serve(
-            self._handle,
-            sock=self.sock.dup(),
-            process_request=lambda _conn, request: http_response(self._assets, request),
-            server_header=None,
-            max_size=max_frame_bytes(self.limits),
-            max_queue=MAX_QUEUE,
-            close_timeout=2,
-        )
+        try:
+            server = await serve(
+                self._handle,
+                sock=self.sock.dup(),
+                process_request=lambda _conn, request: http_response(self._assets, request),
+                server_header=None,
+                max_size=max_frame_bytes(self.limits),
+                max_queue=MAX_QUEUE,
+                close_timeout=2,
+            )
+        except OSError as error:  # out of file descriptors: browsers wait in the backlog
+            log.error("%s: cannot serve (%s); trying again in a second", self.name, error)
+            await asyncio.sleep(1.0)
+            self._starting = None
+            if self._active:
+                self.start()
+            return
         if self._active:
             self._server = server
         else:  # paused while it started

@@ -203,3 +203,17 @@ async def test_freezing_for_an_upgrade_closes_and_ends_web_sessions() -> None:
     assert server.open_session(late) is None  # type: ignore[arg-type]
     assert late.closes == [("the server is being upgraded", 1012)]
     server.thaw()
+
+
+async def test_a_listener_that_cannot_serve_says_so_and_tries_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sock = bind_tcp("127.0.0.1", 0)
+    listener = WebListener(sock, "web", Host(), LIMITS)
+    sock.close()  # its copy cannot be made now: EBADF, as EMFILE would fail
+    listener.start()
+    await until(lambda: "web: cannot serve" in caplog.text, "the error")
+    await until(lambda: caplog.text.count("web: cannot serve") == 2, "a second try", timeout=3)
+    listener.close()  # stops trying
+    await asyncio.sleep(1.1)
+    assert caplog.text.count("web: cannot serve") == 2
