@@ -6,10 +6,10 @@
    the world does not know yet (journalled like any change).
 3. Set the wizard's password: from ``--wizard-password`` / ``MOO_WIZARD_PASSWORD``,
    or, on first start only, a random one written to ``wizard-password.txt`` (0600).
-4. Bind telnet, the SSH port and the gate's Unix socket; start the SSH gate. Then,
-   when configured, telnet over TLS (``tls_context``: the configured certificate, or
-   a self-signed pair made in the data directory on first start) and the Prometheus
-   metrics endpoint (moo/ops/).
+4. Bind telnet, the web port (if asked for), the SSH port and the gate's Unix socket;
+   start the SSH gate. Then, when configured, telnet over TLS (``tls_context``: the
+   configured certificate, or a self-signed pair made in the data directory on first
+   start) and the Prometheus metrics endpoint (moo/ops/).
 5. Print one ``<name> listening on HOST:PORT`` line per listener (port 0 resolved).
 6. Serve (moo/runtime.py) until ``@shutdown``, SIGTERM or SIGINT; then close
    connections, stop the gate, flush the journal and write a final checkpoint. An
@@ -42,6 +42,7 @@ from moo.gc_control import loading_world
 from moo.net.gate_process import GateProcess
 from moo.net.listeners import AcceptHandler, Listener, bind_tcp, bind_unix, describe
 from moo.net.tls_keys import tls_context
+from moo.net.web import WebListener
 from moo.ops.metrics import Metrics
 from moo.ops.metrics_http import MetricsEndpoint
 from moo.persist import lock
@@ -221,8 +222,8 @@ def listener_handler(name: str, server: Server, metrics: Metrics | None) -> Acce
 async def start_listeners(
     config: Config, server: Server, out: Callable[[str], None], metrics: Metrics | None = None
 ) -> GateProcess | None:
-    """Bind telnet, the gate's Unix socket and the SSH port; start the gate; then telnet
-    over TLS and the metrics endpoint when configured. Raises OSError."""
+    """Bind telnet, the web port, the gate's Unix socket and the SSH port; start the gate;
+    then telnet over TLS and the metrics endpoint when configured. Raises OSError."""
     loop = asyncio.get_running_loop()
     gate: GateProcess | None = None
     try:
@@ -231,6 +232,12 @@ async def start_listeners(
             telnet = Listener(loop, sock, "telnet", functools.partial(server.accept, kind="telnet"))
             server.add_listener(telnet)
             out(f"telnet listening on {telnet.address}")
+        if config.web.enabled:
+            web = WebListener(
+                bind_tcp(config.web.host, config.web.port), "web", server, config.limits
+            )
+            server.add_listener(web)
+            out(f"web listening on {web.address}")
         if config.ssh.enabled:
             gate_path = paths.gate_socket(config.data_dir)
             gate_listener = Listener(

@@ -121,6 +121,7 @@ class Config:
     telnet_tls: Listen = field(default_factory=lambda: Listen(port=7992, enabled=False))
     metrics: Listen = field(default_factory=lambda: Listen(port=9777, enabled=False))
     tls: Tls = field(default_factory=Tls)
+    web: Listen = field(default_factory=lambda: Listen(port=7780, enabled=False))
     wizard_password: str | None = None
     event_loop: str = "uvloop"
     timezone: str = "UTC"
@@ -134,7 +135,7 @@ class Config:
     lang: Lang = field(default_factory=Lang)
 
 
-LISTENERS = ("telnet", "ssh", "telnet_tls", "metrics")
+LISTENERS = ("telnet", "ssh", "telnet_tls", "metrics", "web")
 """The top-level sections that are listening addresses (``Listen``)."""
 
 

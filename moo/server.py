@@ -4,10 +4,12 @@ The flow of a typed line:
 
 1. A ``Listener`` accepts a socket; a ``Connection`` with a telnet codec (or an
    SSH-gate frame codec; on the telnet-tls listener, a TLS stage before the telnet
-   codec) reads it; each connection gets a ``Session``.
-2. ``connection_events`` queues each complete line on its session. A session
-   with too many waiting lines stops being read (the kernel then slows the
-   client down).
+   codec) reads it; each connection gets a ``Session``. A browser's WebSocket
+   (moo/net/web.py), or in an engine a connection the front holds, asks
+   ``open_session`` for one.
+2. ``connection_events`` (a web transport or the front link: ``line_received``) queues
+   each complete line on its session. A session with too many waiting lines stops
+   being read (the kernel then slows the client down).
 3. ``_run_commands`` takes one line per ready session per round, so a flood
    from one client cannot starve the others, and spends each session's token
    budget (``limits.commands_per_second``): a client over budget waits.
@@ -29,7 +31,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from moo.accounts import LoginThrottle, Passwords
 from moo.commands.context import ConnectedPlayer, LineReader
@@ -47,6 +49,7 @@ from moo.net.listeners import Listener
 from moo.net.session import Session, Transport
 from moo.net.telnet_codec import TelnetCodec, encode_plain
 from moo.net.tls import TlsStage
+from moo.net.web import GOING_AWAY, SERVICE_RESTART, WebListener, WebTransport
 from moo.who import who_lines
 from moo.world.world import World
 
@@ -93,7 +96,7 @@ class Server:
         self.dispatcher = Dispatcher(world, self, self.moo_tasks)
         self.line_readers = LineReaders(world, self)
         self.login = LoginScreen(world, passwords, LoginThrottle(config.login), self)
-        self.listeners: dict[str, Listener] = {}
+        self.listeners: dict[str, Listener | WebListener] = {}
         self.sessions: dict[Transport, Session] = {}
         self.line_tracker: LineTracker | None = None
         self.front_addresses: dict[str, str] = {}  # an engine's: its front's listeners
@@ -118,7 +121,7 @@ class Server:
 
     # ------------------------------------------------------------ lifecycle
 
-    def add_listener(self, listener: Listener) -> None:
+    def add_listener(self, listener: Listener | WebListener) -> None:
         self.listeners[listener.name] = listener
         listener.start()
 
@@ -157,9 +160,15 @@ class Server:
             self._sweeper.cancel()
         for listener in self.listeners.values():
             listener.pause()
+        webs = self.web_transports()
+        for web in webs:
+            web.close("server shutting down", GOING_AWAY)  # the page reconnects
         await self.close_and_wait(
             [*self.connections(), *self.gate_controls], "server shutting down", timeout
         )
+        deadline = time.monotonic() + timeout
+        while any(not web.closed for web in webs) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         for listener in self.listeners.values():
             listener.close()
         for task in list(self._tasks):
@@ -181,6 +190,10 @@ class Server:
     def connections(self) -> list[Connection]:
         """The sessions' sockets held by this process (none in an engine: the front's)."""
         return [t for t in self.sessions if isinstance(t, Connection)]
+
+    def web_transports(self) -> list[WebTransport]:
+        """The browsers' sessions' transports (by kind: tests stand a fake in for one)."""
+        return [cast(WebTransport, t) for t in self.sessions if t.kind == "web"]
 
     def accept(self, sock: Any, peer: str, *, kind: str) -> None:
         """A new client socket from a listener."""
@@ -213,17 +226,32 @@ class Server:
             welcome = "\n".join(self.login.welcome()) + "\n"
             conn.start(conn.codec.encode_text(welcome))
 
-    def open_session(self, transport: Transport, *, welcome: bool = True) -> Session:
-        """A session for a connection held elsewhere (the front's), shown the welcome."""
+    def open_session(self, transport: Transport, *, welcome: bool = True) -> Session | None:
+        """A session for a connection this server does not read itself, shown the welcome:
+        a browser's WebSocket (None: refused, the server is full or frozen for a hot
+        upgrade), or in an engine one the front holds (never refused: the front admits)."""
         limits = self.config.limits
         session = Session(
             self._next_sid, transport, rate=limits.commands_per_second, burst=limits.command_burst
         )
         self._next_sid += 1
+        if transport.kind == "web":
+            web = cast(WebTransport, transport)
+            if self.frozen:  # a hot upgrade is under way: the page tries again in a moment
+                web.close("the server is being upgraded", SERVICE_RESTART)
+                return None
+            if len(self.sessions) >= limits.max_connections:
+                session.tell("Sorry, the server is full. Please try again later.")
+                web.close("server full")
+                return None
         self.sessions[transport] = session
         if welcome and transport.kind != "ssh":
             session.tell_lines(self.login.welcome())
         return session
+
+    def session_ended(self, transport: Transport, reason: str) -> None:
+        """A transport that is not a socket of ours (a WebSocket) has closed."""
+        self.connection_closed(transport, reason)
 
     def connection_events(self, conn: Connection, events: list[ev.Event]) -> None:
         session = self.sessions.get(conn)
@@ -241,18 +269,9 @@ class Server:
         """What a session's client did: lines to queue, SSH logins, GMCP, MSSP."""
         for event in events:
             if isinstance(event, ev.LineReceived):
-                session.pending.append(event.text)
-                session.last_input = time.monotonic()
-                if len(session.pending) == 1:
-                    self._mark_ready(session)
-                if len(session.pending) >= self.config.limits.max_pending_lines:
-                    session.transport.pause_reading()
+                self.line_received(session, event.text)
             elif isinstance(event, ev.LineTooLong):
-                limit = self.config.limits.max_line_bytes
-                session.tell(
-                    f"That line was too long ({event.length} bytes; the limit is {limit}), "
-                    "so it was ignored."
-                )
+                self.line_too_long(session, event.length)
             elif isinstance(event, ev.AuthRequest):
                 self._spawn(self._ssh_auth(session, event))
             elif isinstance(event, ev.SessionOpen):
@@ -300,6 +319,21 @@ class Server:
                 self.send_room_info(self._by_player[player])
         except Exception:
             log.exception("GMCP Room.Info failed")
+
+    def line_received(self, session: Session, text: str) -> None:
+        """A typed line, queued on its session (every transport's lines come here)."""
+        session.pending.append(text)
+        session.last_input = time.monotonic()
+        if len(session.pending) == 1:
+            self._mark_ready(session)
+        if len(session.pending) >= self.config.limits.max_pending_lines:
+            session.transport.pause_reading()
+
+    def line_too_long(self, session: Session, length: int) -> None:
+        limit = self.config.limits.max_line_bytes
+        session.tell(
+            f"That line was too long ({length} bytes; the limit is {limit}), so it was ignored."
+        )
 
     def connection_closed(self, conn: Transport, reason: str) -> None:
         if isinstance(conn, Connection):
@@ -422,13 +456,19 @@ class Server:
         return not self._tasks
 
     def freeze(self) -> None:
-        """Stop accepting, reading, writing and running commands; lose nothing."""
+        """Stop accepting, reading, writing and running commands; lose nothing but the web
+        sessions: a WebSocket cannot move to another process, so each is closed (1012: the
+        page reconnects by itself) and ended now, so that "has disconnected" reaches the
+        others before their sessions are exported."""
         self.frozen = True
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
         for listener in self.listeners.values():
             listener.pause()
+        for web in self.web_transports():
+            web.close("the server is being upgraded", SERVICE_RESTART)
+            self.session_ended(web, "hot upgrade")
         for conn in [*self.connections(), *self.gate_controls]:
             conn.freeze()
 
@@ -646,7 +686,9 @@ class Server:
         transport = session.transport
         window = transport.window
         size = f"{window[0]}x{window[1]}" if window else "unknown"
-        kind = {"ssh": "ssh", "telnet-tls": "telnet over TLS"}.get(transport.kind, "telnet")
+        kind = {"ssh": "ssh", "telnet-tls": "telnet over TLS", "web": "web"}.get(
+            transport.kind, "telnet"
+        )
         return (
             f"Connection: {kind}; window: {size}; "
             f"terminal: {transport.terminal_type or 'unknown'}; "

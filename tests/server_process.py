@@ -3,7 +3,8 @@
 The server prints ``telnet listening on HOST:PORT`` and ``ssh listening on
 HOST:PORT``; ``ServerProcess.start`` waits for those lines and exposes the ports. With
 ``listen`` naming more listeners (``{"telnet-tls": "127.0.0.1:0", "metrics": ...}``),
-it passes ``--NAME ADDRESS`` and waits for their lines too (``ports[NAME]``).
+it passes ``--NAME ADDRESS`` and waits for their lines too (``ports[NAME]``); with
+``web=True`` it waits for ``web listening on HOST:PORT`` too.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class ServerProcess:
     data_dir: Path
     extra_config: dict[str, object] = field(default_factory=dict)
     ssh: bool = True
+    web: bool = False  # the web client on port 0 too
     wizard_password: str = WIZARD_PASSWORD
     env: dict[str, str] = field(default_factory=dict)
     flags: tuple[str, ...] = ()  # more ``moo serve`` flags, e.g. ("--force-recover",)
@@ -76,6 +78,7 @@ class ServerProcess:
     process: subprocess.Popen[str] | None = None
     telnet_port: int = 0
     ssh_port: int = 0
+    web_port: int = 0
     output: list[str] = field(default_factory=list)
     stderr_lines: list[str] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -99,6 +102,7 @@ class ServerProcess:
             "127.0.0.1:0",
             "--ssh",
             "127.0.0.1:0" if self.ssh else "off",
+            *(("--web", "127.0.0.1:0") if self.web else ()),
             "--wizard-password",
             self.wizard_password,
             *(word for name, address in self.listen.items() for word in (f"--{name}", address)),
@@ -117,6 +121,7 @@ class ServerProcess:
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
         wanted = {"telnet", *self.listen} | ({"ssh"} if self.ssh else set())
+        wanted |= {"web"} if self.web else set()
         while wanted:
             if time.monotonic() > deadline:
                 self.stop()
@@ -132,7 +137,7 @@ class ServerProcess:
                 if line.startswith(prefix):
                     port = int(line.strip().rsplit(":", 1)[1])
                     self.ports[name] = port
-                    if name in ("telnet", "ssh"):
+                    if name in ("telnet", "ssh", "web"):
                         setattr(self, f"{name}_port", port)
                     wanted.discard(name)
         self._spawn_reader(self._drain_stdout)

@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument(
         "--telnet-tls", metavar="HOST:PORT", help="telnet over TLS address (default: off)"
     )
+    listen.add_argument(
+        "--web", metavar="HOST:PORT", help="web client address (port 0: any; 'off', the default)"
+    )
     metrics = argparse.ArgumentParser(add_help=False)
     metrics.add_argument(
         "--metrics", metavar="HOST:PORT", help="Prometheus metrics address (default: off)"
@@ -145,6 +148,7 @@ LISTEN_FLAGS = {
     "ssh": "--ssh",
     "telnet_tls": "--telnet-tls",
     "metrics": "--metrics",
+    "web": "--web",
 }
 
 
@@ -188,6 +192,7 @@ def _start_logging(config: Config, process: str) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run
+    logging.getLogger("websockets").setLevel(logging.WARNING)  # and this every page served
 
 
 def run_serve(args: argparse.Namespace, argv: list[str]) -> int:

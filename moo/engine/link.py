@@ -73,7 +73,7 @@ class RemoteTransport:
             self.link.emit(msg.Out(self.id, text))
 
     def set_echo(self, server_echoes: bool) -> None:
-        self.echo_off = not server_echoes
+        self.echo_off = server_echoes  # the client stops echoing: a password is typed
         self.link.emit(msg.Echo(self.id, server_echoes))
 
     def send_gmcp(self, package: str, payload: str) -> None:
@@ -175,6 +175,7 @@ class FrontLink:
             self.transports[record.id] = transport
             state = record.session
             session = server.open_session(transport, welcome=state is None)
+            assert session is not None  # the front admits connections, never the engine
             if state is None:
                 self.touch(transport)
             else:

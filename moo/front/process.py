@@ -145,6 +145,8 @@ async def serve_front(
     command: list[str] | None = None,
 ) -> int:
     """Steps 1 to 4; ``command`` starts the engine (None: the operator starts it)."""
+    if config.web.enabled:
+        raise MooError("web: the web client is not served behind a front yet; use moo serve")
     paths.prepare(config.data_dir)
     front_lock = lock.acquire(config.data_dir, "front.lock", "front")
     front = Front(config)

@@ -47,6 +47,7 @@ from moo.net.gate_protocol import GateServerCodec
 from moo.net.listeners import AcceptHandler, Listener
 from moo.net.session import Session
 from moo.net.telnet_codec import TelnetCodec
+from moo.net.web import WebListener
 from moo.persist.records import Records
 from moo.persist.recovery import Recovered, catch_up
 from moo.persist.store import Store
@@ -249,6 +250,9 @@ def take_listeners(
     for name, fd in takeover.listener_fds.items():
         sock = socket.socket(fileno=fd)
         sock.setblocking(False)
+        if name == "web":
+            server.listeners[name] = WebListener(sock, name, server, server.config.limits)
+            continue
         listener = Listener(loop, sock, name, handler(name))
         server.listeners[name] = listener  # started by server.thaw() after GO
     gate_pid = takeover.freeze.gate_pid

@@ -7,6 +7,8 @@ the quiet point, through the freeze and the transfer, to the commit or the unfre
    while still serving, and wait for PREBUILT (transfer.py). Wait for a quiet point
    (nothing in flight, up to ``upgrade.busy_wait_seconds``); freeze: listeners,
    connections, the command runner, world changes and the checkpointer's scheduler.
+   Web sessions cannot be carried (a WebSocket's state lives in this process): the
+   freeze closes them with 1012 and their pages reconnect by themselves (Server.freeze).
 5. Level 2: a final checkpoint (no pruning). Send FREEZE (journal position, listener
    names, gate pid, this run's command line) with the data-dir lock and listener fds;
    level 1 then sends what changed since the pre-copy, while the journal is fsynced;

@@ -364,3 +364,9 @@ async def test_tls_players_stay_connected_and_the_engine_serves_the_metrics(
             await client.close()
     finally:
         server.stop()
+
+
+def test_the_web_client_behind_a_front_is_refused_with_a_reason(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", flags=("--front",), ssh=False, web=True)
+    with pytest.raises(RuntimeError, match="web client is not served behind a front yet"):
+        server.start()

@@ -9,6 +9,7 @@ script that works from anywhere.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ import pytest
 
 from moo import __version__
 from tests.loopback.conftest import MARK, login
+from tests.loopback.web_helpers import http_get
 from tests.server_process import WIZARD_PASSWORD, stop_pid
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,6 +120,8 @@ async def test_the_installed_server_builds_the_core_world_from_an_empty_director
             "127.0.0.1:0",
             "--ssh",
             "off",
+            "--web",
+            "127.0.0.1:0",
             "--wizard-password",
             WIZARD_PASSWORD,
         ],
@@ -129,12 +133,17 @@ async def test_the_installed_server_builds_the_core_world_from_an_empty_director
     )
     try:
         assert process.stdout is not None
-        port = 0
-        while not port:
+        ports: dict[str, int] = {}
+        while len(ports) < 2:
             line = process.stdout.readline()
             assert line, f"the installed server exited: {(tmp_path / 'server.err').read_text()}"
-            found = re.search(r"telnet listening on 127\.0\.0\.1:(\d+)", line)
-            port = int(found.group(1)) if found else 0
+            found = re.search(r"(telnet|web) listening on 127\.0\.0\.1:(\d+)", line)
+            if found:
+                ports[found.group(1)] = int(found.group(2))
+        port = ports["telnet"]
+        for path in ("/", "/client.js", "/client.css"):  # the web client's package data
+            status, _, body = await asyncio.to_thread(http_get, ports["web"], path)
+            assert status == 200 and body, path
         client = await login(port, "Wizard", WIZARD_PASSWORD, create=False)
         assert await client.command("say packaged", MARK) == ['You say, "packaged"']
         await client.close()

@@ -29,6 +29,7 @@ def test_defaults() -> None:
     assert config.data_dir == Path("data")
     assert config.telnet == Listen("127.0.0.1", 7777, True)
     assert config.ssh == Listen("127.0.0.1", 7722, True)
+    assert config.web == Listen("127.0.0.1", 7780, False)  # the web client: off by default
     assert config.wizard_password is None
     assert config.event_loop == "uvloop"
     assert config.log_level == "INFO"
@@ -58,6 +59,7 @@ def test_from_dict_top_level_and_nested_keys() -> None:
             "core_db": "/srv/core",
             "telnet": {"host": "0.0.0.0", "port": 0},
             "ssh": {"enabled": False},
+            "web": {"host": "0.0.0.0", "enabled": True},
             "limits": {"max_line_bytes": 1000, "commands_per_second": 5},
             "login": {"max_failures": 2, "lockout_seconds": 1.5},
             "password_hash": {"time_cost": 1},
@@ -70,6 +72,7 @@ def test_from_dict_top_level_and_nested_keys() -> None:
     assert config.telnet == Listen("0.0.0.0", 0, True)
     # Keys left out of a section keep their defaults.
     assert config.ssh == Listen("127.0.0.1", 7722, False)
+    assert config.web == Listen("0.0.0.0", 7780, True)
     assert config.limits.max_line_bytes == 1000
     assert config.limits.commands_per_second == 5.0
     assert type(config.limits.commands_per_second) is float
@@ -153,6 +156,7 @@ def test_path_and_text_settings_refuse_lists(data: dict[str, Any], key: str) -> 
         ({"telnet_tls": {"port": 99999}}, r"^telnet_tls.port: 99999 is not a TCP port"),
         ({"tls": {"cert": 5}}, r"^tls.cert: expected text, got 5"),
         ({"ssh": {"port": 99999}}, r"^ssh.port: 99999"),
+        ({"web": {"port": 70000}}, r"^web.port: 70000 is not a TCP port"),
         ({"limits": {"max_line_bytes": 79}}, r"^limits.max_line_bytes: 79 is too small"),
     ],
 )
