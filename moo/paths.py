@@ -52,7 +52,7 @@ def front_state_file(data_dir: Path) -> Path:
 
 def write_state(path: Path, state: dict[str, object]) -> None:
     """Atomically write ``state`` as JSON to ``path``."""
-    temp = path.with_suffix(".tmp")
+    temp = path.with_name(path.name + ".tmp")
     temp.write_text(json.dumps(state, sort_keys=True) + "\n")
     os.replace(temp, path)
 
@@ -66,8 +66,9 @@ def read_state(path: Path) -> dict[str, object] | None:
 
 
 def write_pid(path: Path, pid: int | None = None) -> None:
-    """Atomically write ``pid`` (this process's by default) to ``path``."""
-    temp = path.with_suffix(".tmp")
+    """Atomically write ``pid`` (this process's by default) to ``path`` (the front and
+    the engine both write run/engine.pid: each through a temp file of its own)."""
+    temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     temp.write_text(f"{pid or os.getpid()}\n")
     os.replace(temp, path)
 

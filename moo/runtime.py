@@ -161,7 +161,7 @@ async def _let_go(rt: Runtime, upgrader: Upgrader, admin: AdminServer) -> None:
 
 def _write_pid_file(data_dir: Path, name: str) -> None:
     path = data_dir / "run" / name
-    temp = path.with_suffix(".tmp")
+    temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     temp.write_text(f"{os.getpid()}\n")
     os.replace(temp, path)
 

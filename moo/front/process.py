@@ -272,12 +272,15 @@ async def _keep_run_files(front: Front, spawner: EngineSpawner | None, data_dir:
     state_path = paths.front_state_file(data_dir)
     last: dict[str, object] = {}
     while True:
-        engine = front.engine_pid if front.attached else None
-        if engine is not None and paths.read_pid(pid_path) != engine:
-            paths.write_pid(pid_path, engine)
-        state = front.state()
-        state["engine_restarts"] = spawner.restarts if spawner is not None else None
-        if state != last:
-            paths.write_state(state_path, state)
-            last = state
+        try:
+            engine = front.engine_pid if front.attached else None
+            if engine is not None and paths.read_pid(pid_path) != engine:
+                paths.write_pid(pid_path, engine)
+            state = front.state()
+            state["engine_restarts"] = spawner.restarts if spawner is not None else None
+            if state != last:
+                paths.write_state(state_path, state)
+                last = state
+        except OSError as error:  # a full disk: try again next time
+            log.warning("cannot write %s: %s", state_path, error.strerror or error)
         await asyncio.sleep(0.5)

@@ -162,7 +162,7 @@ async def test_status_names_the_front_and_the_engine(front: ServerProcess) -> No
             timeout=30,
         )
         assert result.returncode == 0, result.stderr
-        if "engine attached" in result.stdout or time.monotonic() > deadline:
+        if re.search(r"^ +engine attached", result.stdout, re.M) or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.2)
     front_pid = paths.read_pid(paths.front_pid_file(front.data_dir))
