@@ -45,7 +45,8 @@ async def run_tintin(script: str, workdir: Path, timeout: float = 12.0) -> str:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         cwd=workdir,
-        env={**os.environ, "TERM": "dumb"},
+        # HOME: tintin makes ~/.tintin and would read a user's settings from it.
+        env={**os.environ, "TERM": "dumb", "HOME": str(workdir)},
     )
     try:
         async with asyncio.timeout(timeout):
