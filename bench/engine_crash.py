@@ -115,7 +115,9 @@ async def kill_once(
         await asyncio.sleep(0.02)
     attached = clock()
     await asyncio.sleep(gap)
-    arrivals = sorted(due + lat for due, lat in load.samples if due + lat > killed)
+    # Replies to commands sent after the kill (output held in the front from before it
+    # can still arrive after it, and says nothing about the new engine).
+    arrivals = sorted(due + lat for due, lat in load.samples if due >= killed)
     first = arrivals[0] if arrivals else None
     down = [due + lat for due, lat in load.samples if killed <= due <= (first or killed)]
     stats = load.stats(killed, killed + gap)
