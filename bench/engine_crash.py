@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 from bench.checkpoint import machine, ms  # noqa: E402
 from bench.commands import PER_ROOM, dig_rooms, open_clients, raise_fd_limit, run_clients  # noqa: E402
 from bench.faults import description, make_counter, wizard  # noqa: E402
-from bench.upgrade import Load, SayClient  # noqa: E402
+from bench.upgrade import Load, SayClient, load_server  # noqa: E402
 from bench.world_builder import build_world, note  # noqa: E402
 from moo import paths  # noqa: E402
 from moo.net.gate_process import process_alive  # noqa: E402
@@ -225,20 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         note(f"building {args.objects} objects in {data_dir}")
         world, _ = run_clients(build_world(data_dir, args.objects))
-        server = ServerProcess(
-            data_dir,
-            extra_config={
-                "event_loop": "uvloop",
-                "limits": {
-                    "commands_per_second": 1_000_000,
-                    "command_burst": 1_000_000,
-                    "max_connections": args.sessions + 1000,
-                },
-                "persist": {"checkpoint_interval_seconds": 0},
-            },
-            ssh=False,
-            flags=("--front",),
-        )
+        server = load_server(data_dir, args.sessions, front=True)
         began = clock()
         server.start(timeout=300)
         note(f"front up in {clock() - began:.2f} s; connecting {args.sessions}")

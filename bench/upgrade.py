@@ -503,6 +503,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def load_server(data_dir: Path, sessions: int, *, front: bool) -> ServerProcess:
+    """The server these loads run against (not started): uvloop, command limits raised,
+    no periodic checkpoint, 120 s for a replacement to load (also bench/engine_crash.py)."""
+    return ServerProcess(
+        data_dir,
+        extra_config={
+            "event_loop": "uvloop",
+            "limits": {
+                "commands_per_second": 1_000_000,
+                "command_burst": 1_000_000,
+                "max_connections": sessions + 1000,
+            },
+            "persist": {"checkpoint_interval_seconds": 0},
+            "upgrade": {"load_timeout_seconds": 120},
+        },
+        ssh=False,
+        flags=("--front",) if front else (),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     fds = raise_fd_limit()
@@ -516,21 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         world, _ = run_clients(build_world(data_dir, args.objects))
         gc.collect()
         note(f"built in {world['build_seconds']} s; starting the server")
-        server = ServerProcess(
-            data_dir,
-            extra_config={
-                "event_loop": "uvloop",
-                "limits": {
-                    "commands_per_second": 1_000_000,
-                    "command_burst": 1_000_000,
-                    "max_connections": args.sessions + 1000,
-                },
-                "persist": {"checkpoint_interval_seconds": 0},
-                "upgrade": {"load_timeout_seconds": 120},
-            },
-            ssh=False,
-            flags=("--front",) if args.front else (),
-        )
+        server = load_server(data_dir, args.sessions, front=args.front)
         began = clock()
         server.start(timeout=300)
         startup = clock() - began

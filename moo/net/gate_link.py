@@ -24,7 +24,7 @@ from collections import deque
 from pathlib import Path
 
 from moo.errors import ProtocolError
-from moo.files import fsync_directory
+from moo.files import write_private
 from moo.net.gate_protocol import FrameDecoder, encode_frame
 from moo.net.ssh_library import asyncssh
 from moo.protocol import gate
@@ -151,15 +151,4 @@ def ensure_host_key(path: Path) -> None:
     """
     if path.exists():
         return
-    data = asyncssh.generate_private_key("ssh-ed25519").export_private_key()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_directory(path.parent)
+    write_private(path, asyncssh.generate_private_key("ssh-ed25519").export_private_key())

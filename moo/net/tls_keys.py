@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import logging
-import os
 import ssl
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from moo.config import Config
 from moo.errors import MooError
-from moo.files import fsync_directory
+from moo.files import write_private
 from moo.net.tls import server_context
 
 log = logging.getLogger(__name__)
@@ -87,21 +86,6 @@ def self_signed_pem(host: str) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Atomic: temp file (0600), fsync, ``os.replace``, fsync of the directory."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_directory(path.parent)
-
-
 def ensure_self_signed(cert: Path, key: Path, host: str) -> bool:
     """Make a self-signed pair at ``cert`` and ``key`` (mode 0600) when neither exists.
 
@@ -112,8 +96,8 @@ def ensure_self_signed(cert: Path, key: Path, host: str) -> bool:
     if cert.exists() or key.exists():
         return False
     cert_pem, key_pem = self_signed_pem(host)
-    _write_private(key, key_pem)
-    _write_private(cert, cert_pem)
+    write_private(key, key_pem)
+    write_private(cert, cert_pem)
     return True
 
 
