@@ -10,6 +10,7 @@ it passes ``--NAME ADDRESS`` and waits for their lines too (``ports[NAME]``); wi
 from __future__ import annotations
 
 import os
+import queue
 import resource
 import signal
 import subprocess
@@ -82,6 +83,7 @@ class ServerProcess:
     output: list[str] = field(default_factory=list)
     stderr_lines: list[str] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _lines: queue.Queue[str | None] = field(default_factory=queue.Queue)  # stdout, for start
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         STARTED.append(self)
@@ -118,20 +120,23 @@ class ServerProcess:
             preexec_fn=self._limit_file_size if self.file_size_limit is not None else None,
         )
         self._spawn_reader(self._drain_stderr)
-        assert self.process.stdout is not None
+        self._spawn_reader(self._drain_stdout)
         deadline = time.monotonic() + timeout
         wanted = {"telnet", *self.listen} | ({"ssh"} if self.ssh else set())
         wanted |= {"web"} if self.web else set()
         while wanted:
-            if time.monotonic() > deadline:
+            try:  # a reader thread, so a line that never comes ends in the deadline
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
                 self.stop()
-                raise RuntimeError(f"server did not start: {self.stderr_lines[-20:]}")
-            line = self.process.stdout.readline()
-            if not line:
+                raise RuntimeError(
+                    f"server did not start (no {sorted(wanted)} line): "
+                    f"{''.join(self.stderr_lines[-30:])}"
+                ) from None
+            if line is None:
                 self.process.wait(5)
                 self._close_pipes()
                 raise RuntimeError(f"server exited: {''.join(self.stderr_lines[-30:])}")
-            self.output.append(line)
             for name in list(wanted):
                 prefix = f"{name} listening on "
                 if line.startswith(prefix):
@@ -140,7 +145,6 @@ class ServerProcess:
                     if name in ("telnet", "ssh", "web"):
                         setattr(self, f"{name}_port", port)
                     wanted.discard(name)
-        self._spawn_reader(self._drain_stdout)
         return self
 
     def _limit_file_size(self) -> None:
@@ -160,6 +164,8 @@ class ServerProcess:
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:
             self.output.append(line)
+            self._lines.put(line)
+        self._lines.put(None)  # EOF
 
     def _drain_stderr(self) -> None:
         assert self.process is not None and self.process.stderr is not None
