@@ -46,12 +46,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.commands import (  # noqa: E402
+    COMMANDS,
     MARK,
     PLAYER_PASSWORD,
     SETUP_CONCURRENCY,
@@ -182,7 +183,7 @@ class Ours(Target):
 
         async def one(i: int) -> QuickAckClient:
             async with gate:
-                client = await connect(self.host, self.port, QuickAckClient)
+                client = cast(QuickAckClient, await connect(self.host, self.port, QuickAckClient))
                 await log_in(client, f"bench{i:04d}", PLAYER_PASSWORD)
                 return client
 
@@ -219,13 +220,13 @@ class Peer(Target):
         return found.group(1)
 
     async def setup(self, room_count: int) -> None:
-        self.wizard = await connect(self.host, self.port, QuickAckClient)
+        self.wizard = cast(QuickAckClient, await connect(self.host, self.port, QuickAckClient))
         self.wizard.send(self.login)
         await self.wizard.wait_for(rb"\*\*\* (Connected|Redirect)")
         self.wizard.send(f"SUFFIX {MARK}")
         await self.eval(
-            "for p in ({{\"fg_ticks\", 100000000}, {\"fg_seconds\", 1000}}) "
-            "`add_property($server_options, p[1], p[2], {player, \"r\"}) ! ANY'; "
+            'for p in ({{"fg_ticks", 100000000}, {"fg_seconds", 1000}}) '
+            '`add_property($server_options, p[1], p[2], {player, "r"}) ! ANY\'; '
             "$server_options.(p[1]) = p[2]; endfor; `load_server_options() ! ANY'; "
             "`player.ownership_quota = 1000000 ! ANY'; return 1;"
         )
@@ -253,16 +254,14 @@ class Peer(Target):
 
         async def one(i: int) -> QuickAckClient:
             async with gate:
-                client = await connect(self.host, self.port, QuickAckClient)
+                client = cast(QuickAckClient, await connect(self.host, self.port, QuickAckClient))
                 client.send(f"connect #{self.players[i]} {PLAYER_PASSWORD}")
                 await client.wait_for(rb"\*\*\* (Connected|Redirect)")
                 client.send(f"SUFFIX {MARK}")
                 return client
 
         start = len(self.clients)
-        made = await asyncio.gather(
-            *(one(i) for i in range(start, count)), return_exceptions=True
-        )
+        made = await asyncio.gather(*(one(i) for i in range(start, count)), return_exceptions=True)
         good = [c for c in made if isinstance(c, QuickAckClient)]
         self.clients += good
         self.where += [0] * (len(self.clients) - len(self.where))
@@ -288,12 +287,12 @@ async def measure(target: Target, scenario: Scenario, first_room: int, seconds: 
     except (ConnectionError, OSError, TimeoutError) as error:
         return {"error": str(error)[:400] or type(error).__name__}
     meter = CpuMeter(target.pid)
+    load: list[BenchClient] = list(clients)
     if scenario.loop == "closed":
-        result = await closed_loop(clients, seconds, meter)
+        result = await closed_loop(load, seconds, meter)
     else:
-        commands = (SAY, SAY) if scenario.say_only else None
-        extra = {"commands": commands} if commands else {}
-        result = await open_loop(clients, seconds, meter, scenario.period, **extra)
+        commands = (SAY, SAY) if scenario.say_only else COMMANDS
+        result = await open_loop(load, seconds, meter, scenario.period, commands)
     for client in clients:
         client.stop_load()
     alive = sum(1 for c in clients if c.transport is not None and not c.transport.is_closing())
@@ -317,15 +316,18 @@ def summary(rows: list[Any]) -> dict[str, Any]:
 async def bench(args: argparse.Namespace, ours: Ours, peer: Peer) -> dict[str, Any]:
     plan = scenarios(args.quick)
     firsts = rooms_needed(plan)
-    for target in (ours, peer):
+    targets: list[Target] = [ours, peer]
+    for each in targets:
         started = time.monotonic()
-        await target.setup(firsts[-1])
-        print(f"{target.name}: {firsts[-1]} rooms in {time.monotonic() - started:.1f}s",
-              file=sys.stderr)
+        await each.setup(firsts[-1])
+        print(
+            f"{each.name}: {firsts[-1]} rooms in {time.monotonic() - started:.1f}s",
+            file=sys.stderr,
+        )
     rows: dict[str, dict[str, list[Any]]] = {s.name: {"ours": [], "peer": []} for s in plan}
     for round_no in range(args.rounds):
         for n, scenario in enumerate(plan):
-            order = [("ours", ours), ("peer", peer)]
+            order: list[tuple[str, Target]] = [("ours", ours), ("peer", peer)]
             if round_no % 2:
                 order.reverse()
             for label, target in order:
@@ -357,8 +359,8 @@ async def bench(args: argparse.Namespace, ours: Ours, peer: Peer) -> dict[str, A
             else None
         )
         out[scenario.name] = entry
-    for target in (ours, peer):
-        target.close()
+    for each in targets:
+        each.close()
     return out
 
 
