@@ -155,8 +155,8 @@ class Target:
         raise NotImplementedError
 
     async def ready(self, scenario: Scenario, first_room: int) -> list[QuickAckClient]:
-        if self.refused is not None:
-            raise ConnectionError(self.refused)
+        if self.refused is not None and scenario.clients > len(self.clients):
+            raise ConnectionError(self.refused)  # smaller scenarios still run on the pool
         await self.grow(scenario.clients)
         moves = []
         for i in range(scenario.clients):
