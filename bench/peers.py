@@ -306,10 +306,10 @@ def summary(rows: list[Any]) -> dict[str, Any]:
     if errors:
         return {"error": errors[0], "rounds_failed": len(errors)}
     keys = ("commands_per_s", "p50_ms", "p99_ms", "max_ms", "late_or_missing", "scheduled")
-    out = {k: statistics.median(r[k] for r in rows) for k in keys if k in rows[0]}
+    out = {k: round(statistics.median(r[k] for r in rows), 2) for k in keys if k in rows[0]}
     for k in ("server_cpu_cores", "client_cpu_cores", "machine_busy_cores"):
         if k in rows[0]:
-            out[k] = statistics.median(r[k] for r in rows)
+            out[k] = round(statistics.median(r[k] for r in rows), 2)
     return out
 
 
