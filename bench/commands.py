@@ -332,7 +332,14 @@ async def closed_loop(
     return {**figures(latencies, seconds, len(clients)), "warmup_s": WARMUP_SECONDS, **cpu}
 
 
-async def open_loop(clients: list[BenchClient], seconds: float, meter: CpuMeter) -> dict[str, Any]:
+async def open_loop(
+    clients: list[BenchClient],
+    seconds: float,
+    meter: CpuMeter,
+    period: float = OPEN_PERIOD,
+    commands: tuple[bytes, bytes] = COMMANDS,
+) -> dict[str, Any]:
+    """Each client sends every ``period`` seconds, alternating ``commands`` (step 5)."""
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     begin = clock() + 0.05
@@ -348,33 +355,33 @@ async def open_loop(clients: list[BenchClient], seconds: float, meter: CpuMeter)
         nonlocal scheduled
         assert client.transport is not None
         client.started.append(due)  # latency counts from when it was due, not when sent
-        client.transport.write(COMMANDS[client.next_command])
+        client.transport.write(commands[client.next_command])
         client.next_command ^= 1
         if start <= due < end:
             scheduled += 1
-        later = due + OPEN_PERIOD
+        later = due + period
         if later < end:
             loop.call_later(max(0.0, later - clock()), fire, client, later)
 
     rng = random.Random(1)
     for client in clients:
         client.start_load(done)
-        due = begin + rng.uniform(0.0, OPEN_PERIOD)
+        due = begin + rng.uniform(0.0, period)
         loop.call_later(max(0.0, due - clock()), fire, client, due)
     await asyncio.sleep(start - clock())
     meter.start()
     await asyncio.sleep(end - clock())
     cpu = meter.stop()
     await wait_drained(clients, DRAIN_SECONDS)
-    late = sum(1 for latency in latencies if latency > OPEN_PERIOD)
+    late = sum(1 for latency in latencies if latency > period)
     result = figures(latencies, seconds, len(clients))
     result["commands_per_s"] = result["achieved_rate"] = round(len(latencies) / seconds, 1)
     return {
         **result,
-        "target_rate": round(len(clients) / OPEN_PERIOD, 1),
+        "target_rate": round(len(clients) / period, 1),
         "scheduled": scheduled,
         "late_or_missing": late + (scheduled - len(latencies)),
-        "late_threshold_ms": OPEN_PERIOD * 1000,
+        "late_threshold_ms": period * 1000,
         "warmup_s": WARMUP_SECONDS,
         **cpu,
     }

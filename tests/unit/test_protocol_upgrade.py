@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -61,36 +60,19 @@ def test_an_error_before_hello_is_json_any_release_reads() -> None:
     assert msg.decode_hello(data) == msg.Error("no world")
 
 
-def _best_of(runs: int, work: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-async def test_1000_sessions_encode_and_decode_faster_than_json() -> None:
-    """What the freeze pays per pass: encode every item, batch, decode every batch.
-    Measured with real exported telnet sessions; the figure is in moo/protocol/upgrade.py."""
+async def test_1000_sessions_go_through_msgpack_batches_unchanged() -> None:
+    """What the freeze sends per pass: every item encoded once, batched by the fd limit,
+    decoded whole on the other side. (Its speed against JSON is a figure for a bench, not
+    a test: moo/protocol/upgrade.py gives it.)"""
     _server, pairs, states = exported_sessions(1000)
     items = [item for item, _fd in states]
-    json_encoder, json_decoder = msgspec.json.Encoder(), msgspec.json.Decoder()
-
-    def with_json() -> None:
-        encoded = [json_encoder.encode(item) for item in items]
-        for start in range(0, len(encoded), ch.MAX_FDS):
-            part = encoded[start : start + ch.MAX_FDS]
-            json_decoder.decode(b'{"t":"sessions","items":[' + b",".join(part) + b"]}")
-
-    def with_msgpack() -> None:
-        encoded = [msg.encode_item(item) for item in items]
-        for start in range(0, len(encoded), ch.MAX_FDS):
-            msg.decode(msg.batch("sessions", encoded[start : start + ch.MAX_FDS]))
-
-    json_s, msgpack_s = _best_of(20, with_json), _best_of(20, with_msgpack)
-    print(f"1000 sessions: JSON {json_s * 1000:.2f} ms, msgpack {msgpack_s * 1000:.2f} ms")
-    assert msgpack_s < json_s * 1.2  # not slower (a margin for a busy machine)
+    encoded = [msg.encode_item(item) for item in items]
+    decoded: list[object] = []
+    for start in range(0, len(encoded), ch.MAX_FDS):
+        message = msg.decode(msg.batch("sessions", encoded[start : start + ch.MAX_FDS]))
+        assert isinstance(message, msg.Sessions)
+        decoded.extend(message.items)
+    assert decoded == items
     for ours, theirs in pairs:
         ours.close()
         theirs.close()
