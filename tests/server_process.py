@@ -120,7 +120,9 @@ class ServerProcess:
             preexec_fn=self._limit_file_size if self.file_size_limit is not None else None,
         )
         self._spawn_reader(self._drain_stderr)
-        self._spawn_reader(self._drain_stdout)
+        self._lines = queue.Queue()  # this process's (a restart must not read the last EOF)
+        lines = self._lines
+        self._spawn_reader(lambda: self._drain_stdout(lines))
         deadline = time.monotonic() + timeout
         wanted = {"telnet", *self.listen} | ({"ssh"} if self.ssh else set())
         wanted |= {"web"} if self.web else set()
@@ -160,12 +162,12 @@ class ServerProcess:
         thread.start()
         self._threads.append(thread)
 
-    def _drain_stdout(self) -> None:
+    def _drain_stdout(self, lines: queue.Queue[str | None]) -> None:
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:
             self.output.append(line)
-            self._lines.put(line)
-        self._lines.put(None)  # EOF
+            lines.put(line)
+        lines.put(None)  # EOF
 
     def _drain_stderr(self) -> None:
         assert self.process is not None and self.process.stderr is not None
