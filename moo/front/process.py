@@ -204,6 +204,8 @@ async def serve_front(
             await gate.stop()
         os.close(front_lock)
         return front.exit_code
+    if front.engine_pid is not None:  # named before anyone is let in (moo status, scripts)
+        paths.write_pid(paths.engine_pid_file(config.data_dir), front.engine_pid)
     for listener in listeners[1:]:
         listener.start()
         if listener.name != "ssh-gate":

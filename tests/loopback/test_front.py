@@ -35,8 +35,14 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc.stop()
 
 
-def engine_pid(server: ServerProcess) -> int:
-    pid = paths.read_pid(paths.engine_pid_file(server.data_dir))
+def engine_pid(server: ServerProcess, timeout: float = 10.0) -> int:
+    """The engine run/engine.pid names (waiting for one that lives: it may be restarting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid = paths.read_pid(paths.engine_pid_file(server.data_dir))
+        if (pid is not None and process_alive(pid)) or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert pid is not None and process_alive(pid)
     return pid
 
