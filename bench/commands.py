@@ -58,6 +58,7 @@ from typing import Any, cast
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.report import publish  # noqa: E402
 from tests.server_process import WIZARD_PASSWORD, ServerProcess  # noqa: E402
 
 MARK = "--done--"
@@ -532,10 +533,9 @@ def main(argv: list[str] | None = None) -> int:
     if fds < clients + 100:
         print(f"warning: open-file limit {fds} is low for {clients} clients", file=sys.stderr)
     if args.front == "compare":
-        text = json.dumps({**compare_front(args, clients), "machine": {"cpus": os.cpu_count()}})
-        print(text)
-        FRONT_RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        FRONT_RESULTS.write_text(text + "\n")
+        publish(
+            {**compare_front(args, clients), "machine": {"cpus": os.cpu_count()}}, FRONT_RESULTS
+        )
         return 0
     runs, client_loop = run_once(args, clients, front=args.front == "on")
     started = args.port is None
@@ -555,10 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         result["goals"]["closed_met"] = runs["closed"]["commands_per_s"] >= 10_000
     if "open" in runs:
         result["goals"]["open_met"] = runs["open"]["p99_ms"] < 50
-    text = json.dumps(result, indent=2)
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text + "\n")
+    publish(result, RESULTS)
     return 0
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import os
 import shutil
 import signal
@@ -44,6 +43,7 @@ sys.path.insert(0, str(REPO))
 from bench.checkpoint import machine, ms  # noqa: E402
 from bench.commands import PER_ROOM, dig_rooms, open_clients, raise_fd_limit, run_clients  # noqa: E402
 from bench.faults import description, make_counter, wizard  # noqa: E402
+from bench.report import publish  # noqa: E402
 from bench.upgrade import Load, SayClient, load_server  # noqa: E402
 from bench.world_builder import build_world, note  # noqa: E402
 from moo import paths  # noqa: E402
@@ -253,10 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text + "\n")
+    publish(result, RESULTS)
     return 0
 
 

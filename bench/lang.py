@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import socket
@@ -41,6 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.report import publish  # noqa: E402
 from tests.server_process import WIZARD_PASSWORD, ServerProcess  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "lang.json"
@@ -326,10 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             "at_least_peer_speed_everywhere": min(speedups) >= 1.0,
             "slowest_speedup": min(speedups),
         }
-    text = json.dumps(result, indent=2)
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text + "\n")
+    publish(result, RESULTS)
     return 0
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from bench.commands import (  # noqa: E402
     raise_fd_limit,
     run_clients,
 )
+from bench.report import publish  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
 PASSWORD = "crowd-pw"
@@ -234,10 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             "rss_met": figures["server_rss_mb"]["growth"] < 100,
         },
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text + "\n")
+    publish(result, RESULTS)
     return 0
 
 

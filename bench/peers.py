@@ -66,6 +66,7 @@ from bench.commands import (  # noqa: E402
     raise_fd_limit,
     run_clients,
 )
+from bench.report import publish  # noqa: E402
 from tests.server_process import WIZARD_PASSWORD, ServerProcess  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "peers.json"
@@ -422,10 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         "client": {"event_loop": client_loop, "process": "separate from both servers"},
         "machine": {"cpus": os.cpu_count(), "open_file_limit": fds, "uptime_after": load},
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text + "\n")
+    publish(result, RESULTS)
     return 0
 
 

@@ -63,7 +63,6 @@ import argparse
 import asyncio
 import gc
 import itertools
-import json
 import os
 import random
 import re
@@ -90,6 +89,7 @@ from bench.commands import (  # noqa: E402
     raise_fd_limit,
     run_clients,
 )
+from bench.report import publish  # noqa: E402
 from bench.world_builder import build_world, note  # noqa: E402
 from moo.persist.lag import LagMeter  # noqa: E402
 from moo.persist.records import Records, default_url  # noqa: E402
@@ -577,11 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    results = RESULTS.with_name("upgrade_front.json") if args.front else RESULTS
-    results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text(text + "\n")
+    publish(result, RESULTS.with_name("upgrade_front.json") if args.front else RESULTS)
     return 0
 
 

@@ -31,6 +31,10 @@ def gate_socket(data_dir: Path) -> Path:
     return run_dir(data_dir) / "gate.sock"
 
 
+def server_pid_file(data_dir: Path) -> Path:
+    return run_dir(data_dir) / "server.pid"
+
+
 def front_pid_file(data_dir: Path) -> Path:
     return run_dir(data_dir) / "front.pid"
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from moo import paths
 from moo.checkpoint.service import Checkpointer
 from moo.config import Config
 from moo.net.gate_process import Gate
@@ -37,12 +38,6 @@ from moo.upgrade.admin import AdminServer, admin_socket_path
 from moo.upgrade.handoff import Upgrader
 
 log = logging.getLogger(__name__)
-
-PID_FILE = "server.pid"
-
-
-def pid_file(data_dir: Path) -> Path:
-    return data_dir / "run" / PID_FILE
 
 
 def handle_stop_signals(server: Server) -> None:
@@ -68,7 +63,7 @@ class Runtime:
     # An engine behind a front (moo/engine/): its replacement runs ``moo engine``, its pid
     # is in run/engine.pid, and it tells the front as it leaves (handed over: True).
     subcommand: str = "serve"
-    pid_name: str = PID_FILE
+    pid_file: Path | None = None  # None: run/server.pid (an engine: run/engine.pid)
     before_exit: Callable[[bool], None] | None = None
 
 
@@ -96,7 +91,7 @@ async def run(rt: Runtime, *, notify_state: str = "READY=1") -> int:
     )
     await admin.start()
     loop.add_signal_handler(signal.SIGUSR2, triggers.signal_request, upgrader)
-    _write_pid_file(rt.config.data_dir, rt.pid_name)
+    paths.write_pid(_pid_file(rt))
     sd_notify.notify(notify_state)
     stop = loop.create_task(rt.server.wait_stop_requested())
     over = loop.create_task(upgrader.handed_over.wait())
@@ -135,7 +130,7 @@ async def _shut_down(rt: Runtime, upgrader: Upgrader, admin: AdminServer, reason
             "the final checkpoint failed: %s (the journal still holds every change)",
             outcome.error,
         )
-    _remove_pid_file(rt.config.data_dir, rt.pid_name)
+    paths.remove_pid(_pid_file(rt))
     os.close(rt.lock_fd)
 
 
@@ -159,17 +154,5 @@ async def _let_go(rt: Runtime, upgrader: Upgrader, admin: AdminServer) -> None:
     os._exit(0)
 
 
-def _write_pid_file(data_dir: Path, name: str) -> None:
-    path = data_dir / "run" / name
-    temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    temp.write_text(f"{os.getpid()}\n")
-    os.replace(temp, path)
-
-
-def _remove_pid_file(data_dir: Path, name: str) -> None:
-    path = data_dir / "run" / name
-    try:
-        if path.read_text().strip() == str(os.getpid()):
-            path.unlink()
-    except OSError:
-        pass
+def _pid_file(rt: Runtime) -> Path:
+    return rt.pid_file or paths.server_pid_file(rt.config.data_dir)

@@ -17,7 +17,6 @@ from pathlib import Path
 from moo import paths
 from moo.net.gate_process import process_alive
 from moo.persist import lock
-from moo.runtime import pid_file as server_pid_file
 
 
 def print_status(data_dir: Path, out: Callable[[str], None]) -> int:
@@ -30,7 +29,7 @@ def print_status(data_dir: Path, out: Callable[[str], None]) -> int:
     for name, path in (
         ("front", paths.front_pid_file(data_dir)),
         ("engine", paths.engine_pid_file(data_dir)),
-        ("server", server_pid_file(data_dir)),
+        ("server", paths.server_pid_file(data_dir)),
     ):
         pid = paths.read_pid(path)
         if pid is None:

@@ -81,7 +81,7 @@ async def serve_engine(
         engine_args or [],
         metrics=metrics,
         subcommand="engine",
-        pid_name=paths.engine_pid_file(config.data_dir).name,
+        pid_file=paths.engine_pid_file(config.data_dir),
         before_exit=before_exit,
     )
     return await run(runtime)

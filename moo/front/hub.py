@@ -120,7 +120,6 @@ class Front:
         self._to_engine: list[msg.ToEngine] = []
         self._send_scheduled = False
         self._told_restarting: set[int] = set()
-        self.engine_lost = asyncio.Event()  # set each time a link closes (the spawner waits)
         self.stop_requested = asyncio.Event()  # @shutdown (the engine's Stop), or a signal
         self.stop_reason = ""
         self.exit_code = 0
@@ -328,7 +327,6 @@ class Front:
         self.attached_event.clear()
         self._to_engine.clear()
         self._unsealed.clear()  # never sealed: the engine did not finish that work
-        self.engine_lost.set()
         if was_attached and handed_over:
             log.info("engine link closed (%s): its replacement attaches next", reason)
         elif was_attached:

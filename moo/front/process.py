@@ -30,7 +30,7 @@ from moo import paths
 from moo.config import Config
 from moo.errors import MooError
 from moo.front.hub import Front
-from moo.net.gate_process import GateProcess, process_alive
+from moo.net.gate_process import GateProcess, stop_pid
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
 from moo.net.tls_keys import tls_context
 from moo.persist import lock
@@ -133,7 +133,8 @@ class EngineSpawner:
                 await process.wait()
         successor = self.front.engine_pid
         if successor is not None and (process is None or successor != process.pid):
-            await _stop_pid(successor)  # a hot upgrade's engine: not this front's child
+            # A hot upgrade's engine: not this front's child, so polled.
+            await stop_pid(successor, ENGINE_STOP_TIMEOUT, "the engine")
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
@@ -230,20 +231,6 @@ async def serve_front(
         paths.front_state_file(config.data_dir).unlink(missing_ok=True)
         os.close(front_lock)
     return 0
-
-
-async def _stop_pid(pid: int) -> None:
-    """SIGTERM ``pid`` and wait (polling: it is not our child) for its final checkpoint."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + ENGINE_STOP_TIMEOUT
-    while process_alive(pid):
-        if time.monotonic() > deadline:
-            log.error("the engine (pid %d) did not stop: killing it", pid)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            return
-        await asyncio.sleep(0.05)
 
 
 async def _first_engine(front: Front) -> bool:

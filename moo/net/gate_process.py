@@ -80,7 +80,7 @@ class AdoptedGate:
 
     async def stop(self, timeout: float = 5.0) -> None:
         if self.pid is not None:
-            await _stop_pid(self.pid, timeout)
+            await stop_pid(self.pid, timeout)
 
 
 def process_alive(pid: int) -> bool:
@@ -93,13 +93,15 @@ def process_alive(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
-async def _stop_pid(pid: int, timeout: float) -> None:
+async def stop_pid(pid: int, timeout: float, what: str = "ssh gate") -> None:
+    """SIGTERM ``pid`` (not necessarily our child: polled) and wait; SIGKILL past
+    ``timeout``."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while process_alive(pid):
         if time.monotonic() > deadline:
-            log.warning("ssh gate (pid %d) did not stop within %.0f s; killing it", pid, timeout)
+            log.warning("%s (pid %d) did not stop within %.0f s; killing it", what, pid, timeout)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             return

@@ -196,7 +196,7 @@ class _Front:
     ) -> dict[str, Any]:
         return {
             "subcommand": "engine",
-            "pid_name": paths.engine_pid_file(config.data_dir).name,
+            "pid_file": paths.engine_pid_file(config.data_dir),
             "before_exit": before_exit,
         }
 
