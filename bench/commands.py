@@ -264,18 +264,21 @@ class CpuMeter:
     shared 2-core box, read the figures next to it.
     """
 
-    def __init__(self, server_pid: int | None) -> None:
-        self.server_pid = server_pid
+    def __init__(self, server_pids: list[int]) -> None:
+        self.server_pids = server_pids  # behind a front: the front, then the engine
         self._start = (0.0, 0.0, 0.0, 0.0)
+        self._by_process: list[float] = []
 
-    def server_seconds(self) -> float:
-        if self.server_pid is None:
-            return 0.0
+    @staticmethod
+    def process_seconds(pid: int) -> float:
         try:
-            fields = Path(f"/proc/{self.server_pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             return 0.0
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def server_seconds(self) -> float:
+        return sum(self.process_seconds(pid) for pid in self.server_pids)
 
     @staticmethod
     def machine_seconds() -> float:
@@ -289,6 +292,7 @@ class CpuMeter:
         return busy / os.sysconf("SC_CLK_TCK")
 
     def start(self) -> None:
+        self._by_process = [self.process_seconds(pid) for pid in self.server_pids]
         self._start = (clock(), self.server_seconds(), time.process_time(), self.machine_seconds())
 
     def stop(self) -> dict[str, Any]:
@@ -296,8 +300,13 @@ class CpuMeter:
         out: dict[str, Any] = {
             "client_cpu_cores": round((time.process_time() - self._start[2]) / wall, 2)
         }
-        if self.server_pid is not None:
+        if self.server_pids:
             out["server_cpu_cores"] = round((self.server_seconds() - self._start[1]) / wall, 2)
+        if len(self.server_pids) > 1:
+            out["server_cpu_cores_by_process"] = [
+                round((self.process_seconds(pid) - before) / wall, 2)
+                for pid, before in zip(self.server_pids, self._by_process, strict=True)
+            ]
         out["machine_busy_cores"] = round((self.machine_seconds() - self._start[3]) / wall, 2)
         return out
 
@@ -388,7 +397,7 @@ async def open_loop(
     }
 
 
-async def bench(args: argparse.Namespace, port: int, server_pid: int | None) -> dict[str, Any]:
+async def bench(args: argparse.Namespace, port: int, server_pids: list[int]) -> dict[str, Any]:
     runs = ["closed", "open"] if args.only is None else [args.only]
     sizes = {"closed": args.closed_clients, "open": args.open_clients}
     most = max(sizes[run] for run in runs)
@@ -403,7 +412,7 @@ async def bench(args: argparse.Namespace, port: int, server_pid: int | None) -> 
             file=sys.stderr,
         )
         measure = closed_loop if run == "closed" else open_loop
-        out[run] = await measure(clients[: sizes[run]], args.seconds, CpuMeter(server_pid))
+        out[run] = await measure(clients[: sizes[run]], args.seconds, CpuMeter(server_pids))
         print(f"{run}: {json.dumps(out[run])}", file=sys.stderr)
     for client in clients:
         client.close()
@@ -439,7 +448,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, help="use a running server instead of starting one")
     parser.add_argument(
-        "--server-pid", type=int, help="with --port: report that process's CPU use too"
+        "--server-pid",
+        type=int,
+        action="append",
+        default=[],
+        help="with --port: report that process's CPU use too (repeat for a front and its engine)",
     )
     parser.add_argument(
         "--event-loop",
@@ -488,8 +501,12 @@ def run_once(args: argparse.Namespace, clients: int, *, front: bool) -> tuple[di
             ).start()
         port = server.telnet_port if server is not None else args.port
         try:
-            pid = server.process.pid if server is not None and server.process else args.server_pid
-            return run_clients(bench(args, port, pid))
+            pids = list(args.server_pid)
+            if server is not None and server.process is not None:
+                pids = [server.process.pid]
+                if front and server.pid is not None:
+                    pids.append(server.pid)  # the engine (run/engine.pid)
+            return run_clients(bench(args, port, pids))
         finally:
             if server is not None:
                 server.stop()

@@ -83,6 +83,10 @@ class LineTracker(Protocol):
 
     def line_done(self, token: LineToken | None) -> None: ...
 
+    def tell_many(self, transports: list[Transport], text: str) -> None:
+        """``text`` and a newline to each of ``transports`` (the front's sessions)."""
+        ...
+
 
 class Server:
     """The running world server. ``start()``, then ``wait_closed()``; ``stop()`` ends it."""
@@ -642,6 +646,8 @@ class Server:
         """The same text to many players (a room hearing a ``say``): encoded once for every
         telnet connection, each then adding only what is its own (MCCP2, held replies)."""
         plain: bytes | None = None
+        remote: list[Transport] = []
+        tracker = self.line_tracker
         for player in players:
             session = self._by_player.get(player)
             if session is None:
@@ -651,8 +657,12 @@ class Server:
                 if plain is None:
                     plain = encode_plain(text + "\n")
                 transport.write(transport.codec.wire(plain))
+            elif tracker is not None and not isinstance(transport, Connection):
+                remote.append(transport)  # behind a front: one message for them all
             else:
                 session.tell(text)
+        if remote and tracker is not None:
+            tracker.tell_many(remote, text)
 
     def is_connected(self, player: int) -> bool:
         return player in self._by_player

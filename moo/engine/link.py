@@ -26,7 +26,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from moo.errors import ProtocolError
@@ -140,6 +140,7 @@ class FrontLink:
         self.attached = asyncio.Event()
         self.lost = asyncio.Event()
         self._leaving = False  # this engine closes the link itself
+        self.front_version = msg.OLDEST_FRONT_PROTOCOL  # what the front's Attach says
 
     # ------------------------------------------------------------------ start
 
@@ -169,6 +170,7 @@ class FrontLink:
 
     def _attach(self, attach: msg.Attach) -> None:
         server = self.server
+        self.front_version = min(attach.version, msg.FRONT_PROTOCOL)
         now = time.monotonic()
         for record in attach.conns:
             transport = RemoteTransport(self, record)
@@ -327,6 +329,17 @@ class FrontLink:
     def emit(self, message: msg.ToFront) -> None:
         self._out.append(message)
         self._schedule()
+
+    def tell_many(self, transports: Sequence[object], text: str) -> None:
+        """One ``OutMany`` for a line many sessions hear (a front of protocol 1: an
+        ``Out`` each)."""
+        ids = [t.id for t in transports if isinstance(t, RemoteTransport) and not t.closed]
+        line = text + "\n"
+        if len(ids) > 1 and self.front_version >= 2:
+            self.emit(msg.OutMany(ids, line))
+        else:
+            for conn_id in ids:
+                self.emit(msg.Out(conn_id, line))
 
     def touch(self, transport: RemoteTransport) -> None:
         """Something happened on ``transport``'s session: its record may have changed."""

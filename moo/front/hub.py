@@ -35,7 +35,7 @@ from moo.net import events as ev
 from moo.net.connection import Codec, Connection
 from moo.net.gate_protocol import GateServerCodec
 from moo.net.link import Link
-from moo.net.telnet_codec import TelnetCodec
+from moo.net.telnet_codec import TelnetCodec, encode_plain
 from moo.net.tls import TlsStage
 from moo.protocol import front as msg
 
@@ -367,12 +367,17 @@ class Front:
                         group.messages[: group.undo_from],
                         group.messages[group.undo_from :],
                     )
-                    group.messages = kept + [m for m in undone if not isinstance(m, msg.Out)]
+                    group.messages = kept + [
+                        m for m in undone if not isinstance(m, msg.Out | msg.OutMany)
+                    ]
                 group.lsn = self.durable
 
     def _apply(self, group: Group) -> None:
         conns = self.conns
         for message in group.messages:
+            if isinstance(message, msg.OutMany):
+                self._out_many(message)
+                continue
             fc = conns.get(message.id)
             if fc is None:
                 continue
@@ -404,6 +409,24 @@ class Front:
             if fc.paused and len(unacked) < self.limits.max_pending_lines // 2:
                 fc.paused = False
                 fc.conn.resume_reading()
+
+    def _out_many(self, message: msg.OutMany) -> None:
+        """One text to many connections, encoded once for the telnet ones (each then adds
+        only its own: held negotiation, MCCP2)."""
+        plain: bytes | None = None
+        conns = self.conns
+        for conn_id in message.ids:
+            fc = conns.get(conn_id)
+            if fc is None:
+                continue
+            conn = fc.conn
+            codec = conn.codec
+            if isinstance(codec, TelnetCodec):
+                if plain is None:
+                    plain = encode_plain(message.text)
+                conn.write(codec.wire(plain))
+            else:
+                conn.send_text(message.text)
 
     # -------------------------------------------------------------- closing
 

@@ -7,8 +7,8 @@ one loop turn travels in one frame):
     engine -> front   EngineHello {version, pid, durable}     first frame of the stream
     front -> engine   Attach {version, pid, conns}            the reply: every connection
     front -> engine   Opened, Line, TooLong, Facts, GmcpIn, MsspAsk, AuthAsk, SshOpen, Closed
-    engine -> front   Out, Echo, Drop, State, GmcpOut, MsspOut, AuthOut, Seal, Durable, Void,
-                      Handover, Stop
+    engine -> front   Out, OutMany, Echo, Drop, State, GmcpOut, MsspOut, AuthOut, Seal,
+                      Durable, Void, Handover, Stop
 
 Lines are numbered per connection by the front (1, 2, ...). The engine's effects on
 connections (``Out``, ``Echo``, ``Drop``, ``State``, ...) are grouped by ``Seal``: a seal
@@ -36,8 +36,13 @@ import msgspec
 
 from moo.errors import ProtocolError
 
-FRONT_PROTOCOL = 1
-"""1: the first front <-> engine protocol."""
+FRONT_PROTOCOL = 2
+"""1: the first front <-> engine protocol. 2: ``OutMany`` (one text to many connections).
+
+Each side accepts ``OLDEST_FRONT_PROTOCOL`` up to its own version and speaks the lower of
+the two, so an engine upgrade behind a front that was never restarted keeps working."""
+
+OLDEST_FRONT_PROTOCOL = 1
 
 MAX_FRAME = 16 << 20
 """Largest frame payload in bytes (a frame is one loop turn's messages)."""
@@ -170,6 +175,14 @@ class Out(_Message, frozen=True, tag="out"):
     text: str
 
 
+class OutMany(_Message, frozen=True, tag="out-many"):
+    """The same text to many connections (a room hearing a ``say``): the front encodes it
+    once per codec state. Protocol 2."""
+
+    ids: list[ConnId]
+    text: str
+
+
 class Echo(_Message, frozen=True, tag="echo"):
     id: ConnId
     server_echoes: bool
@@ -243,6 +256,7 @@ ToEngine = Attach | Opened | Line | TooLong | Facts | GmcpIn | MsspAsk | AuthAsk
 ToFront = (
     EngineHello
     | Out
+    | OutMany
     | Echo
     | Drop
     | State
@@ -255,7 +269,7 @@ ToFront = (
     | Handover
     | Stop
 )
-Held = Out | Echo | Drop | State | GmcpOut | MsspOut | AuthOut
+Held = Out | OutMany | Echo | Drop | State | GmcpOut | MsspOut | AuthOut
 """Engine messages the front holds until their seal's changes are durable."""
 
 _encoder = msgspec.msgpack.Encoder()
@@ -308,9 +322,10 @@ def decode_to_front(payload: bytes) -> list[ToFront]:
 
 
 def check_version(version: int, who: str) -> None:
-    if version != FRONT_PROTOCOL:
+    if not OLDEST_FRONT_PROTOCOL <= version <= FRONT_PROTOCOL:
         raise ProtocolError(
-            f"the {who} speaks front protocol {version}; this process speaks {FRONT_PROTOCOL}"
+            f"the {who} speaks front protocol {version}; this process speaks"
+            f" {OLDEST_FRONT_PROTOCOL} to {FRONT_PROTOCOL}"
         )
 
 

@@ -14,6 +14,7 @@ def test_every_engine_message_round_trips() -> None:
     messages: list[msg.ToFront] = [
         msg.EngineHello(msg.FRONT_PROTOCOL, 42, 9),
         msg.Out(1, "hello\n"),
+        msg.OutMany([1, 2, 7], 'Alice says, "hi"\n'),
         msg.Echo(1, False),
         msg.Drop(1, "quit"),
         msg.State(1, record),
@@ -49,8 +50,17 @@ def test_every_front_message_round_trips() -> None:
 
 def test_an_engine_of_another_version_is_refused_at_hello_naming_both() -> None:
     frame = msg.encode([msg.EngineHello(msg.FRONT_PROTOCOL + 1, 42, 0)])
-    with pytest.raises(ProtocolError, match=r"engine speaks front protocol 2; .* speaks 1"):
+    with pytest.raises(ProtocolError, match=r"engine speaks front protocol 3; .* speaks 1 to 2"):
         msg.decode_to_front(frame)
+
+
+def test_an_engine_or_front_of_the_previous_version_is_accepted() -> None:
+    """An engine upgrade behind a front that was never restarted: each speaks the lower
+    version (an engine sends ``OutMany`` only to a front of protocol 2)."""
+    old = msg.OLDEST_FRONT_PROTOCOL
+    assert msg.decode_to_front(msg.encode([msg.EngineHello(old, 42, 0)]))[0].version == old
+    attach = msg.Attach(old, 1, [], {})
+    assert msg.decode_to_engine(msg.encode([attach])) == [attach]
 
 
 def test_a_hello_that_does_not_fit_our_types_still_names_its_version() -> None:
