@@ -157,7 +157,7 @@ class FrontLink:
             self.loop, sock, msg.decode_to_engine, self._from_front, self._closed,
             max_frame=msg.MAX_FRAME,
         )  # fmt: skip
-        hello = msg.EngineHello(msg.FRONT_PROTOCOL, os.getpid(), self.position())
+        hello = msg.engine_hello(os.getpid(), self.position())
         self._durable_sent = hello.durable
         self.link.queue(msg.encode([hello]))
         try:

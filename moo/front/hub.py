@@ -297,7 +297,7 @@ class Front:
             log.info("%d answer group(s) of the previous engine were never durable", dropped)
         records = [fc.record() for fc in self.conns.values()]
         assert self.link is not None
-        attach = msg.Attach(msg.FRONT_PROTOCOL, os.getpid(), records, dict(self.addresses))
+        attach = msg.Attach(hello.attach_version, os.getpid(), records, dict(self.addresses))
         self.link.queue(msg.encode([attach]))
         self.attached = True
         for fc in self.conns.values():

@@ -39,10 +39,18 @@ from moo.errors import ProtocolError
 FRONT_PROTOCOL = 2
 """1: the first front <-> engine protocol. 2: ``OutMany`` (one text to many connections).
 
-Each side accepts ``OLDEST_FRONT_PROTOCOL`` up to its own version and speaks the lower of
-the two, so an engine upgrade behind a front that was never restarted keeps working."""
+An engine's hello names the *oldest* protocol it can speak (``OLDEST_FRONT_PROTOCOL``: a
+protocol-1 front refuses anything but 1, and ignores the trailing ``newest``); the front's
+``Attach`` names the newest both speak, which is what the engine then speaks. So an
+engine upgraded (or rolled back) behind a front that was never restarted keeps working."""
 
 OLDEST_FRONT_PROTOCOL = 1
+
+
+def engine_hello(pid: int, durable: int) -> EngineHello:
+    """An engine's first message (see ``FRONT_PROTOCOL`` for its version)."""
+    return EngineHello(OLDEST_FRONT_PROTOCOL, pid, durable, FRONT_PROTOCOL)
+
 
 MAX_FRAME = 16 << 20
 """Largest frame payload in bytes (a frame is one loop turn's messages)."""
@@ -97,9 +105,15 @@ class ConnRecord(msgspec.Struct, frozen=True, array_like=True):
 
 
 class EngineHello(_Message, frozen=True, tag="hello"):
-    version: int
+    version: int  # the oldest protocol this engine speaks (what a protocol-1 front checks)
     pid: int
     durable: Position  # the journal position the engine recovered to
+    newest: int = 1  # the newest it speaks (protocol 2 on; a protocol-1 engine sends none)
+
+    @property
+    def attach_version(self) -> int:
+        """The protocol the front's ``Attach`` names: the newest both speak."""
+        return min(FRONT_PROTOCOL, self.newest)
 
 
 class Attach(_Message, frozen=True, tag="attach"):

@@ -58,7 +58,21 @@ def test_an_engine_or_front_of_the_previous_version_is_accepted() -> None:
     """An engine upgrade behind a front that was never restarted: each speaks the lower
     version (an engine sends ``OutMany`` only to a front of protocol 2)."""
     old = msg.OLDEST_FRONT_PROTOCOL
-    assert msg.decode_to_front(msg.encode([msg.EngineHello(old, 42, 0)]))[0].version == old
+    hello = msg.engine_hello(42, 0)
+    assert hello.version == old == 1  # what a protocol-1 front requires of a hello
+    assert msg.decode_to_front(msg.encode([hello])) == [hello]
+    assert hello.attach_version == msg.FRONT_PROTOCOL
+
+    class HelloV1(msgspec.Struct, array_like=True, tag="hello", frozen=True):
+        version: int
+        pid: int
+        durable: int
+
+    # A protocol-1 front reads our hello (the trailing field is ignored)...
+    assert msgspec.msgpack.decode(msg.encode([hello]), type=list[HelloV1]) == [HelloV1(1, 42, 0)]
+    # ...and a protocol-1 engine's hello gets an Attach it accepts (version 1).
+    v1 = msg.decode_to_front(msgspec.msgpack.encode([HelloV1(1, 7, 3)]))[0]
+    assert isinstance(v1, msg.EngineHello) and v1.attach_version == 1
     attach = msg.Attach(old, 1, [], {})
     assert msg.decode_to_engine(msg.encode([attach])) == [attach]
 
