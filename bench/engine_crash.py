@@ -84,7 +84,7 @@ class Builder:
 
 def engine_log(lines: list[str], since: float) -> list[str]:
     """The engine's and the front's log lines about recovery written after ``since``."""
-    keep = ("replayed", "attached at journal position", "exited", "restarting")
+    keep = ("replayed", "attached at journal position", "exited", "restarting", "spare")
     out = []
     for line in lines:
         try:

@@ -124,6 +124,7 @@ class Config:
     web: Listen = field(default_factory=lambda: Listen(port=7780, enabled=False))
     wizard_password: str | None = None
     event_loop: str = "uvloop"
+    spare_engine: bool = True  # behind a front that starts its engines: keep one ready
     timezone: str = "UTC"
     log_level: str = "INFO"
     core_db: Path | None = None

@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--front-socket", type=Path, help="the front's socket (default: DATA_DIR/run/front.sock)"
     )
     engine.add_argument("--upgrade-fd", type=int, help=argparse.SUPPRESS)
+    # A front's spare engine: imports, then waits for "go" on stdin (moo/engine/spare.py).
+    engine.add_argument("--spare", action="store_true", help=argparse.SUPPRESS)
 
     sub.add_parser("status", parents=[where], help="the processes running on a data directory")
 
@@ -231,6 +233,13 @@ def run_front(args: argparse.Namespace, *, spawn: bool) -> int:
 
 
 def run_engine(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.spare:
+        from moo.engine.spare import wait_for_go
+
+        code = wait_for_go()
+        if code is not None:
+            return code
+        argv = [word for word in argv if word != "--spare"]
     from moo.engine.process import serve_engine
 
     config = serve_config(args)

@@ -57,3 +57,6 @@ def _front_state(state: dict[str, object] | None, out: Callable[[str], None]) ->
         f"{state.get('lines_waiting')} line(s) waiting, {state.get('answers_held')} answer "
         f"group(s) held" + (f"; engine restarts: {restarts}" if restarts is not None else "")
     )
+    spare = state.get("spare_engine_pid")
+    if spare is not None:
+        out(f"        spare engine pid {spare} (ready to take over)")

@@ -34,6 +34,7 @@ from moo.net.gate_process import GateProcess, stop_pid
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
 from moo.net.tls_keys import tls_context
 from moo.persist import lock
+from moo.protocol.front import SPARE_GO, SPARE_STALE
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ QUICK_EXIT = 5.0  # an engine that dies this soon without attaching is failing t
 MAX_BACKOFF = 5.0
 SUCCESSOR_WAIT = 60.0  # a hot upgrade's replacement attaches within this, or another starts
 ENGINE_STOP_TIMEOUT = 60.0  # its final checkpoint
+SPARE_AFTER = 2.0  # seconds an engine is attached before a spare is started beside it
 
 
 def engine_command(
@@ -60,30 +62,68 @@ def engine_command(
 
 
 class EngineSpawner:
-    """Starts the engine and starts another each time it exits unasked."""
+    """Starts the engine and starts another each time it exits unasked; with ``spare``,
+    keeps a spare engine ready (imports done: moo/engine/spare.py) to take over."""
 
-    def __init__(self, command: list[str], env: dict[str, str], front: Front) -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str], front: Front, *, spare: bool = True
+    ) -> None:
         self.command = command
         self.env = env
         self.front = front
         self.process: asyncio.subprocess.Process | None = None
+        self.spare: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._spare_task: asyncio.Task[None] | None = None
+        self._want_spare = spare
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run())
+        if self._want_spare:
+            self._spare_task = loop.create_task(self._keep_spare())
+
+    async def _start_engine(self) -> asyncio.subprocess.Process:
+        """The spare, told to go on, if there is a live one; else a new process."""
+        spare, self.spare = self.spare, None
+        if spare is not None and spare.returncode is None and spare.stdin is not None:
+            try:
+                spare.stdin.write(f"{SPARE_GO}\n".encode())
+                await spare.stdin.drain()
+                spare.stdin.close()
+                log.info("the spare engine (pid %d) takes over", spare.pid)
+                return spare
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # it died meanwhile: start one the slow way
+        return await asyncio.create_subprocess_exec(
+            *self.command, stdin=asyncio.subprocess.DEVNULL, env=self.env
+        )
+
+    async def _keep_spare(self) -> None:
+        """Once an engine has been attached for ``SPARE_AFTER`` seconds (so the spare's
+        imports do not slow the engine's catching up), start a spare if there is none."""
+        while not self._stopping:
+            await self.front.attached_event.wait()
+            await asyncio.sleep(SPARE_AFTER)
+            if self._stopping or not self.front.attached:
+                continue
+            if self.spare is None or self.spare.returncode is not None:
+                self.spare = await asyncio.create_subprocess_exec(
+                    *self.command, "--spare", stdin=asyncio.subprocess.PIPE, env=self.env
+                )
 
     async def _run(self) -> None:
         failures = 0
         while not self._stopping:
             started = time.monotonic()
-            self.process = await asyncio.create_subprocess_exec(
-                *self.command, stdin=asyncio.subprocess.DEVNULL, env=self.env
-            )
+            self.process = await self._start_engine()
             code = await self.process.wait()
             if self._stopping or self.front.stop_requested.is_set():
                 return
+            if code == SPARE_STALE:  # a spare that would have run older code than is installed
+                continue
             other = self.front.attached and self.front.engine_pid != self.process.pid
             if self.front.successor is not None or other:  # a hot upgrade's engine serves
                 await self._watch_successor()
@@ -118,8 +158,14 @@ class EngineSpawner:
             await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
-        """SIGTERM the engine and wait for it to write its final checkpoint and exit."""
+        """SIGTERM the engine and wait for it to write its final checkpoint and exit; end
+        the spare (EOF on its stdin)."""
         self._stopping = True
+        if self._spare_task is not None:
+            self._spare_task.cancel()
+        spare, self.spare = self.spare, None
+        if spare is not None and spare.stdin is not None:
+            spare.stdin.close()
         process = self.process
         if process is not None and process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
@@ -137,6 +183,13 @@ class EngineSpawner:
             await stop_pid(successor, ENGINE_STOP_TIMEOUT, "the engine")
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+        if spare is not None:
+            try:
+                await asyncio.wait_for(spare.wait(), 5.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    spare.kill()
+                await spare.wait()
 
 
 async def serve_front(
@@ -194,7 +247,7 @@ async def serve_front(
         loop.add_signal_handler(signum, _stop_on_signal, front)
     spawner = None
     if command is not None:
-        spawner = EngineSpawner(command, dict(os.environ), front)
+        spawner = EngineSpawner(command, dict(os.environ), front, spare=config.spare_engine)
         spawner.start()
     if not await _first_engine(front):
         if spawner is not None:
@@ -267,6 +320,10 @@ async def _keep_run_files(front: Front, spawner: EngineSpawner | None, data_dir:
                 paths.write_pid(pid_path, engine)
             state = front.state()
             state["engine_restarts"] = spawner.restarts if spawner is not None else None
+            spare = spawner.spare if spawner is not None else None
+            state["spare_engine_pid"] = (
+                spare.pid if spare is not None and spare.returncode is None else None
+            )
             if state != last:
                 paths.write_state(state_path, state)
                 last = state

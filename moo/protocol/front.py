@@ -52,6 +52,12 @@ def engine_hello(pid: int, durable: int) -> EngineHello:
     return EngineHello(OLDEST_FRONT_PROTOCOL, pid, durable, FRONT_PROTOCOL)
 
 
+SPARE_GO = "go"
+"""The line a front writes to its spare engine's stdin to make it go on (moo/engine/spare.py)."""
+
+SPARE_STALE = 75
+"""A spare engine's exit code when the code on disk changed since it imported it."""
+
 MAX_FRAME = 16 << 20
 """Largest frame payload in bytes (a frame is one loop turn's messages)."""
 
