@@ -264,8 +264,9 @@ class CpuMeter:
     shared 2-core box, read the figures next to it.
     """
 
-    def __init__(self, server_pids: list[int]) -> None:
-        self.server_pids = server_pids  # behind a front: the front, then the engine
+    def __init__(self, *server_pids: int | None) -> None:
+        # Behind a front: the front, then the engine (None: not known).
+        self.server_pids = [pid for pid in server_pids if pid is not None]
         self._start = (0.0, 0.0, 0.0, 0.0)
         self._by_process: list[float] = []
 
@@ -412,7 +413,7 @@ async def bench(args: argparse.Namespace, port: int, server_pids: list[int]) -> 
             file=sys.stderr,
         )
         measure = closed_loop if run == "closed" else open_loop
-        out[run] = await measure(clients[: sizes[run]], args.seconds, CpuMeter(server_pids))
+        out[run] = await measure(clients[: sizes[run]], args.seconds, CpuMeter(*server_pids))
         print(f"{run}: {json.dumps(out[run])}", file=sys.stderr)
     for client in clients:
         client.close()
