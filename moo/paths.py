@@ -2,6 +2,7 @@
 
 DATA_DIR/                     0700
   checkpoints/ journal/ moo.sqlite wizard-password.txt ssh_host_ed25519_key
+  link-secret                 the front <-> engine link's shared secret over TCP (0600)
   run/                        sockets, pid files and locks of the running processes
     server.lock               held by the process that owns the world (server or engine)
     front.lock                held by the front
@@ -25,6 +26,11 @@ def run_dir(data_dir: Path) -> Path:
 
 def front_socket(data_dir: Path) -> Path:
     return run_dir(data_dir) / "front.sock"
+
+
+def link_secret_file(data_dir: Path, configured: Path | None = None) -> Path:
+    """The TCP engine link's shared secret: ``link.secret_file``, or DATA_DIR/link-secret."""
+    return configured if configured is not None else data_dir / "link-secret"
 
 
 def gate_socket(data_dir: Path) -> Path:
