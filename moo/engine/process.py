@@ -165,8 +165,9 @@ def _secret_path(config: Config) -> Path:
 
 
 async def _connect_tcp(link: FrontLink, config: Config) -> None:
-    """``_connect`` over TCP to ``link.front_address``: the handshake, then attach.
-    Raises MooError (no secret), LinkRefused, OSError, ProtocolError."""
+    """``_connect`` over TCP to ``link.front_address``: the handshake (tried again until
+    ``FRONT_WAIT``, unless refused), then attach. Raises MooError (no secret),
+    LinkRefused, OSError, ProtocolError."""
     secret = load_secret(_secret_path(config))
     host, _, port = config.link.front_address.rpartition(":")
     host = host.strip("[]")
@@ -175,8 +176,10 @@ async def _connect_tcp(link: FrontLink, config: Config) -> None:
         try:
             sock = await connect_front(host, int(port), secret)
             break
-        except ConnectionRefusedError:
+        except LinkRefused:
+            raise
+        except (OSError, ProtocolError):  # not up yet, or its handshakes full (a port scan)
             if asyncio.get_running_loop().time() >= deadline:
                 raise
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.2)
     await link.attach_on(sock)

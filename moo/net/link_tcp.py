@@ -12,8 +12,9 @@ The front (``EngineGate.accept``, the callback of its engine listener):
 The engine (``connect_front``): connect, run its side, return the socket for its link.
 
 Both ends set TCP_NODELAY (the link sends once per loop turn; Nagle would hold the
-answers) and keepalive probes, so a machine that vanishes without a FIN is noticed in
-about ``KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT`` seconds.
+answers), keepalive probes and TCP_USER_TIMEOUT, so a machine that vanishes without a
+FIN is noticed in about ``KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT``
+seconds (25), idle or not.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from moo.net.link_auth import (
 log = logging.getLogger(__name__)
 
 AUTH_TIMEOUT = 5.0
-MAX_PENDING = 8
+MAX_PENDING = 16
 KEEPALIVE_IDLE = 10
 KEEPALIVE_INTERVAL = 5
 KEEPALIVE_COUNT = 3
@@ -82,6 +83,8 @@ def tune(sock: socket.socket) -> None:
         ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
         ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
         ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+        # and unacknowledged data, which keepalive does not cover, no longer than that
+        ("TCP_USER_TIMEOUT", (KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT) * 1000),
     ):
         option = getattr(socket, name, None)
         if option is not None:

@@ -311,5 +311,5 @@ def test_the_tcp_engine_link_flags_set_the_link_keys() -> None:
 
 @pytest.mark.parametrize("address", ["10.0.0.1", "10.0.0.1:0", "off", "host:port"])
 def test_a_front_address_that_is_not_host_and_port_names_the_key(address: str) -> None:
-    with pytest.raises(ConfigError, match="link.front_address"):
+    with pytest.raises(ConfigError, match=r"link\.front_address"):
         from_dict({"link": {"front_address": address}})

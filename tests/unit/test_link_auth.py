@@ -70,11 +70,12 @@ def test_a_replayed_engine_transcript_fails_against_a_new_front_nonce() -> None:
 
 
 def test_a_front_that_does_not_know_the_secret_is_refused_by_the_engine() -> None:
-    engine, impostor = EngineAuth(SECRET), FrontAuth(OTHER)
+    ne, nf = b"e" * 32, b"f" * 32
+    engine, impostor = EngineAuth(SECRET, ne), FrontAuth(OTHER, nf)
     challenge = impostor.receive(payload(engine.start()))
-    proof = engine.receive(payload(challenge))
-    # The impostor cannot check the proof; say it welcomes the engine with what it has.
-    forged = frame(msg.AuthWelcome(mac(OTHER, "front", b"x" * 32, b"y" * 32)))
+    engine.receive(payload(challenge))
+    # It cannot check the proof; say it welcomes the engine anyway, as well as it can.
+    forged = frame(msg.AuthWelcome(mac(OTHER, "front", ne, nf)))
     with pytest.raises(LinkRefused, match="does not know this engine's link secret"):
         engine.receive(payload(forged))
     # Nor can it reflect the engine's own proof back as its welcome.
