@@ -119,6 +119,7 @@ class EngineLink:
 
     front_address: str = ""  # the engine's: HOST:PORT of the front's engine_listen; "": Unix
     secret_file: Path | None = None  # None: <data_dir>/link-secret (the front makes it)
+    tls: bool = True  # both sides alike: TLS 1.3 under the handshake
 
 
 @dataclass(frozen=True)

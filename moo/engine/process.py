@@ -33,7 +33,7 @@ from moo.config import Config
 from moo.engine.link import FrontLink
 from moo.errors import MooError, ProtocolError
 from moo.net.link_auth import LinkRefused
-from moo.net.link_tcp import connect_front, load_secret
+from moo.net.link_tcp import connect_front, engine_tls, load_secret
 from moo.net.listeners import Listener, bind_tcp
 from moo.ops.metrics import Metrics
 from moo.ops.metrics_http import MetricsEndpoint
@@ -169,12 +169,13 @@ async def _connect_tcp(link: FrontLink, config: Config) -> None:
     ``FRONT_WAIT``, unless refused), then attach. Raises MooError (no secret),
     LinkRefused, OSError, ProtocolError."""
     secret = load_secret(_secret_path(config))
+    tls = engine_tls() if config.link.tls else None
     host, _, port = config.link.front_address.rpartition(":")
     host = host.strip("[]")
     deadline = asyncio.get_running_loop().time() + FRONT_WAIT
     while True:
         try:
-            sock = await connect_front(host, int(port), secret)
+            sock = await connect_front(host, int(port), secret, tls)
             break
         except LinkRefused:
             raise

@@ -33,7 +33,7 @@ from moo.config import Config
 from moo.errors import MooError
 from moo.front.hub import Front
 from moo.net.gate_process import GateProcess, stop_pid
-from moo.net.link_tcp import EngineGate, ensure_secret
+from moo.net.link_tcp import EngineGate, ensure_secret, front_tls
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
 from moo.net.tls_keys import tls_context
 from moo.persist import lock
@@ -251,7 +251,11 @@ def engine_listener(config: Config, spawn: bool, front: Front) -> Listener:
             "--front) takes no engines over TCP; start the engines yourself (moo engine)"
         )
     secret = ensure_secret(paths.link_secret_file(config.data_dir, config.link.secret_file))
-    gate = EngineGate(secret, front.engine_connected)
+    tls = None
+    if config.link.tls:
+        cert, key = paths.link_cert_files(config.data_dir)
+        tls = front_tls(cert, key, config.engine_listen.host)
+    gate = EngineGate(secret, front.engine_connected, tls)
     sock = bind_tcp(config.engine_listen.host, config.engine_listen.port)
     return Listener(asyncio.get_running_loop(), sock, "engine link", gate.accept)
 

@@ -5,21 +5,23 @@ Both sides hold the same secret K (a file, DATA_DIR/link-secret by default). It 
 crosses the wire: each side proves it knows K with an HMAC-SHA256 over a fresh nonce of
 its own and one of the other side's, so a recorded handshake played again fails (the
 other side's nonce is new) and neither proof can stand in for the other (each names
-its role):
+its role). B binds the proofs to the TLS session under them (``link.tls``, the default):
+the SHA-256 of the front's certificate, its own for the front and the one it was shown
+for the engine (RFC 5929's tls-server-end-point). A man in the middle must show his own
+certificate, so the two sides' B differ and both proofs fail: no CA is needed, and the
+front makes a fresh certificate at each start. Without TLS, B is empty.
 
 1. engine: ``AuthHello(version, Ne)``
 2. front: ``AuthChallenge(version, Nf)``
-3. engine: ``AuthProof(HMAC(K, "moo-link engine" | version | Ne | Nf))``; the front
+3. engine: ``AuthProof(HMAC(K, "moo-link engine" | version | Ne | Nf | B))``; the front
    checks it with ``hmac.compare_digest``. Wrong: ``AuthRefused`` and the front closes.
-4. front: ``AuthWelcome(HMAC(K, "moo-link front" | version | Ne | Nf))``; the engine
+4. front: ``AuthWelcome(HMAC(K, "moo-link front" | version | Ne | Nf | B))``; the engine
    checks it the same way (a front that does not know K is refused too).
 
 The front proves last, so a peer that has proved nothing gets nothing computed with K
 from it. After step 4 the stream carries the usual ``EngineHello`` and the rest of
-moo/protocol/front.py unchanged: the link is authenticated, not encrypted (nor is each
-message signed), so it belongs on a private network. Why not TLS: both ends would need
-certificates or TLS-PSK (Python 3.13+), and the link's callbacks read raw sockets
-(moo/net/link.py); a network that needs secrecy can carry the link in WireGuard or SSH.
+moo/protocol/front.py unchanged, inside the TLS session (without TLS the link is
+authenticated at the start only, not encrypted: for a private network).
 """
 
 from __future__ import annotations
@@ -64,10 +66,18 @@ def parse_secret(text: bytes, source: str) -> bytes:
     return key
 
 
-def mac(secret: bytes, role: str, engine_nonce: bytes, front_nonce: bytes) -> bytes:
-    """``role``'s proof (``engine`` or ``front``) over both nonces."""
+def mac(
+    secret: bytes, role: str, engine_nonce: bytes, front_nonce: bytes, binding: bytes = b""
+) -> bytes:
+    """``role``'s proof (``engine`` or ``front``) over both nonces and the TLS binding."""
     message = b"moo-link %s %d|" % (role.encode("ascii"), msg.LINK_AUTH_VERSION)
-    return hmac.new(secret, message + engine_nonce + front_nonce, hashlib.sha256).digest()
+    data = message + engine_nonce + front_nonce + binding
+    return hmac.new(secret, data, hashlib.sha256).digest()
+
+
+def tls_binding(certificate_der: bytes) -> bytes:
+    """B for a TLS link: the SHA-256 of the front's certificate (DER)."""
+    return hashlib.sha256(certificate_der).digest()
 
 
 def frame(message: msg.AuthMessage) -> bytes:
@@ -95,10 +105,11 @@ def _check_version(version: int) -> None:
 
 class EngineAuth:
     """The engine's side: ``start()``, then ``receive`` each frame the front sends
-    until ``done``."""
+    until ``done``. ``binding``: ``tls_binding`` of the certificate the front showed."""
 
-    def __init__(self, secret: bytes, nonce: bytes | None = None) -> None:
+    def __init__(self, secret: bytes, nonce: bytes | None = None, binding: bytes = b"") -> None:
         self._secret = secret
+        self._binding = binding
         self._nonce = nonce if nonce is not None else secrets.token_bytes(msg.NONCE_BYTES)
         self._front_nonce: bytes | None = None
         self.done = False
@@ -115,10 +126,10 @@ class EngineAuth:
         if isinstance(message, msg.AuthChallenge) and self._front_nonce is None:
             _check_version(message.version)
             self._front_nonce = message.nonce
-            proof = mac(self._secret, "engine", self._nonce, message.nonce)
+            proof = mac(self._secret, "engine", self._nonce, message.nonce, self._binding)
             return frame(msg.AuthProof(proof))
         if isinstance(message, msg.AuthWelcome) and self._front_nonce is not None:
-            expected = mac(self._secret, "front", self._nonce, self._front_nonce)
+            expected = mac(self._secret, "front", self._nonce, self._front_nonce, self._binding)
             if not hmac.compare_digest(message.mac, expected):
                 raise LinkRefused("the front does not know this engine's link secret")
             self.done = True
@@ -127,10 +138,12 @@ class EngineAuth:
 
 
 class FrontAuth:
-    """The front's side: ``receive`` each frame the engine sends until ``done``."""
+    """The front's side: ``receive`` each frame the engine sends until ``done``.
+    ``binding``: ``tls_binding`` of the front's own certificate."""
 
-    def __init__(self, secret: bytes, nonce: bytes | None = None) -> None:
+    def __init__(self, secret: bytes, nonce: bytes | None = None, binding: bytes = b"") -> None:
         self._secret = secret
+        self._binding = binding
         self._nonce = nonce if nonce is not None else secrets.token_bytes(msg.NONCE_BYTES)
         self._engine_nonce: bytes | None = None
         self.done = False
@@ -147,10 +160,10 @@ class FrontAuth:
             self._engine_nonce = message.nonce
             return frame(msg.AuthChallenge(msg.LINK_AUTH_VERSION, self._nonce))
         if isinstance(message, msg.AuthProof) and self._engine_nonce is not None:
-            expected = mac(self._secret, "engine", self._engine_nonce, self._nonce)
+            expected = mac(self._secret, "engine", self._engine_nonce, self._nonce, self._binding)
             if not hmac.compare_digest(message.mac, expected):
                 raise LinkRefused(WRONG_SECRET, frame(msg.AuthRefused(WRONG_SECRET)))
             self.done = True
-            proof = mac(self._secret, "front", self._engine_nonce, self._nonce)
+            proof = mac(self._secret, "front", self._engine_nonce, self._nonce, self._binding)
             return frame(msg.AuthWelcome(proof))
         raise ProtocolError(f"unexpected {type(message).__name__} in the link handshake")

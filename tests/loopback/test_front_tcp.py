@@ -46,13 +46,14 @@ class Engines:
         secret: Path | None = None,
         prefix: tuple[str, ...] = (),
         data_dir: Path | None = None,
+        config: Path | None = None,
     ) -> int:
         """Start one (``data_dir``: another world); returns its index (``log(i)``,
         ``started[i]``)."""
         if not self.secret.exists():
             shutil.copy(self.front.data_dir / "link-secret", self.secret)
             self.secret.chmod(0o600)
-        config = self.front.data_dir.parent / f"{self.front.data_dir.name}-config.yaml"
+        config = config or self.front.data_dir.parent / f"{self.front.data_dir.name}-config.yaml"
         address = f"{self.host}:{self.front.ports['engine link']}"
         log = self.data_dir.parent / f"engine-{len(self.logs)}.log"
         command = [
@@ -88,9 +89,15 @@ class Engines:
                     process.wait(5)
 
 
-def start_front(data_dir: Path, host: str = "127.0.0.1") -> ServerProcess:
+def start_front(
+    data_dir: Path, host: str = "127.0.0.1", extra: dict[str, object] | None = None
+) -> ServerProcess:
     front = ServerProcess(
-        data_dir, ssh=False, command="front", flags=("--engine-listen", f"{host}:0")
+        data_dir,
+        extra or {},
+        ssh=False,
+        command="front",
+        flags=("--engine-listen", f"{host}:0"),
     )
     return front.start(wait={"engine link"})
 
@@ -109,15 +116,28 @@ def pair(tmp_path: Path) -> Iterator[tuple[ServerProcess, Engines]]:
         front.stop()
 
 
-def front_log(front: ServerProcess) -> str:
-    return "".join(front.stderr_lines)
+def front_log(front: ServerProcess, *waited: str, timeout: float = 5.0) -> str:
+    """The front's log so far, once it holds each of ``waited`` (its lines reach us
+    through a reader thread, a moment after the front acts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = "".join(front.stderr_lines)
+        if all(text in log for text in waited) or time.monotonic() > deadline:
+            return log
+        time.sleep(0.02)
 
 
 def closed_by_front(sock: socket.socket, timeout: float) -> bool:
-    """Whether the front closes ``sock`` within ``timeout`` (a reset: it left bytes unread)."""
-    sock.settimeout(timeout)
+    """Whether the front closes ``sock`` within ``timeout``, maybe after a refusal (a
+    reset: it left bytes unread)."""
+    deadline = time.monotonic() + timeout
     try:
-        return sock.recv(100) == b""
+        while True:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            data = sock.recv(1000)
+            if not data:
+                return True
+            assert b"auth-refused" in data, data  # nothing but a refusal is said
     except ConnectionResetError:
         return True
     except TimeoutError:
@@ -128,7 +148,7 @@ async def test_a_line_typed_while_the_tcp_engine_is_down_is_answered_by_the_next
     pair: tuple[ServerProcess, Engines],
 ) -> None:
     front, engines = pair
-    assert "proved it knows the link secret" in front_log(front)
+    assert "proved it knows the link secret" in front_log(front, "proved")
     alice = await wizard(front)
     relic = unique_name("relic")
     made = await alice.command(f"@create $thing named {relic}", MARK, begin=BEGIN)
@@ -156,6 +176,7 @@ async def test_a_wrong_secret_is_refused_with_one_line_and_the_front_serves_on(
     index = engines.start(secret=wrong, data_dir=tmp_path / "stranger")
     assert engines.started[index].wait(60) != 0
     assert "the front refused this engine: wrong link secret" in engines.log(index)
+    front_log(front, "refused: wrong link secret")
     refusals = [line for line in front.stderr_lines if "refused: wrong link secret" in line]
     assert len(refusals) == 1, refusals
     assert "engine from 127.0.0.1:" in refusals[0]
@@ -184,8 +205,9 @@ async def test_garbage_and_silent_peers_on_the_engine_port_do_not_disturb_the_fr
         assert closed_by_front(sock, AUTH_TIMEOUT + 5)  # the deadline closed it
         sock.close()
     assert time.monotonic() - started < AUTH_TIMEOUT + 5
-    log = front_log(front)
-    assert "not a link handshake" in log
+    timed_out = f"no link handshake in {AUTH_TIMEOUT:g} s"
+    log = front_log(front, "refused: not TLS", "handshakes under way", timed_out)
+    assert "refused: not TLS" in log  # the garbage
     assert "handshakes under way" in log  # the one past MAX_PENDING was closed at once
     assert f"no link handshake in {AUTH_TIMEOUT:g} s" in log
     said = await alice.command("say still here", MARK, begin=BEGIN, timeout=5)
@@ -204,11 +226,54 @@ async def test_a_hot_upgrade_replaces_a_tcp_engine_over_tcp(
     alice.send_line("@hot-upgrade")
     await alice.expect(re.compile(r"^\*\*\* Upgrade done"), timeout=90)
     assert engines.started[0].wait(20) == 0  # handed over, then left
-    assert front_log(front).count("proved it knows the link secret") == 2
+    log = front_log(front, "proved it knows the link secret", timeout=0)
+    deadline = time.monotonic() + 5
+    while log.count("proved it knows") < 2 and time.monotonic() < deadline:
+        log = front_log(front, timeout=0)
+        time.sleep(0.02)
+    assert log.count("proved it knows the link secret") == 2
     assert front.wait_pid_change(old, timeout=10) != old  # run/engine.pid names the new one
     said = await alice.command("say upgraded", MARK, begin=BEGIN, timeout=10)
     assert said == ['You say, "upgraded"']
     await alice.close()
+
+
+async def test_without_tls_the_link_is_plain_and_still_authenticated(tmp_path: Path) -> None:
+    front = start_front(tmp_path / "front", extra={"link": {"tls": False}})
+    engines = Engines(front, tmp_path / "engine")  # reads the front's config: tls off too
+    try:
+        engines.start()
+        front.wait_listening({"telnet"}, timeout=60)
+        alice = await wizard(front)
+        said = await alice.command("say in the clear", MARK, begin=BEGIN)
+        assert said == ['You say, "in the clear"']
+        port = front.ports["engine link"]
+        for probe in (b"GET / HTTP/1.0\r\n\r\n", b"\x16\x03\x01\x02\x00\x01"):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(probe)
+            assert closed_by_front(sock, 3)
+            sock.close()
+        log = front_log(front, "not a link handshake", "a TLS hello")
+        assert "not a link handshake" in log
+        assert "a TLS hello: link.tls must be the same on both sides" in log
+        assert await alice.command("say on", MARK, begin=BEGIN) == ['You say, "on"']
+        await alice.close()
+    finally:
+        engines.stop_all()
+        front.stop()
+
+
+async def test_an_engine_without_tls_is_told_the_front_wants_it(
+    pair: tuple[ServerProcess, Engines], tmp_path: Path
+) -> None:
+    front, engines = pair
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("link: {tls: false}\nlog_level: INFO\n")
+    index = engines.start(config=plain, data_dir=tmp_path / "plain-engine")
+    assert engines.started[index].wait(60) != 0
+    assert "link.tls is true (set it alike on both sides)" in engines.log(index)
+    refusal = "refused: not TLS, and this front's link.tls is true"
+    assert refusal in front_log(front, refusal)
 
 
 def test_an_engine_without_the_secret_file_says_so_before_loading_the_world(
@@ -320,7 +385,7 @@ async def test_an_engine_in_another_network_namespace_serves_and_is_replaced(
     try:
         engines.start(prefix=inside)
         front.wait_listening({"telnet"}, timeout=60)
-        assert f"engine from {engine_ip}:" in front_log(front)
+        assert f"engine from {engine_ip}:" in front_log(front, f"engine from {engine_ip}:")
         alice = await wizard(front)
         said = await alice.command("say across the veth", MARK, begin=BEGIN)
         assert said == ['You say, "across the veth"']

@@ -16,6 +16,7 @@ from moo.net.link_auth import (
     mac,
     new_secret,
     parse_secret,
+    tls_binding,
 )
 from moo.protocol import link_auth as msg
 
@@ -160,3 +161,26 @@ def test_a_new_secret_is_64_hex_digits_and_short_secrets_are_refused() -> None:
         parse_secret(b"short\n", "/x/link-secret")
     with pytest.raises(ProtocolError, match="/x/link-secret"):
         parse_secret(b"", "/x/link-secret")
+
+
+def test_proofs_bound_to_different_tls_certificates_fail_both_ways() -> None:
+    """A man in the middle shows the engine his own certificate: the engine's proof covers
+    it, so the real front (binding its own) refuses it, and his welcome fails too."""
+    front_cert, his_cert = tls_binding(b"front's certificate"), tls_binding(b"his certificate")
+    engine, front = EngineAuth(SECRET, binding=his_cert), FrontAuth(SECRET, binding=front_cert)
+    challenge = front.receive(payload(engine.start()))
+    with pytest.raises(LinkRefused, match="wrong link secret"):
+        front.receive(payload(engine.receive(payload(challenge))))
+    # The front's welcome over the same nonces, bound to its own certificate, is refused
+    # by an engine that was shown another.
+    ne, nf = b"e" * 32, b"f" * 32
+    front = FrontAuth(SECRET, nf, binding=front_cert)
+    honest = EngineAuth(SECRET, ne, binding=front_cert)
+    challenge = front.receive(payload(honest.start()))
+    welcome = front.receive(payload(honest.receive(payload(challenge))))
+    fooled = EngineAuth(SECRET, ne, binding=his_cert)
+    fooled.start()
+    fooled.receive(payload(challenge))
+    with pytest.raises(LinkRefused, match="does not know"):
+        fooled.receive(payload(welcome))
+    assert honest.receive(payload(welcome)) == b""
