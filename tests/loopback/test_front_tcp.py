@@ -166,6 +166,26 @@ async def test_a_line_typed_while_the_tcp_engine_is_down_is_answered_by_the_next
     await alice.close()
 
 
+async def test_a_burst_of_long_lines_crosses_the_tls_link_once_each_in_order(
+    pair: tuple[ServerProcess, Engines],
+) -> None:
+    """Many TLS records each way in one go (frames larger than one record): every
+    answer comes, once, in order."""
+    front, _ = pair
+    alice = await wizard(front)
+    pad = "x" * 1500
+    count = 150
+    alice.send_raw("".join(f"say {i} {pad}\r\n" for i in range(count)).encode())
+    answered = 0
+    while answered < count:
+        line = await alice.read_line(60)
+        assert line is not None, f"{answered} of {count} answered"
+        if line.startswith('You say, "'):
+            assert line == f'You say, "{answered} {pad}"', (answered, line[:40])
+            answered += 1
+    await alice.close()
+
+
 async def test_a_wrong_secret_is_refused_with_one_line_and_the_front_serves_on(
     pair: tuple[ServerProcess, Engines], tmp_path: Path
 ) -> None:
