@@ -114,6 +114,15 @@ class Lang:
 
 
 @dataclass(frozen=True)
+class EngineLink:
+    """The front <-> engine link over TCP (``engine_listen`` is the front's side)."""
+
+    front_address: str = ""  # the engine's: HOST:PORT of the front's engine_listen; "": Unix
+    secret_file: Path | None = None  # None: <data_dir>/link-secret (the front makes it)
+    tls: bool = True  # both sides alike: TLS 1.3 under the handshake
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("data")
     telnet: Listen = field(default_factory=lambda: Listen(port=7777))
@@ -122,6 +131,8 @@ class Config:
     metrics: Listen = field(default_factory=lambda: Listen(port=9777, enabled=False))
     tls: Tls = field(default_factory=Tls)
     web: Listen = field(default_factory=lambda: Listen(port=7780, enabled=False))
+    engine_listen: Listen = field(default_factory=lambda: Listen(port=7701, enabled=False))
+    link: EngineLink = field(default_factory=EngineLink)
     wizard_password: str | None = None
     event_loop: str = "uvloop"
     spare_engine: bool = True  # behind a front that starts its engines: keep one ready
@@ -136,7 +147,7 @@ class Config:
     lang: Lang = field(default_factory=Lang)
 
 
-LISTENERS = ("telnet", "ssh", "telnet_tls", "metrics", "web")
+LISTENERS = ("telnet", "ssh", "telnet_tls", "metrics", "web", "engine_listen")
 """The top-level sections that are listening addresses (``Listen``)."""
 
 
@@ -214,6 +225,13 @@ def _validate(config: Config) -> Config:
         raise ConfigError(
             f"persist.fsync: expected always, everysec or no, got {config.persist.fsync!r}"
         )
+    if config.link.front_address:
+        address = parse_listen("link.front_address", config.link.front_address, Listen())
+        if address.port == 0 or not address.enabled:
+            raise ConfigError(
+                f"link.front_address: expected the front's HOST:PORT, got "
+                f"{config.link.front_address!r}"
+            )
     if config.limits.max_line_bytes < 80:
         raise ConfigError(f"limits.max_line_bytes: {config.limits.max_line_bytes} is too small")
     return config

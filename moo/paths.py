@@ -2,10 +2,12 @@
 
 DATA_DIR/                     0700
   checkpoints/ journal/ moo.sqlite wizard-password.txt ssh_host_ed25519_key
+  link-secret                 the front <-> engine link's shared secret over TCP (0600)
   run/                        sockets, pid files and locks of the running processes
     server.lock               held by the process that owns the world (server or engine)
     front.lock                held by the front
     front.sock                the front's socket; its engine connects here
+    link-cert.pem link-key.pem  the TCP engine link's TLS pair, made at each front start
     gate.sock                 the SSH gate's socket (to the server, or to the front)
     admin.sock                hot-upgrade requests (moo upgrade)
     server.pid front.pid engine.pid
@@ -25,6 +27,16 @@ def run_dir(data_dir: Path) -> Path:
 
 def front_socket(data_dir: Path) -> Path:
     return run_dir(data_dir) / "front.sock"
+
+
+def link_secret_file(data_dir: Path, configured: Path | None = None) -> Path:
+    """The TCP engine link's shared secret: ``link.secret_file``, or DATA_DIR/link-secret."""
+    return configured if configured is not None else data_dir / "link-secret"
+
+
+def link_cert_files(data_dir: Path) -> tuple[Path, Path]:
+    """The TLS certificate and key the front makes for its engine link at each start."""
+    return run_dir(data_dir) / "link-cert.pem", run_dir(data_dir) / "link-key.pem"
 
 
 def gate_socket(data_dir: Path) -> Path:

@@ -75,6 +75,9 @@ class ServerProcess:
     # with resource.prlimit(pid, RLIMIT_FSIZE, ...).
     file_size_hard_limit: int | None = None
     listen: dict[str, str] = field(default_factory=dict)  # more listeners: name -> address
+    # ``front``: ``moo front`` without an engine (the test starts engines; the wizard's
+    # password is theirs to set); it prints its player listeners once one attaches.
+    command: str = "serve"
     ports: dict[str, int] = field(default_factory=dict)  # every listener's bound port
     process: subprocess.Popen[str] | None = None
     telnet_port: int = 0
@@ -85,7 +88,8 @@ class ServerProcess:
     _threads: list[threading.Thread] = field(default_factory=list)
     _lines: queue.Queue[str | None] = field(default_factory=queue.Queue)  # stdout, for start
 
-    def start(self, timeout: float = 20.0) -> ServerProcess:
+    def start(self, timeout: float = 20.0, *, wait: set[str] | None = None) -> ServerProcess:
+        """Start and wait for the listeners' lines (``wait``: only these names' lines)."""
         STARTED.append(self)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.data_dir.parent / f"{self.data_dir.name}-config.yaml"
@@ -95,7 +99,7 @@ class ServerProcess:
             sys.executable,
             "-m",
             "moo",
-            "serve",
+            self.command,
             "--config",
             str(config_path),
             "--data-dir",
@@ -105,8 +109,7 @@ class ServerProcess:
             "--ssh",
             "127.0.0.1:0" if self.ssh else "off",
             *(("--web", "127.0.0.1:0") if self.web else ()),
-            "--wizard-password",
-            self.wizard_password,
+            *(("--wizard-password", self.wizard_password) if self.command == "serve" else ()),
             *(word for name, address in self.listen.items() for word in (f"--{name}", address)),
             *self.flags,
         ]
@@ -123,9 +126,16 @@ class ServerProcess:
         self._lines = queue.Queue()  # this process's (a restart must not read the last EOF)
         lines = self._lines
         self._spawn_reader(lambda: self._drain_stdout(lines))
-        deadline = time.monotonic() + timeout
         wanted = {"telnet", *self.listen} | ({"ssh"} if self.ssh else set())
         wanted |= {"web"} if self.web else set()
+        self.wait_listening(wanted if wait is None else wait, timeout)
+        return self
+
+    def wait_listening(self, names: set[str], timeout: float = 20.0) -> None:
+        """Wait for a ``NAME listening on HOST:PORT`` line for each name; keep the ports."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        wanted = set(names)
         while wanted:
             try:  # a reader thread, so a line that never comes ends in the deadline
                 line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -147,7 +157,6 @@ class ServerProcess:
                     if name in ("telnet", "ssh", "web"):
                         setattr(self, f"{name}_port", port)
                     wanted.discard(name)
-        return self
 
     def _limit_file_size(self) -> None:
         """In the child before exec: writes past the limit fail with EFBIG (no SIGXFSZ)."""
@@ -178,7 +187,8 @@ class ServerProcess:
     def pid(self) -> int | None:
         """The serving process: after a hot upgrade, the replacement (run/server.pid; behind
         a front, the engine: run/engine.pid)."""
-        name = "engine.pid" if "--front" in self.flags else "server.pid"
+        front = "--front" in self.flags or self.command == "front"
+        name = "engine.pid" if front else "server.pid"
         try:
             return int((self.data_dir / "run" / name).read_text())
         except (OSError, ValueError):

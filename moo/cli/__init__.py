@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ from moo.errors import MooError
 
 def _print(line: str) -> None:
     print(line, flush=True)
+
+
+LINK_SECRET_HELP = "the TCP engine link's shared secret (default: DATA_DIR/link-secret)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,12 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the engine itself, and another whenever it dies (moo serve --front does)",
     )
+    front.add_argument(
+        "--engine-listen",
+        metavar="HOST:PORT",
+        help="also take engines over TCP here (authenticated with the link secret; port 0: any)",
+    )
+    front.add_argument("--link-secret-file", type=Path, help=LINK_SECRET_HELP)
     engine = sub.add_parser(
         "engine", parents=[where, metrics, world], help="run the world behind a front"
     )
     engine.add_argument(
         "--front-socket", type=Path, help="the front's socket (default: DATA_DIR/run/front.sock)"
     )
+    engine.add_argument(
+        "--front-address", metavar="HOST:PORT", help="attach to the front over TCP instead"
+    )
+    engine.add_argument("--link-secret-file", type=Path, help=LINK_SECRET_HELP)
     engine.add_argument("--upgrade-fd", type=int, help=argparse.SUPPRESS)
     # A front's spare engine: imports, then waits for "go" on stdin (moo/engine/spare.py).
     engine.add_argument("--spare", action="store_true", help=argparse.SUPPRESS)
@@ -151,6 +165,7 @@ LISTEN_FLAGS = {
     "telnet_tls": "--telnet-tls",
     "metrics": "--metrics",
     "web": "--web",
+    "engine_listen": "--engine-listen",
 }
 
 
@@ -163,10 +178,16 @@ def serve_config(args: argparse.Namespace) -> Config:
         for key, flag in LISTEN_FLAGS.items()
         if (value := getattr(args, key, None))
     }
+    link = replace(
+        config.link,
+        front_address=getattr(args, "front_address", None) or config.link.front_address,
+        secret_file=getattr(args, "link_secret_file", None) or config.link.secret_file,
+    )
     return with_overrides(
         config,
         data_dir=args.data_dir,
         wizard_password=getattr(args, "wizard_password", None) or env_wizard_password(),
+        link=link,
         **listens,
     )
 

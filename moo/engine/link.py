@@ -153,6 +153,11 @@ class FrontLink:
         except OSError:
             sock.close()
             raise
+        await self.attach_on(sock)
+
+    async def attach_on(self, sock: socket.socket) -> None:
+        """Attach over ``sock``, connected to the front (over TCP: authenticated by
+        moo/net/link_tcp.py). Raises ProtocolError."""
         self.link = Link(
             self.loop, sock, msg.decode_to_engine, self._from_front, self._closed,
             max_frame=msg.MAX_FRAME,

@@ -2,8 +2,9 @@
 
 1. Take the data directory's lock, recover the world (checkpoint + journal) or build it,
    set the wizard's password, start the $checkpointer: as ``moo serve`` does (app.py).
-2. Connect to the front's socket (``run/front.sock``, waiting for it up to
-   ``FRONT_WAIT`` seconds) and attach: the front hands over every connection with its
+2. Connect to the front's socket (``run/front.sock``; with ``link.front_address`` its
+   TCP port, proving we know the link secret: moo/net/link_tcp.py), waiting for it up to
+   ``FRONT_WAIT`` seconds, and attach: the front hands over every connection with its
    session record and the lines not yet done (moo/engine/link.py), which now run.
 3. Serve as ``moo serve`` does (moo/runtime.py: the admin socket, SIGUSR2, ``@hot-upgrade``;
    the pid in ``run/engine.pid``) until one of:
@@ -31,6 +32,8 @@ from moo.app import default_program, open_world
 from moo.config import Config
 from moo.engine.link import FrontLink
 from moo.errors import MooError, ProtocolError
+from moo.net.link_auth import LinkRefused
+from moo.net.link_tcp import connect_front, engine_tls, load_secret
 from moo.net.listeners import Listener, bind_tcp
 from moo.ops.metrics import Metrics
 from moo.ops.metrics_http import MetricsEndpoint
@@ -60,6 +63,8 @@ async def serve_engine(
         return await serve_replacement(
             config, out, upgrade_fd, engine_args or [], front_socket=front_socket, engine=True
         )
+    if config.link.front_address:  # a missing secret is said before the world loads
+        load_secret(paths.link_secret_file(config.data_dir, config.link.secret_file))
     data_lock, store, server, checkpointer = await open_world(config, out, force_recover)
     handle_engine_signals(server)
     try:
@@ -102,7 +107,12 @@ async def attach(
     replacement, or stopping). Raises MooError."""
     link = FrontLink(server, lambda: store.journal.position)
     try:
-        await _connect(link, front_socket or paths.front_socket(config.data_dir))
+        if config.link.front_address:
+            await _connect_tcp(link, config)
+        else:
+            await _connect(link, front_socket or paths.front_socket(config.data_dir))
+    except LinkRefused as error:
+        raise MooError(f"{error} (link secret: {_secret_path(config)})") from None
     except (OSError, ProtocolError) as error:
         raise MooError(f"cannot attach to the front: {error}") from None
     store.journal.before_write = link.before_journal_write
@@ -148,3 +158,29 @@ async def _connect(link: FrontLink, path: Path) -> None:
             if asyncio.get_running_loop().time() >= deadline:
                 raise
             await asyncio.sleep(0.1)
+
+
+def _secret_path(config: Config) -> Path:
+    return paths.link_secret_file(config.data_dir, config.link.secret_file)
+
+
+async def _connect_tcp(link: FrontLink, config: Config) -> None:
+    """``_connect`` over TCP to ``link.front_address``: the handshake (tried again until
+    ``FRONT_WAIT``, unless refused), then attach. Raises MooError (no secret),
+    LinkRefused, OSError, ProtocolError."""
+    secret = load_secret(_secret_path(config))
+    tls = engine_tls() if config.link.tls else None
+    host, _, port = config.link.front_address.rpartition(":")
+    host = host.strip("[]")
+    deadline = asyncio.get_running_loop().time() + FRONT_WAIT
+    while True:
+        try:
+            sock = await connect_front(host, int(port), secret, tls)
+            break
+        except LinkRefused:
+            raise
+        except (OSError, ProtocolError):  # not up yet, or its handshakes full (a port scan)
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+            await asyncio.sleep(0.2)
+    await link.attach_on(sock)

@@ -1,8 +1,10 @@
 """``moo front`` (and ``moo serve --front``): the process that holds every connection.
 
 1. Take ``run/front.lock`` (one front per data directory) and bind: the engine's socket
-   (``run/front.sock``, 0600), telnet, and for SSH the gate's socket and port (the SSH
-   gate process is the front's child, as it is the server's without a front).
+   (``run/front.sock``, 0600), with ``engine_listen`` a TCP port for engines on other
+   machines (each proves it knows the link secret first: moo/net/link_tcp.py), telnet,
+   and for SSH the gate's socket and port (the SSH gate process is the front's child, as
+   it is the server's without a front).
 2. Print one ``<name> listening on HOST:PORT`` line per player listener; write
    ``run/front.pid``.
 3. With ``spawn``, start the engine (``moo engine``) and start another whenever it exits
@@ -31,6 +33,7 @@ from moo.config import Config
 from moo.errors import MooError
 from moo.front.hub import Front
 from moo.net.gate_process import GateProcess, stop_pid
+from moo.net.link_tcp import EngineGate, ensure_secret, front_tls
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
 from moo.net.tls_keys import tls_context
 from moo.persist import lock
@@ -210,6 +213,8 @@ async def serve_front(
     try:
         sock = bind_unix(paths.front_socket(config.data_dir))
         listeners.append(Listener(loop, sock, "engine", front.engine_connected))
+        if config.engine_listen.enabled:
+            listeners.append(engine_listener(config, command is not None, front))
         if config.telnet.enabled:
             sock = bind_tcp(config.telnet.host, config.telnet.port)
             accept = functools.partial(front.accept, kind="telnet")
@@ -242,7 +247,11 @@ async def serve_front(
         if isinstance(error, MooError):
             raise
         raise MooError(f"cannot listen: {error.strerror or error}") from None
-    listeners[0].start()  # the engine's socket
+    engines = [listener for listener in listeners if listener.name.startswith("engine")]
+    for listener in engines:  # the engine's socket (and TCP port)
+        listener.start()
+        if listener.name != "engine":
+            out(f"{listener.name} listening on {listener.address}")
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, _stop_on_signal, front)
     spawner = None
@@ -260,7 +269,7 @@ async def serve_front(
         return front.exit_code
     if front.engine_pid is not None:  # named before anyone is let in (moo status, scripts)
         paths.write_pid(paths.engine_pid_file(config.data_dir), front.engine_pid)
-    for listener in listeners[1:]:
+    for listener in listeners[len(engines) :]:
         listener.start()
         if listener.name != "ssh-gate":
             out(f"{listener.name} listening on {listener.address}")
@@ -284,6 +293,24 @@ async def serve_front(
         paths.front_state_file(config.data_dir).unlink(missing_ok=True)
         os.close(front_lock)
     return 0
+
+
+def engine_listener(config: Config, spawn: bool, front: Front) -> Listener:
+    """Step 1's TCP port for engines (the link secret made on the first start). Raises
+    MooError, OSError."""
+    if spawn:  # its pid would be taken for the spawned engine's (a wrong process stopped)
+        raise MooError(
+            "engine_listen: a front that starts its own engine (--spawn-engine, moo serve "
+            "--front) takes no engines over TCP; start the engines yourself (moo engine)"
+        )
+    secret = ensure_secret(paths.link_secret_file(config.data_dir, config.link.secret_file))
+    tls = None
+    if config.link.tls:
+        cert, key = paths.link_cert_files(config.data_dir)
+        tls = front_tls(cert, key, config.engine_listen.host)
+    gate = EngineGate(secret, front.engine_connected, tls)
+    sock = bind_tcp(config.engine_listen.host, config.engine_listen.port)
+    return Listener(asyncio.get_running_loop(), sock, "engine link", gate.accept)
 
 
 async def _first_engine(front: Front) -> bool:

@@ -9,6 +9,10 @@
    ``SEND_TIMEOUT`` seconds, the link is closed.
 4. EOF, an error or a frame that does not decode closes the link; ``on_closed`` is told.
 
+The socket may be an ``ssl.SSLSocket`` (an engine over TCP, moo/net/link_tcp.py): its
+"would block" is ``SSLWantReadError``/``SSLWantWriteError``, and bytes it has already
+decrypted (``pending()``) are read in the same turn, since the kernel will not say so.
+
 Callbacks, not asyncio streams, for the reason ``connection.py`` gives: nothing may be
 lost inside a cancelled coroutine, and ``send_now`` must run inside a synchronous commit.
 """
@@ -20,6 +24,7 @@ import contextlib
 import logging
 import select
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -34,6 +39,8 @@ SOCKET_BUFFER = 4 << 20
 SEND_TIMEOUT = 10.0
 
 M = TypeVar("M")
+
+_WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
 def frame(payload: bytes) -> bytes:
@@ -68,13 +75,18 @@ class Link(Generic[M]):
         self._flush_scheduled = False
         self.closed = False
         loop.add_reader(self.fd, self._on_readable)
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            loop.call_soon(self._on_readable)
 
     # -------------------------------------------------------------- reading
 
     def _on_readable(self) -> None:
         try:
             data = self.sock.recv(READ_SIZE)
-        except (BlockingIOError, InterruptedError):
+            if isinstance(self.sock, ssl.SSLSocket):
+                while data and (more := self.sock.pending()):
+                    data += self.sock.recv(more)
+        except _WOULD_BLOCK:
             return
         except OSError as error:
             self.close(f"read error: {error.strerror or error}")
@@ -126,7 +138,7 @@ class Link(Generic[M]):
     def _send_some(self) -> bool:
         try:
             sent = self.sock.send(self._out)
-        except (BlockingIOError, InterruptedError):
+        except _WOULD_BLOCK:
             return True
         except OSError as error:
             self.close(f"write error: {error.strerror or error}")

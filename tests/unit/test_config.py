@@ -293,3 +293,23 @@ def test_the_tls_and_metrics_listeners_are_off_until_asked_for(tmp_path: Path) -
         serve_config(build_parser().parse_args(["serve", "--metrics", "9100"]))
     mine = from_dict({"tls": {"cert": "/etc/moo/cert.pem", "key": "/etc/moo/key.pem"}})
     assert mine.tls.paths(tmp_path) == (Path("/etc/moo/cert.pem"), Path("/etc/moo/key.pem"))
+
+
+def test_the_tcp_engine_link_flags_set_the_link_keys() -> None:
+    front = serve_config(
+        build_parser().parse_args(
+            ["front", "--engine-listen", "10.0.0.1:0", "--link-secret-file", "/s/secret"]
+        )
+    )
+    assert front.engine_listen == Listen("10.0.0.1", 0, True)
+    assert front.link.secret_file == Path("/s/secret")
+    engine = serve_config(build_parser().parse_args(["engine", "--front-address", "10.0.0.1:7701"]))
+    assert engine.link.front_address == "10.0.0.1:7701"
+    assert engine.link.secret_file is None
+    assert Config().engine_listen.enabled is False
+
+
+@pytest.mark.parametrize("address", ["10.0.0.1", "10.0.0.1:0", "off", "host:port"])
+def test_a_front_address_that_is_not_host_and_port_names_the_key(address: str) -> None:
+    with pytest.raises(ConfigError, match=r"link\.front_address"):
+        from_dict({"link": {"front_address": address}})
