@@ -136,6 +136,7 @@ class Config:
     wizard_password: str | None = None
     event_loop: str = "uvloop"
     spare_engine: bool = True  # behind a front that starts its engines: keep one ready
+    full_gc_interval_seconds: float = 600.0  # 0: CPython schedules full collections
     timezone: str = "UTC"
     log_level: str = "INFO"
     core_db: Path | None = None

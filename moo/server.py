@@ -38,6 +38,7 @@ from moo.commands.context import ConnectedPlayer, LineReader
 from moo.commands.dispatch import Dispatcher
 from moo.commands.reading import LineReaders
 from moo.config import Config
+from moo.gc_control import FullCollections
 from moo.lang.options import limits_from_config
 from moo.lang.scheduler import Scheduler
 from moo.login import LoginScreen
@@ -115,6 +116,7 @@ class Server:
         self.stop_message = ""
         self._loop = asyncio.get_running_loop()
         self._sweeper: asyncio.TimerHandle | None = None
+        self.full_collections = FullCollections(self._loop, config.full_gc_interval_seconds)
         self.frozen = False
         self.upgrader: Upgrader | None = None
         self.started_at = time.time()  # MSSP's UPTIME
@@ -131,6 +133,7 @@ class Server:
 
     def start_housekeeping(self) -> None:
         self._sweeper = self._loop.call_later(5.0, self._sweep_idle)
+        self.full_collections.start()
 
     @property
     def stopping(self) -> bool:
@@ -162,6 +165,7 @@ class Server:
         """Stop listening, flush and close every connection (waits at most ``timeout``)."""
         if self._sweeper is not None:
             self._sweeper.cancel()
+        self.full_collections.stop()
         for listener in self.listeners.values():
             listener.pause()
         webs = self.web_transports()
@@ -468,6 +472,7 @@ class Server:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
+        self.full_collections.pause()
         for listener in self.listeners.values():
             listener.pause()
         for web in self.web_transports():
