@@ -123,6 +123,7 @@ class Config:
     tls: Tls = field(default_factory=Tls)
     web: Listen = field(default_factory=lambda: Listen(port=7780, enabled=False))
     wizard_password: str | None = None
+    single_process: bool = False  # True: one process, no front (moo serve --single-process)
     event_loop: str = "uvloop"
     timezone: str = "UTC"
     log_level: str = "INFO"

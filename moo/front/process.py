@@ -1,8 +1,9 @@
-"""``moo front`` (and ``moo serve --front``): the process that holds every connection.
+"""``moo front`` (and ``moo serve``): the process that holds every connection.
 
 1. Take ``run/front.lock`` (one front per data directory) and bind: the engine's socket
-   (``run/front.sock``, 0600), telnet, and for SSH the gate's socket and port (the SSH
-   gate process is the front's child, as it is the server's without a front).
+   (``run/front.sock``, 0600), telnet, telnet over TLS, the web client's port (its page
+   and WebSocket, moo/net/web.py), and for SSH the gate's socket and port (the SSH gate
+   process is the front's child, as it is the single-process server's).
 2. Print one ``<name> listening on HOST:PORT`` line per player listener; write
    ``run/front.pid``.
 3. With ``spawn``, start the engine (``moo engine``) and start another whenever it exits
@@ -33,6 +34,7 @@ from moo.front.hub import Front
 from moo.net.gate_process import GateProcess, stop_pid
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
 from moo.net.tls_keys import tls_context
+from moo.net.web import WebListener
 from moo.persist import lock
 
 log = logging.getLogger(__name__)
@@ -146,13 +148,11 @@ async def serve_front(
     command: list[str] | None = None,
 ) -> int:
     """Steps 1 to 4; ``command`` starts the engine (None: the operator starts it)."""
-    if config.web.enabled:
-        raise MooError("web: the web client is not served behind a front yet; use moo serve")
     paths.prepare(config.data_dir)
     front_lock = lock.acquire(config.data_dir, "front.lock", "front")
     front = Front(config)
     loop = asyncio.get_running_loop()
-    listeners: list[Listener] = []
+    listeners: list[Listener | WebListener] = []
     gate: GateProcess | None = None
     try:
         sock = bind_unix(paths.front_socket(config.data_dir))
@@ -168,6 +168,10 @@ async def serve_front(
             accept = functools.partial(front.accept, kind="telnet-tls")
             listeners.append(Listener(loop, sock, "telnet-tls", accept))
             front.addresses["telnet-tls"] = listeners[-1].address
+        if config.web.enabled:
+            sock = bind_tcp(config.web.host, config.web.port)
+            listeners.append(WebListener(sock, "web", front, config.limits))
+            front.addresses["web"] = listeners[-1].address
         if config.ssh.enabled:
             gate_path = paths.gate_socket(config.data_dir)
             accept = functools.partial(front.accept, kind="ssh")
