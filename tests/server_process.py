@@ -199,6 +199,11 @@ class ServerProcess:
         return None if self.single_process or self.process is None else self.process.pid
 
     @property
+    def pids(self) -> list[int]:
+        """Every process of the server (the front and its engine), for CPU figures."""
+        return [pid for pid in (self.front_pid, self.pid) if pid is not None]
+
+    @property
     def running(self) -> bool:
         if self.process is None:
             return False
