@@ -13,6 +13,7 @@ it passes ``--NAME ADDRESS`` and waits for their lines too (``ports[NAME]``); wi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import resource
@@ -223,6 +224,25 @@ class ServerProcess:
                 self.process.poll()
             time.sleep(0.02)
         raise TimeoutError(f"no replacement took over from pid {old}")
+
+    def kill(self) -> None:
+        """SIGKILL every process of the server at once, as a machine crash would: no final
+        checkpoint, no journal close, no run record update. The front is stopped first
+        (SIGSTOP), so it neither starts another engine nor sees this one go (an engine
+        whose front goes away stops cleanly)."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            return
+        engine = None if self.single_process else self.pid
+        if engine is not None and engine != self.process.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGSTOP)
+                os.kill(engine, signal.SIGKILL)
+        self.process.kill()
+        self.process.wait(10)
+        deadline = time.monotonic() + 10
+        while engine is not None and process_alive(engine) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM and wait for a clean exit (killed if it takes longer than ``timeout``)."""

@@ -207,6 +207,7 @@ async def serve_front(
             listener.close()
         if gate is not None:
             await gate.stop()
+        _remove_sockets(config.data_dir)
         os.close(front_lock)
         return front.exit_code
     if front.engine_pid is not None:  # named before anyone is let in (moo status, scripts)
@@ -233,6 +234,7 @@ async def serve_front(
             await gate.stop()
         paths.remove_pid(pid_file)
         paths.front_state_file(config.data_dir).unlink(missing_ok=True)
+        _remove_sockets(config.data_dir)
         os.close(front_lock)
     return 0
 
@@ -246,6 +248,13 @@ async def _first_engine(front: Front) -> bool:
     attached.cancel()
     stop.cancel()
     return front.attached and not front.stop_requested.is_set()
+
+
+def _remove_sockets(data_dir: Path) -> None:
+    """The front's Unix sockets go with it (a copy of a stopped server's data directory
+    then holds only files)."""
+    for path in (paths.front_socket(data_dir), paths.gate_socket(data_dir)):
+        path.unlink(missing_ok=True)
 
 
 def _stop_on_signal(front: Front) -> None:

@@ -344,8 +344,9 @@ async def test_tls_players_stay_connected_and_the_engine_serves_the_metrics(
     tmp_path: Path,
 ) -> None:
     """Behind a front, telnet over TLS ends in the front, so a TLS player keeps the
-    session through an engine crash (a hot upgrade without a front has to close it); the
-    engine serves the metrics and counts the front's sessions by transport."""
+    session through an engine crash and an upgrade (a single-process server's upgrade has
+    to close it); the engine serves the metrics and counts the front's sessions by
+    transport."""
     from tests.loopback.metrics_helpers import scrape, sessions
     from tests.loopback.test_telnet_tls import client_context
 
@@ -365,7 +366,13 @@ async def test_tls_players_stay_connected_and_the_engine_serves_the_metrics(
         said = await tls.command("say through the crash", MARK, begin=BEGIN, timeout=30)
         assert said == ['You say, "through the crash"']
         await plain.expect('secure says, "through the crash"')
-        for client in (tls, plain):
+        wiz = await wizard(server)  # an upgrade replaces the engine: the TLS player stays
+        wiz.send_line("@hot-upgrade")
+        await wiz.expect(re.compile(r"^\*\*\* Upgrade done"), timeout=60)
+        said = await tls.command("say through the upgrade", MARK, begin=BEGIN, timeout=30)
+        assert said == ['You say, "through the upgrade"']
+        assert not tls.closed
+        for client in (tls, plain, wiz):
             await client.close()
     finally:
         server.stop()

@@ -1,5 +1,9 @@
 """Hot upgrade: SSH players, levels 2 and 3, SIGUSR2 with systemd's notify socket, and
-five upgrades in a row through ``moo upgrade`` while players keep typing."""
+five upgrades in a row through ``moo upgrade`` while players keep typing.
+
+Levels 2 and 3 are the single-process server's (``--single-process``): they say what
+happens to the connections a replacement cannot take, and behind a front (the default)
+no connection moves at all."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from moo.net.telnet_client import TelnetClient
 from tests.loopback.conftest import MARK, login, player, unique_name, wizard
 from tests.loopback.test_ssh import read_until, ssh_shell
 from tests.loopback.upgrade_helpers import moo_upgrade, program, start, still_talking, upgrade
+
+SINGLE = ("--single-process",)
 
 
 async def test_ssh_players_stay_connected(tmp_path: Path) -> None:
@@ -40,7 +46,7 @@ async def test_ssh_players_stay_connected(tmp_path: Path) -> None:
 
 
 async def test_level_2_hands_over_listeners_and_closes_players_cleanly(tmp_path: Path) -> None:
-    server = start(tmp_path / "data")
+    server = start(tmp_path / "data", flags=SINGLE)
     try:
         watcher, _ = await player(server)
         wiz = await wizard(server)
@@ -61,7 +67,7 @@ async def test_level_2_hands_over_listeners_and_closes_players_cleanly(tmp_path:
 
 
 async def test_level_3_restarts_cold_after_a_final_checkpoint(tmp_path: Path) -> None:
-    server = start(tmp_path / "data")
+    server = start(tmp_path / "data", flags=SINGLE)
     try:
         wiz = await wizard(server)
         await wiz.command("@create $thing named marker stone", MARK)

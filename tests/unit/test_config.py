@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from moo.cli import build_parser, serve_config
+from moo.cli import build_parser, main, serve_config
 from moo.config import (
     Config,
     Limits,
@@ -293,3 +293,25 @@ def test_the_tls_and_metrics_listeners_are_off_until_asked_for(tmp_path: Path) -
         serve_config(build_parser().parse_args(["serve", "--metrics", "9100"]))
     mine = from_dict({"tls": {"cert": "/etc/moo/cert.pem", "key": "/etc/moo/key.pem"}})
     assert mine.tls.paths(tmp_path) == (Path("/etc/moo/cert.pem"), Path("/etc/moo/key.pem"))
+
+
+def test_serve_runs_a_front_unless_single_process_is_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert Config().single_process is False
+    assert from_dict({"single_process": True}).single_process is True
+    with pytest.raises(ConfigError, match="single_process: expected true or false"):
+        from_dict({"single_process": "yes"})
+    config_file = tmp_path / "single.yaml"
+    config_file.write_text("single_process: true\n")
+    # --front (the default's old flag) is accepted; against single-process it is refused
+    # before anything starts.
+    for argv in (
+        ["serve", "--front", "--single-process"],
+        ["serve", "--front", "--config", str(config_file)],
+    ):
+        assert main([*argv, "--data-dir", str(tmp_path / "data")]) == 2
+        assert "--front and --single-process (or single_process) contradict" in (
+            capsys.readouterr().err
+        )
+    assert not (tmp_path / "data").exists()
