@@ -9,9 +9,12 @@
 3. With ``spawn``, start the engine (``moo engine``) and start another whenever it exits
    without being asked to (a crash, ``kill -9``), waiting longer after each quick failure.
    Without it, wait for engines the operator starts (systemd, another machine).
-4. Serve until the engine asks everyone to stop (``@shutdown``), or SIGTERM/SIGINT:
-   then stop the engine (it writes its final checkpoint), write what it said, close
-   every connection, stop the SSH gate and exit.
+4. Tell systemd ``READY=1`` (moo/ops/sd_notify.py; the engines are started without
+   ``$NOTIFY_SOCKET``, so the front stays the unit's main process, upgrades included).
+   SIGUSR2 (``systemctl reload``) is passed on to the engine: a hot upgrade of it.
+5. Serve until the engine asks everyone to stop (``@shutdown``), or SIGTERM/SIGINT:
+   then say ``STOPPING=1``, stop the engine (it writes its final checkpoint), write what
+   it said, close every connection, stop the SSH gate and exit.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from moo.net.gate_process import GateProcess, stop_pid
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
 from moo.net.tls_keys import tls_context
 from moo.net.web import WebListener
+from moo.ops import sd_notify
 from moo.persist import lock
 
 log = logging.getLogger(__name__)
@@ -147,7 +151,7 @@ async def serve_front(
     *,
     command: list[str] | None = None,
 ) -> int:
-    """Steps 1 to 4; ``command`` starts the engine (None: the operator starts it)."""
+    """Steps 1 to 5; ``command`` starts the engine (None: the operator starts it)."""
     paths.prepare(config.data_dir)
     front_lock = lock.acquire(config.data_dir, "front.lock", "front")
     front = Front(config)
@@ -198,7 +202,8 @@ async def serve_front(
         loop.add_signal_handler(signum, _stop_on_signal, front)
     spawner = None
     if command is not None:
-        spawner = EngineSpawner(command, dict(os.environ), front)
+        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+        spawner = EngineSpawner(command, env, front)
         spawner.start()
     if not await _first_engine(front):
         if spawner is not None:
@@ -220,10 +225,13 @@ async def serve_front(
         out(f"ssh listening on {ssh_address}")
     pid_file = paths.front_pid_file(config.data_dir)
     paths.write_pid(pid_file)
+    sd_notify.notify("READY=1")
+    loop.add_signal_handler(signal.SIGUSR2, _upgrade_on_signal, front)
     watch = loop.create_task(_keep_run_files(front, spawner, config.data_dir))
     try:
         await front.stop_requested.wait()
     finally:
+        sd_notify.notify("STOPPING=1")
         watch.cancel()
         if spawner is not None:
             await spawner.stop()
@@ -248,6 +256,18 @@ async def _first_engine(front: Front) -> bool:
     attached.cancel()
     stop.cancel()
     return front.attached and not front.stop_requested.is_set()
+
+
+def _upgrade_on_signal(front: Front) -> None:
+    """SIGUSR2 to the front (``systemctl reload``: the front is the unit's main process)
+    asks the attached engine for a hot upgrade, as SIGUSR2 to the engine itself does."""
+    pid = front.engine_pid if front.attached else None
+    if pid is None:
+        log.warning("SIGUSR2: no engine is attached to upgrade")
+        return
+    log.info("SIGUSR2: passed on to the engine (pid %d): a hot upgrade", pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGUSR2)
 
 
 def _remove_sockets(data_dir: Path) -> None:

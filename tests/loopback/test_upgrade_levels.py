@@ -93,12 +93,42 @@ async def test_level_3_restarts_cold_after_a_final_checkpoint(tmp_path: Path) ->
         server.stop()
 
 
-async def test_sigusr2_upgrades_and_tells_systemd(tmp_path: Path) -> None:
+async def test_sigusr2_to_the_front_upgrades_the_engine_and_systemd_sees_only_the_front(
+    tmp_path: Path,
+) -> None:
+    """``systemctl reload`` signals the unit's main process, the front: it passes SIGUSR2
+    on to the engine. The front says READY=1 and STOPPING=1; the engines, started
+    without NOTIFY_SOCKET, say nothing (no MAINPID: the front stays the main process)."""
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify_path = tmp_path / "notify.sock"
     notify.bind(str(notify_path))
     notify.settimeout(30)
     server = start(tmp_path / "data", env={"NOTIFY_SOCKET": str(notify_path)})
+    try:
+        assert notify.recv(4096) == b"READY=1"
+        client, _ = await player(server)
+        old, front = server.pid, server.front_pid
+        assert old is not None and front is not None
+        os.kill(front, signal.SIGUSR2)
+        new = await asyncio.to_thread(server.wait_pid_change, old)
+        assert new != front and server.running
+        await still_talking([client], "after SIGUSR2")
+        await client.close()
+        assert server.stop() == 0
+        assert notify.recv(4096) == b"STOPPING=1"  # the next message: no engine spoke
+    finally:
+        server.stop()
+        notify.close()
+
+
+async def test_sigusr2_upgrades_a_single_process_server_and_tells_systemd(
+    tmp_path: Path,
+) -> None:
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify_path = tmp_path / "notify.sock"
+    notify.bind(str(notify_path))
+    notify.settimeout(30)
+    server = start(tmp_path / "data", env={"NOTIFY_SOCKET": str(notify_path)}, flags=SINGLE)
     try:
         assert notify.recv(4096) == b"READY=1"
         client, _ = await player(server)

@@ -1,6 +1,7 @@
 """The web transport in this process on a loopback port (moo/net/web.py), with a host that
 records what reaches it: output capping and stalls, paused reading, a host that fails; and
-the server's side of web sessions when it is full or frozen for a hot upgrade."""
+the server's side of web sessions when it is full or frozen for a hot upgrade, and an
+engine's, whose browsers the front holds."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from websockets.exceptions import ConnectionClosed
 
 from moo.accounts import Passwords
 from moo.config import Config, Limits
+from moo.engine.link import FrontLink, RemoteTransport
 from moo.net.listeners import bind_tcp
 from moo.net.session import Session
 from moo.net.web import STALLED, WebListener, WebTransport
+from moo.protocol import front as msg
 from moo.server import Server
 from moo.world.loader import build_core_world
 from tests.waits import until
@@ -214,3 +217,31 @@ async def test_a_listener_that_cannot_serve_says_so_and_tries_again(
     listener.close()  # stops trying
     await asyncio.sleep(1.1)
     assert caplog.text.count("web: cannot serve") == 2
+
+
+class StubFrontLink:
+    """What an engine's ``RemoteTransport`` says to the front, kept."""
+
+    def __init__(self) -> None:
+        self.said: list[msg.ToFront] = []
+
+    def emit(self, message: msg.ToFront) -> None:
+        self.said.append(message)
+
+    def touch(self, transport: RemoteTransport) -> None: ...
+
+
+async def test_an_engine_leaves_the_fronts_browsers_alone_when_it_freezes_or_stops() -> None:
+    """Behind a front a browser's session reaches the engine as kind "web", but its
+    WebSocket is the front's: an engine upgrade (freeze) or stop must not close it."""
+    server = a_server()
+    link = StubFrontLink()
+    browser = RemoteTransport(cast(FrontLink, link), msg.Opened(1, "web", "127.0.0.1:9"))
+    session = server.open_session(browser)
+    assert session is not None and server.web_transports() == []
+    server.freeze()
+    assert not session.closed and server.sessions[browser] is session
+    server.thaw()
+    await server.close_connections(timeout=0)
+    assert not any(isinstance(said, msg.Drop) for said in link.said), link.said
+    assert any(isinstance(said, msg.Out) and "Welcome" in said.text for said in link.said)
