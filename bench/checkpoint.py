@@ -290,7 +290,7 @@ async def load_run(
     if spy is not None:
         await asyncio.sleep(0.5)  # let py-spy attach before the checkpoint starts
     hwm_reset = reset_peak_rss(pid)
-    cpu = CpuMeter(pid)
+    cpu = CpuMeter([pid])
     cpu.start()
     sched0 = loop_thread_sched(pid)
     t0 = clock()
@@ -423,8 +423,8 @@ def run_size(args: argparse.Namespace, n: int, root: Path) -> dict[str, Any]:
     began = clock()
     server.start(timeout=args.startup_timeout)
     startup = clock() - began
-    assert server.process is not None
-    pid = server.process.pid
+    pid = server.pid  # the process that holds the world and writes its checkpoints
+    assert pid is not None
     if args.server_nice:
         os.setpriority(os.PRIO_PROCESS, pid, args.server_nice)  # Linux: the loop thread only
     note(f"{n} objects: server up in {startup:.2f} s (pid {pid}); measuring")

@@ -1,16 +1,18 @@
 """Command benchmark: concurrent telnet clients, ten to a room, alternating ``say`` and ``look``.
 
-``python bench/commands.py [--seconds 10] [--only closed|open] [--port P] [--metrics]``
-prints one JSON object and writes it to ``bench/results/commands.json``. Goals (from the
-issue): the closed loop does at least 10,000 commands/s on 2 cores; the open loop's p99
-stays under 50 ms.
+``python bench/commands.py [--seconds 10] [--only closed|open] [--port P] [--metrics]
+[--front on|off|compare]`` prints one JSON object and writes it to
+``bench/results/commands.json``. Goals (from the issue): the closed loop does at least
+10,000 commands/s on 2 cores; the open loop's p99 stays under 50 ms.
 
 The pipeline:
 
 1. Raise this process's open-file limit to the hard limit (the server, started next as a
    child process, inherits it: 1000 clients need more than 1000 descriptors).
-2. Start the real server with ``tests/server_process.py`` (unless ``--port`` is given),
-   with ``limits.commands_per_second`` and ``command_burst`` raised to 1e6 and
+2. Start the real server with ``tests/server_process.py`` (unless ``--port`` is given):
+   what ``moo serve`` starts, a front and its engine (``--front off``: ``moo serve
+   --single-process``; ``--front compare``: both, alternating, with the ratio), with
+   ``limits.commands_per_second`` and ``command_burst`` raised to 1e6 and
    ``max_connections`` above the client count, so the token bucket does not cap the
    figures (the JSON says ``limits_raised``). ``--metrics`` turns the server's
    Prometheus endpoint on (``--metrics 127.0.0.1:0``): its cost is the difference in
@@ -264,9 +266,8 @@ class CpuMeter:
     shared 2-core box, read the figures next to it.
     """
 
-    def __init__(self, *server_pids: int | None) -> None:
-        # Behind a front: the front, then the engine (None: not known).
-        self.server_pids = [pid for pid in server_pids if pid is not None]
+    def __init__(self, server_pids: list[int]) -> None:
+        self.server_pids = server_pids  # the front and its engine, or the one process
         self._start = (0.0, 0.0, 0.0, 0.0)
         self._by_process: list[float] = []
 
@@ -413,7 +414,7 @@ async def bench(args: argparse.Namespace, port: int, server_pids: list[int]) -> 
             file=sys.stderr,
         )
         measure = closed_loop if run == "closed" else open_loop
-        out[run] = await measure(clients[: sizes[run]], args.seconds, CpuMeter(*server_pids))
+        out[run] = await measure(clients[: sizes[run]], args.seconds, CpuMeter(server_pids))
         print(f"{run}: {json.dumps(out[run])}", file=sys.stderr)
     for client in clients:
         client.close()
@@ -441,9 +442,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--front",
         choices=["off", "on", "compare"],
-        default="off",
-        help="on: through moo serve --front; compare: direct and front alternating, with"
-        " the ratio (writes bench/results/commands_front.json)",
+        default="on",
+        help="on: what moo serve starts, a front and its engine; off: moo serve"
+        " --single-process; compare: direct (off) and front alternating, with the ratio"
+        " (writes bench/results/commands_front.json)",
     )
     parser.add_argument("--rounds", type=int, default=2, help="with --front compare")
     parser.add_argument("--host", default="127.0.0.1")
@@ -479,8 +481,9 @@ def run_clients(coro: Any) -> tuple[Any, str]:
 
 
 def run_once(args: argparse.Namespace, clients: int, *, front: bool) -> tuple[dict[str, Any], str]:
-    """Steps 2 to 5 against a server of our own (``front``: ``moo serve --front``) or the
-    one at ``--port``. Returns the runs' figures and the client loop's name."""
+    """Steps 2 to 5 against a server of our own (``front``: ``moo serve``, else ``moo serve
+    --single-process``) or the one at ``--port``. Returns the runs' figures and the
+    client loop's name."""
     server: ServerProcess | None = None
     with tempfile.TemporaryDirectory(prefix="moo-bench-") as tmp:
         if args.port is None:
@@ -498,15 +501,13 @@ def run_once(args: argparse.Namespace, clients: int, *, front: bool) -> tuple[di
                 ssh=False,
                 wizard_password=args.wizard_password,
                 listen={"metrics": "127.0.0.1:0"} if args.metrics else {},
-                flags=("--front",) if front else (),
+                flags=() if front else ("--single-process",),
             ).start()
         port = server.telnet_port if server is not None else args.port
         try:
             pids = list(args.server_pid)
-            if server is not None and server.process is not None:
-                pids = [server.process.pid]
-                if front and server.pid is not None:
-                    pids.append(server.pid)  # the engine (run/engine.pid)
+            if server is not None:
+                pids = server.pids
             return run_clients(bench(args, port, pids))
         finally:
             if server is not None:

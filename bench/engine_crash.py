@@ -7,8 +7,9 @@ zero lost or repeated commands, every change acknowledged before a kill present 
 and commands answered again within 2 s of the kill (100k objects). ``--quick`` (100
 sessions, 10k objects, 1 kill) is a smoke run.
 
-1. Build the world offline (``world_builder.build_world``) and start ``moo serve
-   --front`` on it (tests/server_process.py), with upgrade.py's settings.
+1. Build the world offline (``world_builder.build_world``) and start ``moo serve`` (a
+   front and its engine, the default) on it (tests/server_process.py), with upgrade.py's
+   settings.
 2. Set up upgrade.py's load: one room per ten sessions, session i ``say i SEQ`` every
    ``--period-ms``; each reply must come once and in order (``SayClient``): a reply that
    skips ahead counts the skipped ones as lost (``out_of_order``), one seen again is
@@ -225,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         note(f"building {args.objects} objects in {data_dir}")
         world, _ = run_clients(build_world(data_dir, args.objects))
-        server = load_server(data_dir, args.sessions, front=True)
+        server = load_server(data_dir, args.sessions)
         began = clock()
         server.start(timeout=300)
         note(f"front up in {clock() - began:.2f} s; connecting {args.sessions}")

@@ -86,6 +86,11 @@ from moo.persist.store import Store  # noqa: E402
 from moo.world.loader import build_core_world  # noqa: E402
 from tests.server_process import WIZARD_PASSWORD, ServerProcess  # noqa: E402
 
+# Each fault here lands on the process that holds the world as a machine crash would (a
+# SIGKILL of it, a full disk under it): the one-process server, so that nothing else
+# (a front) stays up to soften it. bench/engine_crash.py measures the front's side.
+SINGLE = ("--single-process",)
+
 SEED = 20_261_206
 NO_BUDGET = {"commands_per_second": 1e6, "command_burst": 1_000_000, "max_pending_lines": 100_000}
 
@@ -130,7 +135,7 @@ async def description_after_restart(
 ) -> tuple[str, list[str]]:
     """Start a server on ``data`` again and read ``oid``'s description (and, with ``then``,
     try one more ``@describe``: its reply). RuntimeError if the start is refused."""
-    again = ServerProcess(data, extra_config=cfg, ssh=False).start()
+    again = ServerProcess(data, extra_config=cfg, ssh=False, flags=SINGLE).start()
     try:
         client = await wizard(again)
         found = await description(client, oid)
@@ -163,7 +168,8 @@ async def kill9_trial(
 ) -> tuple[bool, int, int]:
     """(failed, lost, acknowledged) for one SIGKILL trial on ``data`` (reused from trial
     to trial)."""
-    server = ServerProcess(data, extra_config=config(fsync="always"), ssh=False).start()
+    always = config(fsync="always")
+    server = ServerProcess(data, extra_config=always, ssh=False, flags=SINGLE).start()
     client = await wizard(server)
     acked = sent = 0
     in_flight = 8
@@ -206,7 +212,8 @@ async def run_kill9(root: Path, trials: int) -> dict[str, Any]:
     result["acknowledged"] = 0
     rng = random.Random(SEED)
     data = root / "kill9"
-    server = ServerProcess(data, extra_config=config(fsync="always"), ssh=False).start()
+    always = config(fsync="always")
+    server = ServerProcess(data, extra_config=always, ssh=False, flags=SINGLE).start()
     client = await wizard(server)
     oid = await make_counter(client)
     await pad(client, 300)
@@ -257,7 +264,7 @@ async def kill9_upgrade_trial(
     wizard asks for a hot upgrade, and at a random moment of it SIGKILL lands on the old
     server, the replacement or both (a machine crash); whatever still runs is then killed
     too, and the data dir must start again with every acknowledged change."""
-    server = ServerProcess(data, extra_config=UPGRADE, ssh=False).start()
+    server = ServerProcess(data, extra_config=UPGRADE, ssh=False, flags=SINGLE).start()
     builder = await wizard(server)  # the wizard both builds and asks for the upgrade
     acked = sent = 0
     builder_lost = False
@@ -307,7 +314,7 @@ async def run_kill9_upgrade(root: Path, trials: int) -> dict[str, Any]:
     result["killed"] = {"old": 0, "new": 0, "both": 0}
     rng = random.Random(SEED + 1)
     data = root / "kill9_upgrade"
-    server = ServerProcess(data, extra_config=UPGRADE, ssh=False).start()
+    server = ServerProcess(data, extra_config=UPGRADE, ssh=False, flags=SINGLE).start()
     client = await wizard(server)
     oid = await make_counter(client)
     await client.close()
@@ -528,7 +535,9 @@ async def run_disk_full(root: Path, trials: int) -> dict[str, Any]:
 
 async def _journal_full_trial(data: Path, trial: int) -> tuple[bool, int, str]:
     cfg = config(fsync="everysec")
-    server = ServerProcess(data, extra_config=cfg, ssh=False, file_size_limit=LIMIT).start()
+    server = ServerProcess(
+        data, extra_config=cfg, ssh=False, flags=SINGLE, file_size_limit=LIMIT
+    ).start()
     client = await wizard(server)
     oid = await make_counter(client)
     acked, told = await describe_until_refused(client, oid, "." * (2000 + trial * 100))
@@ -590,7 +599,7 @@ async def run_eio(root: Path, trials: int) -> dict[str, Any]:
         cfg = config(fsync="always" if trial % 2 else "everysec")
         cfg["persist"] = {**cfg["persist"], "resume_interval_seconds": 0.3}  # type: ignore[dict-item]
         env = {"PYTHONPATH": f"{shim}:{REPO}", "MOO_EIO_FLAG": str(flag)}
-        server = ServerProcess(data, extra_config=cfg, ssh=False, env=env).start()
+        server = ServerProcess(data, extra_config=cfg, ssh=False, flags=SINGLE, env=env).start()
         client = await wizard(server)
         oid = await make_counter(client)
         acked = 0
@@ -668,7 +677,7 @@ async def run_tmpfs_full(root: Path, trials: int) -> dict[str, Any]:
 async def _tmpfs_full_trial(mount: Path, trial: int) -> tuple[bool, int, str]:
     data = mount / "data"
     cfg = config(fsync="always")
-    server = ServerProcess(data, extra_config=cfg, ssh=False).start()
+    server = ServerProcess(data, extra_config=cfg, ssh=False, flags=SINGLE).start()
     client = await wizard(server)
     oid = await make_counter(client)
     filler = mount / "filler"
@@ -691,14 +700,16 @@ async def _tmpfs_full_trial(mount: Path, trial: int) -> tuple[bool, int, str]:
 
 async def _checkpoint_full_trial(data: Path) -> tuple[bool, str]:
     cfg = config(fsync="everysec")
-    server = ServerProcess(data, extra_config=cfg, ssh=False).start()
+    server = ServerProcess(data, extra_config=cfg, ssh=False, flags=SINGLE).start()
     client = await wizard(server)
     await pad(client, 120)
     await client.close()
     server.stop()
     kept = list_checkpoints(data / "checkpoints")[-1][1]
     before = snapshot.verify(kept)
-    limited = ServerProcess(data, extra_config=cfg, ssh=False, file_size_limit=LIMIT).start()
+    limited = ServerProcess(
+        data, extra_config=cfg, ssh=False, flags=SINGLE, file_size_limit=LIMIT
+    ).start()
     try:
         client = await wizard(limited)
         client.send_line("@checkpoint now")
@@ -744,7 +755,7 @@ def _rss_kib(pid: int) -> int:
 async def run_fuzz(root: Path, rounds: int) -> dict[str, Any]:
     result = family()
     rng = random.Random(SEED)
-    server = ServerProcess(root / "fuzz", extra_config={}, ssh=False).start()
+    server = ServerProcess(root / "fuzz", extra_config={}, ssh=False, flags=SINGLE).start()
     assert server.process is not None
     try:
         client = await wizard(server)

@@ -218,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
             ssh=False,
         ).start()
         try:
-            assert server.process is not None
-            figures, client_loop = run_clients(bench(args, server.telnet_port, server.process.pid))
+            engine = server.pid  # the world's process: logins and their hashing run there
+            assert engine is not None
+            figures, client_loop = run_clients(bench(args, server.telnet_port, engine))
         finally:
             server.stop()
     result = {

@@ -139,7 +139,7 @@ class Target:
     name: str
     host: str
     port: int
-    pid: int | None
+    pids: list[int]  # its processes (for CPU use): none if unknown
     rooms: list[int] = field(default_factory=list)
     clients: list[QuickAckClient] = field(default_factory=list)
     where: list[int] = field(default_factory=list)  # each client's room
@@ -206,8 +206,8 @@ class Ours(Target):
 class Peer(Target):
     """A LambdaMOO-style server: players made and placed by its Wizard through ``;;``."""
 
-    def __init__(self, name: str, host: str, port: int, pid: int | None, login: str) -> None:
-        super().__init__(name, host, port, pid)
+    def __init__(self, name: str, host: str, port: int, pids: list[int], login: str) -> None:
+        super().__init__(name, host, port, pids)
         self.login = login
         self.players: list[int] = []
         self.wizard: BenchClient | None = None
@@ -287,7 +287,7 @@ async def measure(target: Target, scenario: Scenario, first_room: int, seconds: 
         clients = await target.ready(scenario, first_room)
     except (ConnectionError, OSError, TimeoutError) as error:
         return {"error": str(error)[:400] or type(error).__name__}
-    meter = CpuMeter(target.pid)
+    meter = CpuMeter(target.pids)
     load: list[BenchClient] = list(clients)
     if scenario.loop == "closed":
         result = await closed_loop(load, seconds, meter)
@@ -407,9 +407,9 @@ def main(argv: list[str] | None = None) -> int:
             ssh=False,
         ).start()
         try:
-            assert server.process is not None
-            ours = Ours("ours", "127.0.0.1", server.telnet_port, server.process.pid)
-            peer = Peer(name, host, port, args.peer_pid, args.peer_login)
+            ours = Ours("ours", "127.0.0.1", server.telnet_port, server.pids)
+            peer_pids = [args.peer_pid] if args.peer_pid is not None else []
+            peer = Peer(name, host, port, peer_pids, args.peer_login)
             results, client_loop = run_clients(bench(args, ours, peer))
         finally:
             server.stop()

@@ -272,7 +272,7 @@ async def run_upgrade(server: ServerProcess, number: int, profile: Path | None) 
         if profile
         else []
     )
-    meter = CpuMeter(None)
+    meter = CpuMeter([])
     meter.start()
     lag = LagMeter()
     lag.start()
@@ -488,9 +488,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--profile", type=Path, help="write py-spy stacks of each upgrade here")
     parser.add_argument(
-        "--front",
+        "--single-process",
         action="store_true",
-        help="behind a front (moo serve --front): each upgrade replaces the engine",
+        help="moo serve --single-process: each upgrade hands the sockets to a new process"
+        " (by default a front holds them and each upgrade replaces the engine behind it)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the data dir (path on stderr)")
     args = parser.parse_args(argv)
@@ -503,7 +504,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def load_server(data_dir: Path, sessions: int, *, front: bool) -> ServerProcess:
+def load_server(data_dir: Path, sessions: int, *, single_process: bool = False) -> ServerProcess:
     """The server these loads run against (not started): uvloop, command limits raised,
     no periodic checkpoint, 120 s for a replacement to load (also bench/engine_crash.py)."""
     return ServerProcess(
@@ -519,7 +520,7 @@ def load_server(data_dir: Path, sessions: int, *, front: bool) -> ServerProcess:
             "upgrade": {"load_timeout_seconds": 120},
         },
         ssh=False,
-        flags=("--front",) if front else (),
+        flags=("--single-process",) if single_process else (),
     )
 
 
@@ -536,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         world, _ = run_clients(build_world(data_dir, args.objects))
         gc.collect()
         note(f"built in {world['build_seconds']} s; starting the server")
-        server = load_server(data_dir, args.sessions, front=args.front)
+        server = load_server(data_dir, args.sessions, single_process=args.single_process)
         began = clock()
         server.start(timeout=300)
         startup = clock() - began
@@ -568,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         "after_cli_seconds": AFTER_SECONDS,
         "quick": args.quick,
         "limits_raised": True,
-        "front": args.front,
+        "front": not args.single_process,
     }
     result["client"] = {"event_loop": client_loop, "process": "separate from the server"}
     result["machine"] = {
@@ -577,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
-    publish(result, RESULTS.with_name("upgrade_front.json") if args.front else RESULTS)
+    publish(result, RESULTS if args.single_process else RESULTS.with_name("upgrade_front.json"))
     return 0
 
 

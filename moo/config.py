@@ -134,6 +134,7 @@ class Config:
     engine_listen: Listen = field(default_factory=lambda: Listen(port=7701, enabled=False))
     link: EngineLink = field(default_factory=EngineLink)
     wizard_password: str | None = None
+    single_process: bool = False  # True: one process, no front (moo serve --single-process)
     event_loop: str = "uvloop"
     spare_engine: bool = True  # behind a front that starts its engines: keep one ready
     full_gc_interval_seconds: float = 600.0  # 0: CPython schedules full collections

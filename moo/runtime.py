@@ -30,10 +30,11 @@ from moo import paths
 from moo.checkpoint.service import Checkpointer
 from moo.config import Config
 from moo.net.gate_process import Gate
+from moo.ops import sd_notify
 from moo.ops.metrics import Metrics
 from moo.persist.store import Store
 from moo.server import Server
-from moo.upgrade import sd_notify, triggers
+from moo.upgrade import triggers
 from moo.upgrade.admin import AdminServer, admin_socket_path
 from moo.upgrade.handoff import Upgrader
 

@@ -31,7 +31,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from moo.accounts import LoginThrottle, Passwords
 from moo.commands.context import ConnectedPlayer, LineReader
@@ -200,8 +200,8 @@ class Server:
         return [t for t in self.sessions if isinstance(t, Connection)]
 
     def web_transports(self) -> list[WebTransport]:
-        """The browsers' sessions' transports (by kind: tests stand a fake in for one)."""
-        return [cast(WebTransport, t) for t in self.sessions if t.kind == "web"]
+        """The WebSockets this process serves (an engine's web sessions are the front's)."""
+        return [t for t in self.sessions if isinstance(t, WebTransport)]
 
     def accept(self, sock: Any, peer: str, *, kind: str) -> None:
         """A new client socket from a listener."""
@@ -243,8 +243,8 @@ class Server:
             self._next_sid, transport, rate=limits.commands_per_second, burst=limits.command_burst
         )
         self._next_sid += 1
-        if transport.kind == "web":
-            web = cast(WebTransport, transport)
+        if isinstance(transport, WebTransport):
+            web = transport
             if self.frozen:  # a hot upgrade is under way: the page tries again in a moment
                 web.close("the server is being upgraded", SERVICE_RESTART)
                 return None

@@ -1,5 +1,9 @@
 """Start the real server (``python -m moo serve``) on port 0 in a subprocess, for tests and benches.
 
+What ``moo serve`` starts by default: a front process (the child here) that holds the
+connections and starts the engine behind it (``run/engine.pid``). With
+``--single-process`` in ``flags``, the one process of the classic server.
+
 The server prints ``telnet listening on HOST:PORT`` and ``ssh listening on
 HOST:PORT``; ``ServerProcess.start`` waits for those lines and exposes the ports. With
 ``listen`` naming more listeners (``{"telnet-tls": "127.0.0.1:0", "metrics": ...}``),
@@ -9,6 +13,7 @@ it passes ``--NAME ADDRESS`` and waits for their lines too (``ports[NAME]``); wi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import resource
@@ -184,22 +189,36 @@ class ServerProcess:
             self.stderr_lines.append(line)
 
     @property
+    def single_process(self) -> bool:
+        return "--single-process" in self.flags
+
+    @property
     def pid(self) -> int | None:
-        """The serving process: after a hot upgrade, the replacement (run/server.pid; behind
-        a front, the engine: run/engine.pid)."""
-        front = "--front" in self.flags or self.command == "front"
-        name = "engine.pid" if front else "server.pid"
+        """The process that runs the world: the engine (run/engine.pid; after a hot upgrade,
+        its replacement), or with ``--single-process`` the server (run/server.pid; after a
+        hot upgrade, the replacement)."""
+        name = "server.pid" if self.single_process else "engine.pid"
         try:
             return int((self.data_dir / "run" / name).read_text())
         except (OSError, ValueError):
             return self.process.pid if self.process is not None else None
 
     @property
+    def front_pid(self) -> int | None:
+        """The front (the child started here), None for a single-process server."""
+        return None if self.single_process or self.process is None else self.process.pid
+
+    @property
+    def pids(self) -> list[int]:
+        """Every process of the server (the front and its engine), for CPU figures."""
+        return [pid for pid in (self.front_pid, self.pid) if pid is not None]
+
+    @property
     def running(self) -> bool:
         if self.process is None:
             return False
         pid = self.pid
-        if pid is not None and pid != self.process.pid:
+        if self.single_process and pid is not None and pid != self.process.pid:
             return process_alive(pid)
         return self.process.poll() is None
 
@@ -215,13 +234,34 @@ class ServerProcess:
             time.sleep(0.02)
         raise TimeoutError(f"no replacement took over from pid {old}")
 
+    def kill(self) -> None:
+        """SIGKILL every process of the server at once, as a machine crash would: no final
+        checkpoint, no journal close, no run record update. The front is stopped first
+        (SIGSTOP), so it neither starts another engine nor sees this one go (an engine
+        whose front goes away stops cleanly)."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            return
+        engine = None if self.single_process else self.pid
+        if engine is not None and engine != self.process.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGSTOP)
+                os.kill(engine, signal.SIGKILL)
+        self.process.kill()
+        self.process.wait(10)
+        deadline = time.monotonic() + 10
+        while engine is not None and process_alive(engine) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM and wait for a clean exit (killed if it takes longer than ``timeout``)."""
         if self.process is None:
             return None
         pid = self.pid
-        if pid is not None and pid != self.process.pid and process_alive(pid):
-            stop_pid(pid, timeout)  # a replacement: not our child, so watch it go
+        replacement = self.single_process and pid is not None and pid != self.process.pid
+        if replacement and pid is not None and process_alive(pid):
+            stop_pid(pid, timeout)  # a hot upgrade's replacement: not our child, so watched
+        # Behind a front, SIGTERM to the front stops its engine too (its final checkpoint).
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

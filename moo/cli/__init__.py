@@ -60,11 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", parents=[where, listen, metrics, world], help="run the server")
     serve.add_argument(
-        "--front",
+        "--single-process",
         action="store_true",
-        help="hold connections in a front process and run the world in an engine behind it,"
-        " restarted if it dies, with nobody disconnected",
+        help="one process holds the connections and the world (config single_process);"
+        " by default a front holds them and restarts the engine behind it if it dies,"
+        " with nobody disconnected",
     )
+    # What the default was asked with before it became the default (accepted, no effect).
+    serve.add_argument("--front", action="store_true", help=argparse.SUPPRESS)
     # A hot upgrade starts the replacement with the control channel's fd (moo/upgrade/).
     serve.add_argument("--upgrade-fd", type=int, help=argparse.SUPPRESS)
 
@@ -74,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     front.add_argument(
         "--spawn-engine",
         action="store_true",
-        help="start the engine itself, and another whenever it dies (moo serve --front does)",
+        help="start the engine itself, and another whenever it dies (moo serve does)",
     )
     front.add_argument(
         "--engine-listen",
@@ -219,8 +222,14 @@ def _start_logging(config: Config, process: str) -> None:
 
 
 def run_serve(args: argparse.Namespace, argv: list[str]) -> int:
+    """A front that starts the engine behind it, or with ``--single-process`` (or config
+    ``single_process``) the whole server in this process. A single-process server's hot
+    upgrade starts its replacement as ``moo serve ... --upgrade-fd N``: one process too."""
     config = serve_config(args)
-    if args.front:
+    single = args.single_process or config.single_process or args.upgrade_fd is not None
+    if args.front and single:
+        raise MooError("serve: --front and --single-process (or single_process) contradict")
+    if not single:
         return run_front(args, spawn=True)
     from moo.app import serve
 
@@ -236,7 +245,7 @@ def run_serve(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_front(args: argparse.Namespace, *, spawn: bool) -> int:
-    """``moo front`` (``moo serve --front``: with ``spawn``, the front starts the engine;
+    """``moo front`` (``moo serve``: with ``spawn``, the front starts the engine;
     the wizard password reaches it in MOO_WIZARD_PASSWORD, never on a command line)."""
     from moo.front.process import engine_command, serve_front
 

@@ -3,7 +3,9 @@
 The flow of a typed line through the front:
 
 1. A ``Listener`` accepts a socket; a ``Connection`` runs its codec (telnet, or the SSH
-   gate's frames) and hands events here. Each connection gets a front-wide id.
+   gate's frames) and hands events here. A browser's WebSocket (``WebTransport``,
+   moo/net/web.py) hands its lines here as well: the hub is its ``WebHost``. Each
+   connection gets a front-wide id.
 2. Each complete line is numbered (1, 2, ... per connection) and kept in the
    connection's ``unacked`` queue, then sent to the engine as ``Line`` (in one frame per
    loop turn). While no engine is attached, lines only wait in the queue.
@@ -37,11 +39,15 @@ from moo.net.gate_protocol import GateServerCodec
 from moo.net.link import Link
 from moo.net.telnet_codec import TelnetCodec, encode_plain
 from moo.net.tls import TlsStage
+from moo.net.web import GOING_AWAY, WebTransport
 from moo.protocol import front as msg
 
 log = logging.getLogger(__name__)
 
 RESTARTING = "*** The world is restarting; your commands will run in a moment. ***"
+
+Client = Connection | WebTransport
+"""A player's connection: a socket with its codec, or a browser's WebSocket."""
 
 
 @dataclass
@@ -49,7 +55,7 @@ class FrontConn:
     """One player connection as the front keeps it."""
 
     id: int
-    conn: Connection
+    conn: Client
     next_number: int = 1
     unacked: deque[msg.InLine] = field(default_factory=deque)
     session: msg.SessionRecord | None = None
@@ -61,14 +67,14 @@ class FrontConn:
     ssh_open: bool = False
 
     def facts(self) -> msg.Facts:
-        codec = self.conn.codec
-        window = codec.window or (0, 0)
+        conn = self.conn
+        window = conn.window or (0, 0)
         return msg.Facts(
             self.id,
-            codec.terminal_type,
+            conn.terminal_type,
             min(window[0], 65535),
             min(window[1], 65535),
-            codec.gmcp_enabled,
+            conn.gmcp_enabled,
         )
 
     def record(self) -> msg.ConnRecord:
@@ -83,7 +89,7 @@ class FrontConn:
             facts.cols,
             facts.rows,
             facts.gmcp,
-            self.conn.codec.echo_off,
+            self.conn.echo_off,
         )
 
 
@@ -105,7 +111,7 @@ class Front:
         self.limits = config.limits
         self.loop = asyncio.get_running_loop()
         self.conns: dict[int, FrontConn] = {}
-        self._by_conn: dict[Connection, FrontConn] = {}
+        self._by_conn: dict[Client, FrontConn] = {}
         self.gate_controls: set[Connection] = set()
         self.addresses: dict[str, str] = {}  # player listeners: name -> HOST:PORT
         self.tls_context: ssl.SSLContext | None = None  # for the telnet-tls listener
@@ -140,21 +146,41 @@ class Front:
             assert self.tls_context is not None, "a telnet-tls listener without a TLS context"
             tls = TlsStage(self.tls_context)
         conn = Connection(self.loop, sock, codec, self, self.limits, kind=kind, peer=peer, tls=tls)
+        conn.start()
+        self._admit(conn)
+
+    def _admit(self, conn: Client) -> FrontConn | None:
+        """Number a new connection and tell the engine (None: refused, the front is full)."""
         if len(self.conns) >= self.limits.max_connections:
-            conn.start()
             conn.send_text("Sorry, the server is full. Please try again later.\n")
             conn.close("server full")
-            return
+            return None
         fc = FrontConn(self._next_id, conn)
         self._next_id += 1
         self.conns[fc.id] = fc
         self._by_conn[conn] = fc
-        conn.start()
         if self.attached:
-            self._send(msg.Opened(fc.id, kind, peer))
-        elif kind != "ssh" and self.successor is None:
+            self._send(msg.Opened(fc.id, conn.kind, conn.peer))
+            if conn.terminal_type is not None:  # known from the start: a browser's
+                self._send(fc.facts())
+        elif conn.kind != "ssh" and self.successor is None:
             conn.send_text(RESTARTING + "\n")
             self._told_restarting.add(fc.id)
+        return fc
+
+    # The ``WebHost`` of the web listener: a browser's lines go where telnet lines go.
+
+    def open_session(self, transport: WebTransport) -> FrontConn | None:
+        return self._admit(transport)
+
+    def line_received(self, fc: FrontConn, text: str) -> None:
+        self._line(fc, text)
+
+    def line_too_long(self, fc: FrontConn, length: int) -> None:
+        self._tell(fc, msg.TooLong(fc.id, length))
+
+    def session_ended(self, transport: WebTransport, reason: str) -> None:
+        self.connection_closed(transport, reason)
 
     def connection_events(self, conn: Connection, events: list[ev.Event]) -> None:
         fc = self._by_conn.get(conn)
@@ -213,7 +239,7 @@ class Front:
             self._told_restarting.add(fc.id)
             fc.conn.send_text(RESTARTING + "\n")
 
-    def connection_closed(self, conn: Connection, reason: str) -> None:
+    def connection_closed(self, conn: Client, reason: str) -> None:
         self.gate_controls.discard(conn)
         fc = self._by_conn.get(conn)
         if fc is None:
@@ -393,9 +419,9 @@ class Front:
             elif isinstance(message, msg.Drop):
                 conn.close(message.reason)
             elif isinstance(message, msg.GmcpOut):
-                conn.write(conn.codec.encode_gmcp(message.package, message.payload))
+                conn.send_gmcp(message.package, message.payload)
             elif isinstance(message, msg.MsspOut):
-                conn.write(conn.codec.encode_mssp(message.table))
+                conn.send_mssp(message.table)
             elif isinstance(message, msg.AuthOut):
                 fc.auth = None
                 conn.send_auth_result(message.ok, message.reason)
@@ -420,21 +446,24 @@ class Front:
             if fc is None:
                 continue
             conn = fc.conn
-            codec = conn.codec
-            if isinstance(codec, TelnetCodec):
+            if isinstance(conn, Connection) and isinstance(conn.codec, TelnetCodec):
                 if plain is None:
                     plain = encode_plain(message.text)
-                conn.write(codec.wire(plain))
+                conn.write(conn.codec.wire(plain))
             else:
-                conn.send_text(message.text)
+                conn.send_text(message.text)  # the SSH gate's frames, a browser's WebSocket
 
     # -------------------------------------------------------------- closing
 
     async def close_connections(self, reason: str, timeout: float = 2.0) -> None:
         """Flush and close every connection (waits at most ``timeout``)."""
-        conns = [fc.conn for fc in self.conns.values()] + list(self.gate_controls)
+        conns: list[Client] = [fc.conn for fc in self.conns.values()]
+        conns += self.gate_controls
         for conn in conns:
-            conn.close(reason, even_if_frozen=True)
+            if isinstance(conn, WebTransport):
+                conn.close(reason, GOING_AWAY)  # the page reconnects by itself
+            else:
+                conn.close(reason, even_if_frozen=True)
         deadline = self.loop.time() + timeout
         while any(not conn.closed for conn in conns) and self.loop.time() < deadline:
             await asyncio.sleep(0.02)

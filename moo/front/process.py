@@ -1,18 +1,22 @@
-"""``moo front`` (and ``moo serve --front``): the process that holds every connection.
+"""``moo front`` (and ``moo serve``): the process that holds every connection.
 
 1. Take ``run/front.lock`` (one front per data directory) and bind: the engine's socket
    (``run/front.sock``, 0600), with ``engine_listen`` a TCP port for engines on other
    machines (each proves it knows the link secret first: moo/net/link_tcp.py), telnet,
-   and for SSH the gate's socket and port (the SSH gate process is the front's child, as
-   it is the server's without a front).
+   telnet over TLS, the web client's port (its page and WebSocket, moo/net/web.py),
+   and for SSH the gate's socket and port (the SSH gate process is the front's child,
+   as it is the single-process server's).
 2. Print one ``<name> listening on HOST:PORT`` line per player listener; write
    ``run/front.pid``.
 3. With ``spawn``, start the engine (``moo engine``) and start another whenever it exits
    without being asked to (a crash, ``kill -9``), waiting longer after each quick failure.
    Without it, wait for engines the operator starts (systemd, another machine).
-4. Serve until the engine asks everyone to stop (``@shutdown``), or SIGTERM/SIGINT:
-   then stop the engine (it writes its final checkpoint), write what it said, close
-   every connection, stop the SSH gate and exit.
+4. Tell systemd ``READY=1`` (moo/ops/sd_notify.py; the engines are started without
+   ``$NOTIFY_SOCKET``, so the front stays the unit's main process, upgrades included).
+   SIGUSR2 (``systemctl reload``) is passed on to the engine: a hot upgrade of it.
+5. Serve until the engine asks everyone to stop (``@shutdown``), or SIGTERM/SIGINT:
+   then say ``STOPPING=1``, stop the engine (it writes its final checkpoint), write what
+   it said, close every connection, stop the SSH gate and exit.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from moo.net.gate_process import GateProcess, stop_pid
 from moo.net.link_tcp import EngineGate, ensure_secret, front_tls
 from moo.net.listeners import Listener, bind_tcp, bind_unix, describe
 from moo.net.tls_keys import tls_context
+from moo.net.web import WebListener
+from moo.ops import sd_notify
 from moo.persist import lock
 from moo.protocol.front import SPARE_GO, SPARE_STALE
 
@@ -201,14 +207,12 @@ async def serve_front(
     *,
     command: list[str] | None = None,
 ) -> int:
-    """Steps 1 to 4; ``command`` starts the engine (None: the operator starts it)."""
-    if config.web.enabled:
-        raise MooError("web: the web client is not served behind a front yet; use moo serve")
+    """Steps 1 to 5; ``command`` starts the engine (None: the operator starts it)."""
     paths.prepare(config.data_dir)
     front_lock = lock.acquire(config.data_dir, "front.lock", "front")
     front = Front(config)
     loop = asyncio.get_running_loop()
-    listeners: list[Listener] = []
+    listeners: list[Listener | WebListener] = []
     gate: GateProcess | None = None
     try:
         sock = bind_unix(paths.front_socket(config.data_dir))
@@ -226,6 +230,10 @@ async def serve_front(
             accept = functools.partial(front.accept, kind="telnet-tls")
             listeners.append(Listener(loop, sock, "telnet-tls", accept))
             front.addresses["telnet-tls"] = listeners[-1].address
+        if config.web.enabled:
+            sock = bind_tcp(config.web.host, config.web.port)
+            listeners.append(WebListener(sock, "web", front, config.limits))
+            front.addresses["web"] = listeners[-1].address
         if config.ssh.enabled:
             gate_path = paths.gate_socket(config.data_dir)
             accept = functools.partial(front.accept, kind="ssh")
@@ -256,7 +264,8 @@ async def serve_front(
         loop.add_signal_handler(signum, _stop_on_signal, front)
     spawner = None
     if command is not None:
-        spawner = EngineSpawner(command, dict(os.environ), front, spare=config.spare_engine)
+        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+        spawner = EngineSpawner(command, env, front, spare=config.spare_engine)
         spawner.start()
     if not await _first_engine(front):
         if spawner is not None:
@@ -265,6 +274,7 @@ async def serve_front(
             listener.close()
         if gate is not None:
             await gate.stop()
+        _remove_sockets(config.data_dir)
         os.close(front_lock)
         return front.exit_code
     if front.engine_pid is not None:  # named before anyone is let in (moo status, scripts)
@@ -277,10 +287,13 @@ async def serve_front(
         out(f"ssh listening on {ssh_address}")
     pid_file = paths.front_pid_file(config.data_dir)
     paths.write_pid(pid_file)
+    sd_notify.notify("READY=1")
+    loop.add_signal_handler(signal.SIGUSR2, _upgrade_on_signal, front)
     watch = loop.create_task(_keep_run_files(front, spawner, config.data_dir))
     try:
         await front.stop_requested.wait()
     finally:
+        sd_notify.notify("STOPPING=1")
         watch.cancel()
         if spawner is not None:
             await spawner.stop()
@@ -291,6 +304,7 @@ async def serve_front(
             await gate.stop()
         paths.remove_pid(pid_file)
         paths.front_state_file(config.data_dir).unlink(missing_ok=True)
+        _remove_sockets(config.data_dir)
         os.close(front_lock)
     return 0
 
@@ -322,6 +336,25 @@ async def _first_engine(front: Front) -> bool:
     attached.cancel()
     stop.cancel()
     return front.attached and not front.stop_requested.is_set()
+
+
+def _upgrade_on_signal(front: Front) -> None:
+    """SIGUSR2 to the front (``systemctl reload``: the front is the unit's main process)
+    asks the attached engine for a hot upgrade, as SIGUSR2 to the engine itself does."""
+    pid = front.engine_pid if front.attached else None
+    if pid is None:
+        log.warning("SIGUSR2: no engine is attached to upgrade")
+        return
+    log.info("SIGUSR2: passed on to the engine (pid %d): a hot upgrade", pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGUSR2)
+
+
+def _remove_sockets(data_dir: Path) -> None:
+    """The front's Unix sockets go with it (a copy of a stopped server's data directory
+    then holds only files)."""
+    for path in (paths.front_socket(data_dir), paths.gate_socket(data_dir)):
+        path.unlink(missing_ok=True)
 
 
 def _stop_on_signal(front: Front) -> None:

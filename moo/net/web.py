@@ -9,8 +9,9 @@ The pipeline of one browser connection:
    ``/client.js`` and ``/client.css`` (package data in ``web_client/``, read once; no other
    path reaches the filesystem), anything else 404. ``/ws`` goes on to the WebSocket,
    unless a browser says the page that opens it came from another site (403).
-2. Each WebSocket gets a ``WebTransport`` and, from the host (the server), a ``Session``:
-   the host tells it the welcome screen.
+2. Each WebSocket gets a ``WebTransport`` and, from the host, a session: the
+   single-process server's ``Session`` (it tells the welcome screen), or behind a front
+   the front's numbered connection (moo/front/hub.py; the engine tells the welcome).
 3. Browser -> server: each text frame is one typed line (a frame with newlines, several).
    C0 control characters go as in the telnet codec (TAB becomes a space); a line over
    ``limits.max_line_bytes`` is refused with the telnet message (``line_too_long``); a
@@ -28,10 +29,12 @@ The pipeline of one browser connection:
    default: the page does not reconnect; 1001 at shutdown and 1012 for a hot upgrade:
    it does). When the connection has ended the host gets ``session_ended``.
 
-A hot upgrade cannot carry a WebSocket (its protocol state lives in this process's
-websockets objects): the server closes web sessions with 1012 as it freezes, the page
-reconnects by itself to the welcome screen of whichever process then serves, and the
-listening socket is handed over like the telnet one (``WebListener.sock``).
+Behind a front (the default), an engine restart or upgrade leaves web sessions where they
+are, as telnet ones. A single-process hot upgrade cannot carry a WebSocket (its protocol
+state lives in this process's websockets objects): the server closes web sessions with
+1012 as it freezes, the page reconnects by itself to the welcome screen of whichever
+process then serves, and the listening socket is handed over like the telnet one
+(``WebListener.sock``).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import socket
 from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import resources
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -54,7 +57,6 @@ from websockets.http11 import Request, Response
 
 from moo.config import Limits
 from moo.net.listeners import describe
-from moo.net.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -142,16 +144,21 @@ def split_lines(frame: str) -> list[str]:
     return [line.translate(_CONTROLS) for line in lines]
 
 
-class WebHost(Protocol):
-    """What a web transport needs of the server: the same doors telnet lines go through."""
+S = TypeVar("S")
 
-    def open_session(self, transport: WebTransport) -> Session | None:
+
+class WebHost(Protocol[S]):
+    """What a web transport needs of whoever holds its sessions (the single-process server
+    with ``Session`` records, or the front with its numbered connections): the same doors
+    telnet lines go through."""
+
+    def open_session(self, transport: WebTransport) -> S | None:
         """A session for a new browser (None: refused; the transport was told and closed)."""
         ...
 
-    def line_received(self, session: Session, text: str) -> None: ...
+    def line_received(self, session: S, text: str) -> None: ...
 
-    def line_too_long(self, session: Session, length: int) -> None: ...
+    def line_too_long(self, session: S, length: int) -> None: ...
 
     def session_ended(self, transport: WebTransport, reason: str) -> None: ...
 
@@ -235,11 +242,11 @@ class WebTransport:
 
     # ----------------------------------------------------------------- serving
 
-    async def serve(self, host: WebHost) -> None:
+    async def serve(self, host: WebHost[S]) -> None:
         """Run the connection until it ends (the websockets handler)."""
         session = host.open_session(self)
         writer = asyncio.create_task(self._write())
-        reader = asyncio.create_task(self._read(host, session)) if session else None
+        reader = asyncio.create_task(self._read(host, session)) if session is not None else None
         try:
             await self.ws.wait_closed()
         finally:
@@ -252,7 +259,7 @@ class WebTransport:
             if session is not None:
                 host.session_ended(self, self._ended_by or "closed by client")
 
-    async def _read(self, host: WebHost, session: Session) -> None:
+    async def _read(self, host: WebHost[S], session: S) -> None:
         limit = self.limits.max_line_bytes
         try:
             while True:
@@ -335,7 +342,7 @@ class WebListener:
     websockets server (its copy of the socket); the socket itself stays bound and
     listening, so browsers wait in the kernel's backlog until ``start`` serves again."""
 
-    def __init__(self, sock: socket.socket, name: str, host: WebHost, limits: Limits) -> None:
+    def __init__(self, sock: socket.socket, name: str, host: WebHost[Any], limits: Limits) -> None:
         self.sock = sock
         self.name = name
         self.address = describe(sock)

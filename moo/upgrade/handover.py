@@ -40,9 +40,10 @@ import msgspec
 
 from moo.errors import MooError
 from moo.gc_control import gc_paused
+from moo.ops import sd_notify
 from moo.protocol import upgrade as msg
 from moo.upgrade import channel as ch
-from moo.upgrade import sd_notify, transfer
+from moo.upgrade import transfer
 from moo.upgrade.protocol import Plan, summary
 
 if TYPE_CHECKING:

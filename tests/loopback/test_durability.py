@@ -85,8 +85,7 @@ def log_of(server: ServerProcess) -> str:
 
 def kill9(server: ServerProcess) -> None:
     """SIGKILL: no final checkpoint, no journal close, no run record update."""
-    assert server.process is not None
-    server.process.kill()
+    server.kill()
     assert server.wait_exit() == -signal.SIGKILL
 
 
@@ -460,10 +459,10 @@ class CrashChain:
                 try:
                     await self.until_the_kill(KILL_MODES[number % len(KILL_MODES)], wiz, rng)
                 finally:
-                    server.process.kill()
+                    server.kill()
                     await asyncio.wait_for(task, 30)  # every reply sent before the server died
         finally:
-            server.process.kill()
+            server.kill()
             server.wait_exit()
         with records_of(self.data) as records:  # still "running": the kill cut it short
             interrupted = any(c.status == "running" for c in records.recent_checkpoints_sync(3))
@@ -967,10 +966,16 @@ async def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path: Path) -
     try:
         async with wizard_on(first) as wiz:
             before = await digest_of(wiz)
-            second = ServerProcess(data, extra_config=server_config(), ssh=False)
-            with pytest.raises(RuntimeError, match="another server is running"):
-                second.start()
-            assert second.process is not None and second.process.returncode != 0
+            # A second front is refused by the front's lock; a single-process server by
+            # the world's (the engine holds it).
+            for flags, refusal in (
+                ((), "another front is running"),
+                (("--single-process",), "another server is running"),
+            ):
+                second = ServerProcess(data, extra_config=server_config(), ssh=False, flags=flags)
+                with pytest.raises(RuntimeError, match=refusal):
+                    second.start()
+                assert second.process is not None and second.process.returncode != 0
             assert await digest_of(wiz) == before
     finally:
         assert first.stop() == 0
@@ -983,7 +988,7 @@ async def test_runs_record_a_crash_as_unclean_and_a_stop_as_clean(tmp_path: Path
     data = tmp_path / "data"
     crashed = ServerProcess(data, extra_config=server_config(), ssh=False).start()
     assert crashed.process is not None
-    crashed_pid = crashed.process.pid
+    crashed_pid = crashed.pid  # the world's process (behind a front, the engine)
     kill9(crashed)
 
     stopped = ServerProcess(data, extra_config=server_config(), ssh=False).start()
@@ -991,7 +996,7 @@ async def test_runs_record_a_crash_as_unclean_and_a_stop_as_clean(tmp_path: Path
         current, previous = runs_of(data)
         assert previous.pid == crashed_pid
         assert (previous.clean, previous.stopped) == (False, None)
-        assert stopped.process is not None and current.pid == stopped.process.pid
+        assert current.pid == stopped.pid
         assert (current.clean, current.stopped) == (None, None)
         await until(lambda: "ended without a clean stop" in log_of(stopped), "the crash warning")
         assert f"the previous run (pid {crashed_pid}) ended without a clean stop" in log_of(stopped)

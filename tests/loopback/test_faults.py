@@ -314,9 +314,10 @@ async def test_after_a_full_disk_the_world_takes_changes_again_once_space_return
             assert (await wiz.command(f"@describe #{oid} as still", MARK))[0].startswith(
                 "The world cannot be saved right now"
             )
-            assert server.process is not None
+            writer = server.pid  # the world's process (behind a front, the engine)
+            assert writer is not None
             unlimited = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
-            resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE, unlimited)
+            resource.prlimit(writer, resource.RLIMIT_FSIZE, unlimited)
             await wiz.expect("the world is saved again", timeout=10)
             assert await wiz.command(f"@describe #{oid} as after {acked}", MARK) == [
                 f"Description of gauge (#{oid}) set."

@@ -1,6 +1,6 @@
 """The front holds every connection while the engine behind it crashes and restarts.
 
-Each test starts ``moo serve --front`` (a front process that starts the engine) and
+Each test starts ``moo serve`` (by default a front process that starts the engine) and
 kills the engine with SIGKILL, found through ``run/engine.pid`` as an operator would.
 """
 
@@ -25,12 +25,13 @@ from moo.net.gate_process import process_alive
 from moo.net.telnet_client import TelnetClient
 from tests.loopback.conftest import BEGIN, MARK, login, player, unique_name, wizard
 from tests.loopback.test_ssh import read_until, ssh_shell
+from tests.loopback.web_helpers import WebClient
 from tests.server_process import WIZARD_PASSWORD, ServerProcess
 
 
 @pytest.fixture(scope="module")
 def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("front") / "data", flags=("--front",)).start()
+    proc = ServerProcess(tmp_path_factory.mktemp("front") / "data").start()
     yield proc
     proc.stop()
 
@@ -182,7 +183,7 @@ async def test_status_names_the_front_and_the_engine(front: ServerProcess) -> No
 
 
 async def test_shutdown_stops_the_engine_and_the_front(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", flags=("--front",), ssh=False).start()
+    server = ServerProcess(tmp_path / "data", ssh=False).start()
     engine = engine_pid(server)
     wiz = await wizard(server)
     other, _ = await player(server)
@@ -201,10 +202,10 @@ async def test_shutdown_stops_the_engine_and_the_front(tmp_path: Path) -> None:
 async def test_an_engine_that_cannot_start_stops_the_front_with_its_error(tmp_path: Path) -> None:
     """The world is held by another server: the front says why and exits, not loops."""
     data = tmp_path / "data"
-    classic = ServerProcess(data, ssh=False).start()
+    classic = ServerProcess(data, ssh=False, flags=("--single-process",)).start()
     try:
         with pytest.raises(RuntimeError, match="another server is running"):
-            ServerProcess(data, flags=("--front",), ssh=False).start()
+            ServerProcess(data, ssh=False).start()
     finally:
         classic.stop()
 
@@ -272,7 +273,7 @@ async def test_a_failing_engine_replacement_leaves_the_old_engine_serving(
 async def test_stopping_the_front_after_an_upgrade_stops_the_replacement_too(
     tmp_path: Path,
 ) -> None:
-    server = ServerProcess(tmp_path / "data", flags=("--front",), ssh=False).start()
+    server = ServerProcess(tmp_path / "data", ssh=False).start()
     try:
         wiz = await wizard(server)
         old = engine_pid(server)
@@ -304,7 +305,6 @@ async def test_a_full_disk_behind_a_front_refuses_changes_and_holds_nothing_back
         data,
         extra_config=config,
         ssh=False,
-        flags=("--front",),
         file_size_limit=LIMIT,
         file_size_hard_limit=resource.RLIM_INFINITY,
     ).start()
@@ -344,14 +344,14 @@ async def test_tls_players_stay_connected_and_the_engine_serves_the_metrics(
     tmp_path: Path,
 ) -> None:
     """Behind a front, telnet over TLS ends in the front, so a TLS player keeps the
-    session through an engine crash (a hot upgrade without a front has to close it); the
-    engine serves the metrics and counts the front's sessions by transport."""
+    session through an engine crash and an upgrade (a single-process server's upgrade has
+    to close it); the engine serves the metrics and counts the front's sessions by
+    transport."""
     from tests.loopback.metrics_helpers import scrape, sessions
     from tests.loopback.test_telnet_tls import client_context
 
     server = ServerProcess(
         tmp_path / "data",
-        flags=("--front",),
         ssh=False,
         listen={"telnet-tls": "127.0.0.1:0", "metrics": "127.0.0.1:0"},
     ).start()
@@ -366,13 +366,52 @@ async def test_tls_players_stay_connected_and_the_engine_serves_the_metrics(
         said = await tls.command("say through the crash", MARK, begin=BEGIN, timeout=30)
         assert said == ['You say, "through the crash"']
         await plain.expect('secure says, "through the crash"')
-        for client in (tls, plain):
+        wiz = await wizard(server)  # an upgrade replaces the engine: the TLS player stays
+        wiz.send_line("@hot-upgrade")
+        await wiz.expect(re.compile(r"^\*\*\* Upgrade done"), timeout=60)
+        said = await tls.command("say through the upgrade", MARK, begin=BEGIN, timeout=30)
+        assert said == ['You say, "through the upgrade"']
+        assert not tls.closed
+        for client in (tls, plain, wiz):
             await client.close()
     finally:
         server.stop()
 
 
-def test_the_web_client_behind_a_front_is_refused_with_a_reason(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", flags=("--front",), ssh=False, web=True)
-    with pytest.raises(RuntimeError, match="web client is not served behind a front yet"):
-        server.start()
+async def test_browsers_stay_connected_through_an_engine_crash_and_an_upgrade(
+    tmp_path: Path,
+) -> None:
+    """The front serves the web client: a browser's session is a connection like a telnet
+    one, told once that the world restarts, its line typed meanwhile answered after; an
+    engine upgrade leaves it open and unaware (no close, no restart notice)."""
+    server = ServerProcess(tmp_path / "data", ssh=False, web=True).start()
+    try:
+        web = await WebClient.connect(server.web_port)
+        await web.expect("connect <name> <password>")
+        await web.send_line("create webfront secret")
+        await web.expect("*** Connected as webfront ***")
+        telnet, name = await player(server, "tel")
+        await web.expect(f"{name} has connected.")
+        old = kill_engine(server)
+        await web.expect(RESTARTING, timeout=10)
+        await web.send_line("say typed while the world was down")
+        await web.expect('You say, "typed while the world was down"', timeout=30)
+        await telnet.expect('webfront says, "typed while the world was down"', timeout=30)
+        engine = await new_engine(server, old)
+
+        wiz = await wizard(server)
+        wiz.send_line("@hot-upgrade")
+        await wiz.expect(re.compile(r"^\*\*\* Upgrade done"), timeout=60)
+        await new_engine(server, engine)
+        await web.send_line("say after the upgrade")
+        await telnet.expect('webfront says, "after the upgrade"', timeout=30)
+        await web.expect('You say, "after the upgrade"')
+        assert not web.closed
+        assert sum(RESTARTING in line for line in web.lines) == 1  # the crash, not the upgrade
+        await web.send_line("@quit")
+        assert await web.wait_closed() == (1000, "quit")
+        await telnet.expect("webfront has disconnected.")
+        for client in (telnet, wiz):
+            await client.close()
+    finally:
+        server.stop()

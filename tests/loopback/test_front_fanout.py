@@ -18,7 +18,7 @@ from tests.server_process import ServerProcess
 @pytest.fixture(scope="module")
 def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data: Path = tmp_path_factory.mktemp("fanout") / "data"
-    proc = ServerProcess(data, flags=("--front",)).start()
+    proc = ServerProcess(data).start()
     yield proc
     proc.stop()
 

@@ -27,7 +27,7 @@ from tests.server_process import ServerProcess
 
 @pytest.fixture
 def front(tmp_path: Path) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path / "data", flags=("--front",), ssh=False).start()
+    proc = ServerProcess(tmp_path / "data", ssh=False).start()
     yield proc
     proc.stop()
 

@@ -8,6 +8,8 @@ import re
 import zlib
 from pathlib import Path
 
+import pytest
+
 from moo import __version__
 from tests.loopback.conftest import login, player, unique_name, wizard
 from tests.loopback.upgrade_helpers import start, upgrade
@@ -132,8 +134,17 @@ class Mccp2Reader:
                 self._zlib = None
 
 
-async def test_mccp2_compresses_and_survives_a_hot_upgrade(tmp_path: Path) -> None:
-    server = start(tmp_path / "data")
+@pytest.mark.parametrize(
+    ("flags", "streams"),
+    [
+        ((), 1),  # the front holds the stream: only the engine behind it is replaced
+        (("--single-process",), 2),  # the old server ends its stream, the new one begins one
+    ],
+)
+async def test_mccp2_compresses_and_survives_a_hot_upgrade(
+    tmp_path: Path, flags: tuple[str, ...], streams: int
+) -> None:
+    server = start(tmp_path / "data", flags=flags)
     try:
         name = unique_name("zip")
         await (await login(server.telnet_port, name, "zip-pw")).close()
@@ -167,7 +178,7 @@ async def test_mccp2_compresses_and_survives_a_hot_upgrade(tmp_path: Path) -> No
         await upgrade(server, wiz)
         writer.write(b"say still squeezed\r\n")
         await until(b'You say, "still squeezed"')
-        assert stream.streams == 2  # the old server ended its stream, the new one began one
+        assert stream.streams == streams
         writer.close()
         await wiz.close()
     finally:

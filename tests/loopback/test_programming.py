@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import signal
 import time
 from pathlib import Path
 
@@ -189,8 +188,7 @@ async def test_a_programmed_verb_survives_a_restart_and_a_crash(tmp_path: Path) 
             "0 errors.  Verb programmed."
         ]
         await wiz.close()
-        assert server.process is not None
-        server.process.send_signal(signal.SIGKILL)  # no final checkpoint: the journal has it
+        server.kill()  # no final checkpoint: the journal has it
         server.wait_exit()
         server.start()
         wiz = await wizard(server)

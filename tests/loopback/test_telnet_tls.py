@@ -117,13 +117,15 @@ async def test_bad_clients_on_the_tls_port_are_closed_without_disturbing_players
 async def test_an_upgrade_tells_tls_players_to_reconnect_and_carries_the_rest(
     tmp_path: Path,
 ) -> None:
-    """TLS state cannot move to the new process: TLS players get one line and are closed
-    once it serves; plain telnet players stay connected; the TLS and metrics listeners
-    carry on in the new process (the replacement counts the upgrade)."""
+    """A single-process server's upgrade: TLS state cannot move to the new process, so
+    TLS players get one line and are closed once it serves; plain telnet players stay
+    connected; the TLS and metrics listeners carry on in the new process (the replacement
+    counts the upgrade). Behind a front, TLS players stay: tests/loopback/test_front.py."""
     server = ServerProcess(
         tmp_path / "data",
         extra_config=UPGRADE_CONFIG,
         listen={"telnet-tls": "127.0.0.1:0", "metrics": "127.0.0.1:0"},
+        flags=("--single-process",),
     ).start()
     try:
         wiz = await wizard(server)

@@ -1,5 +1,7 @@
 """Hot upgrade, level 1: a real replacement process takes over a real server's sockets and
-sessions while clients are mid-conversation (see moo/upgrade/)."""
+sessions while clients are mid-conversation (see moo/upgrade/). The tests that count the
+sessions carried run the single-process server (``--single-process``): behind a front
+(the default) the sessions stay in the front and only the engine is replaced."""
 
 from __future__ import annotations
 
@@ -32,7 +34,11 @@ async def login_many(port: int, count: int, prefix: str) -> list[TelnetClient]:
 
 async def test_an_upgrade_carries_300_sessions_mid_conversation(tmp_path: Path) -> None:
     # 20 commands a second: the flooder's looks are still queued when the world freezes.
-    server = start(tmp_path / "data", limits={"commands_per_second": 20, "command_burst": 40})
+    server = start(
+        tmp_path / "data",
+        flags=("--single-process",),
+        limits={"commands_per_second": 20, "command_burst": 40},
+    )
     port = server.telnet_port
     try:
         wiz = await wizard(server)
@@ -112,7 +118,7 @@ async def test_sessions_that_change_close_or_connect_after_the_precopy(tmp_path:
     """The replacement takes 2 s to answer PREBUILT; meanwhile the running server serves:
     one player talks, one quits (his client must see the close at once, though the
     replacement holds a copy of his socket), one connects. All of it carries over."""
-    server = start(tmp_path / "data")
+    server = start(tmp_path / "data", flags=("--single-process",))
     try:
         wiz = await wizard(server)
         talker, quitter, idle = [

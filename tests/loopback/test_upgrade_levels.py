@@ -1,5 +1,9 @@
 """Hot upgrade: SSH players, levels 2 and 3, SIGUSR2 with systemd's notify socket, and
-five upgrades in a row through ``moo upgrade`` while players keep typing."""
+five upgrades in a row through ``moo upgrade`` while players keep typing.
+
+Levels 2 and 3 are the single-process server's (``--single-process``): they say what
+happens to the connections a replacement cannot take, and behind a front (the default)
+no connection moves at all."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from moo.net.telnet_client import TelnetClient
 from tests.loopback.conftest import MARK, login, player, unique_name, wizard
 from tests.loopback.test_ssh import read_until, ssh_shell
 from tests.loopback.upgrade_helpers import moo_upgrade, program, start, still_talking, upgrade
+
+SINGLE = ("--single-process",)
 
 
 async def test_ssh_players_stay_connected(tmp_path: Path) -> None:
@@ -40,7 +46,7 @@ async def test_ssh_players_stay_connected(tmp_path: Path) -> None:
 
 
 async def test_level_2_hands_over_listeners_and_closes_players_cleanly(tmp_path: Path) -> None:
-    server = start(tmp_path / "data")
+    server = start(tmp_path / "data", flags=SINGLE)
     try:
         watcher, _ = await player(server)
         wiz = await wizard(server)
@@ -61,7 +67,7 @@ async def test_level_2_hands_over_listeners_and_closes_players_cleanly(tmp_path:
 
 
 async def test_level_3_restarts_cold_after_a_final_checkpoint(tmp_path: Path) -> None:
-    server = start(tmp_path / "data")
+    server = start(tmp_path / "data", flags=SINGLE)
     try:
         wiz = await wizard(server)
         await wiz.command("@create $thing named marker stone", MARK)
@@ -87,12 +93,42 @@ async def test_level_3_restarts_cold_after_a_final_checkpoint(tmp_path: Path) ->
         server.stop()
 
 
-async def test_sigusr2_upgrades_and_tells_systemd(tmp_path: Path) -> None:
+async def test_sigusr2_to_the_front_upgrades_the_engine_and_systemd_sees_only_the_front(
+    tmp_path: Path,
+) -> None:
+    """``systemctl reload`` signals the unit's main process, the front: it passes SIGUSR2
+    on to the engine. The front says READY=1 and STOPPING=1; the engines, started
+    without NOTIFY_SOCKET, say nothing (no MAINPID: the front stays the main process)."""
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify_path = tmp_path / "notify.sock"
     notify.bind(str(notify_path))
     notify.settimeout(30)
     server = start(tmp_path / "data", env={"NOTIFY_SOCKET": str(notify_path)})
+    try:
+        assert notify.recv(4096) == b"READY=1"
+        client, _ = await player(server)
+        old, front = server.pid, server.front_pid
+        assert old is not None and front is not None
+        os.kill(front, signal.SIGUSR2)
+        new = await asyncio.to_thread(server.wait_pid_change, old)
+        assert new != front and server.running
+        await still_talking([client], "after SIGUSR2")
+        await client.close()
+        assert server.stop() == 0
+        assert notify.recv(4096) == b"STOPPING=1"  # the next message: no engine spoke
+    finally:
+        server.stop()
+        notify.close()
+
+
+async def test_sigusr2_upgrades_a_single_process_server_and_tells_systemd(
+    tmp_path: Path,
+) -> None:
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify_path = tmp_path / "notify.sock"
+    notify.bind(str(notify_path))
+    notify.settimeout(30)
+    server = start(tmp_path / "data", env={"NOTIFY_SOCKET": str(notify_path)}, flags=SINGLE)
     try:
         assert notify.recv(4096) == b"READY=1"
         client, _ = await player(server)

@@ -1,7 +1,9 @@
 """The web client page in a real headless Chromium (Debian's /usr/bin/chromium, driven by
 playwright; ``./dev test`` installs it when it can): logging in through the page, talking
-with a telnet player, ANSI colours, the password field, input history, scrolling, and
-reconnecting by itself across a hot upgrade. A screenshot is kept in tests/artifacts/."""
+with a telnet player, ANSI colours, the password field, input history, scrolling, staying
+connected while the engine behind the front crashes and restarts (the default server), and
+reconnecting by itself across a single-process hot upgrade (which closes WebSockets). A
+screenshot is kept in tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from moo.world.loader import DEFAULT_CORE_DIR
 from tests.loopback.conftest import MARK, player, wizard
+from tests.loopback.test_front import kill_engine
 from tests.loopback.upgrade_helpers import upgrade
 from tests.server_process import ServerProcess
 
@@ -69,6 +72,7 @@ async def test_the_page_in_chromium(tmp_path: Path, browser: Browser) -> None:
     proc = ServerProcess(
         tmp_path / "data", ssh=False, web=True, extra_config={"core_db": str(red_core_db(tmp_path))}
     ).start()
+    assert proc.front_pid is not None  # the default: a front, the engine behind it
     try:
         page = await browser.new_page(viewport={"width": 900, "height": 500})
         await page.goto(f"http://127.0.0.1:{proc.web_port}/")
@@ -126,23 +130,56 @@ async def test_the_page_in_chromium(tmp_path: Path, browser: Browser) -> None:
         assert await output.evaluate("o => o.scrollHeight > o.clientHeight")
         assert gap < 2, gap
 
-        # A hot upgrade closes the page's WebSocket (1012); the page says so and
-        # reconnects by itself to the new process's welcome screen.
-        wiz = await wizard(proc)
-        await upgrade(proc, wiz)
-        await expect(output).to_contain_text("*** Disconnected: the server is being upgraded ***")
-        await telnet.expect("Webby has disconnected.")
-        await expect(status).to_have_text(re.compile("^Connected to"), timeout=15_000)
-        # The red welcome line a third time: at first, after @quit, now.
-        await expect(output.locator("span.fg1.b")).to_have_count(3)
-        await type_line(page, "connect Webby web-secret")
-        await expect(output).to_contain_text("*** Connected as Webby ***")
-        await telnet.expect("Webby has connected.")
+        # The engine crashes: the page stays connected, says the world is restarting,
+        # and a line typed meanwhile is answered by the next engine.
+        kill_engine(proc)
+        await expect(output).to_contain_text("The world is restarting", timeout=10_000)
+        await type_line(page, "say through the crash")
+        await expect(output).to_contain_text('You say, "through the crash"', timeout=30_000)
+        await telnet.expect('Webby says, "through the crash"', timeout=30)
+        await expect(status).to_have_text(re.compile("^Connected to"))
+        assert await output.locator("span.fg1.b").count() == 2  # no welcome again
 
         shot = tmp_path / "web-client.png"
         await page.screenshot(path=str(shot))
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copy(shot, ARTIFACTS / shot.name)
+        await telnet.close()
+    finally:
+        proc.stop()
+
+
+async def test_the_page_reconnects_across_a_single_process_hot_upgrade(
+    tmp_path: Path, browser: Browser
+) -> None:
+    """Without a front, a hot upgrade closes the page's WebSocket (1012); the page says so
+    and reconnects by itself to the new process's welcome screen."""
+    proc = ServerProcess(
+        tmp_path / "data",
+        ssh=False,
+        web=True,
+        extra_config={"core_db": str(red_core_db(tmp_path))},
+        flags=("--single-process",),
+    ).start()
+    try:
+        page = await browser.new_page()
+        await page.goto(f"http://127.0.0.1:{proc.web_port}/")
+        output = page.locator("#output")
+        status = page.locator("#status")
+        await expect(output).to_contain_text("connect <name> <password>")
+        await type_line(page, "create Webby web-secret")
+        await expect(output).to_contain_text("*** Connected as Webby ***")
+        telnet, _ = await player(proc, "tel")
+        wiz = await wizard(proc)
+        await upgrade(proc, wiz)
+        await expect(output).to_contain_text("*** Disconnected: the server is being upgraded ***")
+        await telnet.expect("Webby has disconnected.")
+        await expect(status).to_have_text(re.compile("^Connected to"), timeout=15_000)
+        # The red welcome line twice: at first, and from the new process.
+        await expect(output.locator("span.fg1.b")).to_have_count(2)
+        await type_line(page, "connect Webby web-secret")
+        await expect(output).to_contain_text("*** Connected as Webby ***")
+        await telnet.expect("Webby has connected.")
         for client in (telnet, wiz):
             await client.close()
     finally:

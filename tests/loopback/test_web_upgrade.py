@@ -1,7 +1,9 @@
-"""Hot upgrades with browsers connected: a WebSocket cannot be handed to the replacement,
-so web sessions are closed with 1012 as the server freezes (the page reconnects by itself)
-while telnet sessions carry over; the web port itself is handed over, or, when the upgrade
-fails, served again by the running server (moo/net/web.py, Server.freeze)."""
+"""Hot upgrades of a single-process server (``--single-process``) with browsers connected:
+a WebSocket cannot be handed to the replacement, so web sessions are closed with 1012 as
+the server freezes (the page reconnects by itself) while telnet sessions carry over; the
+web port itself is handed over, or, when the upgrade fails, served again by the running
+server (moo/net/web.py, Server.freeze). By default the front holds the browsers and only
+the engine is replaced: tests/loopback/test_front.py."""
 
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ RESTARTING = (1012, "the server is being upgraded")
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path / "data", extra_config=UPGRADE_CONFIG, web=True).start()
+    proc = ServerProcess(
+        tmp_path / "data", extra_config=UPGRADE_CONFIG, web=True, flags=("--single-process",)
+    ).start()
     yield proc
     proc.stop()
 

@@ -34,14 +34,17 @@ def program(name: str, *flags: str) -> str:
 
 
 def start(
-    data_dir: Path, env: dict[str, str] | None = None, **extra: dict[str, object]
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+    flags: tuple[str, ...] = (),
+    **extra: dict[str, object],
 ) -> ServerProcess:
     """A server with UPGRADE_CONFIG; ``extra`` sections change only the keys they name."""
     config = {**UPGRADE_CONFIG}
     for section, changes in extra.items():
         base = config.get(section, {})
         config[section] = {**(base if isinstance(base, dict) else {}), **changes}
-    return ServerProcess(data_dir, extra_config=config, env=env or {}).start()
+    return ServerProcess(data_dir, extra_config=config, env=env or {}, flags=flags).start()
 
 
 async def upgrade(server: ServerProcess, wiz: TelnetClient, args: str = "") -> tuple[int, str]:

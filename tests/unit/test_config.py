@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from moo.cli import build_parser, serve_config
+from moo.cli import build_parser, main, serve_config
 from moo.config import (
     Config,
     Limits,
@@ -313,3 +313,25 @@ def test_the_tcp_engine_link_flags_set_the_link_keys() -> None:
 def test_a_front_address_that_is_not_host_and_port_names_the_key(address: str) -> None:
     with pytest.raises(ConfigError, match=r"link\.front_address"):
         from_dict({"link": {"front_address": address}})
+
+
+def test_serve_runs_a_front_unless_single_process_is_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert Config().single_process is False
+    assert from_dict({"single_process": True}).single_process is True
+    with pytest.raises(ConfigError, match="single_process: expected true or false"):
+        from_dict({"single_process": "yes"})
+    config_file = tmp_path / "single.yaml"
+    config_file.write_text("single_process: true\n")
+    # --front (the default's old flag) is accepted; against single-process it is refused
+    # before anything starts.
+    for argv in (
+        ["serve", "--front", "--single-process"],
+        ["serve", "--front", "--config", str(config_file)],
+    ):
+        assert main([*argv, "--data-dir", str(tmp_path / "data")]) == 2
+        assert "--front and --single-process (or single_process) contradict" in (
+            capsys.readouterr().err
+        )
+    assert not (tmp_path / "data").exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from moo.upgrade.sd_notify import notify
+from moo.ops.sd_notify import notify
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The web transport in this process on a loopback port (moo/net/web.py), with a host that
 records what reaches it: output capping and stalls, paused reading, a host that fails; and
-the server's side of web sessions when it is full or frozen for a hot upgrade."""
+the server's side of web sessions when it is full or frozen for a hot upgrade, and an
+engine's, whose browsers the front holds."""
 
 from __future__ import annotations
 
@@ -12,16 +13,20 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from moo.accounts import Passwords
 from moo.config import Config, Limits
+from moo.engine.link import FrontLink, RemoteTransport
 from moo.net.listeners import bind_tcp
 from moo.net.session import Session
 from moo.net.web import STALLED, WebListener, WebTransport
+from moo.protocol import front as msg
 from moo.server import Server
 from moo.world.loader import build_core_world
 from tests.waits import until
@@ -152,25 +157,20 @@ async def test_a_host_that_fails_ends_only_that_connection(
     assert any("reading failed" in r.message for r in caplog.records if r.levelno >= logging.ERROR)
 
 
-@dataclass(eq=False)  # hashable, as a transport is
-class FakeWeb:
-    """Stands in for a WebTransport where the server only sends and closes."""
+class FakeWeb(WebTransport):
+    """A WebTransport without a WebSocket, where the server only sends and closes (the
+    server knows a browser's session by its class: an engine's web sessions are the
+    front's, and it must not close them as its own)."""
 
-    kind: str = "web"
-    peer: str = "127.0.0.1:9"
-    closed: bool = False
-    hidden: bool = False
-    sent: list[str] = field(default_factory=list)
-    closes: list[tuple[str, int]] = field(default_factory=list)
+    def __init__(self) -> None:
+        super().__init__(cast(ServerConnection, None), LIMITS, "127.0.0.1:9")
+        self.sent: list[str] = []
+        self.closes: list[tuple[str, int]] = []
 
     def send_text(self, text: str) -> None:
         self.sent.append(text)
 
     def set_echo(self, server_echoes: bool) -> None: ...
-
-    def pause_reading(self) -> None: ...
-
-    def resume_reading(self) -> None: ...
 
     def close(self, reason: str, code: int = 1000) -> None:
         self.closes.append((reason, code))
@@ -184,9 +184,9 @@ def a_server(**limits: int) -> Server:
 async def test_the_server_welcomes_a_browser_or_refuses_it_when_full() -> None:
     server = a_server(max_connections=1)
     first, second = FakeWeb(), FakeWeb()
-    session = server.open_session(first)  # type: ignore[arg-type]
+    session = server.open_session(first)
     assert session is not None and "Welcome to the world!" in first.sent[0]
-    assert server.open_session(second) is None  # type: ignore[arg-type]
+    assert server.open_session(second) is None
     assert second.sent == ["Sorry, the server is full. Please try again later.\n"]
     assert second.closes == [("server full", 1000)]
 
@@ -194,13 +194,13 @@ async def test_the_server_welcomes_a_browser_or_refuses_it_when_full() -> None:
 async def test_freezing_for_an_upgrade_closes_and_ends_web_sessions() -> None:
     server = a_server()
     web = FakeWeb()
-    session = server.open_session(web)  # type: ignore[arg-type]
+    session = server.open_session(web)
     assert session is not None
     server.freeze()
     assert web.closes == [("the server is being upgraded", 1012)]
     assert session.closed and not server.sessions
     late = FakeWeb()  # a browser whose handshake finished as the server froze
-    assert server.open_session(late) is None  # type: ignore[arg-type]
+    assert server.open_session(late) is None
     assert late.closes == [("the server is being upgraded", 1012)]
     server.thaw()
 
@@ -217,3 +217,31 @@ async def test_a_listener_that_cannot_serve_says_so_and_tries_again(
     listener.close()  # stops trying
     await asyncio.sleep(1.1)
     assert caplog.text.count("web: cannot serve") == 2
+
+
+class StubFrontLink:
+    """What an engine's ``RemoteTransport`` says to the front, kept."""
+
+    def __init__(self) -> None:
+        self.said: list[msg.ToFront] = []
+
+    def emit(self, message: msg.ToFront) -> None:
+        self.said.append(message)
+
+    def touch(self, transport: RemoteTransport) -> None: ...
+
+
+async def test_an_engine_leaves_the_fronts_browsers_alone_when_it_freezes_or_stops() -> None:
+    """Behind a front a browser's session reaches the engine as kind "web", but its
+    WebSocket is the front's: an engine upgrade (freeze) or stop must not close it."""
+    server = a_server()
+    link = StubFrontLink()
+    browser = RemoteTransport(cast(FrontLink, link), msg.Opened(1, "web", "127.0.0.1:9"))
+    session = server.open_session(browser)
+    assert session is not None and server.web_transports() == []
+    server.freeze()
+    assert not session.closed and server.sessions[browser] is session
+    server.thaw()
+    await server.close_connections(timeout=0)
+    assert not any(isinstance(said, msg.Drop) for said in link.said), link.said
+    assert any(isinstance(said, msg.Out) and "Welcome" in said.text for said in link.said)

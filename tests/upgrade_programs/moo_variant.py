@@ -1,4 +1,5 @@
-"""The real server with one difference, chosen by flags before ``serve``:
+"""The real server with one difference, chosen by flags before ``serve`` (a single-process
+server's replacement) or ``engine`` (an engine's, behind a front):
 
 --version V      report version V (a "new release")
 --load-fails     the world does not load (a release whose loader is broken)
@@ -23,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import moo
 
 args = sys.argv[1:]
-rest = args[args.index("serve") :]
-flags = args[: args.index("serve")]
+command = next(i for i, word in enumerate(args) if word in ("serve", "engine"))
+rest = args[command:]
+flags = args[:command]
 if "--version" in flags:
     moo.__version__ = flags[flags.index("--version") + 1]
 

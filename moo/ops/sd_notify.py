@@ -2,11 +2,14 @@
 
 What the server sends (see deploy/moo.service):
 
-- ``READY=1`` after a cold start, once every listener is accepting;
-- ``MAINPID=<pid>\\nREADY=1`` from the replacement after a hot upgrade: the main pid
-  has changed, and systemd only believes a pid sent by a process other than the main
-  one when the unit has ``NotifyAccess=all``. The replacement must send it before the
-  old server exits, or systemd sees its main process gone and stops the unit;
+- ``READY=1`` after a cold start, once every listener is accepting (by default the
+  front sends it, once the first engine is attached; engines behind it are started
+  without ``$NOTIFY_SOCKET`` and say nothing: the front stays the unit's main process);
+- with ``--single-process``, ``MAINPID=<pid>\\nREADY=1`` from the replacement after a
+  hot upgrade: the main pid has changed, and systemd only believes a pid sent by a
+  process other than the main one when the unit has ``NotifyAccess=all``. The
+  replacement must send it before the old server exits, or systemd sees its main
+  process gone and stops the unit;
 - ``STOPPING=1`` when shutdown begins.
 
 Why hand-written: the protocol is one datagram of ``KEY=VALUE`` lines on an AF_UNIX
