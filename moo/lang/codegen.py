@@ -164,8 +164,13 @@ def _free_temps(texts: list[str]) -> list[str]:
     return sorted(read - stored, key=lambda name: int(name[2:]))
 
 
-def generate(program: t.Program, builtins: dict[str, Builtin], filename: str) -> Callable[..., Any]:
-    """The compiled ``run(task, frame)`` of ``program``."""
+def generate(
+    program: t.Program, builtins: dict[str, Builtin], filename: str, text: str = ""
+) -> Callable[..., Any]:
+    """The compiled ``run(task, frame)`` of ``program``. Its globals also hold what a
+    queued fork needs to be saved and made again (``moo/lang/saved_tasks.py``): ``_SOURCE``
+    (the program's text), ``_VARIABLES`` (the names of a fork's copy, in order) and
+    ``_FORKS`` (each ``fork`` statement's function by its number in source order)."""
     gen = _Gen(program, builtins)
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(limit + _RECURSION_HEADROOM)
@@ -183,6 +188,9 @@ def generate(program: t.Program, builtins: dict[str, Builtin], filename: str) ->
     namespace: dict[str, Any] = dict(_HELPERS)
     namespace.update(gen.globals)
     namespace["__builtins__"] = {}
+    namespace["_SOURCE"] = text
+    namespace["_VARIABLES"] = tuple(gen.variables)
+    namespace["_FORKS"] = gen.forks
     exec(code, namespace)
     run: Callable[..., Any] = namespace["run"]
     return run
@@ -211,6 +219,7 @@ class _Gen(FastStatements, Loops):
         self.const_vars = const_vars
         self.variables = sorted(self.assigned | set(frame_vars) | set(const_vars))
         self.defs: list[list[Line]] = []  # top-level functions (fork bodies)
+        self.forks: dict[int, str] = {}  # fork statement number (source order) -> function
         self.scope = Scope("run")
         self.loops: list[Loop] = []
         self.dollar: list[str] = []
@@ -363,6 +372,9 @@ class _Gen(FastStatements, Loops):
         self.indent -= 1
 
     def fork(self, s: t.Fork) -> None:
+        number = len(self.forks)  # counted before its body's forks: source order
+        fname = f"_fork{next(self.counter)}"
+        self.forks[number] = fname
         delay, snap = self.tmp(), self.tmp()
         self.emit(f"{delay} = _fork_delay({self.ex(s.delay)})")
         self.emit(f"{snap} = []")
@@ -371,7 +383,6 @@ class _Gen(FastStatements, Loops):
             self.emit(f"    {snap}.append(v_{name})")
             self.emit("except _NameError:")
             self.emit(f"    {snap}.append(_UNSET)")
-        fname = f"_fork{next(self.counter)}"
         line = self.line
         body = self.function_body(s.body, "fork")
         head: list[Line] = []
@@ -379,7 +390,8 @@ class _Gen(FastStatements, Loops):
             head.append((1, f"if _snap[{i}] is not _UNSET: v_{name} = _snap[{i}]", line))
         self.defs.append([(0, f"def {fname}(task, _snap):", line), *head, *body])
         self.line = line
-        call = f"task.fork({delay}, _bind_fork({fname}, {snap}))"
+        named = -1 if s.name is None else self.variables.index(s.name.lower())
+        call = f"task.fork({delay}, _bind_fork({fname}, {snap}, {number}, {named}))"
         if s.name is None:
             self.emit(call)
         else:

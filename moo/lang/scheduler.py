@@ -20,8 +20,12 @@ Why greenlets: compiled MOO code is ordinary Python calls (verb calls nest as Py
 frames), so a task that suspends mid-call needs its whole stack kept. A greenlet keeps it for
 ~0.5 us a switch, against rewriting every compiled function as a generator; making one costs
 ~8 us, so greenlets that finished a task wait in a small pool for the next (a task that runs
-``return 1;`` costs ~5 us in all, measured here). Waiting tasks live in memory only: they do
-not yet survive a restart.
+``return 1;`` costs ~5 us in all, measured here).
+
+What survives a restart: a queued fork is also a record in the world (``saved_tasks.py``),
+written when it is queued and dropped when it starts or is killed; ``restore_saved`` queues
+the records again when the server starts serving. Suspended and reading tasks live in
+memory only.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from greenlet import getcurrent, greenlet
 
 from moo.commands.context import VerbContext
 from moo.commands.dispatch import VerbCache
+from moo.errors import WorldError
 from moo.lang import access
 from moo.lang.errors import MooRaise, MooSyntaxError, TaskAbort
 from moo.lang.options import with_server_options
@@ -45,8 +50,13 @@ from moo.lang.task import Task, moo_line, unwind_line
 from moo.lang.task_api import Frame, Limits, TaskApi
 from moo.lang.values import toliteral
 from moo.world.model import MOO_IMPL, VerbDef
+from moo.world.tasks import QueuedTask
 from moo.world.values import NOTHING, Err, ObjRef
 from moo.world.world import World
+
+POSTPONE = 1.0
+"""Seconds a due fork waits again while the world refuses changes (a hot upgrade's
+freeze): it stays queued, saved, for whichever server goes on."""
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +145,8 @@ class Scheduler:
         self.callees_epoch = world.verbs_epoch
         self.site_token = object()  # marks what call sites cached from this world
         self._idle: list[Any] = []  # greenlets that finished a task, ready for the next
-        self._next_id = 1
+        self._next_id = max(world.tasks, default=0) + 1  # never an id a saved task holds
+        self._restored = False
 
     # ------------------------------------------------------------ programs
 
@@ -344,15 +355,70 @@ class Scheduler:
         child.frame.line = base.line
         child.state = "queued"
         child.start_time = time.time() + float(delay)
+        if getattr(body, "number", -1) >= 0:  # an ``ops.ForkBody`` (ops imports this module)
+            self._save_fork(child, body)
         self.waiting[child.id] = child
         child.timer = loop.call_later(float(delay), self._start_forked, child, body)
         return child.id
 
+    def _save_fork(self, child: Task, body: Callable[[TaskApi], None]) -> None:
+        """Record the queued fork in the world, in the forking task's transaction."""
+        from moo.lang.ops import ForkBody
+        from moo.lang.saved_tasks import fork_record
+
+        if not isinstance(body, ForkBody):
+            return
+        record = fork_record(child, body)
+        if record is None:
+            return
+        try:
+            self.world.queue_task(record)
+        except WorldError as error:
+            raise MooRaise(Err.E_QUOTA, f"The task cannot be queued: {error}") from None
+        child.saved = True
+
+    def requeue_fork(
+        self, record: QueuedTask, frame: Frame, body: Callable[[TaskApi], None], delay: float
+    ) -> Task:
+        """Queue again a fork saved in the world (``saved_tasks.restore``), under its id."""
+        task = Task(self, record.id, record.player, self.background, kind="fork")
+        task.owner = record.owner
+        task.push(frame)
+        task.state = "queued"
+        task.start_time = record.start
+        task.saved = True
+        self._next_id = max(self._next_id, record.id + 1)
+        self.waiting[task.id] = task
+        task.timer = self._loop().call_later(delay, self._start_forked, task, body)
+        return task
+
+    def restore_saved(self) -> int:
+        """Queue the tasks saved in the world, once (the server starts serving; a server
+        that thaws after a failed hot upgrade has them already). How many."""
+        if self._restored:
+            return 0
+        self._restored = True
+        from moo.lang.saved_tasks import restore
+
+        return restore(self)
+
     def _start_forked(self, task: Task, body: Callable[[TaskApi], None]) -> None:
         if self.waiting.get(task.id) is not task:
             return  # killed before it started
+        if task.saved and self.world.read_only_reason is not None:
+            task.timer = self._loop().call_later(POSTPONE, self._start_forked, task, body)
+            return
         del self.waiting[task.id]
         task.timer = None
+        if task.saved:
+            world = self.world
+
+            def started(t: Task) -> Any:
+                world.drop_task(t.id)  # in the task's own transaction
+                return body(t)
+
+            self.start(task, started)
+            return
         self.start(task, body)
 
     def suspend(self, task: Task, seconds: Any = None) -> Any:
@@ -408,6 +474,11 @@ class Scheduler:
             raise MooRaise(Err.E_INVARG)
         if not access.is_wizard(self.world, progr) and progr != task.owner:
             raise MooRaise(Err.E_PERM)
+        if task.saved:
+            try:
+                self.world.drop_task(task_id)  # in the killer's transaction
+            except WorldError as error:
+                raise MooRaise(Err.E_INVARG, str(error)) from None
         started = task.greenlet is not None
         loop = self._loop() if started else None
         del self.waiting[task_id]

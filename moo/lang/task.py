@@ -75,6 +75,7 @@ class Task:
         self.owner = player  # the programmer it started as (kill_task/resume permissions)
         self.uncaught_to_player = True  # tell the player its traceback (not for ;)
         self.resumed = False  # it has waited (suspend, read) and gone on since
+        self.saved = False  # the world holds a record of it while it waits (saved_tasks.py)
 
     # ------------------------------------------------------------------ ticks
 

@@ -28,6 +28,7 @@ from moo.net.session import SESSION_STATE_VERSION
 from moo.net.telnet_codec import STATE_VERSION as TELNET_STATE_VERSION
 from moo.persist.journal import JOURNAL_FORMAT
 from moo.persist.snapshot import FORMAT_VERSION as CHECKPOINT_FORMAT
+from moo.persist.snapshot import TASKLESS_FORMAT
 from moo.protocol.gate import GATE_PROTOCOL
 from moo.protocol.upgrade import HANDOFF_PROTOCOL as HANDOFF_PROTOCOL
 from moo.protocol.upgrade import Hello
@@ -38,7 +39,7 @@ SESSIONS, LISTENERS, RESTART = "sessions", "listeners", "restart"
 def reads() -> dict[str, list[int]]:
     """The format versions this program reads."""
     return {
-        "checkpoint": [CHECKPOINT_FORMAT],
+        "checkpoint": list(range(TASKLESS_FORMAT, CHECKPOINT_FORMAT + 1)),
         "journal": [JOURNAL_FORMAT],
         "session_state": [SESSION_STATE_VERSION],
         "telnet_state": [TELNET_STATE_VERSION],

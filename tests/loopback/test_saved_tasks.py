@@ -1,0 +1,126 @@
+"""Queued MOO tasks are world data, over real telnet: a fork with a delay survives a crash
+(kill -9, recovered from the journal), a clean restart (the final checkpoint) and a hot
+upgrade, keeps its id in ``queued_tasks()``, can be killed after it, and a fork whose verb
+was reprogrammed meanwhile is dropped with a line in the server log."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import time
+from pathlib import Path
+
+from moo.net.telnet_client import TelnetClient
+from tests.loopback.conftest import MARK, wizard
+from tests.loopback.test_programming import program_verb
+from tests.loopback.upgrade_helpers import start, upgrade
+from tests.server_process import ServerProcess
+
+FORKS = [
+    "{x, y} = args;",
+    "fork (3)",
+    "  #0.forked = {x, y};",
+    '  player:tell("fork ran: ", x + y);',
+    "endfork",
+    "fork later (3600)",
+    '  #0.forked = "never";',
+    "endfork",
+    "return later;",
+]
+
+
+async def value(client: TelnetClient, expression: str) -> str:
+    """What ``;expression`` shows, without ``=> ``."""
+    lines = await client.command(f";{expression}", MARK)
+    assert len(lines) == 1 and lines[0].startswith("=> "), lines
+    return lines[0][3:]
+
+
+async def queue_forks(server: ServerProcess) -> tuple[TelnetClient, int]:
+    """A verb that forks twice (in 3 s and in an hour), run: (the wizard, the later id)."""
+    wiz = await wizard(server)
+    await value(wiz, 'add_property(#0, "forked", 0, {player, "rw"})')
+    added = await wiz.command("@verb #0:forks this none this", MARK)
+    assert added[0].startswith("Verb added"), added
+    assert await program_verb(wiz, "#0:forks", FORKS) == ["0 errors.  Verb programmed."]
+    later = int(await value(wiz, "#0:forks(40, 2)"))
+    return wiz, later
+
+
+async def until_value(client: TelnetClient, expression: str, wanted: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while (seen := await value(client, expression)) != wanted:
+        assert time.monotonic() < deadline, f"{expression} is still {seen}"
+        await asyncio.sleep(0.2)
+
+
+async def check_after_restart(server: ServerProcess, later: int, began: float) -> None:
+    """The 3 s fork runs once, after the restart; the hour's keeps its id and is killed."""
+    wiz = await wizard(server)
+    rows = await value(wiz, "queued_tasks()")
+    assert f"{{{later}, " in rows, rows
+    if time.monotonic() - began < 2.5:
+        assert await value(wiz, "#0.forked") == "0"  # not yet: it was queued for 3 s
+    await wiz.expect("fork ran: 42", timeout=15)
+    assert await value(wiz, "#0.forked") == "{40, 2}"
+    assert await value(wiz, f"kill_task({later})") == "0"
+    assert await value(wiz, "queued_tasks()") == "{}"
+    assert await value(wiz, "task_id() > " + str(later)) == "1"  # ids never collide
+    await wiz.close()
+
+
+async def test_a_fork_survives_a_crash_and_a_clean_restart(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", ssh=False).start()
+    try:
+        wiz, later = await queue_forks(server)
+        await wiz.close()
+        assert server.process is not None
+        server.process.send_signal(signal.SIGKILL)  # no checkpoint: the journal has the forks
+        server.wait_exit()
+        began = time.monotonic()
+        server.start()
+        await check_after_restart(server, later, began)
+
+        wiz = await wizard(server)  # again, through a clean stop's final checkpoint
+        await value(wiz, "#0.forked = 0")
+        later = int(await value(wiz, "#0:forks(40, 2)"))
+        await wiz.close()
+        server.stop()
+        began = time.monotonic()
+        server.start()
+        await check_after_restart(server, later, began)
+    finally:
+        server.stop()
+
+
+async def test_a_fork_of_a_reprogrammed_verb_is_dropped_with_a_log_line(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", ssh=False).start()
+    try:
+        wiz, later = await queue_forks(server)
+        assert await program_verb(wiz, "#0:forks", ["return 0;"]) == ["0 errors.  Verb programmed."]
+        await wiz.close()
+        server.stop()
+        server.start()
+        wiz = await wizard(server)
+        assert await value(wiz, "queued_tasks()") == "{}"
+        await asyncio.sleep(3.5)
+        assert await value(wiz, "#0.forked") == "0"
+        await wiz.close()
+        logged = "\n".join(server.stderr_lines + server.output)
+        assert re.search(rf"dropped queued task {later} \(#0:forks, player #\d+\)", logged), logged
+        assert "#0:forks was reprogrammed or removed since" in logged
+    finally:
+        server.stop()
+
+
+async def test_a_fork_survives_a_hot_upgrade(tmp_path: Path) -> None:
+    server = start(tmp_path / "data")
+    try:
+        wiz, later = await queue_forks(server)
+        began = time.monotonic()
+        await upgrade(server, wiz)
+        await wiz.close()
+        await check_after_restart(server, later, began)
+    finally:
+        server.stop()
