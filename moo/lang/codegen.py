@@ -84,6 +84,7 @@ from moo.lang.errors import TaskAbort
 from moo.lang.fast_statements import FastStatements
 from moo.lang.fastpaths import COMPARE, IndexKey, simple
 from moo.lang.loops import Line, Loop, Loops, Scope
+from moo.lang.positions import numbered
 from moo.lang.task_api import FRAME_VARIABLES
 from moo.lang.values import TYPE_CONSTANTS, fold, tostr
 
@@ -122,6 +123,7 @@ _HELPERS: dict[str, Any] = {
     "_checked": ops.checked_list,
     "_for_list": ops.for_list,
     "_for_range": ops.for_range,
+    "_enumerate": enumerate,
     "_scatter": ops.scatter,
     "_UNSET": ops.UNSET,
     "_callbf": ops.call_builtin,
@@ -168,10 +170,15 @@ def generate(
     program: t.Program, builtins: dict[str, Builtin], filename: str, text: str = ""
 ) -> Callable[..., Any]:
     """The compiled ``run(task, frame)`` of ``program``. Its globals also hold what a
-    queued fork needs to be saved and made again (``moo/lang/saved_tasks.py``): ``_SOURCE``
-    (the program's text), ``_VARIABLES`` (the names of a fork's copy, in order) and
-    ``_FORKS`` (each ``fork`` statement's function by its number in source order)."""
-    gen = _Gen(program, builtins)
+    queued or suspended task needs to be saved and made again (``saved_tasks.py``,
+    ``suspended.py``): ``_SOURCE`` (the program's text), ``_VARIABLES`` (the names of a
+    fork's copy, in order), ``_FORKS`` (each ``fork`` statement's function by its number in
+    source order) and ``_ROOT`` (-1; a resumed program's fork number, ``resumed.py``)."""
+    return finish(_Gen(program, builtins), filename, text)
+
+
+def finish(gen: _Gen, filename: str, text: str, root: int = -1) -> Callable[..., Any]:
+    """Write ``gen``'s program, compile it (MOO lines as Python lines) and return ``run``."""
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(limit + _RECURSION_HEADROOM)
     try:
@@ -191,6 +198,7 @@ def generate(
     namespace["_SOURCE"] = text
     namespace["_VARIABLES"] = tuple(gen.variables)
     namespace["_FORKS"] = gen.forks
+    namespace["_ROOT"] = root
     exec(code, namespace)
     run: Callable[..., Any] = namespace["run"]
     return run
@@ -220,6 +228,7 @@ class _Gen(FastStatements, Loops):
         self.variables = sorted(self.assigned | set(frame_vars) | set(const_vars))
         self.defs: list[list[Line]] = []  # top-level functions (fork bodies)
         self.forks: dict[int, str] = {}  # fork statement number (source order) -> function
+        self.fork_ids, self.loop_ids = numbered(program)  # by id(node), in source order
         self.scope = Scope("run")
         self.loops: list[Loop] = []
         self.dollar: list[str] = []
@@ -298,6 +307,15 @@ class _Gen(FastStatements, Loops):
         self.block(body)
         self.indent -= 1
 
+    def nested_or(self, body: tuple[t.Stmt, ...], write: Callable[[], None] | None) -> None:
+        """``body`` one level in, or what ``write`` writes there instead."""
+        if write is None:
+            self.nested(body)
+            return
+        self.indent += 1
+        write()
+        self.indent -= 1
+
     def stmt(self, s: t.Stmt) -> None:
         if isinstance(s, t.ExprStmt):
             e = s.expr
@@ -335,11 +353,12 @@ class _Gen(FastStatements, Loops):
         self.emit(f"{name} = {self.list_text(codes)}")
         return name
 
-    def try_except(self, s: t.TryExcept) -> None:
+    def try_except(self, s: t.TryExcept, body: Callable[[], None] | None = None) -> None:
+        """``body``: writes the ``try`` block instead of ``s.body`` (a resumed frame's)."""
         line = self.line
         codes = [self.codes_value(arm.codes) for arm in s.arms]
         self.emit("try:")
-        self.nested(s.body)
+        self.nested_or(s.body, body)
         exc, moo = self.tmp(), self.tmp()
         self.line = line
         self.emit(f"except _CATCHABLE as {exc}:")
@@ -357,11 +376,11 @@ class _Gen(FastStatements, Loops):
         self.emit(f"    raise {moo} from None")
         self.indent -= 1
 
-    def try_finally(self, s: t.TryFinally) -> None:
+    def try_finally(self, s: t.TryFinally, body: Callable[[], None] | None = None) -> None:
         flag = self.tmp()
         self.emit(f"{flag} = 0")
         self.emit("try:")
-        self.nested(s.body)
+        self.nested_or(s.body, body)
         self.emit("except _TaskAbort:")
         self.emit(f"    {flag} = 1")
         self.emit("    raise")
@@ -372,7 +391,7 @@ class _Gen(FastStatements, Loops):
         self.indent -= 1
 
     def fork(self, s: t.Fork) -> None:
-        number = len(self.forks)  # counted before its body's forks: source order
+        number = self.fork_ids[id(s)]
         fname = f"_fork{next(self.counter)}"
         self.forks[number] = fname
         delay, snap = self.tmp(), self.tmp()

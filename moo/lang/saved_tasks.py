@@ -12,7 +12,8 @@ build it again (``moo/world/tasks.py``):
 2. The record is dropped when the task starts (in the started task's own transaction) or
    is killed (in the killer's).
 3. ``restore``, once the server serves (``Server.start_housekeeping``): every record
-   becomes a queued task again under its own id, due at its wall-clock time (one whose
+   (forks, and suspended tasks through ``suspended.py``) becomes a queued task again
+   under its own id, due at its wall-clock time (one whose
    time passed while the server was down starts at once, as in LambdaMOO). A record whose
    program cannot be found again (the verb was reprogrammed or removed since: its source
    hash differs) is dropped with a line in the server log, as LambdaMOO drops a task it
@@ -31,7 +32,7 @@ from moo.lang.errors import MooSyntaxError
 from moo.lang.ops import UNSET, ForkBody
 from moo.lang.task_api import Frame
 from moo.world.model import MOO_IMPL
-from moo.world.tasks import FORK, QueuedTask, SavedFrame
+from moo.world.tasks import FORK, SUSPENDED, QueuedTask, SavedFrame
 from moo.world.values import ObjRef
 from moo.world.world import World
 
@@ -177,6 +178,13 @@ def restore(scheduler: Scheduler) -> int:
         if record.id in scheduler.waiting:
             continue
         try:
+            if record.kind == SUSPENDED and record.frames:
+                from moo.lang.suspended import resume_body
+
+                restart = resume_body(world, record)
+                scheduler.requeue_suspended(record, load_frame(record.frames[0]), restart)
+                restored += 1
+                continue
             if record.kind != FORK or len(record.frames) != 1:
                 raise Unrestorable(f"a {record.kind} task cannot be resumed by this server")
             saved = record.frames[0]

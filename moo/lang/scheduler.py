@@ -22,10 +22,10 @@ frames), so a task that suspends mid-call needs its whole stack kept. A greenlet
 ~8 us, so greenlets that finished a task wait in a small pool for the next (a task that runs
 ``return 1;`` costs ~5 us in all, measured here).
 
-What survives a restart: a queued fork is also a record in the world (``saved_tasks.py``),
-written when it is queued and dropped when it starts or is killed; ``restore_saved`` queues
-the records again when the server starts serving. Suspended and reading tasks live in
-memory only.
+What survives a restart: a queued fork (``saved_tasks.py``) and a suspended task
+(``suspended.py``, when its frames can be resumed) are also records in the world, written
+when they start to wait and dropped when they go on or are killed; ``restore_saved``
+queues them again when the server starts serving. Reading tasks live in memory only.
 """
 
 from __future__ import annotations
@@ -310,10 +310,17 @@ class Scheduler:
         """A loop callback: run a waiting task on from where it waits."""
         if self.waiting.get(task.id) is not task:
             return  # killed or resumed already
+        if task.saved and self.world.read_only_reason is not None:
+            task.timer = self._loop().call_later(POSTPONE, self._resume_now, task, value)
+            return
         del self.waiting[task.id]
         task.timer = None
         task.resumed = True
         task.uncaught_to_player = True  # whoever started it has stopped waiting
+        if task.greenlet is None and task.restart is not None:  # restored from the world
+            task.resume_value = value
+            self.start(task, task.restart)
+            return
         self._enter(task, value, self.services.notify, self.background)
 
     # --------------------------------------------------------- task builtins
@@ -433,7 +440,47 @@ class Scheduler:
             task.start_time = time.time() + float(seconds)
         else:
             task.start_time = -1
-        return self._wait(task, "suspended")
+        self._save_suspended(task)
+        value = self._wait(task, "suspended")
+        if task.saved:  # in the transaction it goes on in
+            task.saved = False
+            self.world.drop_task(task.id)
+        return value
+
+    def _save_suspended(self, task: Task) -> None:
+        """Record a suspending task in the world, in its transaction (``suspended.py``);
+        one that cannot be saved waits in memory only, with a log line saying why."""
+        from moo.lang.suspended import NotSaved, capture
+
+        try:
+            record = capture(task)
+        except NotSaved as why:
+            log.info("task %d is suspended in memory only (a restart ends it): %s", task.id, why)
+            return
+        try:
+            self.world.queue_task(record)
+        except WorldError as error:
+            raise MooRaise(Err.E_QUOTA, f"The task cannot be suspended: {error}") from None
+        task.saved = True
+
+    def requeue_suspended(
+        self, record: QueuedTask, frame: Frame, body: Callable[[Task], Any]
+    ) -> Task:
+        """Queue again a suspended task saved in the world, under its id: it goes on at
+        its time (at once if that passed) or when ``resume()`` names it."""
+        task = Task(self, record.id, record.player, self.background, kind="command")
+        task.owner = record.owner
+        task.push(frame)  # for queued_tasks(); the body builds its frames again
+        task.state = "suspended"
+        task.start_time = record.start
+        task.saved = True
+        task.restart = body
+        self._next_id = max(self._next_id, record.id + 1)
+        self.waiting[task.id] = task
+        if record.start >= 0:
+            delay = max(record.start - time.time(), 0.0)
+            task.timer = self._loop().call_later(delay, self._resume_now, task, 0)
+        return task
 
     def resume(self, progr: int, task_id: int, value: Any) -> None:
         """``resume(id, value)``: a suspended task goes on after the current one."""
@@ -479,6 +526,7 @@ class Scheduler:
                 self.world.drop_task(task_id)  # in the killer's transaction
             except WorldError as error:
                 raise MooRaise(Err.E_INVARG, str(error)) from None
+            task.saved = False
         started = task.greenlet is not None
         loop = self._loop() if started else None
         del self.waiting[task_id]

@@ -76,6 +76,9 @@ class Task:
         self.uncaught_to_player = True  # tell the player its traceback (not for ;)
         self.resumed = False  # it has waited (suspend, read) and gone on since
         self.saved = False  # the world holds a record of it while it waits (saved_tasks.py)
+        self.restart: Callable[[Task], Any] | None = None  # a restored suspended task's body
+        self.resume_value: Any = 0  # what suspend() returns to a restored task
+        self.outer_saved: list[Any] = []  # a restored task's outer frames (suspended.py)
 
     # ------------------------------------------------------------------ ticks
 

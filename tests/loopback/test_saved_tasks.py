@@ -124,3 +124,55 @@ async def test_a_fork_survives_a_hot_upgrade(tmp_path: Path) -> None:
         await check_after_restart(server, later, began)
     finally:
         server.stop()
+
+
+INNER = ["x = 0;", "for i in [1..5]", "  x = x + i;", "  suspend(1);", "endfor", "return x;"]
+OUTER = [
+    "#0.result = this:inner() + 100;",
+    'player:tell("suspended result: ", #0.result);',
+]
+
+
+async def suspend_in_a_loop(server: ServerProcess) -> TelnetClient:
+    """``#0:outer()`` calls ``#0:inner()`` from an expression; inner suspends in a loop."""
+    wiz = await wizard(server)
+    await value(wiz, 'add_property(#0, "result", 0, {player, "rw"})')
+    for name, lines in (("inner", INNER), ("outer", OUTER)):
+        added = await wiz.command(f"@verb #0:{name} this none this", MARK)
+        assert added[0].startswith("Verb added"), added
+        assert await program_verb(wiz, f"#0:{name}", lines) == ["0 errors.  Verb programmed."]
+    assert await wiz.command(";#0:outer()", MARK) == []  # it suspended: nothing to show yet
+    return wiz
+
+
+async def test_a_suspended_task_survives_a_crash_with_the_same_result(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", ssh=False).start()
+    try:
+        wiz = await suspend_in_a_loop(server)
+        await asyncio.sleep(1.5)  # a suspend or two done
+        await wiz.close()
+        assert server.process is not None
+        server.process.send_signal(signal.SIGKILL)  # the journal holds the task
+        server.wait_exit()
+        server.start()
+        wiz = await wizard(server)
+        rows = await value(wiz, "queued_tasks()")
+        assert re.fullmatch(r'\{\{\d+, \d+, 0, 15000, #\d+, #-1, "Input to EVAL", 1, #-1\}\}', rows)
+        await wiz.expect("suspended result: 115", timeout=20)
+        assert await value(wiz, "#0.result") == "115"
+        assert await value(wiz, "queued_tasks()") == "{}"
+        await wiz.close()
+    finally:
+        server.stop()
+
+
+async def test_a_suspended_task_survives_a_hot_upgrade(tmp_path: Path) -> None:
+    server = start(tmp_path / "data")
+    try:
+        wiz = await suspend_in_a_loop(server)
+        await upgrade(server, wiz)
+        await wiz.expect("suspended result: 115", timeout=20)
+        assert await value(wiz, "#0.result") == "115"
+        await wiz.close()
+    finally:
+        server.stop()

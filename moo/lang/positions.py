@@ -1,0 +1,146 @@
+"""Where a suspended frame is in its program: statement paths, numbered loops and forks.
+
+A frame that waits (``suspend()``, or a verb it called waits) is saved as a *path* from
+its root block (the program, or a fork's body for a forked task's base frame) to the
+statement it waits in: one ``[index, branch]`` step a level (``branch``: which arm of an
+``if`` (0, 1 ...; ``len(arms)`` is ``else``), 0 for a loop's body or a ``try``'s body,
+``k + 1`` for a ``try``'s ``except`` arm ``k``; -1 on the last step, the statement itself).
+
+1. ``numbered``: every loop and ``fork`` of a program gets a number, in source order. The
+   compiler names a loop's hidden state after it (``_fl<k>`` the list of ``for x in
+   (list)`` and ``_fi<k>`` its index; ``_fi<k>`` the counter of ``for i in [a..b]`` and
+   ``_fe<k>`` its end), in the fast code and in the resumed code alike, so a frame saves
+   the same way however often it was restored.
+2. ``locate``: the statement a frame waits in, found by the MOO line its Python frame is
+   on. It must be the only call on that line that can wait (a verb call, ``pass``,
+   ``suspend``, ``read``), in a plain statement (an expression, or ``return``): otherwise
+   the frame is not saved (the task then lives in memory only, and says so in the log).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from moo.lang import tree as t
+from moo.lang.analysis import walk
+
+WAITING_CALLS = frozenset({"suspend", "read", "pass"})
+"""Builtins a frame can be waiting in (``pass`` calls a verb, which may wait)."""
+
+Path = list[list[int]]
+
+
+def statements(body: tuple[t.Stmt, ...]) -> Iterator[t.Stmt]:
+    """Every statement under ``body``, in source order (fork bodies included)."""
+    for s in body:
+        yield s
+        for child in children(s):
+            yield from statements(child)
+
+
+def children(s: t.Stmt) -> list[tuple[t.Stmt, ...]]:
+    """The blocks of a statement, by branch number (see the module docstring)."""
+    if isinstance(s, t.If):
+        blocks = [body for _, body in s.arms]
+        return [*blocks, s.otherwise] if s.otherwise is not None else blocks
+    if isinstance(s, (t.While, t.ForList, t.ForRange, t.Fork)):
+        return [s.body]
+    if isinstance(s, t.TryExcept):
+        return [s.body, *(arm.body for arm in s.arms)]
+    if isinstance(s, t.TryFinally):
+        return [s.body, s.handler]
+    return []
+
+
+def numbered(program: tuple[t.Stmt, ...]) -> tuple[dict[int, int], dict[int, int]]:
+    """(fork numbers, loop numbers) by ``id`` of the node, each counted in source order."""
+    forks: dict[int, int] = {}
+    loops: dict[int, int] = {}
+    for s in statements(program):
+        if isinstance(s, t.Fork):
+            forks[id(s)] = len(forks)
+        elif isinstance(s, (t.While, t.ForList, t.ForRange)):
+            loops[id(s)] = len(loops)
+    return forks, loops
+
+
+def root_block(program: tuple[t.Stmt, ...], fork: int) -> tuple[t.Stmt, ...]:
+    """The program itself (``fork`` < 0) or the body of its fork number ``fork``."""
+    if fork < 0:
+        return program
+    for s in statements(program):
+        if isinstance(s, t.Fork):
+            if fork == 0:
+                return s.body
+            fork -= 1
+    raise LookupError("no such fork")
+
+
+def waits(node: Any) -> bool:
+    return isinstance(node, t.VerbCall) or (isinstance(node, t.Call) and node.name in WAITING_CALLS)
+
+
+def locate(root: tuple[t.Stmt, ...], line: int) -> tuple[Path, Any] | None:
+    """(path, the call) of the one call that can wait on ``line`` of ``root``, when it is
+    the only one there and in a plain statement; None otherwise."""
+    found: list[tuple[Path | None, Any]] = []
+    _scan(root, line, [], found)
+    if len(found) != 1:
+        return None
+    path, call = found[0]
+    return None if path is None else (path, call)
+
+
+def _scan(
+    block: tuple[t.Stmt, ...], line: int, path: Path, found: list[tuple[Path | None, Any]]
+) -> None:
+    for index, s in enumerate(block):
+        if isinstance(s, t.Fork):
+            continue  # its body runs in another task
+        own = tuple(_own_expressions(s))
+        lines = {s.line} | {n.line for n in walk(own) if getattr(n, "line", 0)}
+        if line in lines:
+            plain = isinstance(s, (t.ExprStmt, t.Return))
+            for n in walk(own):
+                if waits(n):
+                    found.append(([*path, [index, -1]] if plain else None, n))
+        for branch, child in enumerate(children(s)):
+            _scan(child, line, [*path, [index, branch]], found)
+
+
+def _own_expressions(s: t.Stmt) -> list[Any]:
+    """The expressions of ``s`` itself, not of the statements in its blocks."""
+    if isinstance(s, t.ExprStmt):
+        return [s.expr]
+    if isinstance(s, t.Return):
+        return [s.expr]
+    if isinstance(s, t.If):
+        return [cond for cond, _ in s.arms]
+    if isinstance(s, t.While):
+        return [s.cond]
+    if isinstance(s, t.ForList):
+        return [s.expr]
+    if isinstance(s, t.ForRange):
+        return [s.start, s.end]
+    if isinstance(s, t.TryExcept):
+        return [arm.codes for arm in s.arms]
+    return []
+
+
+def follow(root: tuple[t.Stmt, ...], path: Path) -> list[t.Stmt]:
+    """The statements along ``path``, outermost first. Raises LookupError."""
+    out: list[t.Stmt] = []
+    block = root
+    for index, branch in path:
+        if not 0 <= index < len(block):
+            raise LookupError("the path leaves its program")
+        s = block[index]
+        out.append(s)
+        if branch < 0:
+            break
+        blocks = children(s)
+        if not 0 <= branch < len(blocks):
+            raise LookupError("the path leaves its program")
+        block = blocks[branch]
+    return out
