@@ -81,6 +81,11 @@ def waits(node: Any) -> bool:
     return isinstance(node, t.VerbCall) or (isinstance(node, t.Call) and node.name in WAITING_CALLS)
 
 
+def may_wait(body: tuple[t.Stmt, ...]) -> bool:
+    """Whether a task can be saved waiting somewhere in ``body`` (fork bodies aside)."""
+    return any(waits(n) for n in walk(body))
+
+
 def locate(root: tuple[t.Stmt, ...], line: int) -> tuple[Path, Any] | None:
     """(path, the call) of the one call that can wait on ``line`` of ``root``, when it is
     the only one there and in a plain statement; None otherwise."""
