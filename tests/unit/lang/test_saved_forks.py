@@ -3,6 +3,7 @@ carried by a snapshot and the journal, and queued again by a new scheduler."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from moo.world import mutations as m
 from moo.world.codec import decoder, encoder
 from moo.world.model import MOO_IMPL, VerbDef
 from moo.world.tasks import FORK
+from moo.world.values import Err
 from moo.world.world import World
 from tests.unit.lang.test_task_helpers import WIZARD, FakeServices, TaskWorld, make
 from tests.unit.lang.test_task_scheduling import until
@@ -185,3 +187,35 @@ async def test_snapshot_format_one_without_tasks_two_with_and_damage_is_found(
     path.write_bytes(bytes(data[:-3]))
     with pytest.raises(CheckpointError, match="truncated or padded"):
         snapshot.verify(path)
+
+
+async def test_while_the_world_refuses_changes_forks_wait_and_cannot_be_queued() -> None:
+    tw = make()
+    run(tw, 'fork (0) #0.name = "ran"; endfork')
+    tw.world.refuse_changes("upgrading")  # a hot upgrade's freeze
+    outcome = tw.eval(WIZARD, "fork (0) endfork")
+    assert outcome.status == "error" and outcome.value == Err.E_QUOTA
+    assert "The task cannot be queued: upgrading" in "\n".join(outcome.lines())
+    [task_id] = tw.world.tasks
+    task = tw.scheduler.waiting[task_id]
+    await until(lambda: task.timer is not None and task.timer.when() > 0)
+    await asyncio.sleep(0.05)
+    assert tw.world.objects[0].name != "ran" and task_id in tw.scheduler.waiting  # postponed
+    tw.world.accept_changes("upgrading")
+    await until(lambda: tw.world.objects[0].name == "ran", timeout=3)
+    assert tw.world.tasks == {}
+
+
+async def test_a_fork_whose_object_is_gone_is_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tw = make()
+    add_verb(tw, VERB)
+    ticket = run(tw, f"#{tw.box}:go()")
+    tw.world.recycle(tw.box)
+    world, scheduler, _ = await reload(tw.world, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="moo.lang.saved_tasks"):
+        assert scheduler.restore_saved() == 0
+    assert f"dropped queued task {ticket} " in caplog.text
+    assert f"its verb's object #{tw.box} is gone" in caplog.text
+    assert world.tasks == {}

@@ -16,6 +16,7 @@ from moo.lang.scheduler import Scheduler
 from moo.persist import snapshot
 from moo.world.model import MOO_IMPL, VerbDef
 from moo.world.tasks import SUSPENDED
+from moo.world.values import Err
 from moo.world.world import World
 from tests.unit.lang.test_task_helpers import WIZARD, FakeServices, TaskWorld, make
 from tests.unit.lang.test_task_scheduling import until
@@ -224,3 +225,35 @@ async def test_what_cannot_be_resumed_waits_in_memory_only(
     assert why in caplog.text
     assert server.world.tasks == {}
     await until(lambda: name_of(server, tw.box) == "went on")
+
+
+async def test_while_the_world_refuses_changes_a_saved_task_waits(tmp_path: Path) -> None:
+    server, tw = server_with({"wait": 'suspend(0);\nthis.name = "went on";'})
+    server.world.refuse_changes("upgrading")
+    outcome = run_eval(server.scheduler, WIZARD, f"#{tw.box}:wait()")
+    assert outcome.status == "error" and outcome.value == Err.E_QUOTA  # cannot be saved now
+    server.world.accept_changes("upgrading")
+    server.eval(f"#{tw.box}:wait()")
+    [task_id] = server.world.tasks
+    server.world.refuse_changes("upgrading")
+    await asyncio.sleep(0.05)
+    assert name_of(server, tw.box) == "box" and task_id in server.scheduler.waiting
+    outcome = run_eval(server.scheduler, WIZARD, f"kill_task({task_id})")
+    assert outcome.status == "error" and outcome.value == Err.E_INVARG
+    server.world.accept_changes("upgrading")
+    await until(lambda: name_of(server, tw.box) == "went on", timeout=3)
+    assert server.world.tasks == {}
+
+
+async def test_a_verb_reprogrammed_after_the_restore_ends_the_task_with_a_traceback(
+    tmp_path: Path,
+) -> None:
+    server, tw = server_with({"inner": INNER, "outer": OUTER})
+    server.eval(f"#{tw.box}:outer()")
+    server = await server.restart(tmp_path)
+    server.world.set_verb_program(tw.box, 1, "return 0;")  # outer, before its turn
+    services = server.scheduler.services
+    assert isinstance(services, FakeServices)
+    await until(lambda: not server.scheduler.waiting and not server.world.tasks, timeout=5)
+    told = "\n".join(services.to(WIZARD))
+    assert "The task cannot go on" in told and "reprogrammed or removed since" in told
