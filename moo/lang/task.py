@@ -21,6 +21,7 @@ resumed. What it does for compiled code:
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -330,6 +331,22 @@ class Task:
 
 
 MOO_CODE_PREFIX = "<moo "  # the co_filename of every compiled program (``compiler.py``)
+
+
+def running_lines(task: Task) -> list[int]:
+    """The MOO line each running frame of ``task`` is on, innermost first, read from the
+    Python frames of their compiled code (whose line numbers are MOO lines): what
+    ``callers(1)`` shows. Nested functions of a frame's code (catch expressions, hoisted
+    parts) are not frames of their own. Frames that are not running compiled code now (a
+    restored task's outer frames) are not in it: their ``Frame.line`` says where they are."""
+    lines: list[int] = []
+    frame = sys._getframe(1)
+    while frame is not None and len(lines) < len(task.frames):
+        code = frame.f_code
+        if code.co_filename.startswith(MOO_CODE_PREFIX) and not code.co_name.startswith("_c"):
+            lines.append(frame.f_lineno)
+        frame = frame.f_back  # type: ignore[assignment]
+    return lines
 
 
 def moo_line(tb: TracebackType | None, filename: str, default: int) -> int:
