@@ -378,11 +378,7 @@ class Scheduler:
         record = fork_record(child, body)
         if record is None:
             return
-        try:
-            self.world.queue_task(record)
-        except WorldError as error:
-            raise MooRaise(Err.E_QUOTA, f"The task cannot be queued: {error}") from None
-        child.saved = True
+        child.saved = self._record(record, "queued")
 
     def requeue_fork(
         self, record: QueuedTask, frame: Frame, body: Callable[[TaskApi], None], delay: float
@@ -457,11 +453,19 @@ class Scheduler:
         except NotSaved as why:
             log.info("task %d is suspended in memory only (a restart ends it): %s", task.id, why)
             return
+        task.saved = self._record(record, "suspended")
+
+    def _record(self, record: QueuedTask, how: str) -> bool:
+        """Write a task's record into the world; a world that refuses changes (a failed
+        journal) leaves the task in memory only, with a log line. Whether it was written."""
         try:
             self.world.queue_task(record)
         except WorldError as error:
-            raise MooRaise(Err.E_QUOTA, f"The task cannot be suspended: {error}") from None
-        task.saved = True
+            log.warning(
+                "task %d is %s in memory only (a restart ends it): %s", record.id, how, error
+            )
+            return False
+        return True
 
     def requeue_suspended(
         self, record: QueuedTask, frame: Frame, body: Callable[[Task], Any]

@@ -20,7 +20,6 @@ from moo.world import mutations as m
 from moo.world.codec import decoder, encoder
 from moo.world.model import MOO_IMPL, VerbDef
 from moo.world.tasks import FORK
-from moo.world.values import Err
 from moo.world.world import World
 from tests.unit.lang.test_task_helpers import WIZARD, FakeServices, TaskWorld, make
 from tests.unit.lang.test_task_scheduling import until
@@ -189,13 +188,18 @@ async def test_snapshot_format_one_without_tasks_two_with_and_damage_is_found(
         snapshot.verify(path)
 
 
-async def test_while_the_world_refuses_changes_forks_wait_and_cannot_be_queued() -> None:
+async def test_while_the_world_refuses_changes_forks_wait_and_new_ones_are_not_saved(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     tw = make()
     run(tw, 'fork (0) #0.name = "ran"; endfork')
     tw.world.refuse_changes("upgrading")  # a hot upgrade's freeze
-    outcome = tw.eval(WIZARD, "fork (0) endfork")
-    assert outcome.status == "error" and outcome.value == Err.E_QUOTA
-    assert "The task cannot be queued: upgrading" in "\n".join(outcome.lines())
+    with caplog.at_level(logging.WARNING, logger="moo.lang.scheduler"):
+        outcome = tw.eval(WIZARD, "fork t (3600) endfork return t;")
+    assert outcome.status == "done" and outcome.value in tw.scheduler.waiting
+    assert f"task {outcome.value} is queued in memory only (a restart ends it): upgrading" in (
+        caplog.text
+    )
     [task_id] = tw.world.tasks
     task = tw.scheduler.waiting[task_id]
     await until(lambda: task.timer is not None and task.timer.when() > 0)
