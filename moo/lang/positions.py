@@ -101,8 +101,6 @@ def _scan(
     block: tuple[t.Stmt, ...], line: int, path: Path, found: list[tuple[Path | None, Any]]
 ) -> None:
     for index, s in enumerate(block):
-        if isinstance(s, t.Fork):
-            continue  # its body runs in another task
         own = tuple(_own_expressions(s))
         lines = {s.line} | {n.line for n in walk(own) if getattr(n, "line", 0)}
         if line in lines:
@@ -110,6 +108,8 @@ def _scan(
             for n in walk(own):
                 if waits(n):
                     found.append(([*path, [index, -1]] if plain else None, n))
+        if isinstance(s, t.Fork):
+            continue  # its body runs in another task (its delay runs here)
         for branch, child in enumerate(children(s)):
             _scan(child, line, [*path, [index, branch]], found)
 
@@ -128,6 +128,8 @@ def _own_expressions(s: t.Stmt) -> list[Any]:
         return [s.expr]
     if isinstance(s, t.ForRange):
         return [s.start, s.end]
+    if isinstance(s, t.Fork):
+        return [s.delay]
     if isinstance(s, t.TryExcept):
         return [arm.codes for arm in s.arms]
     return []

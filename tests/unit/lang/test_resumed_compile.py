@@ -53,6 +53,9 @@ def test_locate_finds_the_one_waiting_call_on_a_line() -> None:
     assert locate(tree, 4) is None  # no call that can wait there
     assert locate(compile_program("x = {suspend(), suspend()};").tree, 1) is None
     assert locate(compile_program("while (this:f()) endwhile").tree, 1) is None  # a head
+    forked = compile_program("fork (this:d()) this:x(); endfork this:y();").tree
+    assert locate(forked, 1) is None  # the delay's call waits here too: which one is it?
+    assert locate(compile_program("fork (0) this:x(); endfork this:y();").tree, 1) is not None
 
 
 def test_numbering_counts_forks_and_loops_in_source_order() -> None:
