@@ -179,7 +179,7 @@ def _save(world: World, moo_frame: Any, frame: FrameType, root: int, wanted: str
     variables = {name[2:]: value for name, value in local.items() if name.startswith("v_")}
     record = save_frame(world, moo_frame, source, variables)
     record.line = line
-    record.resume = [root, [list(step) for step in path], loops]
+    record.resume = [root, path, loops]  # the cached path: records are never changed in place
     return record
 
 
