@@ -182,7 +182,7 @@ def restore(scheduler: Scheduler) -> int:
                 from moo.lang.suspended import resume_body
 
                 restart = resume_body(world, record)
-                scheduler.requeue_suspended(record, load_frame(record.frames[0]), restart)
+                scheduler.requeue_suspended(record, load_frame(record.frames[-1]), restart)
                 restored += 1
                 continue
             if record.kind != FORK or len(record.frames) != 1:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ from moo.lang import access
 from moo.lang.errors import MooRaise, MooSyntaxError, TaskAbort
 from moo.lang.options import with_server_options
 from moo.lang.services import TaskServices
-from moo.lang.task import Task, moo_line, unwind_line
+from moo.lang.task import Task, moo_line, unwind_line, waiting_line
 from moo.lang.task_api import Frame, Limits, TaskApi
 from moo.lang.values import toliteral
 from moo.world.model import MOO_IMPL, VerbDef
@@ -359,7 +360,7 @@ class Scheduler:
                 iobjstr=base.iobjstr,
             )
         )
-        child.frame.line = base.line
+        child.frame.line = waiting_line(sys._getframe()) or base.line  # the fork's line
         child.state = "queued"
         child.start_time = time.time() + float(delay)
         if getattr(body, "number", -1) >= 0:  # an ``ops.ForkBody`` (ops imports this module)
@@ -474,7 +475,7 @@ class Scheduler:
         its time (at once if that passed) or when ``resume()`` names it."""
         task = Task(self, record.id, record.player, self.background, kind="command")
         task.owner = record.owner
-        task.push(frame)  # for queued_tasks(); the body builds its frames again
+        task.push(frame)  # the innermost, for queued_tasks(); the body builds them again
         task.state = "suspended"
         task.start_time = record.start
         task.saved = True
@@ -547,23 +548,27 @@ class Scheduler:
 
     def queued(self, progr: int) -> list[list[Any]]:
         """``queued_tasks()``: LambdaMOO's 9-element entries, the caller's own tasks only
-        unless a wizard."""
+        unless a wizard. As LambdaMOO's, a row names the innermost frame (where a suspended
+        task waits; a fork's one frame), its programmer and the line it waits on."""
         wizard = access.is_wizard(self.world, progr)
         rows: list[list[Any]] = []
         for task in self.waiting.values():
             if not wizard and task.owner != progr:
                 continue
-            frame = task.frames[0] if task.frames else None
+            frame = task.frames[-1] if task.frames else None
+            line = frame.line if frame else 0
+            if task.greenlet is not None:
+                line = waiting_line(task.greenlet.gr_frame) or line
             rows.append(
                 [
                     task.id,
                     int(task.start_time),
                     0,
                     self.background.ticks,
-                    ObjRef(task.owner),
+                    ObjRef(frame.programmer if frame else task.owner),
                     ObjRef(frame.definer if frame else NOTHING),
                     frame.verb_names if frame else "",
-                    frame.line if frame else 0,
+                    line,
                     frame.this if frame else ObjRef(NOTHING),
                 ]
             )

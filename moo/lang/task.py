@@ -24,7 +24,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from moo.errors import WorldError
@@ -347,6 +347,18 @@ def running_lines(task: Task) -> list[int]:
             lines.append(frame.f_lineno)
         frame = frame.f_back  # type: ignore[assignment]
     return lines
+
+
+def waiting_line(frame: FrameType | None) -> int:
+    """The MOO line of the innermost compiled MOO code at or above Python ``frame`` (a
+    waiting greenlet's ``gr_frame``, or the running one's): where a task waits or forks;
+    0 when there is none."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename.startswith(MOO_CODE_PREFIX) and not code.co_name.startswith("_c"):
+            return frame.f_lineno
+        frame = frame.f_back
+    return 0
 
 
 def moo_line(tb: TracebackType | None, filename: str, default: int) -> int:

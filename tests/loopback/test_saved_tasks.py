@@ -162,7 +162,7 @@ async def test_a_suspended_task_survives_a_crash_with_the_same_result(tmp_path: 
         server.start()
         wiz = await wizard(server)
         rows = await value(wiz, "queued_tasks()")
-        queued = r'\{\{\d+, \d+, 0, 15000, #\d+, #-1, "Input to EVAL", 1, #-1\}\}'
+        queued = r'\{\{\d+, \d+, 0, 15000, #\d+, #0, "inner", 4, #0\}\}'  # where it waits
         assert re.fullmatch(queued, rows) or await value(wiz, "#0.result") == "115", rows
         deadline = time.monotonic() + 20
         while await value(wiz, "#0.result") != "115":

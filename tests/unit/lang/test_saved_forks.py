@@ -88,6 +88,7 @@ async def test_forks_of_a_verb_survive_a_restart_with_their_variables(tmp_path: 
     rows = scheduler.queued(WIZARD)
     assert [(row[0], row[1]) for row in rows] == [(ticket, int(start)), (ticket + 1, rows[1][1])]
     assert rows[0][5].id == tw.box and rows[0][6] == "go" and rows[0][8].id == tw.box
+    assert [row[7] for row in rows] == [3, 6]  # the lines of the fork statements
     assert scheduler.new_task(WIZARD, "eval").id > ticket + 1  # ids never collide
 
     # the same, with the first fork's hour passed while the server was down

@@ -16,7 +16,7 @@ from moo.lang.scheduler import Scheduler
 from moo.persist import snapshot
 from moo.world.model import MOO_IMPL, VerbDef
 from moo.world.tasks import SUSPENDED
-from moo.world.values import Err
+from moo.world.values import Err, ObjRef
 from moo.world.world import World
 from tests.unit.lang.test_task_helpers import WIZARD, FakeServices, TaskWorld, make
 from tests.unit.lang.test_task_scheduling import until
@@ -96,8 +96,11 @@ async def test_a_suspended_loop_in_a_called_verb_resumes_with_the_same_result(
     [record] = server.world.tasks.values()
     assert record.kind == SUSPENDED and len(record.frames) == 3
     assert record.frames[2].variables == {"x": 1, "i": 1}
+    # as LambdaMOO's: the innermost frame, its programmer, the line it waits on
+    row = [record.id, int(record.start), 0, 15_000, ObjRef(WIZARD), ObjRef(tw.box), "inner", 4]
+    assert server.scheduler.queued(WIZARD) == [[*row, ObjRef(tw.box)]]
     server = await server.restart(tmp_path)
-    assert [row[0] for row in server.scheduler.queued(WIZARD)] == [record.id]
+    assert server.scheduler.queued(WIZARD) == [[*row, ObjRef(tw.box)]]
     await step_until(lambda: server.world.tasks[record.id].frames[2].variables["i"] == 3)
     server = await server.restart(tmp_path)  # again, now from a resumed frame
     await until(lambda: name_of(server, tw.box) != "box")
