@@ -22,10 +22,11 @@ frames), so a task that suspends mid-call needs its whole stack kept. A greenlet
 ~8 us, so greenlets that finished a task wait in a small pool for the next (a task that runs
 ``return 1;`` costs ~5 us in all, measured here).
 
-What survives a restart: a queued fork (``saved_tasks.py``) and a suspended task
-(``suspended.py``, when its frames can be resumed) are also records in the world, written
-when they start to wait and dropped when they go on or are killed; ``restore_saved``
-queues them again when the server starts serving. Reading tasks live in memory only.
+What survives a restart (``saving.py``): a queued fork (``saved_tasks.py``) and a
+suspended task (``suspended.py``, when its frames can be resumed) are also records in the
+world, written when they start to wait and dropped when they go on or are killed;
+``restore_saved`` queues them again when the server starts serving. Reading tasks live in
+memory only.
 """
 
 from __future__ import annotations
@@ -46,18 +47,14 @@ from moo.errors import WorldError
 from moo.lang import access
 from moo.lang.errors import MooRaise, MooSyntaxError, TaskAbort
 from moo.lang.options import with_server_options
+from moo.lang.saving import POSTPONE, TaskSaving
 from moo.lang.services import TaskServices
 from moo.lang.task import Task, moo_line, unwind_line, waiting_line
 from moo.lang.task_api import Frame, Limits, TaskApi
 from moo.lang.values import toliteral
 from moo.world.model import MOO_IMPL, VerbDef
-from moo.world.tasks import QueuedTask
 from moo.world.values import NOTHING, Err, ObjRef
 from moo.world.world import World
-
-POSTPONE = 1.0
-"""Seconds a due fork waits again while the world refuses changes (a hot upgrade's
-freeze): it stays queued, saved, for whichever server goes on."""
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +121,9 @@ def compile_source(source: str) -> Any:
     return compile_program(source)
 
 
-class Scheduler:
-    """Every task of one world: the running one and those queued, suspended or reading."""
+class Scheduler(TaskSaving):
+    """Every task of one world: the running one and those queued, suspended or reading.
+    Saving waiting tasks in the world and queueing them again: ``TaskSaving``."""
 
     def __init__(
         self,
@@ -369,43 +367,6 @@ class Scheduler:
         child.timer = loop.call_later(float(delay), self._start_forked, child, body)
         return child.id
 
-    def _save_fork(self, child: Task, body: Callable[[TaskApi], None]) -> None:
-        """Record the queued fork in the world, in the forking task's transaction."""
-        from moo.lang.ops import ForkBody
-        from moo.lang.saved_tasks import fork_record
-
-        if not isinstance(body, ForkBody):
-            return
-        record = fork_record(child, body)
-        if record is None:
-            return
-        child.saved = self._record(record, "queued")
-
-    def requeue_fork(
-        self, record: QueuedTask, frame: Frame, body: Callable[[TaskApi], None], delay: float
-    ) -> Task:
-        """Queue again a fork saved in the world (``saved_tasks.restore``), under its id."""
-        task = Task(self, record.id, record.player, self.background, kind="fork")
-        task.owner = record.owner
-        task.push(frame)
-        task.state = "queued"
-        task.start_time = record.start
-        task.saved = True
-        self._next_id = max(self._next_id, record.id + 1)
-        self.waiting[task.id] = task
-        task.timer = self._loop().call_later(delay, self._start_forked, task, body)
-        return task
-
-    def restore_saved(self) -> int:
-        """Queue the tasks saved in the world, once (the server starts serving; a server
-        that thaws after a failed hot upgrade has them already). How many."""
-        if self._restored:
-            return 0
-        self._restored = True
-        from moo.lang.saved_tasks import restore
-
-        return restore(self)
-
     def _start_forked(self, task: Task, body: Callable[[TaskApi], None]) -> None:
         if self.waiting.get(task.id) is not task:
             return  # killed before it started
@@ -443,49 +404,6 @@ class Scheduler:
             task.saved = False
             self.world.drop_task(task.id)
         return value
-
-    def _save_suspended(self, task: Task) -> None:
-        """Record a suspending task in the world, in its transaction (``suspended.py``);
-        one that cannot be saved waits in memory only, with a log line saying why."""
-        from moo.lang.suspended import NotSaved, capture
-
-        try:
-            record = capture(task)
-        except NotSaved as why:
-            log.info("task %d is suspended in memory only (a restart ends it): %s", task.id, why)
-            return
-        task.saved = self._record(record, "suspended")
-
-    def _record(self, record: QueuedTask, how: str) -> bool:
-        """Write a task's record into the world; a world that refuses changes (a failed
-        journal) leaves the task in memory only, with a log line. Whether it was written."""
-        try:
-            self.world.queue_task(record)
-        except WorldError as error:
-            log.warning(
-                "task %d is %s in memory only (a restart ends it): %s", record.id, how, error
-            )
-            return False
-        return True
-
-    def requeue_suspended(
-        self, record: QueuedTask, frame: Frame, body: Callable[[Task], Any]
-    ) -> Task:
-        """Queue again a suspended task saved in the world, under its id: it goes on at
-        its time (at once if that passed) or when ``resume()`` names it."""
-        task = Task(self, record.id, record.player, self.background, kind="command")
-        task.owner = record.owner
-        task.push(frame)  # the innermost, for queued_tasks(); the body builds them again
-        task.state = "suspended"
-        task.start_time = record.start
-        task.saved = True
-        task.restart = body
-        self._next_id = max(self._next_id, record.id + 1)
-        self.waiting[task.id] = task
-        if record.start >= 0:
-            delay = max(record.start - time.time(), 0.0)
-            task.timer = self._loop().call_later(delay, self._resume_now, task, 0)
-        return task
 
     def resume(self, progr: int, task_id: int, value: Any) -> None:
         """``resume(id, value)``: a suspended task goes on after the current one."""

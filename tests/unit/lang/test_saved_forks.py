@@ -195,7 +195,7 @@ async def test_while_the_world_refuses_changes_forks_wait_and_new_ones_are_not_s
     tw = make()
     run(tw, 'fork (0) #0.name = "ran"; endfork')
     tw.world.refuse_changes("upgrading")  # a hot upgrade's freeze
-    with caplog.at_level(logging.WARNING, logger="moo.lang.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="moo.lang.saving"):
         outcome = tw.eval(WIZARD, "fork t (3600) endfork return t;")
     assert outcome.status == "done" and outcome.value in tw.scheduler.waiting
     assert f"task {outcome.value} is queued in memory only (a restart ends it): upgrading" in (

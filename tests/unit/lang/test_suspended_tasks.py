@@ -222,7 +222,7 @@ async def test_what_cannot_be_resumed_waits_in_memory_only(
     source: str, why: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     server, tw = server_with({"go": source + '\nthis.name = "went on";'})
-    with caplog.at_level(logging.INFO, logger="moo.lang.scheduler"):
+    with caplog.at_level(logging.INFO, logger="moo.lang.saving"):
         server.eval(f"#{tw.box}:go()")
     assert "is suspended in memory only (a restart ends it)" in caplog.text
     assert why in caplog.text
@@ -235,7 +235,7 @@ async def test_while_the_world_refuses_changes_a_saved_task_waits(
 ) -> None:
     server, tw = server_with({"wait": 'suspend(0);\nthis.name = "went on";'})
     server.world.refuse_changes("upgrading")
-    with caplog.at_level(logging.WARNING, logger="moo.lang.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="moo.lang.saving"):
         outcome = run_eval(server.scheduler, WIZARD, "suspend(3600)")
     assert outcome.status == "suspended" and server.world.tasks == {}
     assert "is suspended in memory only (a restart ends it): upgrading" in caplog.text
