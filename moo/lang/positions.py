@@ -86,15 +86,30 @@ def may_wait(body: tuple[t.Stmt, ...]) -> bool:
     return any(waits(n) for n in walk(body))
 
 
-def locate(root: tuple[t.Stmt, ...], line: int) -> tuple[Path, Any] | None:
-    """(path, the call) of the one call that can wait on ``line`` of ``root``, when it is
-    the only one there and in a plain statement; None otherwise."""
+def locate(
+    root: tuple[t.Stmt, ...], line: int, kind: str = "", verb: str = ""
+) -> tuple[Path, Any] | None:
+    """(path, the call) of the one call on ``line`` of ``root`` that can wait there, when
+    it is in a plain statement; None when there is none or more than one. ``kind``, when
+    given, narrows them down: "verb" (a verb call; named ``verb`` when its name is a
+    literal), or a builtin's name ("suspend", "pass")."""
     found: list[tuple[Path | None, Any]] = []
     _scan(root, line, [], found)
+    if kind:
+        found = [(path, call) for path, call in found if _is(call, kind, verb)]
     if len(found) != 1:
         return None
     path, call = found[0]
     return None if path is None else (path, call)
+
+
+def _is(call: Any, kind: str, verb: str) -> bool:
+    if kind != "verb":
+        return isinstance(call, t.Call) and call.name == kind
+    if not isinstance(call, t.VerbCall):
+        return False
+    name = call.verb
+    return not (isinstance(name, t.Literal) and str(name.value).lower() != verb.lower())
 
 
 def _scan(

@@ -32,9 +32,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from moo.lang import tree as t
+from moo.lang.analysis import walk
 from moo.lang.compiler import Program, compile_program
 from moo.lang.errors import MooRaise, MooSyntaxError
-from moo.lang.positions import follow, locate, numbered, root_block
+from moo.lang.positions import follow, locate, numbered, root_block, waits
 from moo.lang.resumed import NotResumable, ResumeSpec, compile_resumed
 from moo.lang.saved_tasks import Unrestorable, load_frame, save_frame, saved_program
 from moo.lang.task import MOO_CODE_PREFIX
@@ -95,12 +96,13 @@ def capture(task: Task) -> QueuedTask:
     saved: list[SavedFrame] = []
     for i, (frame, between) in enumerate(compiled):
         root = roots[i]
+        callee = task.frames[len(task.frames) - i] if i else None  # the frame it called
         if i == 0:
-            wanted = "suspend"
-        elif between == VERB_CALL:
-            wanted = "verb"
+            wanted = ("suspend", "")
+        elif between == VERB_CALL and callee is not None:
+            wanted = ("verb", callee.verb)
         elif between == PASS_CALL:
-            wanted = "pass"
+            wanted = ("pass", "")
         else:
             raise NotSaved("a verb was called by a builtin")
         moo_frame = task.frames[len(task.frames) - 1 - i]
@@ -128,18 +130,20 @@ and the ``for`` loops around it (kind "list"/"range", number, variable)."""
 
 
 @functools.lru_cache(maxsize=4096)
-def _where(source: str, root: int, line: int) -> Where | str:
+def _where(source: str, root: int, line: int, kind: str, verb: str) -> Where | str:
     """Where a frame of ``source`` (root ``root``) waits when on ``line``, or why it cannot
     be saved there. Cached: finding it walks the program (~0.3 ms for a loop of a few
     statements, most of a save's cost before the cache; ~5 us after)."""
     program = compile_program(source)
     block = root_block(program.tree, root)
-    found = locate(block, line)
+    found = locate(block, line, kind, verb)
     if found is None:
         return f"line {line} has more than one call that can wait, or none in a statement"
     path, call = found
     kind = "verb" if isinstance(call, t.VerbCall) else str(getattr(call, "name", ""))
     along = follow(block, path)
+    if sum(1 for n in walk(along[-1]) if waits(n)) != 1:  # the others would run again
+        return f"the statement on line {line} makes more than one call that can wait"
     for step, s in zip(path, along, strict=True):
         if isinstance(s, t.TryFinally) and step[1] != 0:
             return "it waits in a finally block"
@@ -152,17 +156,17 @@ def _where(source: str, root: int, line: int) -> Where | str:
     return path, kind, loops
 
 
-def _save(world: World, moo_frame: Any, frame: FrameType, root: int, wanted: str) -> SavedFrame:
+def _save(
+    world: World, moo_frame: Any, frame: FrameType, root: int, wanted: tuple[str, str]
+) -> SavedFrame:
     source = frame.f_globals.get("_SOURCE", "")
     if not source:
         raise NotSaved("a frame's program is unknown")
     line = frame.f_lineno
-    where = _where(source, root, line)
+    where = _where(source, root, line, *wanted)
     if isinstance(where, str):
         raise NotSaved(where)
-    path, kind, loops_around = where
-    if kind != wanted:
-        raise NotSaved(f"the call waiting on line {line} is not the one found there")
+    path, _, loops_around = where
     local = frame.f_locals
     loops: list[list[Any]] = []
     for loop_kind, k, var in loops_around:

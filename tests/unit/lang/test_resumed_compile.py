@@ -52,6 +52,11 @@ def test_locate_finds_the_one_waiting_call_on_a_line() -> None:
     assert path == [[2, 0], [0, -1]] and isinstance(call, t.Call) and call.name == "suspend"
     assert locate(tree, 4) is None  # no call that can wait there
     assert locate(compile_program("x = {suspend(), suspend()};").tree, 1) is None
+    two = compile_program("this:a(); this:b(); suspend();").tree
+    assert locate(two, 1) is None  # which one?
+    assert locate(two, 1, "suspend") == ([[2, -1]], two[2].expr)  # type: ignore[union-attr]
+    assert locate(two, 1, "verb", "B") == ([[1, -1]], two[1].expr)  # type: ignore[union-attr]
+    assert locate(compile_program("this:(x)(); this:b();").tree, 1, "verb", "b") is None
     assert locate(compile_program("while (this:f()) endwhile").tree, 1) is None  # a head
     forked = compile_program("fork (this:d()) this:x(); endfork this:y();").tree
     assert locate(forked, 1) is None  # the delay's call waits here too: which one is it?

@@ -215,13 +215,14 @@ async def test_a_task_whose_verb_was_reprogrammed_is_dropped_with_a_log_line(
     [
         ("`suspend(0) ! ANY';", "catch expression"),
         ("x = {suspend(0), suspend(0)};", "more than one call that can wait"),
+        ("x = {this:ok(), suspend(0)};", "statement on line 1 makes more than one call"),
         ("try\n  1;\nfinally\n  suspend(0);\nendtry", "finally block"),
     ],
 )
 async def test_what_cannot_be_resumed_waits_in_memory_only(
     source: str, why: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    server, tw = server_with({"go": source + '\nthis.name = "went on";'})
+    server, tw = server_with({"go": source + '\nthis.name = "went on";', "ok": "return 1;"})
     with caplog.at_level(logging.INFO, logger="moo.lang.saving"):
         server.eval(f"#{tw.box}:go()")
     assert "is suspended in memory only (a restart ends it)" in caplog.text
@@ -265,3 +266,13 @@ async def test_a_verb_reprogrammed_after_the_restore_ends_the_task_with_a_traceb
     await until(lambda: not server.scheduler.waiting and not server.world.tasks, timeout=5)
     told = "\n".join(services.to(WIZARD))
     assert "The task cannot go on" in told and "reprogrammed or removed since" in told
+
+
+async def test_an_eval_one_liner_is_saved_by_which_call_waits(tmp_path: Path) -> None:
+    server, tw = server_with({"step": "this.name = tostr(toint(this.name) + 1);"})
+    server.world.rename(tw.box, "0")
+    server.eval(f"for i in [1..3] #{tw.box}:step(); suspend(0); endfor")
+    assert len(server.world.tasks) == 1  # the one suspend() on the line, not the verb call
+    server = await server.restart(tmp_path)
+    await until(lambda: not server.world.tasks and not server.scheduler.waiting)
+    assert name_of(server, tw.box) == "3"
