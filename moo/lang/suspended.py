@@ -38,7 +38,7 @@ from moo.lang.errors import MooRaise, MooSyntaxError
 from moo.lang.positions import follow, locate, numbered, root_block, waits
 from moo.lang.resumed import NotResumable, ResumeSpec, compile_resumed
 from moo.lang.saved_tasks import Unrestorable, load_frame, save_frame, saved_program
-from moo.lang.task import MOO_CODE_PREFIX
+from moo.lang.task import MOO_CODE_PREFIX, unwind_line
 from moo.world.codec import encoder
 from moo.world.tasks import SUSPENDED, QueuedTask, SavedFrame
 from moo.world.values import Err
@@ -218,6 +218,17 @@ def _source_of(program: Program) -> str:
     return text
 
 
+def _passed_through(raised: MooRaise, delivered: MooRaise) -> bool:
+    """Whether ``raised`` is the error delivered to this frame's waiting call, leaving it
+    uncaught: then its traceback is the one it had, and this frame's line."""
+    return (
+        len(raised.traceback) == 1
+        and raised.code == delivered.code
+        and raised.message == delivered.message
+        and raised.value == delivered.value
+    )
+
+
 def resume_body(world: World, record: QueuedTask) -> Callable[[Task], Any]:
     """The body that goes on with a saved suspended task. Checks first that every frame
     resumes (raises ``Unrestorable``)."""
@@ -250,6 +261,9 @@ def resume_body(world: World, record: QueuedTask) -> Callable[[Task], Any]:
             try:
                 value, error = task.run_frame(program, frames[i]), None
             except MooRaise as raised:
+                if error is not None and _passed_through(raised, error):
+                    raised.traceback = list(error.traceback)  # the frames it came from
+                    unwind_line(frames[i], raised.traceback, raised.message)
                 if i == 0:
                     raise
                 error = raised

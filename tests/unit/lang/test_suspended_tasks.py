@@ -276,3 +276,22 @@ async def test_an_eval_one_liner_is_saved_by_which_call_waits(tmp_path: Path) ->
     server = await server.restart(tmp_path)
     await until(lambda: not server.world.tasks and not server.scheduler.waiting)
     assert name_of(server, tw.box) == "3"
+
+
+async def test_an_uncaught_error_after_the_restart_has_the_whole_traceback(
+    tmp_path: Path,
+) -> None:
+    server, tw = server_with(
+        {"inner": "suspend(0);\nreturn 1 / 0;", "outer": "return this:inner();"}
+    )
+    server.eval(f"#{tw.box}:outer()")
+    server = await server.restart(tmp_path)
+    services = server.scheduler.services
+    assert isinstance(services, FakeServices)
+    await until(lambda: bool(services.to(WIZARD)))
+    assert services.to(WIZARD) == [
+        f"#{tw.box}:inner, line 2:  Division by zero",
+        f"... called from #{tw.box}:outer, line 1",
+        "... called from #-1:Input to EVAL, line 1",
+        "(End of traceback)",
+    ]
