@@ -44,13 +44,13 @@ log = logging.getLogger(__name__)
 
 
 def program_reference(world: World, frame: Frame, source: str) -> tuple[str, str]:
-    """(source hash, source text to keep): the text is kept only when it is not the
-    current program of the frame's verb (``;`` code, ``eval()``)."""
+    """(source hash, source text to keep): the text is kept only when it is no verb's
+    program on the frame's definer (``;`` code, ``eval()``)."""
     digest = source_hash(source)
     definer = world.objects.get(frame.definer)
     if definer is not None:
         for verb in definer.verbs:
-            if verb.names == frame.verb_names and verb.impl == MOO_IMPL and verb.program == source:
+            if verb.impl == MOO_IMPL and verb.program == source:
                 return digest, ""
     return digest, source
 
@@ -137,11 +137,8 @@ def saved_program(world: World, saved: SavedFrame) -> Program:
         if definer is None:
             raise Unrestorable(f"its verb's object #{saved.definer} is gone")
         for verb in definer.verbs:
-            if (
-                verb.names == saved.verb_names
-                and verb.impl == MOO_IMPL
-                and source_hash(verb.program) == saved.source_hash
-            ):
+            # by its program alone: a verb renamed since still runs on (the same code)
+            if verb.impl == MOO_IMPL and source_hash(verb.program) == saved.source_hash:
                 text = verb.program
                 break
         else:

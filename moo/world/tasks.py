@@ -5,13 +5,13 @@ suspended task, and a restart runs them on. Here a queued task is a ``QueuedTask
 kept in ``World.tasks`` beside the objects (not in them), changed only through the world's
 one mutation path (``World.queue_task`` / ``World.drop_task``, records ``QueueTask`` and
 ``DropTask`` in ``mutations.py``), so the journal, the checkpoints and a hot upgrade carry
-it like any property. The scheduler (``moo/lang/scheduler.py``, ``moo/lang/saved_tasks.py``)
+it like any property. The scheduler (``moo/lang/saving.py``, ``saved_tasks.py``, ``suspended.py``)
 writes a record when it queues a task and drops it when the task starts or is killed.
 
 What a record holds is plain world values (no Python code, no greenlet): the task's id,
 when it is due (wall clock), whose it is, and its frames, each naming its program by the
-verb it belongs to (``definer`` + ``verb_names`` + ``source_hash``) or, for ``;`` text that
-is no verb, by the source text itself, with the variables it had.
+verb it belongs to (its ``definer`` and ``source_hash``) or, for ``;`` text that is no
+verb, by the source text itself, with the variables it had.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ class SavedFrame(msgspec.Struct, array_like=True):
     """One verb activation of a queued task.
 
     ``source`` is the program's text when it is not a verb's (``;`` text), else "": the
-    verb is found again on ``definer`` by ``verb_names`` and ``source_hash`` (the
-    compiler's hash of its text). ``command``: argstr, dobj, dobjstr, prepstr, iobj,
-    iobjstr. ``variables``: the MOO variables that had a value, by name. ``resume``: where
-    a suspended frame goes on (see ``moo/lang/saved_tasks.py``); [] for a fork.
+    program is found again among ``definer``'s verbs by ``source_hash`` (the compiler's
+    hash of its text; a verb reprogrammed since no longer matches). ``command``: argstr,
+    dobj, dobjstr, prepstr, iobj, iobjstr. ``variables``: the MOO variables that had a
+    value, by name. ``resume``: where a suspended frame goes on (``moo/lang/suspended.py``);
+    [] for a fork.
     """
 
     this: int

@@ -224,3 +224,16 @@ async def test_a_fork_whose_object_is_gone_is_dropped(
     assert f"dropped queued task {ticket} " in caplog.text
     assert f"its verb's object #{tw.box} is gone" in caplog.text
     assert world.tasks == {}
+
+
+async def test_a_fork_of_a_renamed_verb_still_runs(tmp_path: Path) -> None:
+    tw = make()
+    add_verb(tw, VERB)
+    ticket = run(tw, f"#{tw.box}:go()")
+    tw.world.set_verb_info(tw.box, 0, owner=WIZARD, perms="rxd", names="went")
+    record = tw.world.tasks[ticket]
+    tw.world.queue_task(msgspec.structs.replace(record, start=time.time() - 1))
+    world, scheduler, _ = await reload(tw.world, tmp_path)
+    assert scheduler.restore_saved() == 2  # the same program: it is found by its hash
+    await until(lambda: world.objects[tw.box].name != "box")
+    assert world.objects[tw.box].name == "tick5 1"
