@@ -4,7 +4,8 @@ A frame that waits (``suspend()``, or a verb it called waits) is saved as a *pat
 its root block (the program, or a fork's body for a forked task's base frame) to the
 statement it waits in: one ``[index, branch]`` step a level (``branch``: which arm of an
 ``if`` (0, 1 ...; ``len(arms)`` is ``else``), 0 for a loop's body or a ``try``'s body,
-``k + 1`` for a ``try``'s ``except`` arm ``k``; -1 on the last step, the statement itself).
+``k + 1`` for a ``try``'s ``except`` arm ``k``; on the last step -1 for a plain statement,
+``HEADER - k`` for the head of an ``if``, a loop or a range).
 
 1. ``numbered``: every loop and ``fork`` of a program gets a number, in source order. The
    compiler names a loop's hidden state after it (``_fl<k>`` the list of ``for x in
@@ -29,6 +30,11 @@ WAITING_CALLS = frozenset({"suspend", "read", "pass"})
 """Builtins a frame can be waiting in (``pass`` calls a verb, which may wait)."""
 
 Path = list[list[int]]
+
+HEADER = -2
+"""A last step's branch ``HEADER - k``: the frame waits in the statement's own expression
+``k`` (an ``if``'s arm ``k`` condition, a ``while``'s condition, a ``for``'s list, or a
+range's start (0) or end (1)), before the block it leads to."""
 
 
 def statements(body: tuple[t.Stmt, ...]) -> Iterator[t.Stmt]:
@@ -116,17 +122,30 @@ def _scan(
     block: tuple[t.Stmt, ...], line: int, path: Path, found: list[tuple[Path | None, Any]]
 ) -> None:
     for index, s in enumerate(block):
-        own = tuple(_own_expressions(s))
-        lines = {s.line} | {n.line for n in walk(own) if getattr(n, "line", 0)}
+        own = _own_expressions(s)
+        lines = {s.line} | {n.line for n in walk(tuple(own)) if getattr(n, "line", 0)}
         if line in lines:
             plain = isinstance(s, (t.ExprStmt, t.Return))
-            for n in walk(own):
-                if waits(n):
-                    found.append(([*path, [index, -1]] if plain else None, n))
+            resumable = plain or isinstance(s, (t.If, t.While, t.ForList, t.ForRange))
+            for k, expr in enumerate(own):
+                step = [index, -1 if plain else HEADER - k]
+                for n in walk(expr):
+                    if waits(n):
+                        found.append(([*path, step] if resumable else None, n))
         if isinstance(s, t.Fork):
             continue  # its body runs in another task (its delay runs here)
         for branch, child in enumerate(children(s)):
             _scan(child, line, [*path, [index, branch]], found)
+
+
+def header(s: t.Stmt, branch: int) -> list[Any]:
+    """The expressions a statement waiting at ``branch`` (a last step's) evaluates again
+    when it goes on: the plain statement's, an ``if``'s from the waiting arm on (only that
+    arm's condition: the later ones wait their turn), a loop head's."""
+    own = _own_expressions(s)
+    if branch == -1 or isinstance(s, t.ForRange):
+        return own
+    return [own[HEADER - branch]]
 
 
 def _own_expressions(s: t.Stmt) -> list[Any]:

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from moo.lang import tree as t
-from moo.lang.analysis import assigned_names
+from moo.lang.analysis import assigned_names, walk
 from moo.lang.builtins import BUILTINS
 from moo.lang.codegen import _Gen, finish
 from moo.lang.compiler import Program, compile_program
 from moo.lang.loops import TICK, Scope
-from moo.lang.positions import Path, children, follow, root_block, waits
+from moo.lang.positions import HEADER, Path, children, follow, header, root_block, waits
 
 
 class NotResumable(Exception):
@@ -82,6 +82,7 @@ class _ResumeGen(_Gen):
     def __init__(self, program: t.Program, spec: ResumeSpec) -> None:
         super().__init__(program, BUILTINS)
         self.spec = spec
+        self.keep: list[Any] = []  # nodes made here whose ids name loops: kept alive
 
     def source(self) -> tuple[str, list[int]]:
         spec = self.spec
@@ -115,8 +116,10 @@ class _ResumeGen(_Gen):
         index, branch = path[0]
         s = block[index]
         self.line = s.line or self.line
-        if branch < 0:
-            self.stmt(self.delivered(s))
+        if branch == -1:
+            self.stmt(self.delivered(s, s))
+        elif branch < 0:
+            self.resume_header(s, branch)
         else:
             self.resume_stmt(s, branch, path[1:])
         for stmt in block[index + 1 :]:
@@ -126,13 +129,60 @@ class _ResumeGen(_Gen):
             self.stmt(stmt)
         self.emit("pass")
 
-    def delivered(self, s: t.Stmt) -> t.Stmt:
-        calls = [n for n in _walk_own(s) if waits(n)]
+    def delivered(self, s: t.Stmt, node: Any, branch: int = -1) -> Any:
+        """``node`` (``s`` or a part of it) with the waiting call replaced by the result."""
+        calls = [n for n in walk(tuple(header(s, branch))) if waits(n)]
         if len(calls) != 1:
             raise NotResumable("the statement it waited in changed")
         result = dataclasses.replace(self.spec.result, line=s.line)
-        replaced: t.Stmt = substitute(s, calls[0], result)
-        return replaced
+        return substitute(node, calls[0], result)
+
+    def resume_header(self, s: t.Stmt, branch: int) -> None:
+        """A statement that waited in its head: an ``if`` goes on from the arm whose
+        condition waited; a loop starts with the result in its head (a ``while``'s later
+        iterations test the condition as written)."""
+        if isinstance(s, t.If):
+            k = HEADER - branch
+            if not 0 <= k < len(s.arms):
+                raise NotResumable("the statement it waited in changed")
+            cond, body = s.arms[k]
+            arms = ((self.delivered(s, cond, branch), body), *s.arms[k + 1 :])
+            self.available = {}
+            self.stmt(t.If(arms, s.otherwise, s.line))
+        elif isinstance(s, (t.ForList, t.ForRange)):
+            started: t.ForList | t.ForRange = self.delivered(s, s, branch)
+            self.loop_ids[id(started)] = self.loop_ids[id(s)]  # its hidden state's names
+            self.keep.append(started)
+            self.stmt(started)
+        elif isinstance(s, t.While):
+            with self.list_tests_hoisted(s):
+                self.resume_while_head(s, self.delivered(s, s.cond, branch))
+        else:
+            raise NotResumable("the statement it waited in changed")
+
+    def resume_while_head(self, s: t.While, first: t.Expr) -> None:
+        k = self.loop_ids[id(s)]
+        flag = f"_rs{k}"
+
+        def guard(cond: t.Expr) -> str:
+            if s.name is None:
+                return f"if not {self.test(cond)}: break"
+            return f"if not _truth(v_{s.name.lower()} := {self.ex(cond)}): break"
+
+        once, every = guard(first), guard(s.cond)
+        self.emit(f"{flag} = 1")
+
+        def body() -> None:
+            self.emit(f"if {flag}:")
+            self.emit(f"    {flag} = 0")
+            self.emit(f"    {once}")
+            self.emit("else:")
+            self.emit(f"    {every}")
+            for tick in TICK:  # the waiting iteration's tick was not paid yet
+                self.emit(tick)
+            self.block(s.body)
+
+        self.loop(s.name, "while True:", s.body, emit_body=body)
 
     def resume_stmt(self, s: t.Stmt, branch: int, rest: Path) -> None:
         blocks = children(s)
@@ -195,6 +245,7 @@ class _ResumeGen(_Gen):
                 self.emit(text)
             self.resume_block(s.body, rest)
             self.indent -= 1
+            self.line = s.line  # the head's line, as the fast code has it
             self.emit("else:")
             self.indent += 1
             if guard:
@@ -205,13 +256,6 @@ class _ResumeGen(_Gen):
             self.indent -= 1
 
         self.loop(name, head, s.body, emit_body=body)
-
-
-def _walk_own(s: t.Stmt) -> list[Any]:
-    from moo.lang.analysis import walk
-
-    expr = s.expr if isinstance(s, (t.ExprStmt, t.Return)) else None
-    return list(walk(expr)) if expr is not None else []
 
 
 def compile_resumed(source: str, spec: ResumeSpec) -> Program:

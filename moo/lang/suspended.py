@@ -35,7 +35,7 @@ from moo.lang import tree as t
 from moo.lang.analysis import walk
 from moo.lang.compiler import Program, compile_program
 from moo.lang.errors import MooRaise, MooSyntaxError
-from moo.lang.positions import follow, locate, numbered, root_block, waits
+from moo.lang.positions import follow, header, locate, numbered, root_block, waits
 from moo.lang.resumed import NotResumable, ResumeSpec, compile_resumed
 from moo.lang.saved_tasks import Unrestorable, load_frame, save_frame, saved_program
 from moo.lang.task import MOO_CODE_PREFIX, unwind_line
@@ -142,7 +142,8 @@ def _where(source: str, root: int, line: int, kind: str, verb: str) -> Where | s
     path, call = found
     kind = "verb" if isinstance(call, t.VerbCall) else str(getattr(call, "name", ""))
     along = follow(block, path)
-    if sum(1 for n in walk(along[-1]) if waits(n)) != 1:  # the others would run again
+    again = header(along[-1], path[-1][1])  # what is evaluated again when it goes on
+    if sum(1 for n in walk(tuple(again)) if waits(n)) != 1:  # the others would run again
         return f"the statement on line {line} makes more than one call that can wait"
     for step, s in zip(path, along, strict=True):
         if isinstance(s, t.TryFinally) and step[1] != 0:

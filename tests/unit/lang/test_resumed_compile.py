@@ -57,7 +57,8 @@ def test_locate_finds_the_one_waiting_call_on_a_line() -> None:
     assert locate(two, 1, "suspend") == ([[2, -1]], two[2].expr)  # type: ignore[union-attr]
     assert locate(two, 1, "verb", "B") == ([[1, -1]], two[1].expr)  # type: ignore[union-attr]
     assert locate(compile_program("this:(x)(); this:b();").tree, 1, "verb", "b") is None
-    assert locate(compile_program("while (this:f()) endwhile").tree, 1) is None  # a head
+    head = compile_program("while (this:f()) endwhile").tree
+    assert locate(head, 1) == ([[0, -2]], head[0].cond)  # type: ignore[union-attr]
     forked = compile_program("fork (this:d()) this:x(); endfork this:y();").tree
     assert locate(forked, 1) is None  # the delay's call waits here too: which one is it?
     assert locate(compile_program("fork (0) this:x(); endfork this:y();").tree, 1) is not None

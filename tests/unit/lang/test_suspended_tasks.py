@@ -295,3 +295,49 @@ async def test_an_uncaught_error_after_the_restart_has_the_whole_traceback(
         "... called from #-1:Input to EVAL, line 1",
         "(End of traceback)",
     ]
+
+
+async def test_a_task_waiting_in_a_condition_or_a_loop_head_goes_on(tmp_path: Path) -> None:
+    source = """out = {};
+n = 0;
+while (this:more(n))
+  n = n + 1;
+  if (n == 1)
+    out = {@out, "one"};
+  elseif (this:check(n))
+    out = {@out, "checked"};
+  else
+    out = {@out, "other"};
+  endif
+endwhile
+for x in (this:items())
+  out = {@out, x};
+endfor
+for i in [this:first()..2]
+  out = {@out, i};
+endfor
+this.name = toliteral(out);"""
+    verbs = {
+        "go": source,
+        "more": "suspend(0);\nreturn args[1] < 3;",
+        "check": "suspend(0);\nreturn args[1] == 2;",
+        "items": 'suspend(0);\nreturn {"a", "b"};',
+        "first": "suspend(0);\nreturn 1;",
+    }
+    expected = '{"one", "checked", "other", "a", "b", 1, 2}'
+    plain, tw = server_with(verbs)
+    plain.eval(f"#{tw.box}:go()")
+    await until(lambda: name_of(plain, tw.box) != "box")
+    assert name_of(plain, tw.box) == expected
+
+    server, tw = server_with(verbs)
+    server.eval(f"#{tw.box}:go()")
+    restarts = 0
+    while server.world.tasks:  # a restart at each suspend
+        before = list(server.world.tasks.values())
+        server = await server.restart(tmp_path)
+        restarts += 1
+        now = server
+        await step_until(lambda: list(now.world.tasks.values()) != before)  # noqa: B023
+    assert restarts == 8  # more() four times, check() twice, items(), first()
+    assert name_of(server, tw.box) == expected
