@@ -13,9 +13,11 @@ statement it waits in: one ``[index, branch]`` step a level (``branch``: which a
    ``_fe<k>`` its end), in the fast code and in the resumed code alike, so a frame saves
    the same way however often it was restored.
 2. ``locate``: the statement a frame waits in, found by the MOO line its Python frame is
-   on. It must be the only call on that line that can wait (a verb call, ``pass``,
-   ``suspend``, ``read``), in a plain statement (an expression, or ``return``): otherwise
-   the frame is not saved (the task then lives in memory only, and says so in the log).
+   on and the call it waits in (its kind, and the verb's name for a verb call): it must be
+   the only such call that can wait on that line (a verb call, ``pass``, ``suspend``,
+   ``read``), in a plain statement (an expression, ``return``) or the head of an ``if``,
+   ``while`` or ``for``: otherwise the frame is not saved (the task then lives in memory
+   only, and says so in the log).
 """
 
 from __future__ import annotations
