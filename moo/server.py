@@ -134,6 +134,7 @@ class Server:
     def start_housekeeping(self) -> None:
         self._sweeper = self._loop.call_later(5.0, self._sweep_idle)
         self.full_collections.start()
+        self.moo_tasks.restore_saved()  # queued MOO tasks saved in the world
 
     @property
     def stopping(self) -> bool:

@@ -84,6 +84,7 @@ from moo.lang.errors import TaskAbort
 from moo.lang.fast_statements import FastStatements
 from moo.lang.fastpaths import COMPARE, IndexKey, simple
 from moo.lang.loops import Line, Loop, Loops, Scope
+from moo.lang.positions import numbered
 from moo.lang.task_api import FRAME_VARIABLES
 from moo.lang.values import TYPE_CONSTANTS, fold, tostr
 
@@ -122,6 +123,7 @@ _HELPERS: dict[str, Any] = {
     "_checked": ops.checked_list,
     "_for_list": ops.for_list,
     "_for_range": ops.for_range,
+    "_enumerate": enumerate,
     "_scatter": ops.scatter,
     "_UNSET": ops.UNSET,
     "_callbf": ops.call_builtin,
@@ -164,9 +166,19 @@ def _free_temps(texts: list[str]) -> list[str]:
     return sorted(read - stored, key=lambda name: int(name[2:]))
 
 
-def generate(program: t.Program, builtins: dict[str, Builtin], filename: str) -> Callable[..., Any]:
-    """The compiled ``run(task, frame)`` of ``program``."""
-    gen = _Gen(program, builtins)
+def generate(
+    program: t.Program, builtins: dict[str, Builtin], filename: str, text: str = ""
+) -> Callable[..., Any]:
+    """The compiled ``run(task, frame)`` of ``program``. Its globals also hold what a
+    queued or suspended task needs to be saved and made again (``saved_tasks.py``,
+    ``suspended.py``): ``_SOURCE`` (the program's text), ``_VARIABLES`` (the names of a
+    fork's copy, in order), ``_FORKS`` (each ``fork`` statement's function by its number in
+    source order) and ``_ROOT`` (-1; a resumed program's fork number, ``resumed.py``)."""
+    return finish(_Gen(program, builtins), filename, text)
+
+
+def finish(gen: _Gen, filename: str, text: str, root: int = -1) -> Callable[..., Any]:
+    """Write ``gen``'s program, compile it (MOO lines as Python lines) and return ``run``."""
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(limit + _RECURSION_HEADROOM)
     try:
@@ -183,6 +195,10 @@ def generate(program: t.Program, builtins: dict[str, Builtin], filename: str) ->
     namespace: dict[str, Any] = dict(_HELPERS)
     namespace.update(gen.globals)
     namespace["__builtins__"] = {}
+    namespace["_SOURCE"] = text
+    namespace["_VARIABLES"] = tuple(gen.variables)
+    namespace["_FORKS"] = gen.forks
+    namespace["_ROOT"] = root
     exec(code, namespace)
     run: Callable[..., Any] = namespace["run"]
     return run
@@ -211,6 +227,8 @@ class _Gen(FastStatements, Loops):
         self.const_vars = const_vars
         self.variables = sorted(self.assigned | set(frame_vars) | set(const_vars))
         self.defs: list[list[Line]] = []  # top-level functions (fork bodies)
+        self.forks: dict[int, str] = {}  # fork statement number (source order) -> function
+        self.fork_ids, self.loop_ids = numbered(program)  # by id(node), in source order
         self.scope = Scope("run")
         self.loops: list[Loop] = []
         self.dollar: list[str] = []
@@ -289,6 +307,15 @@ class _Gen(FastStatements, Loops):
         self.block(body)
         self.indent -= 1
 
+    def nested_or(self, body: tuple[t.Stmt, ...], write: Callable[[], None] | None) -> None:
+        """``body`` one level in, or what ``write`` writes there instead."""
+        if write is None:
+            self.nested(body)
+            return
+        self.indent += 1
+        write()
+        self.indent -= 1
+
     def stmt(self, s: t.Stmt) -> None:
         if isinstance(s, t.ExprStmt):
             e = s.expr
@@ -326,11 +353,12 @@ class _Gen(FastStatements, Loops):
         self.emit(f"{name} = {self.list_text(codes)}")
         return name
 
-    def try_except(self, s: t.TryExcept) -> None:
+    def try_except(self, s: t.TryExcept, body: Callable[[], None] | None = None) -> None:
+        """``body``: writes the ``try`` block instead of ``s.body`` (a resumed frame's)."""
         line = self.line
         codes = [self.codes_value(arm.codes) for arm in s.arms]
         self.emit("try:")
-        self.nested(s.body)
+        self.nested_or(s.body, body)
         exc, moo = self.tmp(), self.tmp()
         self.line = line
         self.emit(f"except _CATCHABLE as {exc}:")
@@ -348,11 +376,11 @@ class _Gen(FastStatements, Loops):
         self.emit(f"    raise {moo} from None")
         self.indent -= 1
 
-    def try_finally(self, s: t.TryFinally) -> None:
+    def try_finally(self, s: t.TryFinally, body: Callable[[], None] | None = None) -> None:
         flag = self.tmp()
         self.emit(f"{flag} = 0")
         self.emit("try:")
-        self.nested(s.body)
+        self.nested_or(s.body, body)
         self.emit("except _TaskAbort:")
         self.emit(f"    {flag} = 1")
         self.emit("    raise")
@@ -363,6 +391,9 @@ class _Gen(FastStatements, Loops):
         self.indent -= 1
 
     def fork(self, s: t.Fork) -> None:
+        number = self.fork_ids[id(s)]
+        fname = f"_fork{next(self.counter)}"
+        self.forks[number] = fname
         delay, snap = self.tmp(), self.tmp()
         self.emit(f"{delay} = _fork_delay({self.ex(s.delay)})")
         self.emit(f"{snap} = []")
@@ -371,7 +402,6 @@ class _Gen(FastStatements, Loops):
             self.emit(f"    {snap}.append(v_{name})")
             self.emit("except _NameError:")
             self.emit(f"    {snap}.append(_UNSET)")
-        fname = f"_fork{next(self.counter)}"
         line = self.line
         body = self.function_body(s.body, "fork")
         head: list[Line] = []
@@ -379,7 +409,8 @@ class _Gen(FastStatements, Loops):
             head.append((1, f"if _snap[{i}] is not _UNSET: v_{name} = _snap[{i}]", line))
         self.defs.append([(0, f"def {fname}(task, _snap):", line), *head, *body])
         self.line = line
-        call = f"task.fork({delay}, _bind_fork({fname}, {snap}))"
+        named = -1 if s.name is None else self.variables.index(s.name.lower())
+        call = f"task.fork({delay}, _bind_fork({fname}, {snap}, {number}, {named}))"
         if s.name is None:
             self.emit(call)
         else:

@@ -65,6 +65,12 @@ class Program:
         return line
 
 
+def source_hash(text: str) -> str:
+    """The hash a compiled program is known by (in its ``filename``; a saved task names
+    its verb's program by it)."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
 def compile_program(source: str | list[str]) -> Program:
     """Compile MOO source (text, or a list of lines); raises ``MooSyntaxError``."""
     text = source if isinstance(source, str) else "\n".join(source)
@@ -73,9 +79,8 @@ def compile_program(source: str | list[str]) -> Program:
         _cache.move_to_end(text)
         return program
     ast = parse(text, BUILTINS.__contains__)
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-    filename = f"<moo {digest}>"
-    program = Program(ast, generate(ast, BUILTINS, filename), filename)
+    filename = f"<moo {source_hash(text)}>"
+    program = Program(ast, generate(ast, BUILTINS, filename, text), filename)
     _cache[text] = program
     if len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)

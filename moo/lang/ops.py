@@ -456,18 +456,35 @@ def fork_delay(delay: Any) -> Any:
     return delay
 
 
-def bind_fork(
-    function: Callable[[Any, list[Any]], Any], snapshot: list[Any]
-) -> Callable[[Any], Any]:
-    """The ``body(task)`` of a fork: runs ``function`` over the variables copied at the fork."""
+class ForkBody:
+    """The ``body(task)`` of a fork: runs ``function`` over the variables copied at the
+    fork (``snapshot``, in the order of its program's ``_VARIABLES``). ``number``: which
+    ``fork`` statement of its program, in source order; ``named``: the index in
+    ``snapshot`` of the fork's task-id variable (``fork name (...)``), -1 without one.
+    What it holds is what ``moo/lang/saved_tasks.py`` saves of a queued fork."""
 
-    def body(task: Any) -> Any:
+    __slots__ = ("function", "named", "number", "snapshot")
+
+    def __init__(
+        self,
+        function: Callable[[Any, list[Any]], Any],
+        snapshot: list[Any],
+        number: int = -1,
+        named: int = -1,
+    ) -> None:
+        self.function = function
+        self.snapshot = snapshot
+        self.number = number
+        self.named = named
+
+    def __call__(self, task: Any) -> Any:
         try:
-            return function(task, snapshot)
+            return self.function(task, self.snapshot)
         except CONVERTED as exc:
             raise to_moo(exc).with_traceback(exc.__traceback__) from None
 
-    return body
+
+bind_fork = ForkBody
 
 
 # ---------------------------------------------------------------- errors

@@ -4,7 +4,9 @@ The config's ``lang`` section gives the defaults (LambdaMOO's: 30,000 ticks / 5 
 command or ``;``, 15,000 / 3 s for a forked or resumed task, 50 nested verb calls). A world
 may set ``$server_options.fg_ticks``, ``fg_seconds``, ``bg_ticks``, ``bg_seconds`` and
 ``max_stack_depth`` (positive numbers) to override them while it runs, as in LambdaMOO; they
-are read when a task starts (a handful of dictionary lookups: no cache to forget).
+are read when a task starts (a handful of dictionary lookups: no cache to forget). Each is
+taken as at most ``INT_MAX`` (2^31 - 1, LambdaMOO's int), so a huge or infinite float in a
+property gives a budget that ``ticks_left()`` can still report.
 """
 
 from __future__ import annotations
@@ -29,9 +31,12 @@ def limits_from_config(lang: Lang) -> tuple[Limits, Limits]:
     )
 
 
+INT_MAX = 2**31 - 1
+
+
 def _positive(value: object) -> float | None:
     if type(value) in (int, float) and value > 0:  # type: ignore[operator]
-        return float(value)  # type: ignore[arg-type]
+        return min(float(value), float(INT_MAX))  # type: ignore[arg-type]
     return None
 
 

@@ -20,14 +20,20 @@ Why greenlets: compiled MOO code is ordinary Python calls (verb calls nest as Py
 frames), so a task that suspends mid-call needs its whole stack kept. A greenlet keeps it for
 ~0.5 us a switch, against rewriting every compiled function as a generator; making one costs
 ~8 us, so greenlets that finished a task wait in a small pool for the next (a task that runs
-``return 1;`` costs ~5 us in all, measured here). Waiting tasks live in memory only: they do
-not yet survive a restart.
+``return 1;`` costs ~5 us in all, measured here).
+
+What survives a restart (``saving.py``): a queued fork (``saved_tasks.py``) and a
+suspended task (``suspended.py``, when its frames can be resumed) are also records in the
+world, written when they start to wait and dropped when they go on or are killed;
+``restore_saved`` queues them again when the server starts serving. Reading tasks live in
+memory only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,11 +43,13 @@ from greenlet import getcurrent, greenlet
 
 from moo.commands.context import VerbContext
 from moo.commands.dispatch import VerbCache
+from moo.errors import WorldError
 from moo.lang import access
 from moo.lang.errors import MooRaise, MooSyntaxError, TaskAbort
 from moo.lang.options import with_server_options
+from moo.lang.saving import POSTPONE, TaskSaving
 from moo.lang.services import TaskServices
-from moo.lang.task import Task, moo_line, unwind_line
+from moo.lang.task import Task, moo_line, unwind_line, waiting_line
 from moo.lang.task_api import Frame, Limits, TaskApi
 from moo.lang.values import toliteral
 from moo.world.model import MOO_IMPL, VerbDef
@@ -113,8 +121,9 @@ def compile_source(source: str) -> Any:
     return compile_program(source)
 
 
-class Scheduler:
-    """Every task of one world: the running one and those queued, suspended or reading."""
+class Scheduler(TaskSaving):
+    """Every task of one world: the running one and those queued, suspended or reading.
+    Saving waiting tasks in the world and queueing them again: ``TaskSaving``."""
 
     def __init__(
         self,
@@ -135,7 +144,8 @@ class Scheduler:
         self.callees_epoch = world.verbs_epoch
         self.site_token = object()  # marks what call sites cached from this world
         self._idle: list[Any] = []  # greenlets that finished a task, ready for the next
-        self._next_id = 1
+        self._next_id = max(world.tasks, default=0) + 1  # never an id a saved task holds
+        self._restored = False
 
     # ------------------------------------------------------------ programs
 
@@ -299,10 +309,17 @@ class Scheduler:
         """A loop callback: run a waiting task on from where it waits."""
         if self.waiting.get(task.id) is not task:
             return  # killed or resumed already
+        if task.saved and self.world.read_only_reason is not None:
+            task.timer = self._loop().call_later(POSTPONE, self._resume_now, task, value)
+            return
         del self.waiting[task.id]
         task.timer = None
         task.resumed = True
         task.uncaught_to_player = True  # whoever started it has stopped waiting
+        if task.greenlet is None and task.restart is not None:  # restored from the world
+            task.resume_value = value
+            self.start(task, task.restart)
+            return
         self._enter(task, value, self.services.notify, self.background)
 
     # --------------------------------------------------------- task builtins
@@ -341,9 +358,11 @@ class Scheduler:
                 iobjstr=base.iobjstr,
             )
         )
-        child.frame.line = base.line
+        child.frame.line = waiting_line(sys._getframe()) or base.line  # the fork's line
         child.state = "queued"
         child.start_time = time.time() + float(delay)
+        if getattr(body, "number", -1) >= 0:  # an ``ops.ForkBody`` (ops imports this module)
+            self._save_fork(child, body)
         self.waiting[child.id] = child
         child.timer = loop.call_later(float(delay), self._start_forked, child, body)
         return child.id
@@ -351,8 +370,20 @@ class Scheduler:
     def _start_forked(self, task: Task, body: Callable[[TaskApi], None]) -> None:
         if self.waiting.get(task.id) is not task:
             return  # killed before it started
+        if task.saved and self.world.read_only_reason is not None:
+            task.timer = self._loop().call_later(POSTPONE, self._start_forked, task, body)
+            return
         del self.waiting[task.id]
         task.timer = None
+        if task.saved:
+            world = self.world
+
+            def started(t: Task) -> Any:
+                world.drop_task(t.id)  # in the task's own transaction
+                return body(t)
+
+            self.start(task, started)
+            return
         self.start(task, body)
 
     def suspend(self, task: Task, seconds: Any = None) -> Any:
@@ -367,7 +398,12 @@ class Scheduler:
             task.start_time = time.time() + float(seconds)
         else:
             task.start_time = -1
-        return self._wait(task, "suspended")
+        self._save_suspended(task)
+        value = self._wait(task, "suspended")
+        if task.saved:  # in the transaction it goes on in
+            task.saved = False
+            self.world.drop_task(task.id)
+        return value
 
     def resume(self, progr: int, task_id: int, value: Any) -> None:
         """``resume(id, value)``: a suspended task goes on after the current one."""
@@ -408,6 +444,12 @@ class Scheduler:
             raise MooRaise(Err.E_INVARG)
         if not access.is_wizard(self.world, progr) and progr != task.owner:
             raise MooRaise(Err.E_PERM)
+        if task.saved:
+            try:
+                self.world.drop_task(task_id)  # in the killer's transaction
+            except WorldError as error:
+                raise MooRaise(Err.E_INVARG, str(error)) from None
+            task.saved = False
         started = task.greenlet is not None
         loop = self._loop() if started else None
         del self.waiting[task_id]
@@ -424,23 +466,27 @@ class Scheduler:
 
     def queued(self, progr: int) -> list[list[Any]]:
         """``queued_tasks()``: LambdaMOO's 9-element entries, the caller's own tasks only
-        unless a wizard."""
+        unless a wizard. As LambdaMOO's, a row names the innermost frame (where a suspended
+        task waits; a fork's one frame), its programmer and the line it waits on."""
         wizard = access.is_wizard(self.world, progr)
         rows: list[list[Any]] = []
         for task in self.waiting.values():
             if not wizard and task.owner != progr:
                 continue
-            frame = task.frames[0] if task.frames else None
+            frame = task.frames[-1] if task.frames else None
+            line = frame.line if frame else 0
+            if task.greenlet is not None:
+                line = waiting_line(task.greenlet.gr_frame) or line
             rows.append(
                 [
                     task.id,
                     int(task.start_time),
                     0,
                     self.background.ticks,
-                    ObjRef(task.owner),
+                    ObjRef(frame.programmer if frame else task.owner),
                     ObjRef(frame.definer if frame else NOTHING),
                     frame.verb_names if frame else "",
-                    frame.line if frame else 0,
+                    line,
                     frame.this if frame else ObjRef(NOTHING),
                 ]
             )

@@ -21,9 +21,10 @@ resumed. What it does for compiled code:
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from moo.errors import WorldError
@@ -75,6 +76,10 @@ class Task:
         self.owner = player  # the programmer it started as (kill_task/resume permissions)
         self.uncaught_to_player = True  # tell the player its traceback (not for ;)
         self.resumed = False  # it has waited (suspend, read) and gone on since
+        self.saved = False  # the world holds a record of it while it waits (saved_tasks.py)
+        self.restart: Callable[[Task], Any] | None = None  # a restored suspended task's body
+        self.resume_value: Any = 0  # what suspend() returns to a restored task
+        self.outer_saved: list[Any] = []  # a restored task's outer frames (suspended.py)
 
     # ------------------------------------------------------------------ ticks
 
@@ -326,6 +331,34 @@ class Task:
 
 
 MOO_CODE_PREFIX = "<moo "  # the co_filename of every compiled program (``compiler.py``)
+
+
+def running_lines(task: Task) -> list[int]:
+    """The MOO line each running frame of ``task`` is on, innermost first, read from the
+    Python frames of their compiled code (whose line numbers are MOO lines): what
+    ``callers(1)`` shows. Nested functions of a frame's code (catch expressions, hoisted
+    parts) are not frames of their own. Frames that are not running compiled code now (a
+    restored task's outer frames) are not in it: their ``Frame.line`` says where they are."""
+    lines: list[int] = []
+    frame = sys._getframe(1)
+    while frame is not None and len(lines) < len(task.frames):
+        code = frame.f_code
+        if code.co_filename.startswith(MOO_CODE_PREFIX) and not code.co_name.startswith("_c"):
+            lines.append(frame.f_lineno)
+        frame = frame.f_back  # type: ignore[assignment]
+    return lines
+
+
+def waiting_line(frame: FrameType | None) -> int:
+    """The MOO line of the innermost compiled MOO code at or above Python ``frame`` (a
+    waiting greenlet's ``gr_frame``, or the running one's): where a task waits or forks;
+    0 when there is none."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename.startswith(MOO_CODE_PREFIX) and not code.co_name.startswith("_c"):
+            return frame.f_lineno
+        frame = frame.f_back
+    return 0
 
 
 def moo_line(tb: TracebackType | None, filename: str, default: int) -> int:

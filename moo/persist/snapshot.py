@@ -22,7 +22,15 @@ describes, so recovery replays the journal from there.
 File layout (little to parse before trusting anything):
 
     MAGIC (8 bytes)  header length (u32)  header (msgpack)  crc32 of header (u32)  padding
-    ... up to HEADER_SIZE bytes, then the body: msgpack array of objects, ascending id.
+    ... up to HEADER_SIZE bytes, then the body: msgpack array of objects, ascending id,
+    then (format 2, only when MOO tasks are queued) the tasks: msgpack array of
+    ``QueuedTask`` records (``world/tasks.py``), ``tasks_length`` bytes under ``tasks_crc``.
+
+A file with no queued tasks is written in format 1, byte for byte what a server before
+tasks wrote and reads; one with tasks is format 2, which such a server refuses by name
+(its journal records of tasks are new to it as well). The tasks are copied at ``start()``
+(their records are immutable), so they are of the same moment as the objects. They are not
+part of the world digest: the digest stays the objects' (``World.digest``).
 
 Every byte of the header block is checked before anything in it is trusted: the magic, the
 length (a wrong one puts the CRC in the wrong place), the packed header under its CRC32,
@@ -52,17 +60,19 @@ import msgspec
 from moo import __version__
 from moo.errors import CheckpointError
 from moo.files import fsync_directory
-from moo.world.codec import array_header, decoder, digest_encoder, world_hasher
+from moo.world.codec import array_header, decoder, digest_encoder, encoder, world_hasher
 from moo.world.model import MooObject
+from moo.world.tasks import QueuedTask
 from moo.world.world import World
 
 MAGIC = b"MOOCKPT\x01"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+TASKLESS_FORMAT = 1  # what a snapshot with no queued tasks is written as
 HEADER_SIZE = 4096
 READ_BLOCK = 1 << 22
 
 
-class SnapshotHeader(msgspec.Struct, frozen=True):
+class SnapshotHeader(msgspec.Struct, frozen=True, omit_defaults=True):
     format: int
     digest: str
     object_count: int
@@ -71,10 +81,13 @@ class SnapshotHeader(msgspec.Struct, frozen=True):
     created: float
     server_version: str
     body_length: int
+    tasks_length: int = 0
+    tasks_crc: int = 0
 
 
 _header_decoder = msgspec.msgpack.Decoder(SnapshotHeader)
 _body_decoder = decoder(list[MooObject])
+_tasks_decoder = decoder(list[QueuedTask])
 
 
 def _encode_header(header: SnapshotHeader) -> bytes:
@@ -131,24 +144,47 @@ def verify(path: Path) -> SnapshotHeader:
     try:
         with path.open("rb") as f:
             f.seek(HEADER_SIZE + 5)  # the body's array header is part of the hasher's prime
-            while block := f.read(READ_BLOCK):
+            left = max(header.body_length - 5, 0)
+            while left and (block := f.read(min(READ_BLOCK, left))):
                 hasher.update(block)
                 total += len(block)
+                left -= len(block)
+            tasks = f.read()
             f.seek(HEADER_SIZE)
             array = f.read(5)
     except OSError as error:
         raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
-    _check_body(path, header, total + 5, array, hasher.hexdigest())
+    _check_body(path, header, total + 5 + len(tasks), array, hasher.hexdigest())
+    _check_tasks(path, header, tasks)
     return header
 
 
 def _check_body(path: Path, header: SnapshotHeader, length: int, array: bytes, digest: str) -> None:
-    if length != header.body_length or array != array_header(header.object_count):
+    """``length``: every byte after the header block (the body and the tasks)."""
+    expected = header.body_length + header.tasks_length
+    if length != expected or array != array_header(header.object_count):
         raise CheckpointError(
-            f"{path}: truncated or padded body ({length} bytes, header says {header.body_length})"
+            f"{path}: truncated or padded body ({length} bytes, header says {expected})"
         )
     if digest != header.digest:
         raise CheckpointError(f"{path}: body checksum mismatch (the file is damaged)")
+
+
+def _check_tasks(path: Path, header: SnapshotHeader, data: bytes | memoryview) -> None:
+    if len(data) != header.tasks_length or zlib.crc32(data) != header.tasks_crc:
+        raise CheckpointError(f"{path}: queued tasks checksum mismatch (the file is damaged)")
+
+
+def _load_tasks(path: Path, header: SnapshotHeader, data: memoryview) -> dict[int, QueuedTask]:
+    """The queued tasks of a checked file (none in format 1). Raises CheckpointError."""
+    _check_tasks(path, header, data)
+    if not header.tasks_length:
+        return {}
+    try:
+        tasks = _tasks_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
+        raise CheckpointError(f"{path}: queued tasks do not decode ({error})") from None
+    return {task.id: task for task in tasks}
 
 
 def load(path: Path) -> tuple[World, SnapshotHeader]:
@@ -161,10 +197,12 @@ def load(path: Path) -> tuple[World, SnapshotHeader]:
         raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
     header = parse_header(data[:HEADER_SIZE], path)
     # Views, not slices: slicing copied the whole body (~200 ms at 200 MB, 1M objects).
-    body = memoryview(data)[HEADER_SIZE:]
+    rest = memoryview(data)[HEADER_SIZE:]
+    body = rest[: header.body_length]
     hasher = world_hasher(header.next_id, header.object_count)
     hasher.update(body[5:])
-    _check_body(path, header, len(body), bytes(body[:5]), hasher.hexdigest())
+    _check_body(path, header, len(rest), bytes(body[:5]), hasher.hexdigest())
+    tasks = _load_tasks(path, header, rest[header.body_length :])
     try:
         objects = _body_decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
@@ -174,6 +212,7 @@ def load(path: Path) -> tuple[World, SnapshotHeader]:
     if len(world.objects) != header.object_count or any(o.id >= header.next_id for o in objects):
         raise CheckpointError(f"{path}: object list does not match its header")
     world.next_id = header.next_id
+    world.tasks = tasks
     world.rebuild_indexes()
     return world, header
 
@@ -200,6 +239,7 @@ class SnapshotWriter:
         self._count = 0
         self._written = bytearray()
         self._saved: dict[int, bytes] = {}
+        self._tasks: list[QueuedTask] = []
         self._started = 0.0
         self._active = False
 
@@ -209,6 +249,7 @@ class SnapshotWriter:
             raise CheckpointError("a snapshot must start between commands")
         self._limit = self.world.next_id
         self._count = len(self.world.objects)
+        self._tasks = list(self.world.tasks.values())
         self._written = bytearray(self._limit)
         self._started = time.time()
         self.world.add_change_hook(self._before_change)
@@ -257,8 +298,10 @@ class SnapshotWriter:
                         f"snapshot wrote {written} objects but the world had {self._count}"
                     )
                 body_length = f.tell() - HEADER_SIZE
+                tasks = encoder.encode(self._tasks) if self._tasks else b""
+                f.write(tasks)
                 header = SnapshotHeader(
-                    format=FORMAT_VERSION,
+                    format=FORMAT_VERSION if tasks else TASKLESS_FORMAT,
                     digest=hasher.hexdigest(),
                     object_count=self._count,
                     next_id=self._limit,
@@ -266,6 +309,8 @@ class SnapshotWriter:
                     created=self._started,
                     server_version=__version__,
                     body_length=body_length,
+                    tasks_length=len(tasks),
+                    tasks_crc=zlib.crc32(tasks),
                 )
                 f.seek(0)
                 f.write(_encode_header(header))

@@ -344,7 +344,7 @@ class Store:
                 record=record,
             )
         finished = time.time()
-        size = snapshot.HEADER_SIZE + stats.header.body_length
+        size = snapshot.HEADER_SIZE + stats.header.body_length + stats.header.tasks_length
         # Unlinking a 200 MB old generation took 40-60 ms on the loop (bench/checkpoint.py
         # at 1M objects): prune in a thread, and inside the lag meter's window.
         if prune:

@@ -28,17 +28,23 @@ from moo.net.session import SESSION_STATE_VERSION
 from moo.net.telnet_codec import STATE_VERSION as TELNET_STATE_VERSION
 from moo.persist.journal import JOURNAL_FORMAT
 from moo.persist.snapshot import FORMAT_VERSION as CHECKPOINT_FORMAT
+from moo.persist.snapshot import TASKLESS_FORMAT
 from moo.protocol.gate import GATE_PROTOCOL
 from moo.protocol.upgrade import HANDOFF_PROTOCOL as HANDOFF_PROTOCOL
 from moo.protocol.upgrade import Hello
 
 SESSIONS, LISTENERS, RESTART = "sessions", "listeners", "restart"
 
+CHECKPOINT_FORMATS = tuple(range(TASKLESS_FORMAT, CHECKPOINT_FORMAT + 1))
+"""What this server may have written (format 2 only when tasks are queued): a replacement
+must read them all, and the journal's task records too, so one that reads format 1 only
+(a release before saved tasks) is refused."""
+
 
 def reads() -> dict[str, list[int]]:
     """The format versions this program reads."""
     return {
-        "checkpoint": [CHECKPOINT_FORMAT],
+        "checkpoint": list(CHECKPOINT_FORMATS),
         "journal": [JOURNAL_FORMAT],
         "session_state": [SESSION_STATE_VERSION],
         "telnet_state": [TELNET_STATE_VERSION],
@@ -87,9 +93,11 @@ def choose_level(message: Hello) -> Plan:
     if failed:
         raise ProtocolError("its self-checks failed: " + "; ".join(failed))
     found = message.reads
-    for what, ours in (("checkpoint", CHECKPOINT_FORMAT), ("journal", JOURNAL_FORMAT)):
-        if ours not in found.get(what, []):
-            raise ProtocolError(f"it cannot read this world's {what} format (version {ours})")
+    written = (("checkpoint", CHECKPOINT_FORMATS), ("journal", (JOURNAL_FORMAT,)))
+    for what, formats in written:  # each format this server may have written
+        for ours in formats:
+            if ours not in found.get(what, []):
+                raise ProtocolError(f"it cannot read this world's {what} format (version {ours})")
     accepts = message.accepts
     if GATE_PROTOCOL not in found.get("gate", []):
         if RESTART in accepts:

@@ -14,6 +14,7 @@ from typing import Any, get_args
 import msgspec
 
 from moo.world.model import MooObject, PropDef, VerbDef
+from moo.world.tasks import QueuedTask
 
 
 class Create(msgspec.Struct, tag="create", array_like=True):
@@ -83,6 +84,18 @@ class SetNextId(msgspec.Struct, tag="nextid", array_like=True):
     next_id: int
 
 
+class QueueTask(msgspec.Struct, tag="qtask", array_like=True):
+    """A MOO task queued (a fork not yet started, a suspended task), whole (``tasks.py``)."""
+
+    task: QueuedTask
+
+
+class DropTask(msgspec.Struct, tag="dtask", array_like=True):
+    """A queued task left the queue: it started, resumed, or was killed."""
+
+    id: int
+
+
 Mutation = (
     Create
     | Recycle
@@ -96,6 +109,8 @@ Mutation = (
     | SetVerbs
     | SetVerb
     | SetNextId
+    | QueueTask
+    | DropTask
 )
 
 RECORD_TYPES: tuple[type, ...] = get_args(Mutation)

@@ -36,6 +36,7 @@ from moo.world import mutations as m
 from moo.world.codec import decoder, digest_encoder, encoder, world_hasher
 from moo.world.model import MOO_IMPL, Flag, MooObject, PropDef, VerbDef
 from moo.world.names import INDEXED_FROM, NameIndex, scan
+from moo.world.tasks import QueuedTask
 from moo.world.values import NOTHING, ObjRef
 
 CommitObserver = Callable[[list[m.Mutation]], None]
@@ -58,6 +59,7 @@ def clone(obj: MooObject) -> MooObject:
 class _Transaction:
     records: list[m.Mutation] = field(default_factory=list)
     saved: dict[int, MooObject | None] = field(default_factory=dict)
+    saved_tasks: dict[int, QueuedTask | None] = field(default_factory=dict)
     next_id: int = 0
 
 
@@ -66,6 +68,7 @@ class World:
 
     def __init__(self) -> None:
         self.objects: dict[int, MooObject] = {}
+        self.tasks: dict[int, QueuedTask] = {}  # queued MOO tasks by id (``tasks.py``)
         self.next_id = 0
         # parent -> its children, as an insertion-ordered set (a dict), so a class with a
         # million children indexes in O(1) per object (a list made rebuilds quadratic).
@@ -254,6 +257,11 @@ class World:
             if old is not None:
                 self.objects[oid] = old
                 self._index(old)
+        for task_id, task in txn.saved_tasks.items():
+            if task is None:
+                self.tasks.pop(task_id, None)
+            else:
+                self.tasks[task_id] = task
         self.next_id = txn.next_id
 
     def _commit_record(self, record: m.Mutation, touched: tuple[int, ...]) -> None:
@@ -329,6 +337,12 @@ class World:
             return
         if isinstance(record, m.SetNextId):
             self.next_id = max(self.next_id, record.next_id)
+            return
+        if isinstance(record, m.QueueTask):
+            self.tasks[record.task.id] = record.task
+            return
+        if isinstance(record, m.DropTask):
+            self.tasks.pop(record.id, None)
             return
         obj = self.objects.get(record.id)
         if obj is None:
@@ -612,6 +626,28 @@ class World:
 
     def _verb(self, oid: int, index: int) -> VerbDef:
         return self._verb_list(oid, index)[index]
+
+    def queue_task(self, task: QueuedTask) -> None:
+        """Record a queued MOO task (a new one, or one whose record changes). The record
+        is kept as given: never change it in place."""
+        self._commit_task(m.QueueTask(task), task.id)
+
+    def drop_task(self, task_id: int) -> None:
+        """Remove a queued task's record (it started, resumed or was killed); nothing
+        happens when there is none."""
+        if task_id in self.tasks:
+            self._commit_task(m.DropTask(task_id), task_id)
+
+    def _commit_task(self, record: m.QueueTask | m.DropTask, task_id: int) -> None:
+        if self.read_only_reason is not None:
+            raise WorldError(self.read_only_reason)
+        if self._txn is None:
+            with self.transaction():
+                self._commit_task(record, task_id)
+            return
+        self._txn.saved_tasks.setdefault(task_id, self.tasks.get(task_id))
+        self.apply(record)
+        self._txn.records.append(record)
 
     def set_propdef(self, oid: int, name: str, *, owner: int, perms: str) -> None:
         """Change the owner and permission letters of property ``name``, defined on ``oid``."""

@@ -65,6 +65,8 @@ def test_no_socket_adoption_gets_level_3() -> None:
         ({"reads": {**protocol.reads(), "journal": [9]}}, "journal format"),
         ({"reads": "nonsense"}, r"bad HELLO: Expected `object`, got `str` - at `\$.reads`"),
         ({"reads": {}}, "checkpoint format"),
+        # a release before saved tasks: it cannot read format 2 nor the task records
+        ({"reads": {**protocol.reads(), "checkpoint": [1]}}, r"checkpoint format \(version 2\)"),
         ({"pid": "x"}, r"bad HELLO: .* at `\$.pid`"),
         ({"pid": 0}, r"bad HELLO: Expected `int` >= 1 - at `\$.pid`"),
         ({"accepts": []}, "no way of taking over"),

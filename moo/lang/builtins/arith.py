@@ -61,7 +61,12 @@ def bf_max(task: TaskApi, *args: Any) -> Any:
 
 @builtin("abs", 1)
 def bf_abs(task: TaskApi, value: Any) -> int | float:
-    return abs(need_number(value))
+    """As LambdaMOO 1.8's C ``abs``: ``abs(-2147483648)`` stays -2147483648 (ints are
+    32-bit there; its absolute value does not fit)."""
+    result = abs(need_number(value))
+    if result.__class__ is int and result > MAX_INT:
+        return -result
+    return result
 
 
 @builtin("random", 0, 1)

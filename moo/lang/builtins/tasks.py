@@ -18,7 +18,7 @@ from moo.lang import access
 from moo.lang.builtins.registry import BUILTINS, builtin
 from moo.lang.errors import MooRaise, MooSyntaxError
 from moo.lang.scheduler import compile_source
-from moo.lang.task import Task
+from moo.lang.task import Task, running_lines
 from moo.lang.task_api import Frame
 from moo.world.values import NOTHING, Err, ObjRef
 
@@ -98,7 +98,8 @@ def set_task_perms(task: Task, who: Any) -> int:
 @builtin("callers", 0, 1)
 def callers(task: Task, with_lines: Any = 0) -> list[Any]:
     rows: list[Any] = []
-    for frame in reversed(task.frames[:-1]):
+    lines = running_lines(task) if with_lines else []
+    for depth, frame in enumerate(reversed(task.frames[:-1]), start=1):
         row: list[Any] = [
             frame.this,
             frame.verb,
@@ -107,7 +108,7 @@ def callers(task: Task, with_lines: Any = 0) -> list[Any]:
             frame.player,
         ]
         if with_lines:
-            row.append(frame.line)
+            row.append(lines[depth] if depth < len(lines) else frame.line)
         rows.append(row)
     return rows
 

@@ -191,3 +191,22 @@ def test_traceback_through_a_builtin(tw: TaskWorld) -> None:
         "... called from #-1:Input to EVAL, line 1",
         "(End of traceback)",
     ]
+
+
+def test_callers_with_lines_gives_each_running_frames_line(tw: TaskWorld) -> None:
+    program(tw, tw.box, "inner", "x = 1;\nreturn callers(1);")
+    program(tw, tw.box, "outer", 'y = 2;\nz = {"pad"};\nreturn this:inner();')
+    rows = tw.bi(WIZARD, "eval", f"\nreturn #{tw.box}:outer();")
+    assert rows[0] == 1
+    # outer, the eval()'d code, and the frame of the builtin call that ran eval()
+    assert [row[1] for row in rows[1]] == ["outer", "", ""]
+    assert [row[5] for row in rows[1]] == [3, 2, 0]  # outer on line 3, the eval()'d on 2
+
+
+def test_huge_server_options_give_budgets_that_fit_an_int(tw: TaskWorld) -> None:
+    options = tw.world.create(1, WIZARD, "server options")
+    tw.world.define_prop(0, "server_options", ObjRef(options), WIZARD)
+    tw.world.define_prop(options, "fg_ticks", 1e300, WIZARD)
+    tw.world.define_prop(options, "fg_seconds", float("inf"), WIZARD)
+    assert ev(tw, "ticks_left()") == [f"=> {2**31 - 1}"]
+    assert ev(tw, "seconds_left() > 1000") == ["=> 1"]
