@@ -57,6 +57,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -383,13 +384,14 @@ def frames(segment: Path) -> list[tuple[int, int]]:
     return found
 
 
-def damage_variants(data: Path) -> list[tuple[str, str, Callable[[], None]]]:
+def damage_variants(data: Path) -> list[tuple[str, str, Callable[[], object]]]:
     """(file kind, variant, damage it) for every variant; ``torn`` variants may lose the
-    last (never acknowledged) change."""
+    last (never acknowledged) change. What a damage call returns (``write_bytes`` counts
+    bytes) is ignored."""
     newest = list_checkpoints(data / "checkpoints")[-1][1]
     length = int.from_bytes(newest.read_bytes()[8:12], "big")
     body = newest.stat().st_size - snapshot.HEADER_SIZE
-    variants: list[tuple[str, str, Callable[[], None]]] = []
+    variants: list[tuple[str, str, Callable[[], object]]] = []
     for name, offset in [
         ("magic", 3),
         ("length", 10),
@@ -402,7 +404,7 @@ def damage_variants(data: Path) -> list[tuple[str, str, Callable[[], None]]]:
         ("body middle", snapshot.HEADER_SIZE + body // 2),
         ("body end", snapshot.HEADER_SIZE + body - 1),
     ]:
-        variants.append(("checkpoint", name, lambda o=offset: flip(newest, o)))
+        variants.append(("checkpoint", name, functools.partial(flip, newest, offset)))
 
     def truncate(path: Path, size: int) -> None:
         with path.open("r+b") as f:
@@ -434,7 +436,7 @@ def damage_variants(data: Path) -> list[tuple[str, str, Callable[[], None]]]:
             ("end", size - 1),
         ):
             variants.append(
-                ("journal", f"{which} frame {field}", lambda o=start + at: flip(segment, o))
+                ("journal", f"{which} frame {field}", functools.partial(flip, segment, start + at))
             )
     start, size = laid[-1]
     end = start + size
