@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from moo.commands.context import ConnectedPlayer, VerbContext
+from moo.commands.context import ConnectedPlayer, LineReader, VerbContext
 from moo.commands.dispatch import (
     INTERNAL_ERROR,
     Dispatcher,
@@ -83,6 +83,14 @@ class FakeHost:
 
     def terminal_info(self, player: int) -> str | None:
         return None
+
+    def read_lines(self, player: int, reader: LineReader) -> None:
+        pass
+
+    # A world without MOO tasks, checkpoints or upgrades (the Dispatcher gets no scheduler).
+    moo_tasks: object = None
+    checkpointer: object | None = None
+    upgrader: object | None = None
 
 
 @dataclass

@@ -11,11 +11,23 @@ from moo.net.session import SESSION_STATE_VERSION, LoginState, Session, Stage
 
 
 class FakeTransport:
+    """A ``Transport`` that sends nothing: these tests only write sessions down."""
+
     kind = "telnet"
     peer = "127.0.0.1:1"
     closed = False
+    gmcp_enabled = False
+    echo_off = False
+    window: tuple[int, int] | None = None
+    terminal_type: str | None = None
 
     def send_text(self, text: str) -> None: ...
+
+    def send_gmcp(self, package: str, payload: str) -> None: ...
+
+    def send_mssp(self, table: dict[str, str | list[str]]) -> None: ...
+
+    def send_auth_result(self, ok: bool, reason: str) -> None: ...
 
     def set_echo(self, server_echoes: bool) -> None: ...
 

@@ -180,7 +180,7 @@ async def test_adopted_sessions_are_freed_without_the_cycle_collector() -> None:
             prebuilt = adopt.Prebuilt(0.0)
             prebuilt.build(server, states)
             prebuilt.hand_to(server)
-        refs = [weakref.ref(s) for s in server.sessions.values()]
+        refs: list[weakref.ref[object]] = [weakref.ref(s) for s in server.sessions.values()]
         refs += [weakref.ref(c) for c in server.sessions]
         server.thaw()
         for theirs in (b for _a, b in pairs):
