@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,7 +69,7 @@ def stop_leftovers() -> int:
 @dataclass
 class ServerProcess:
     data_dir: Path
-    extra_config: dict[str, object] = field(default_factory=dict)
+    extra_config: Mapping[str, object] = field(default_factory=dict)  # read, never changed
     ssh: bool = True
     web: bool = False  # the web client on port 0 too
     wizard_password: str = WIZARD_PASSWORD

@@ -51,6 +51,7 @@ async def test_level_2_hands_over_listeners_and_closes_players_cleanly(tmp_path:
         watcher, _ = await player(server)
         wiz = await wizard(server)
         old = server.pid
+        assert old is not None
         wiz.send_line("@hot-upgrade to " + program("moo_variant.py", "--no-sessions"))
         await wiz.expect("level 2 (it cannot read session state version 1)", timeout=30)
         for client in (watcher, wiz):
@@ -72,6 +73,7 @@ async def test_level_3_restarts_cold_after_a_final_checkpoint(tmp_path: Path) ->
         wiz = await wizard(server)
         await wiz.command("@create $thing named marker stone", MARK)
         old = server.pid
+        assert old is not None
         wiz.send_line("@hot-upgrade to " + program("moo_variant.py", "--restart-only"))
         await wiz.expect("level 3", timeout=30)
         assert await wiz.wait_closed(10)

@@ -7,7 +7,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from moo.engine.spare import STALE, code_fingerprint, wait_for_go
+from moo.engine.spare import code_fingerprint, wait_for_go
+from moo.protocol.front import SPARE_STALE
 
 
 def code(tmp_path: Path) -> Path:
@@ -34,7 +35,7 @@ def test_code_changed_while_waiting_makes_the_spare_step_aside(tmp_path: Path) -
         (root / "a.py").write_text("x = 2  # a new release\n")
         yield "go\n"
 
-    assert wait_for_go(upgrade_then_go(), [root]) == STALE
+    assert wait_for_go(upgrade_then_go(), [root]) == SPARE_STALE  # what the front looks for
 
 
 def test_a_new_module_or_a_touched_one_changes_the_fingerprint(tmp_path: Path) -> None:

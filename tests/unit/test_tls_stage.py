@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from moo.app import tls_context
 from moo.config import Config, Tls
 from moo.errors import MooError
 from moo.net.tls import NotTls, TlsError, TlsStage, server_context
-from moo.net.tls_keys import ensure_self_signed
+from moo.net.tls_keys import ensure_self_signed, tls_context
 
 
 @pytest.fixture(scope="module")

@@ -336,7 +336,7 @@ def test_a_version_2_postgresql_database_gets_timestamptz_and_keeps_its_times(
     finally:
         records.close()
     with engine.connect() as conn:
-        kinds = dict(
+        kinds: dict[str, str] = dict(
             conn.exec_driver_sql(
                 "SELECT column_name, data_type FROM information_schema.columns "
                 "WHERE table_name = 'checkpoints'"

@@ -152,7 +152,9 @@ async def test_a_host_that_fails_ends_only_that_connection(
         await client.send("look")
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(client.recv(), 5)
-    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1011, "internal error")
+    received = closed.value.rcvd
+    assert received is not None, "the server closed without a close frame"
+    assert (received.code, received.reason) == (1011, "internal error")
     await until(lambda: host.ended == ["internal error"], "the end")
     assert any("reading failed" in r.message for r in caplog.records if r.levelno >= logging.ERROR)
 

@@ -33,8 +33,10 @@ if "--version" in flags:
 from moo import cli  # noqa: E402
 from moo.errors import CheckpointError  # noqa: E402
 from moo.persist.store import Store  # noqa: E402
-from moo.protocol.upgrade import Hello  # noqa: E402
+from moo.protocol.upgrade import Hello, Precopy  # noqa: E402
+from moo.server import Server  # noqa: E402
 from moo.upgrade import adopt, protocol  # noqa: E402
+from moo.upgrade.channel import Channel  # noqa: E402
 
 if "--load-fails" in flags:
 
@@ -82,11 +84,11 @@ if "--slow-prebuild" in flags:
     delay = float(flags[flags.index("--slow-prebuild") + 1])
     prompt_precopy = adopt.receive_precopy
 
-    async def slow_precopy(*args: object, **kwargs: object) -> adopt.Prebuilt:
-        prebuilt = await prompt_precopy(*args, **kwargs)  # type: ignore[arg-type]
+    async def slow_precopy(control: Channel, server: Server, message: Precopy) -> adopt.Prebuilt:
+        prebuilt = await prompt_precopy(control, server, message)
         await asyncio.sleep(delay)
         return prebuilt
 
-    adopt.receive_precopy = slow_precopy  # type: ignore[assignment]
+    adopt.receive_precopy = slow_precopy
 
 sys.exit(cli.main(rest))

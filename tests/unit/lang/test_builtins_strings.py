@@ -104,7 +104,7 @@ def test_substitute_manual_example() -> None:
 
 GOOD_SUBS = [1, 3, [[1, 1], [2, 3], [0, -1], *[[0, -1]] * 6], "abcd"]
 
-SUBSTITUTE: list[tuple[str, Any, Any]] = [
+SUBSTITUTE: list[tuple[object, Any, Any]] = [  # a template that is not a string: E_TYPE
     ("%0", GOOD_SUBS, "abc"),
     ("%1-%2", GOOD_SUBS, "a-bc"),
     ("[%3]", GOOD_SUBS, "[]"),
