@@ -25,8 +25,9 @@ For each size N:
 2. In-process reference, no clients: one ``SnapshotWriter`` pass under a lag meter
    (seconds, slices, bytes, longest stall), then the ``initial`` checkpoint.
 3. A journal tail for recovery to replay: N/100 one-property transactions; close.
-4. In-process recovery figures: ``snapshot.load`` with GC on (as the server loads) and
-   off, then ``recovery.recover`` (load + replay).
+4. In-process recovery figures: ``snapshot.load`` with GC on and off, then
+   ``recovery.recover`` (load + replay) under ``gc_control.loading_world`` (as the server
+   loads: one collection first, GC off, the world frozen).
 5. Start the real server on the data dir (``tests/server_process.py``, uvloop, command
    rate limits raised, ``keep_checkpoints: 1`` so the measured checkpoint deletes the
    previous generation, as every checkpoint does in steady state).
@@ -97,6 +98,7 @@ from bench.commands import (  # noqa: E402
 from bench.peer_memory import peer_bytes_per_object  # noqa: E402
 from bench.world_builder import PER_ROOM, PROPS, note, populate  # noqa: E402
 from moo.config import Persist  # noqa: E402
+from moo.gc_control import loading_world  # noqa: E402
 from moo.persist import snapshot  # noqa: E402
 from moo.persist.lag import LagMeter  # noqa: E402
 from moo.persist.records import Records, default_url  # noqa: E402
@@ -195,12 +197,13 @@ def recovery_figures(data_dir: Path) -> dict[str, Any]:
     load_gc_off = clock() - began
     gc.enable()
     del world
-    gc.collect()
     began = clock()
-    recovered = recover(checkpoints, data_dir / "journal", build_core_world)
+    with loading_world():
+        recovered = recover(checkpoints, data_dir / "journal", build_core_world)
     recover_seconds = clock() - began
     replayed = recovered.replayed
     del recovered
+    gc.unfreeze()
     gc.collect()
     return {
         "load_seconds": round(load_gc_on, 3),

@@ -183,10 +183,9 @@ def test_changes_during_a_write_stay_out_of_the_snapshot(tmp_path: Path) -> None
         task = asyncio.create_task(writer.write())
         for step in range(8):
             await asyncio.sleep(0)
-            early, late = things[step * 10], things[-1 - step * 10]
-            world.set_prop(early, "tags", ["changed"])
-            world.set_prop(late, "tags", ["changed"])
-            world.move(late, NOTHING)
+            for oid in things[step::7]:  # behind, at and ahead of the cursor
+                world.set_prop(oid, "tags", ["changed", step])
+            world.move(things[-1 - step], NOTHING)
         world.create(world.sys("thing"), WIZARD, "born during the write")
         await task
 
