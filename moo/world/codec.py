@@ -53,12 +53,13 @@ def sharing_decoder(type_: Any) -> msgspec.msgpack.Decoder[Any]:
     snapshot): a property that names a room, a class or a player is the same few objects in
     a million things (~40 bytes each saved). The cache lives as long as the decoder."""
     refs: dict[int, ObjRef] = {}
+    known = refs.get
     from_bytes = int.from_bytes
 
     def ext_hook(code: int, data: memoryview) -> Any:
         if code == OBJREF_EXT and len(data) == 8:
             oid = from_bytes(data, "big", signed=True)
-            ref = refs.get(oid)
+            ref = known(oid)
             if ref is None:
                 ref = refs[oid] = _new_ref(ObjRef)
                 ref.id = oid
