@@ -106,7 +106,7 @@ def test_a_new_object_holds_the_shared_empties_and_changes_get_its_own() -> None
 
 
 def test_a_rolled_back_transaction_leaves_the_shared_empties_unchanged() -> None:
-    world, room, things = make_world(2)
+    world, _room, things = make_world(2)
     bare = world.create(world.sys("thing"), WIZARD, "bare")
     before = world.digest()
     with pytest.raises(RuntimeError), world.transaction():
@@ -173,7 +173,7 @@ def test_the_batched_encoder_writes_what_one_encode_per_object_wrote(tmp_path: P
 def test_changes_during_a_write_stay_out_of_the_snapshot(tmp_path: Path) -> None:
     """Objects behind and ahead of the write cursor change between slices: the file is the
     world as it was at ``start()``."""
-    world, room, things = make_world(3000)
+    world, _room, things = make_world(3000)
     expected = world.digest()
     path = tmp_path / "c.mck"
     writer = snapshot.SnapshotWriter(world, path, 0, slice_seconds=0.0)  # 256 ids per slice
