@@ -16,6 +16,13 @@ Memory, by design (bench/checkpoint.py prints bytes per object):
   ints, strings and containers of values, and no value refers back to an object, so it
   can never be part of a cycle. That saves 16 bytes per object and a million objects
   the collector would otherwise walk.
+
+Where the bytes go (bench/checkpoint.py's thing, 8 properties, after a load; ~1.3 KB in
+all, LambdaMOO 1.8.1 ~1.0 KB on the same world): the struct 112, its id 32, name 80, the
+props dict 272 (8 str keys), the values ~600 (each int past 256 is 32 bytes, a float 32,
+a list 96-112 plus its items; equal short strings in lists are not shared), and the
+world's id table and children index ~80. What is left is Python's per-object cost: a
+smaller footprint needs values stored outside Python objects, not a tweak here.
 """
 
 from __future__ import annotations
