@@ -62,6 +62,9 @@ class _SharedEmptyList(list[Any]):
     append = extend = insert = remove = pop = clear = sort = reverse = _refuse
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
 
+    def __reduce__(self) -> str:
+        return "EMPTY_LIST"  # copies and pickles of it are it
+
 
 class _SharedEmptyDict(dict[str, Any]):
     """The one empty dict objects share; changing it in place is a bug, so it raises."""
@@ -73,6 +76,9 @@ class _SharedEmptyDict(dict[str, Any]):
 
     __setitem__ = __delitem__ = __ior__ = _refuse
     pop = popitem = clear = update = setdefault = _refuse
+
+    def __reduce__(self) -> str:
+        return "EMPTY_DICT"  # copies and pickles of it are it
 
 
 EMPTY_LIST: list[Any] = _SharedEmptyList()

@@ -9,6 +9,8 @@ files of earlier servers load, and theirs load ours).
 from __future__ import annotations
 
 import asyncio
+import copy
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,15 @@ def test_the_shared_empty_containers_refuse_every_change(change: Any) -> None:
     with pytest.raises(TypeError, match="shared empty"):
         change()
     assert EMPTY_LIST == [] and EMPTY_DICT == {}
+
+
+def test_copies_and_pickles_of_the_shared_empties_are_the_shared_empties() -> None:
+    for shared in (EMPTY_LIST, EMPTY_DICT):
+        assert copy.copy(shared) is shared and copy.deepcopy(shared) is shared
+        assert pickle.loads(pickle.dumps(shared)) is shared
+    obj = MooObject(id=1, name="x", parent=NOTHING, owner=1, location=NOTHING)
+    twin = copy.deepcopy(obj)
+    assert twin.props is EMPTY_DICT and twin.contents is EMPTY_LIST
 
 
 def test_a_new_object_holds_the_shared_empties_and_changes_get_its_own() -> None:
