@@ -34,6 +34,11 @@ bytes need no checksum, so the whole header is covered without a format change: 
 format 1 written before this check are read exactly as before, and a server without it
 still reads the files this one writes (a hot-upgrade rollback keeps working).
 
+Loading keeps each object's property values as the file's bytes (``MooObject.props``
+decodes them on first read), so the file stays in memory while any object is unread: at
+1M objects the load took 3.8 s and the world 1.3 KB an object when every value was
+decoded, 1.5 s and ~650 bytes this way; a checkpoint copies those bytes back unchanged.
+
 The header holds the format version, the world digest, object count, next_id, journal
 position, creation time and server version. The digest is SHA-256 over next_id and the
 body (``codec.world_hasher``), so it is the body's checksum and equals ``World.digest()``
@@ -56,7 +61,7 @@ import msgspec
 from moo import __version__
 from moo.errors import CheckpointError
 from moo.files import fsync_directory
-from moo.world.codec import array_header, digest_encoder, sharing_decoder, world_hasher
+from moo.world.codec import array_header, decoder, digest_encoder, world_hasher
 from moo.world.model import MooObject
 from moo.world.world import World
 
@@ -79,6 +84,7 @@ class SnapshotHeader(msgspec.Struct, frozen=True):
 
 _header_decoder = msgspec.msgpack.Decoder(SnapshotHeader)
 _raw_list_decoder = msgspec.msgpack.Decoder(list[msgspec.Raw])
+_object_decoder = decoder(MooObject)
 
 
 def _encode_header(header: SnapshotHeader) -> bytes:
@@ -198,7 +204,7 @@ def _decode(body: memoryview, next_id: int) -> World:
     whole list made every empty container first and freed it after, and the freed blocks,
     scattered among the live objects, stayed in the RSS (~230 bytes per object).
     """
-    decode = sharing_decoder(MooObject).decode
+    decode = _object_decoder.decode
     world = World()
     raws = _raw_list_decoder.decode(body)
     world.load((decode(raw) for raw in raws), next_id)

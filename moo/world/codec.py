@@ -48,27 +48,6 @@ def decoder(type_: Any) -> msgspec.msgpack.Decoder[Any]:
     return msgspec.msgpack.Decoder(type_, ext_hook=_ext_hook)
 
 
-def sharing_decoder(type_: Any) -> msgspec.msgpack.Decoder[Any]:
-    """A decoder for ``type_`` whose equal ObjRefs are one object, for one big decode (a
-    snapshot): a property that names a room, a class or a player is the same few objects in
-    a million things (~40 bytes each saved). The cache lives as long as the decoder."""
-    refs: dict[int, ObjRef] = {}
-    known = refs.get
-    from_bytes = int.from_bytes
-
-    def ext_hook(code: int, data: memoryview) -> Any:
-        if code == OBJREF_EXT and len(data) == 8:
-            oid = from_bytes(data, "big", signed=True)
-            ref = known(oid)
-            if ref is None:
-                ref = refs[oid] = _new_ref(ObjRef)
-                ref.id = oid
-            return ref
-        return _ext_hook(code, data)
-
-    return msgspec.msgpack.Decoder(type_, ext_hook=ext_hook)
-
-
 def array_header(count: int) -> bytes:
     """A msgpack array header for ``count`` items, always in the 5-byte form."""
     return b"\xdd" + count.to_bytes(4, "big")

@@ -10,19 +10,22 @@ Memory, by design (bench/checkpoint.py prints bytes per object):
 - Most objects have no aliases, contents, property definitions or verbs of their own:
   those fields then hold the shared ``EMPTY_LIST`` / ``EMPTY_DICT`` (~240 bytes saved
   per object). They refuse every change; the world's mutation path, the one place that
-  changes objects, gives an object its own container first (``own_list``/``own_dict``),
-  and ``compact`` puts the shared empties back after a load or a copy.
+  changes objects, gives an object its own container first (``_own_props``,
+  ``_add_content`` in world.py), and ``compact`` puts the shared empties back after a
+  load or a copy.
+- Property values decoded from bytes stay bytes until first read (``MooObject.props``).
 - ``MooObject`` is not tracked by the cycle collector (``gc=False``): it holds only
   ints, strings and containers of values, and no value refers back to an object, so it
   can never be part of a cycle. That saves 16 bytes per object and a million objects
   the collector would otherwise walk.
 
-Where the bytes go (bench/checkpoint.py's thing, 8 properties, after a load; ~1.3 KB in
-all, LambdaMOO 1.8.1 ~1.0 KB on the same world): the struct 112, its id 32, name 80, the
-props dict 272 (8 str keys), the values ~600 (each int past 256 is 32 bytes, a float 32,
-a list 96-112 plus its items; equal short strings in lists are not shared), and the
-world's id table and children index ~80. What is left is Python's per-object cost: a
-smaller footprint needs values stored outside Python objects, not a tweak here.
+Where the bytes go (bench/checkpoint.py's thing, 8 properties, after a load): the struct
+112, its id 32, name 80, its property values as the checkpoint's bytes ~200 (a Raw 48
+and its share of the file, which the Raws keep in memory), the world's id table and
+children index ~80: ~650 in all (LambdaMOO 1.8.1: ~1000 on the same world). Reading an
+object's ``props`` once makes them a dict of Python values: ~870 bytes more for that
+thing (the dict 272 with 8 str keys; each int past 256 32, a float 32, a list 96-112
+plus its items), so a world whose every object is read costs ~1.5 KB an object.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ import enum
 from typing import Any
 
 import msgspec
+
+from moo.errors import WorldError
+from moo.world.codec import decoder
 
 
 class Flag(enum.IntFlag):
@@ -93,6 +99,23 @@ def _empty_dict() -> dict[str, Any]:
     return EMPTY_DICT
 
 
+def _empty_props() -> msgspec.Raw:
+    return EMPTY_DICT  # type: ignore[return-value]  # see MooObject.props
+
+
+_props_decoder = decoder(dict[str, Any])
+
+
+def _decode_props(data: msgspec.Raw, oid: int) -> dict[str, Any]:
+    if len(data) == 1:  # the empty map: msgpack's only one-byte map
+        return EMPTY_DICT
+    try:
+        value: dict[str, Any] = _props_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
+        raise WorldError(f"#{oid}: its stored property values do not decode ({error})") from None
+    return value
+
+
 class PropDef(msgspec.Struct, array_like=True):
     """A property's definition, kept on the object that defines it.
 
@@ -132,7 +155,16 @@ MOO_IMPL = "moo"
 
 class MooObject(msgspec.Struct, array_like=True, gc=False):
     """One object. Only the world's own methods change these fields; an empty container
-    may be the shared ``EMPTY_LIST``/``EMPTY_DICT`` (read it freely, never change it)."""
+    may be the shared ``EMPTY_LIST``/``EMPTY_DICT`` (read it freely, never change it).
+
+    Property values are read through ``props``. Decoded from bytes (a checkpoint, a
+    journal record, a clone), an object keeps its values as those bytes
+    (``props_data``, a ``msgspec.Raw``: the sorted msgpack map, as ``digest_encoder``
+    writes it) until something first reads ``props``, which decodes them once. An object
+    nobody looks at after a load costs its bytes instead of a dict of Python values (~600
+    bytes less for bench/checkpoint.py's thing), loads without decoding them, and is
+    written back by copying them.
+    """
 
     id: int
     name: str
@@ -143,8 +175,30 @@ class MooObject(msgspec.Struct, array_like=True, gc=False):
     aliases: list[str] = msgspec.field(default_factory=_empty_list)
     contents: list[int] = msgspec.field(default_factory=_empty_list)
     propdefs: dict[str, PropDef] = msgspec.field(default_factory=_empty_dict)
-    props: dict[str, Any] = msgspec.field(default_factory=_empty_dict)
+    props_data: msgspec.Raw = msgspec.field(default_factory=_empty_props)
     verbs: list[VerbDef] = msgspec.field(default_factory=_empty_list)
+
+    @property
+    def props(self) -> dict[str, Any]:
+        """Property values set on this object (not inherited ones); never change in place."""
+        data = self.props_data
+        if type(data) is msgspec.Raw:
+            value = _decode_props(data, self.id)
+            self.props_data = value  # type: ignore[assignment]  # see the setter
+            return value
+        return data  # a dict once decoded (mypy narrows the Raw away)
+
+    @props.setter
+    def props(self, value: dict[str, Any]) -> None:
+        self.props_data = value  # type: ignore[assignment]  # a dict is what Raw stands for
+
+    def __eq__(self, other: object) -> bool:
+        """Equal fields, property values compared as values (bytes or not)."""
+        if type(other) is not MooObject:
+            return NotImplemented
+        return self.props == other.props and all(
+            getattr(self, name) == getattr(other, name) for name in _PLAIN_FIELDS
+        )
 
     # Plain int masks: `int & IntFlag` builds a new IntFlag (~1 us); these are hot.
     def has_flag(self, flag: Flag) -> bool:
@@ -159,15 +213,20 @@ class MooObject(msgspec.Struct, array_like=True, gc=False):
         return bool(self.flags & _WIZARD)
 
 
+_PLAIN_FIELDS = tuple(name for name in MooObject.__struct_fields__ if name != "props_data")
+
+
 def compact(obj: MooObject) -> MooObject:
-    """Put the shared empties in place of ``obj``'s empty containers; returns ``obj``."""
+    """Put the shared empties in place of ``obj``'s empty containers; returns ``obj``.
+    Values still as bytes stay so (an empty map's one byte becomes the shared dict)."""
     if not obj.aliases:
         obj.aliases = EMPTY_LIST
     if not obj.contents:
         obj.contents = EMPTY_LIST
     if not obj.propdefs:
         obj.propdefs = EMPTY_DICT
-    if not obj.props:
+    data = obj.props_data
+    if (len(data) == 1) if type(data) is msgspec.Raw else not data:
         obj.props = EMPTY_DICT
     if not obj.verbs:
         obj.verbs = EMPTY_LIST

@@ -33,7 +33,7 @@ import msgspec
 
 from moo.errors import WorldError
 from moo.world import mutations as m
-from moo.world.codec import decoder, digest_encoder, encoder, world_hasher
+from moo.world.codec import decoder, digest_encoder, world_hasher
 from moo.world.model import (
     EMPTY_DICT,
     EMPTY_LIST,
@@ -60,8 +60,10 @@ _PLAYER = int(Flag.PLAYER)
 
 def clone(obj: MooObject) -> MooObject:
     """A deep copy of an object (through msgpack: several times faster than copy.deepcopy),
-    its empty containers the shared ones (``model.compact``)."""
-    result: MooObject = _object_decoder.decode(encoder.encode(obj))
+    its empty containers the shared ones (``model.compact``), its property values still
+    bytes until read. Encoded sorted, as a checkpoint is: values kept as bytes are copied
+    as they are into checkpoints and digests, so they must be those very bytes."""
+    result: MooObject = _object_decoder.decode(digest_encoder.encode(obj))
     return compact(result)
 
 
@@ -464,6 +466,7 @@ class World:
                     obj.verbs[index] = verb
 
     def _apply_create(self, template: MooObject) -> None:
+        template.props  # noqa: B018  # decoded, if a journal's bytes: clone() must sort them
         obj = clone(template)  # the record stays independent of the live object
         old = self.objects.get(obj.id)
         if old is not None:

@@ -14,6 +14,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from moo.errors import WorldError
@@ -142,20 +143,46 @@ def test_recycling_a_container_and_reparenting_keep_the_world_consistent() -> No
 # ------------------------------------------------------------------------ loading
 
 
-def test_a_loaded_snapshot_shares_refs_ids_and_empties(tmp_path: Path) -> None:
+def test_a_loaded_snapshot_keeps_values_as_bytes_until_read(tmp_path: Path) -> None:
     world, room, things = make_world()
     path = tmp_path / "c.mck"
     asyncio.run(snapshot.SnapshotWriter(world, path, 7).write())
     loaded, header = snapshot.load(path)
     assert loaded.digest() == world.digest() == header.digest
-    homes = {id(loaded.objects[t].props["home"]) for t in things}
-    assert len(homes) == 1  # one ObjRef for the room, not one per thing
+    first = loaded.objects[things[0]]
+    assert type(first.props_data) is msgspec.Raw
+    assert first.props == {"home": ObjRef(room), "tags": ["x", 0]}
+    assert type(first.props_data) is dict  # decoded once, kept
+    assert loaded.get_prop(things[1], "tags") == ["x", 1]
+    assert loaded.digest() == world.digest()  # decoded or not, the same bytes
     room_id = loaded.objects[room].id
     assert all(loaded.objects[t].location is room_id for t in things)
     assert all(c is loaded.objects[c].id for c in loaded.objects[room].contents)
     assert all(shared_empties(obj) == [] for obj in loaded.objects.values())
     assert loaded.children(world.objects[things[0]].parent) == things
     assert loaded.player_by_name("wizard") == WIZARD
+    assert loaded.objects == world.objects  # values compared as values
+
+
+def test_changing_a_loaded_object_decodes_its_values_first(tmp_path: Path) -> None:
+    world, room, things = make_world(3)
+    path = tmp_path / "c.mck"
+    asyncio.run(snapshot.SnapshotWriter(world, path, 7).write())
+    loaded, _header = snapshot.load(path)
+    loaded.set_prop(things[0], "tags", ["new"])
+    loaded.clear_prop(things[1], "home")
+    assert loaded.objects[things[0]].props == {"home": ObjRef(room), "tags": ["new"]}
+    assert loaded.objects[things[1]].props == {"tags": ["x", 1]}
+    world.set_prop(things[0], "tags", ["new"])
+    world.clear_prop(things[1], "home")
+    assert loaded.digest() == world.digest()
+
+
+def test_values_that_do_not_decode_raise_a_world_error() -> None:
+    obj = MooObject(id=7, name="x", parent=NOTHING, owner=1, location=NOTHING)
+    obj.props_data = msgspec.Raw(b"\x92\x01\x02")  # a list where a map must be
+    with pytest.raises(WorldError, match="#7: its stored property values do not decode"):
+        _ = obj.props
 
 
 def test_world_load_refuses_a_world_that_is_not_empty_and_a_repeated_id() -> None:
