@@ -104,6 +104,7 @@ def _empty_props() -> msgspec.Raw:
 
 
 _props_decoder = decoder(dict[str, Any])
+_RAW = msgspec.Raw
 
 
 def _decode_props(data: msgspec.Raw, oid: int) -> dict[str, Any]:
@@ -182,11 +183,11 @@ class MooObject(msgspec.Struct, array_like=True, gc=False):
     def props(self) -> dict[str, Any]:
         """Property values set on this object (not inherited ones); never change in place."""
         data = self.props_data
-        if type(data) is msgspec.Raw:
+        if type(data) is _RAW:
             value = _decode_props(data, self.id)
             self.props_data = value  # type: ignore[assignment]  # see the setter
             return value
-        return data  # a dict once decoded (mypy narrows the Raw away)
+        return data  # type: ignore[return-value]  # a dict once decoded
 
     @props.setter
     def props(self, value: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from msgspec import Raw
 
 from moo.errors import WorldError
 from moo.world import mutations as m
@@ -219,16 +220,22 @@ class World:
     def get_prop(self, oid: int, name: str) -> Any:
         """A property's value for ``oid`` (its own or inherited). Raises WorldError if undefined."""
         for obj in self.ancestors(oid):
-            if name in obj.props:
-                return obj.props[name]
+            props: Any = obj.props_data  # the field, not the property: this path is hot
+            if type(props) is Raw:
+                props = obj.props
+            if name in props:
+                return props[name]
         self.get(oid)
         raise WorldError(f"#{oid} has no property {name!r}.")
 
     def prop(self, oid: int, name: str, default: Any = None) -> Any:
         """Like ``get_prop`` but returns ``default`` when the object or property is missing."""
         for obj in self.ancestors(oid):
-            if name in obj.props:
-                return obj.props[name]
+            props: Any = obj.props_data  # the field, not the property: this path is hot
+            if type(props) is Raw:
+                props = obj.props
+            if name in props:
+                return props[name]
         return default
 
     def named_in(self, container: int, word: str) -> tuple[list[int], list[int]]:
