@@ -1,10 +1,20 @@
 """Checkpoint benchmark: big worlds checkpointed by the real server while a player types.
 
-``python bench/checkpoint.py [--sizes 10000,100000,1000000] [--slice-ms 2] [--keep]``
+``python bench/checkpoint.py [--sizes 10000,100000,1000000] [--slice-ms 2] [--keep]
+[--peer HOST:PORT --peer-pid PID [--peer-login LINE] [--peer-objects N]]``
 prints one JSON object and writes it to ``bench/results/checkpoint.json`` (rewritten
 after each size, so a long run leaves the sizes it finished). Goals (from the issue): the
 longest event-loop stall during a checkpoint is at most 8 ms at 100k objects and 30 ms
-at 1M, and memory grows by less than 10% of the world's size (the server's RSS).
+at 1M, and memory grows by less than 10% of the world's size (the server's RSS); at 1M
+the checkpoint takes at most 2.5 s and the server starts (recovers) in at most 5 s; at
+100k objects a world costs no more bytes per object than LambdaMOO's (``--peer``).
+
+Bytes per object: the server's VmRSS just after it started on the world (step 5),
+minus the VmRSS of a server started on an empty data dir (the core world alone), divided
+by the objects the bench added. ``--peer`` measures a running LambdaMOO the same way on
+the same world shape (``bench/peer_memory.py``: start it on a fresh copy of
+LambdaCore-17May04.db, e.g. ``/tmp/lmoo/src/moo core.db out.db 7777``, and pass
+``--peer 127.0.0.1:7777 --peer-pid PID``; the login defaults to ``connect Wizard``).
 
 For each size N:
 
@@ -15,8 +25,9 @@ For each size N:
 2. In-process reference, no clients: one ``SnapshotWriter`` pass under a lag meter
    (seconds, slices, bytes, longest stall), then the ``initial`` checkpoint.
 3. A journal tail for recovery to replay: N/100 one-property transactions; close.
-4. In-process recovery figures: ``snapshot.load`` with GC on (as the server loads) and
-   off, then ``recovery.recover`` (load + replay).
+4. In-process recovery figures: ``snapshot.load`` with GC on and off, then
+   ``recovery.recover`` (load + replay) under ``gc_control.loading_world`` (as the server
+   loads: one collection first, GC off, the world frozen).
 5. Start the real server on the data dir (``tests/server_process.py``, uvloop, command
    rate limits raised, ``keep_checkpoints: 1`` so the measured checkpoint deletes the
    previous generation, as every checkpoint does in steady state).
@@ -84,8 +95,10 @@ from bench.commands import (  # noqa: E402
     run_clients,
     wait_drained,
 )
+from bench.peer_memory import peer_bytes_per_object  # noqa: E402
 from bench.world_builder import PER_ROOM, PROPS, note, populate  # noqa: E402
 from moo.config import Persist  # noqa: E402
+from moo.gc_control import loading_world  # noqa: E402
 from moo.persist import snapshot  # noqa: E402
 from moo.persist.lag import LagMeter  # noqa: E402
 from moo.persist.records import Records, default_url  # noqa: E402
@@ -100,6 +113,10 @@ WARMUP_SECONDS = 1.0
 MIN_BASELINE_SECONDS = 3.0
 TAIL_SECONDS = 0.5
 STALL_GOALS_MS = ((100_000, 8.0), (1_000_000, 30.0))  # (up to N objects, longest stall)
+BIG_WORLD = 1_000_000  # at this size and above: the duration and recovery goals
+DURATION_GOAL_SECONDS = 2.5
+RECOVERY_GOAL_SECONDS = 5.0
+PEER_OBJECTS = 100_000
 MEMORY_GOAL_PCT = 10.0
 MIB = 1 << 20
 
@@ -180,12 +197,13 @@ def recovery_figures(data_dir: Path) -> dict[str, Any]:
     load_gc_off = clock() - began
     gc.enable()
     del world
-    gc.collect()
     began = clock()
-    recovered = recover(checkpoints, data_dir / "journal", build_core_world)
+    with loading_world():
+        recovered = recover(checkpoints, data_dir / "journal", build_core_world)
     recover_seconds = clock() - began
     replayed = recovered.replayed
     del recovered
+    gc.unfreeze()
     gc.collect()
     return {
         "load_seconds": round(load_gc_on, 3),
@@ -423,8 +441,9 @@ def run_size(args: argparse.Namespace, n: int, root: Path) -> dict[str, Any]:
     began = clock()
     server.start(timeout=args.startup_timeout)
     startup = clock() - began
-    pid = server.pid  # the process that holds the world and writes its checkpoints
+    pid = server.pid  # the engine: the process that holds the world and writes checkpoints
     assert pid is not None
+    loaded_kib = settled_rss_kib(pid)
     if args.server_nice:
         os.setpriority(os.PRIO_PROCESS, pid, args.server_nice)  # Linux: the loop thread only
     note(f"{n} objects: server up in {startup:.2f} s (pid {pid}); measuring")
@@ -438,6 +457,10 @@ def run_size(args: argparse.Namespace, n: int, root: Path) -> dict[str, Any]:
         server.stop(timeout=900)
     measured["checkpoint"]["sqlite_record"] = checkpoint_record(data_dir)
     recovery["startup_seconds"] = round(startup, 2)
+    added = figures["world_objects"] - core_objects(args, root)
+    measured["memory"]["loaded_rss_mib"] = round(loaded_kib / 1024, 1)
+    measured["memory"]["empty_server_rss_mib"] = round(args.empty_rss_kib / 1024, 1)
+    measured["memory"]["bytes_per_object"] = round((loaded_kib - args.empty_rss_kib) * 1024 / added)
     result = {
         "objects": figures["objects"],
         "world_objects": figures["world_objects"],
@@ -458,6 +481,50 @@ def run_size(args: argparse.Namespace, n: int, root: Path) -> dict[str, Any]:
     return result
 
 
+def settled_rss_kib(pid: int) -> int:
+    """VmRSS of a server that just said it listens, once it stops moving (the first
+    checkpoint timer, imports run late): the smallest of 10 reads 50 ms apart."""
+    reads = []
+    for _ in range(10):
+        reads.append(proc_status(pid).get("VmRSS", 0))
+        time.sleep(0.05)
+    return min(reads)
+
+
+def core_objects(args: argparse.Namespace, root: Path) -> int:
+    """Objects in the core world; on first call also the RSS of a server on an empty data
+    dir (``args.empty_rss_kib``), the base that bytes per object are counted from."""
+    if getattr(args, "core_objects", None) is None:
+        empty = root / "empty"
+        server = ServerProcess(
+            empty, extra_config={"persist": {"checkpoint_interval_seconds": 0}}, ssh=False
+        )
+        server.start(timeout=args.startup_timeout)
+        pid = server.pid  # the engine, as for the world measured against it
+        assert pid is not None
+        try:
+            args.empty_rss_kib = settled_rss_kib(pid)
+        finally:
+            server.stop(timeout=60)
+        args.core_objects = len(build_core_world().objects)
+        shutil.rmtree(empty, ignore_errors=True)
+        (root / "empty-config.yaml").unlink(missing_ok=True)
+    return int(args.core_objects)
+
+
+def peer_figures(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The peer's bytes per object (``bench/peer_memory.py``), or None without ``--peer``."""
+    if not args.peer:
+        return None
+    host, _, port = args.peer.rpartition(":")
+    note(f"peer {args.peer}: building {args.peer_objects} things through its Wizard")
+    result, _ = run_clients(
+        peer_bytes_per_object(host, int(port), args.peer_pid, args.peer_login, args.peer_objects)
+    )
+    note(f"peer: {json.dumps(result)}")
+    return {"address": args.peer, "things": args.peer_objects, **result}
+
+
 # ----------------------------------------------------------------------------- goals
 
 
@@ -468,15 +535,21 @@ def stall_goal_ms(n: int) -> float | None:
     return None
 
 
-def goals(worlds: list[dict[str, Any]]) -> dict[str, Any]:
+def goals(worlds: list[dict[str, Any]], peer: dict[str, Any] | None) -> dict[str, Any]:
     rows = []
     for world in worlds:
-        goal = stall_goal_ms(world["objects"])
+        n = world["objects"]
+        goal = stall_goal_ms(n)
         checkpoint = world["checkpoint"]
         growth = world["memory"]["growth_pct"]
+        big = n >= BIG_WORLD
+        seconds = checkpoint["seconds"]
+        startup = world["recovery"]["startup_seconds"]
+        compare = peer is not None and n == peer["things"]
+        ours = world["memory"]["bytes_per_object"]
         rows.append(
             {
-                "objects": world["objects"],
+                "objects": n,
                 "max_stall_goal_ms": goal,
                 "server_max_stall_ms": checkpoint["server_max_stall_ms"],
                 "stall_met": None if goal is None else checkpoint["server_max_stall_ms"] <= goal,
@@ -484,12 +557,24 @@ def goals(worlds: list[dict[str, Any]]) -> dict[str, Any]:
                 "client_stall_met": None if goal is None else checkpoint["client_max_ms"] <= goal,
                 "memory_growth_pct": growth,
                 "memory_met": growth < MEMORY_GOAL_PCT,
+                "checkpoint_seconds": seconds,
+                "duration_met": seconds <= DURATION_GOAL_SECONDS if big else None,
+                "startup_seconds": startup,
+                "recovery_met": startup <= RECOVERY_GOAL_SECONDS if big else None,
+                "bytes_per_object": ours,
+                "peer_bytes_per_object": peer["bytes_per_object"] if compare and peer else None,
+                "bytes_met": ours <= peer["bytes_per_object"] if compare and peer else None,
             }
         )
-    flags = [row[k] for row in rows for k in ("stall_met", "memory_met") if row[k] is not None]
-    client = [row[k] for row in rows for k in ("client_stall_met", "memory_met")]
+    keys = ("stall_met", "memory_met", "duration_met", "recovery_met", "bytes_met")
+    flags = [row[k] for row in rows for k in keys if row[k] is not None]
+    client_keys = ("client_stall_met", *keys[1:])
+    client = [row[k] for row in rows for k in client_keys]
     return {
         "max_stall_ms": {str(n): goal for n, goal in STALL_GOALS_MS},
+        "checkpoint_seconds_at_most": {str(BIG_WORLD): DURATION_GOAL_SECONDS},
+        "startup_seconds_at_most": {str(BIG_WORLD): RECOVERY_GOAL_SECONDS},
+        "bytes_per_object": "at most the peer's (LambdaMOO) at the size the peer was built to",
         "memory_growth_pct_under": MEMORY_GOAL_PCT,
         "stall_figure": "server_max_stall_ms (the server's lag meter, as in the reply)",
         "per_size": rows,
@@ -526,6 +611,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dir", type=Path, help="where to build the worlds (default: a temp dir)")
     parser.add_argument("--startup-timeout", type=float, default=1800.0)
     parser.add_argument("--profile", type=Path, help="write py-spy stacks of each checkpoint here")
+    parser.add_argument("--peer", help="HOST:PORT of a running LambdaMOO to measure as well")
+    parser.add_argument("--peer-pid", type=int, help="the peer's process id (for its VmRSS)")
+    parser.add_argument("--peer-login", default="connect Wizard", help="the peer Wizard's login")
+    parser.add_argument("--peer-objects", type=int, default=PEER_OBJECTS, help="things to build")
     parser.add_argument(
         "--server-nice",
         type=int,
@@ -533,7 +622,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="renice the server's loop thread (e.g. -10) to tell the code's stalls from "
         "other load on a shared machine; 0: leave it",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.peer and (args.peer_pid is None or ":" not in args.peer):
+        parser.error("--peer needs HOST:PORT and --peer-pid PID (the peer must run here)")
+    args.core_objects = None
+    args.empty_rss_kib = 0
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -542,11 +636,13 @@ def main(argv: list[str] | None = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     worlds: list[dict[str, Any]] = []
     result: dict[str, Any] = {}
+    peer = peer_figures(args)
     for n in args.sizes:
         worlds.append(run_size(args, n, root))
         result = {
             "worlds": worlds,
-            "goals": goals(worlds),
+            "peer": peer,
+            "goals": goals(worlds, peer),
             "settings": {
                 "slice_ms": args.slice_ms,
                 "client_period_ms": args.period_ms,

@@ -22,7 +22,7 @@ from moo.accounts import Passwords
 from moo.app import listener_handler, serve, start_checkpointer
 from moo.config import Config
 from moo.errors import ChannelClosed, MooError, ProtocolError
-from moo.gc_control import adopting, loading_world
+from moo.gc_control import adopting, precopying
 from moo.net.gate_process import Gate
 from moo.net.tls_keys import tls_context
 from moo.ops.metrics import Metrics
@@ -68,7 +68,7 @@ async def serve_replacement(
     try:
         message, fds = await control.receive()
         if isinstance(message, msg.Precopy):
-            with loading_world():  # nobody waits on the pre-copy: collect, then freeze
+            with precopying():  # nobody waits on the pre-copy: collect, then freeze
                 prebuilt = await adopt.receive_precopy(control, server, message)
             await control.send(msg.Prebuilt(prebuilt.count))
             message, fds = await control.receive()

@@ -24,17 +24,27 @@ catches an exception raised inside a nested block, that block's changes stay.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from msgspec import Raw
 
 from moo.errors import WorldError
 from moo.world import mutations as m
-from moo.world.codec import decoder, digest_encoder, encoder, world_hasher
-from moo.world.model import MOO_IMPL, Flag, MooObject, PropDef, VerbDef
+from moo.world.codec import decoder, digest_encoder, world_hasher
+from moo.world.model import (
+    EMPTY_DICT,
+    EMPTY_LIST,
+    MOO_IMPL,
+    Flag,
+    MooObject,
+    PropDef,
+    VerbDef,
+    compact,
+)
 from moo.world.names import INDEXED_FROM, NameIndex, scan
 from moo.world.tasks import QueuedTask
 from moo.world.values import NOTHING, ObjRef
@@ -47,12 +57,47 @@ BUILTIN_PROPERTIES = frozenset(
 )
 
 _object_decoder = decoder(MooObject)
+_PLAYER = int(Flag.PLAYER)
 
 
 def clone(obj: MooObject) -> MooObject:
-    """A deep copy of an object (through msgpack: several times faster than copy.deepcopy)."""
-    result: MooObject = _object_decoder.decode(encoder.encode(obj))
-    return result
+    """A deep copy of an object (through msgpack: several times faster than copy.deepcopy),
+    its empty containers the shared ones (``model.compact``), its property values still
+    bytes until read. Encoded sorted, as a checkpoint is: values kept as bytes are copied
+    as they are into checkpoints and digests, so they must be those very bytes."""
+    result: MooObject = _object_decoder.decode(digest_encoder.encode(obj))
+    return compact(result)
+
+
+def _own_props(obj: MooObject) -> dict[str, Any]:
+    """``obj.props``, made the object's own dict first if it was the shared empty one."""
+    props = obj.props
+    if props is EMPTY_DICT:
+        props = obj.props = {}
+    return props
+
+
+def _drop_prop(obj: MooObject, name: str) -> None:
+    """Remove ``obj``'s own value of ``name`` if it has one (the shared empty dict when none
+    are left)."""
+    if name in obj.props:
+        del obj.props[name]
+        if not obj.props:
+            obj.props = EMPTY_DICT
+
+
+def _add_content(where: MooObject, oid: int) -> None:
+    if where.contents is EMPTY_LIST:
+        where.contents = [oid]
+    else:
+        where.contents.append(oid)
+
+
+def _remove_content(where: MooObject, oid: int) -> None:
+    if oid in where.contents:
+        where.contents.remove(oid)
+        if not where.contents:
+            where.contents = EMPTY_LIST
 
 
 @dataclass
@@ -178,16 +223,22 @@ class World:
     def get_prop(self, oid: int, name: str) -> Any:
         """A property's value for ``oid`` (its own or inherited). Raises WorldError if undefined."""
         for obj in self.ancestors(oid):
-            if name in obj.props:
-                return obj.props[name]
+            props: Any = obj.props_data  # the field, not the property: this path is hot
+            if type(props) is Raw:
+                props = obj.props
+            if name in props:
+                return props[name]
         self.get(oid)
         raise WorldError(f"#{oid} has no property {name!r}.")
 
     def prop(self, oid: int, name: str, default: Any = None) -> Any:
         """Like ``get_prop`` but returns ``default`` when the object or property is missing."""
         for obj in self.ancestors(oid):
-            if name in obj.props:
-                return obj.props[name]
+            props: Any = obj.props_data  # the field, not the property: this path is hot
+            if type(props) is Raw:
+                props = obj.props
+            if name in props:
+                return props[name]
         return default
 
     def named_in(self, container: int, word: str) -> tuple[list[int], list[int]]:
@@ -304,6 +355,46 @@ class World:
         if self._players.get(obj.name.lower()) == obj.id:
             del self._players[obj.name.lower()]
 
+    def load(self, objects: Iterable[MooObject], next_id: int) -> None:
+        """Fill an empty world from ``objects`` (a snapshot, in ascending id order), in one
+        pass: each object gets the shared empties (``model.compact``) and its place in the
+        indexes, and its ``location`` and its contents' ids become the very int objects that
+        are the objects' ids (32 bytes saved per object and per contents entry: a decode
+        makes a new int for every number it reads). Raises WorldError if the world is not
+        empty or an id repeats.
+        """
+        if self.objects:
+            raise WorldError("a world can only be loaded while it is empty")
+        table = self.objects
+        children = self._children
+        players = self._players
+        containers: list[MooObject] = []
+        for obj in objects:
+            compact(obj)
+            oid = obj.id
+            if oid in table:
+                raise WorldError(f"#{oid} appears twice")
+            table[oid] = obj
+            where = table.get(obj.location)
+            if where is not None:
+                obj.location = where.id
+            if obj.contents:
+                containers.append(obj)
+            parent = obj.parent
+            if parent != NOTHING:
+                siblings = children.get(parent)
+                if siblings is None:
+                    children[parent] = {oid: None}
+                else:
+                    siblings[oid] = None
+            if obj.flags & _PLAYER:
+                players[obj.name.lower()] = oid
+        for obj in containers:
+            obj.contents = [
+                found.id if (found := table.get(c)) is not None else c for c in obj.contents
+            ]
+        self.next_id = next_id
+
     def rebuild_indexes(self) -> None:
         """Recompute children and player-name indexes (after a bulk load)."""
         self._children.clear()
@@ -355,7 +446,7 @@ class World:
                 if name == "name":
                     obj.name = str(value)
                 elif name == "aliases":
-                    obj.aliases = [str(a) for a in value]
+                    obj.aliases = [str(a) for a in value] or EMPTY_LIST
                 elif name == "owner":
                     obj.owner = int(value)
                 elif name == "flags":
@@ -372,25 +463,31 @@ class World:
                 self._apply_move(obj, dest)
             case m.SetProp(id=oid, name=name, value=value):
                 if self.has_prop(oid, name):
-                    obj.props[name] = value
+                    _own_props(obj)[name] = value
             case m.ClearProp(name=name):
-                obj.props.pop(name, None)
+                _drop_prop(obj, name)
             case m.DefineProp(name=name, propdef=propdef, value=value):
+                if obj.propdefs is EMPTY_DICT:
+                    obj.propdefs = {}
                 obj.propdefs[name] = propdef
-                obj.props[name] = value
+                _own_props(obj)[name] = value
             case m.UndefineProp(id=oid, name=name):
-                obj.propdefs.pop(name, None)
-                obj.props.pop(name, None)
+                if name in obj.propdefs:
+                    del obj.propdefs[name]
+                    if not obj.propdefs:
+                        obj.propdefs = EMPTY_DICT
+                _drop_prop(obj, name)
                 for child in self.descendants(oid):
                     if not self.has_prop(child, name):
-                        self.objects[child].props.pop(name, None)
+                        _drop_prop(self.objects[child], name)
             case m.SetVerbs(verbs=verbs):
-                obj.verbs = list(verbs)
+                obj.verbs = list(verbs) or EMPTY_LIST
             case m.SetVerb(index=index, verb=verb):
                 if 0 <= index < len(obj.verbs):
                     obj.verbs[index] = verb
 
     def _apply_create(self, template: MooObject) -> None:
+        template.props  # noqa: B018  # decoded, if a journal's bytes: clone() must sort them
         obj = clone(template)  # the record stays independent of the live object
         old = self.objects.get(obj.id)
         if old is not None:
@@ -401,7 +498,7 @@ class World:
         where = self.objects.get(obj.location)
         already_there = old is not None and old.location == obj.location  # contents has it
         if where is not None and not already_there:
-            where.contents.append(obj.id)
+            _add_content(where, obj.id)
 
     def _apply_move(self, obj: MooObject, dest: int) -> None:
         # Invariant: an object is in its location's contents exactly once, so its location
@@ -412,13 +509,13 @@ class World:
         if new is not None and self.contains(obj.id, dest):
             return  # replay over a later state: a later record sets the final location
         old = self.objects.get(obj.location)
-        if old is not None and obj.id in old.contents:
-            old.contents.remove(obj.id)
+        if old is not None:
+            _remove_content(old, obj.id)
         self._names_in.pop(obj.location, None)
         self._names_in.pop(dest, None)
         obj.location = dest
         if new is not None:
-            new.contents.append(obj.id)
+            _add_content(new, obj.id)
 
     def _apply_recycle(self, oid: int) -> None:
         obj = self.objects.get(oid)
@@ -428,11 +525,11 @@ class World:
             thing = self.objects.get(item)
             if thing is not None:
                 thing.location = NOTHING
-        obj.contents.clear()
+        obj.contents = EMPTY_LIST
         self._names_in.pop(oid, None)
         where = self.objects.get(obj.location)
-        if where is not None and oid in where.contents:
-            where.contents.remove(oid)
+        if where is not None:
+            _remove_content(where, oid)
         self._unindex(obj)
         children = self.children(oid)
         for child in children:
@@ -450,7 +547,7 @@ class World:
             obj = self.objects[target]
             for name in list(obj.props):
                 if not self.has_prop(target, name):
-                    del obj.props[name]
+                    _drop_prop(obj, name)
 
     # ------------------------------------------------------------- mutations
 

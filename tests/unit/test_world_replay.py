@@ -76,7 +76,9 @@ SAMPLE_OBJECT = MooObject(
     aliases=["mug"],
     contents=[21],
     propdefs={"fill": PropDef(owner=WIZARD, perms="rc")},
-    props={"fill": [ObjRef(4), 0.25], "description": "A cup."},
+    props_data=msgspec.Raw(
+        digest_encoder.encode({"fill": [ObjRef(4), 0.25], "description": "A cup."})
+    ),
     verbs=[VerbDef("dr*ink", WIZARD, "rxd", "this", "none", "none", "py:x.drink")],
 )
 
