@@ -146,6 +146,7 @@ class Scheduler(TaskSaving):
         self._idle: list[Any] = []  # greenlets that finished a task, ready for the next
         self._next_id = max(world.tasks, default=0) + 1  # never an id a saved task holds
         self._restored = False
+        self.load_saving()
 
     # ------------------------------------------------------------ programs
 

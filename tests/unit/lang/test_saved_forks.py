@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -237,3 +239,19 @@ async def test_a_fork_of_a_renamed_verb_still_runs(tmp_path: Path) -> None:
     assert scheduler.restore_saved() == 2  # the same program: it is found by its hash
     await until(lambda: world.objects[tw.box].name != "box")
     assert world.objects[tw.box].name == "tick5 1"
+
+
+def test_the_saving_modules_are_imported_with_the_scheduler_not_as_it_first_serves() -> None:
+    """Importing them (and the compiler with them) took ~70 ms; done lazily in
+    ``restore_saved``, it fell in a hot upgrade's handoff, with every player waiting."""
+    code = (
+        "import sys\n"
+        "from moo.lang.scheduler import Scheduler\n"
+        "from moo.world.loader import build_core_world\n"
+        "from tests.unit.lang.test_task_helpers import FakeServices\n"
+        "assert 'moo.lang.saved_tasks' not in sys.modules\n"
+        "Scheduler(build_core_world(), FakeServices())\n"
+        "assert 'moo.lang.saved_tasks' in sys.modules and 'moo.lang.compiler' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -16,8 +16,6 @@ from moo.lang.task_api import Limits
 from moo.world.values import Err, ObjRef
 from tests.unit.lang.test_task_helpers import WIZARD, TaskWorld, make
 
-pytest.importorskip("moo.lang.compiler")
-
 
 @pytest.fixture
 def tw() -> TaskWorld:

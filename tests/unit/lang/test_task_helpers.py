@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-
 from moo.commands.context import ConnectedPlayer, LineReader
 from moo.lang.builtins import BUILTINS
 from moo.lang.entries import run_eval
@@ -142,7 +140,6 @@ class TaskWorld:
         return record
 
     def eval(self, progr: int, source: str) -> Outcome:
-        pytest.importorskip("moo.lang.compiler")
         return run_eval(self.scheduler, progr, source)
 
 

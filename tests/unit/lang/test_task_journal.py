@@ -54,7 +54,6 @@ def test_world_verb_methods_validate() -> None:
 
 
 def test_verb_changes_from_moo_code_are_journaled_and_replay() -> None:
-    pytest.importorskip("moo.lang.compiler")
     tw = make()
     journal: list[bytes] = []
     base = copy_of(tw.world)  # the state the journal starts after, as a snapshot holds it

@@ -191,7 +191,6 @@ def test_verb_read_and_write_bits(tw: TaskWorld) -> None:
 
 
 def test_set_verb_code_needs_a_programmer_and_reports_errors(tw: TaskWorld) -> None:
-    pytest.importorskip("moo.lang.compiler")
     args = ["this", "none", "this"]
     tw.world.set_flags(tw.box, tw.world.objects[tw.box].flags | Flag.WRITE)
     tw.bi(tw.pleb, "add_verb", o(tw.box), [o(tw.pleb), "rx", "mine"], args)
