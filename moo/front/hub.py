@@ -353,7 +353,9 @@ class Front:
         self.attached_event.clear()
         self._to_engine.clear()
         self._unsealed.clear()  # never sealed: the engine did not finish that work
-        if was_attached and handed_over:
+        if was_attached and self.stop_requested.is_set():
+            log.info("engine link closed (%s): the front is stopping", reason)
+        elif was_attached and handed_over:
             log.info("engine link closed (%s): its replacement attaches next", reason)
         elif was_attached:
             log.warning("engine link closed (%s): connections stay open", reason)

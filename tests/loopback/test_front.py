@@ -199,6 +199,24 @@ async def test_shutdown_stops_the_engine_and_the_front(tmp_path: Path) -> None:
     server.stop()
 
 
+async def test_sigterm_to_the_front_tells_players_it_shuts_down_not_that_it_restarts(
+    tmp_path: Path,
+) -> None:
+    """The engine's link closes as part of the stop: no restart notice, no warning."""
+    server = ServerProcess(tmp_path / "data", ssh=False).start()
+    other, _ = await player(server)
+    assert server.process is not None
+    server.process.send_signal(signal.SIGTERM)
+    await other.expect("*** The server is shutting down ***", timeout=10)
+    assert await other.wait_closed(30)
+    assert server.process.wait(30) == 0
+    assert not any(RESTARTING in line for line in other.lines)
+    log = "".join(server.stderr_lines)
+    assert "the front is stopping" in log and "connections stay open" not in log, log[-2000:]
+    await other.close()
+    server.stop()
+
+
 async def test_an_engine_that_cannot_start_stops_the_front_with_its_error(tmp_path: Path) -> None:
     """The world is held by another server: the front says why and exits, not loops."""
     data = tmp_path / "data"
