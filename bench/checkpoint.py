@@ -564,9 +564,22 @@ def goals(worlds: list[dict[str, Any]], peer: dict[str, Any] | None) -> dict[str
                 "bytes_per_object": ours,
                 "peer_bytes_per_object": peer["bytes_per_object"] if compare and peer else None,
                 "bytes_met": ours <= peer["bytes_per_object"] if compare and peer else None,
+                "peer_dump_max_ms": peer["dump"]["dump_max_ms"] if compare and peer else None,
+                "stall_vs_peer_met": (
+                    checkpoint["client_max_ms"] <= peer["dump"]["dump_max_ms"]
+                    if compare and peer
+                    else None
+                ),
             }
         )
-    keys = ("stall_met", "memory_met", "duration_met", "recovery_met", "bytes_met")
+    keys = (
+        "stall_met",
+        "memory_met",
+        "duration_met",
+        "recovery_met",
+        "bytes_met",
+        "stall_vs_peer_met",
+    )
     flags = [row[k] for row in rows for k in keys if row[k] is not None]
     client_keys = ("client_stall_met", *keys[1:])
     client = [row[k] for row in rows for k in client_keys]
@@ -575,6 +588,7 @@ def goals(worlds: list[dict[str, Any]], peer: dict[str, Any] | None) -> dict[str
         "checkpoint_seconds_at_most": {str(BIG_WORLD): DURATION_GOAL_SECONDS},
         "startup_seconds_at_most": {str(BIG_WORLD): RECOVERY_GOAL_SECONDS},
         "bytes_per_object": "at most the peer's (LambdaMOO) at the size the peer was built to",
+        "stall_vs_peer": "client_max_ms at most the peer's worst reply during its dump, same size",
         "memory_growth_pct_under": MEMORY_GOAL_PCT,
         "stall_figure": "server_max_stall_ms (the server's lag meter, as in the reply)",
         "per_size": rows,

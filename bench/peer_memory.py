@@ -12,7 +12,10 @@ through ``;;`` evals, the same world ``world_builder.populate`` builds in ours:
    their room with ``move()``, as LambdaCore's builders would.
 
 VmRSS of the peer (``/proc/PID/status``) is read before step 1 and after step 2; the
-difference divided by the number of objects made (rooms and things) is the figure. The
+difference divided by the number of objects made (rooms and things) is the figure.
+Then ``dump_stall``: a player of the peer sends ``look`` every 10 ms while its Wizard
+asks for a checkpoint (``dump_database()``), and the worst reply is kept, to hold our
+checkpoint's stall against LambdaMOO's forked dump on the same world. The
 peer must run on this machine. This module starts no peer and builds nothing: LambdaMOO
 is built by hand from its public source in a temporary folder outside the checkout, e.g.
 ``/tmp/lmoo/src/moo copy-of-LambdaCore.db out.db 7777``. Start it on a fresh copy of
@@ -21,6 +24,7 @@ the database for each run: the objects stay in it.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from pathlib import Path
@@ -87,6 +91,7 @@ async def peer_bytes_per_object(host: str, port: int, pid: int, login: str, n: i
             await peer.eval(batch_code(cls, first, min(BATCH, n - first)))
         last = object_number(await peer.eval("return max_object();"))
         after = vm_rss_kib(pid)
+        dump = await dump_stall(peer)
     finally:
         peer.close()
     made = last - first_object + 2  # the class, the rooms and the things
@@ -96,4 +101,40 @@ async def peer_bytes_per_object(host: str, port: int, pid: int, login: str, n: i
         "rss_before_mib": round(before / 1024, 1),
         "rss_after_mib": round(after / 1024, 1),
         "bytes_per_object": round((after - before) * 1024 / made),
+        "dump": dump,
+    }
+
+
+PROBE_PERIOD = 0.01  # as checkpoint.py's player: a command every 10 ms
+PROBE_SECONDS = 2.0
+
+
+async def dump_stall(peer: Peer) -> dict[str, Any]:
+    """What a player sending ``look`` every 10 ms sees of the peer's checkpoint
+    (``dump_database()``, LambdaMOO's forked dump) on the world just built: the worst reply
+    in ``PROBE_SECONDS`` before it (baseline) and in the ``PROBE_SECONDS`` after it is
+    asked for. checkpoint.py compares it with ours (``client_max_ms``)."""
+    await peer.grow(1)
+    player = peer.clients[0]
+    latencies: list[tuple[float, float]] = []
+
+    async def probe(until: float) -> None:
+        while time.monotonic() < until:
+            sent = time.monotonic()
+            await player.command("look")
+            latencies.append((sent, time.monotonic() - sent))
+            await asyncio.sleep(max(0.0, sent + PROBE_PERIOD - time.monotonic()))
+
+    began = time.monotonic()
+    probing = asyncio.create_task(probe(began + 2 * PROBE_SECONDS))
+    await asyncio.sleep(PROBE_SECONDS)
+    asked = time.monotonic()
+    await peer.eval("dump_database(); return 1;")
+    await probing
+    before = [lat for at, lat in latencies if at < asked]
+    after = [lat for at, lat in latencies if at >= asked]
+    return {
+        "baseline_max_ms": round(max(before, default=0.0) * 1000, 2),
+        "dump_max_ms": round(max(after, default=0.0) * 1000, 2),
+        "replies": len(latencies),
     }
