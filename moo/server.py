@@ -44,11 +44,11 @@ from moo.lang.scheduler import Scheduler
 from moo.login import LoginScreen
 from moo.mud_protocols import handle_gmcp, moved_players, mssp_table, room_info, wants
 from moo.net import events as ev
-from moo.net.connection import Codec, Connection
+from moo.net.connection import Codec, Connection, send_to_many
 from moo.net.gate_protocol import GateServerCodec
 from moo.net.listeners import Listener
 from moo.net.session import Session, Transport
-from moo.net.telnet_codec import TelnetCodec, encode_plain
+from moo.net.telnet_codec import TelnetCodec
 from moo.net.tls import TlsStage
 from moo.net.web import GOING_AWAY, SERVICE_RESTART, WebListener, WebTransport
 from moo.who import who_lines
@@ -651,22 +651,19 @@ class Server:
     def notify_many(self, players: Iterable[int], text: str) -> None:
         """The same text to many players (a room hearing a ``say``): encoded once for every
         telnet connection, each then adding only what is its own (MCCP2, held replies)."""
-        plain: bytes | None = None
+        local: list[Transport] = []
         remote: list[Transport] = []
         tracker = self.line_tracker
         for player in players:
             session = self._by_player.get(player)
-            if session is None:
+            if session is None or session.transport.closed:
                 continue
             transport = session.transport
-            if isinstance(transport, Connection) and isinstance(transport.codec, TelnetCodec):
-                if plain is None:
-                    plain = encode_plain(text + "\n")
-                transport.write(transport.codec.wire(plain))
-            elif tracker is not None and not isinstance(transport, Connection):
+            if tracker is not None and not isinstance(transport, Connection):
                 remote.append(transport)  # behind a front: one message for them all
             else:
-                session.tell(text)
+                local.append(transport)
+        send_to_many(local, text + "\n")
         if remote and tracker is not None:
             tracker.tell_many(remote, text)
 

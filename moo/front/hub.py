@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 
 from moo.config import Config
 from moo.net import events as ev
-from moo.net.connection import Codec, Connection
+from moo.net.connection import Codec, Connection, send_to_many
 from moo.net.gate_protocol import GateServerCodec
 from moo.net.link import Link
-from moo.net.telnet_codec import TelnetCodec, encode_plain
+from moo.net.telnet_codec import TelnetCodec
 from moo.net.tls import TlsStage
 from moo.net.web import GOING_AWAY, WebTransport
 from moo.protocol import front as msg
@@ -439,21 +439,10 @@ class Front:
                 fc.conn.resume_reading()
 
     def _out_many(self, message: msg.OutMany) -> None:
-        """One text to many connections, encoded once for the telnet ones (each then adds
-        only its own: held negotiation, MCCP2)."""
-        plain: bytes | None = None
         conns = self.conns
-        for conn_id in message.ids:
-            fc = conns.get(conn_id)
-            if fc is None:
-                continue
-            conn = fc.conn
-            if isinstance(conn, Connection) and isinstance(conn.codec, TelnetCodec):
-                if plain is None:
-                    plain = encode_plain(message.text)
-                conn.write(conn.codec.wire(plain))
-            else:
-                conn.send_text(message.text)  # the SSH gate's frames, a browser's WebSocket
+        send_to_many(
+            (fc.conn for i in message.ids if (fc := conns.get(i)) is not None), message.text
+        )
 
     # -------------------------------------------------------------- closing
 

@@ -31,11 +31,12 @@ import base64
 import contextlib
 import logging
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from moo.config import Limits
 from moo.net.events import Event
+from moo.net.telnet_codec import TelnetCodec, encode_plain
 from moo.net.tls import NotTls, TlsError, TlsStage
 
 log = logging.getLogger(__name__)
@@ -466,3 +467,21 @@ class Connection:
         with contextlib.suppress(OSError):
             self.sock.close()
         self.handler.connection_closed(self, reason)
+
+
+class TextSink(Protocol):
+    def send_text(self, text: str) -> None: ...
+
+
+def send_to_many(sinks: Iterable[TextSink], text: str) -> None:
+    """The same ``text`` to each of ``sinks`` (a room hearing a ``say``): encoded once for
+    every telnet connection, each then adding only what is its own (held negotiation bytes,
+    MCCP2); any other (the SSH gate's frames, a browser) encodes it itself."""
+    plain: bytes | None = None
+    for sink in sinks:
+        if isinstance(sink, Connection) and isinstance(sink.codec, TelnetCodec):
+            if plain is None:
+                plain = encode_plain(text)
+            sink.write(sink.codec.wire(plain))
+        else:
+            sink.send_text(text)

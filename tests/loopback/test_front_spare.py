@@ -77,7 +77,7 @@ async def test_a_dead_spare_gives_way_to_a_cold_start(front: ServerProcess) -> N
 
 
 FAKE_ENGINE = """
-import sys, time
+import signal, sys
 log = open(sys.argv[1], "a")
 if "--spare" in sys.argv:
     print("spare", file=log, flush=True)
@@ -85,7 +85,7 @@ if "--spare" in sys.argv:
     print("stale", file=log, flush=True)
     sys.exit(int(sys.argv[2]))
 print("cold", file=log, flush=True)
-time.sleep(60)
+signal.pause()  # an engine serving until it is killed
 """
 
 

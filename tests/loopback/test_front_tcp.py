@@ -365,8 +365,8 @@ def namespace() -> Iterator[tuple[str, str, str]]:
     """A network namespace joined to this one by a veth pair: (name, front's address,
     engine's address)."""
     missing = _netns_missing()
-    if missing is not None:
-        pytest.skip(missing)
+    # Fails, not skips, as the Chromium and tintin++ tests do: CI runs as root with ip.
+    assert missing is None, f"the engine-on-another-machine test {missing}"
     tag = f"{os.getpid() % 100000}"
     name, here, there = f"moo-eng-{tag}", f"mf{tag}", f"me{tag}"
     subnet = f"10.{200 + os.getpid() % 50}.{os.getpid() % 250}"
