@@ -90,6 +90,24 @@ def records_pinned(data: Path) -> Iterator[None]:
         writer.close()
 
 
+def full_disk_config() -> dict[str, object]:
+    return server_config(fsync="everysec", resume_interval_seconds=0.3)
+
+
+async def full_disk_server(data: Path) -> ServerProcess:
+    """A server on a world whose checkpoint (~400 KB) cannot fit under its file size limit
+    (``LIMIT``, raisable later: the hard limit is left open, so space can "return"); the
+    journal retries a failed write every 0.3 s."""
+    await build_bulk(data, 120)
+    return ServerProcess(
+        data,
+        extra_config=full_disk_config(),
+        ssh=False,
+        file_size_limit=LIMIT,
+        file_size_hard_limit=resource.RLIM_INFINITY,
+    ).start()
+
+
 async def build_bulk(data: Path, count: int) -> None:
     """A world whose checkpoint is ~3 KB x ``count`` bigger, saved by a clean stop."""
     first = ServerProcess(data, extra_config=regular_on(), ssh=False).start()
@@ -286,15 +304,7 @@ async def test_after_a_full_disk_the_world_takes_changes_again_once_space_return
     space returns it writes one, starts a new journal after it, says so, and takes changes
     again, which then survive a kill -9."""
     data = tmp_path / "data"
-    await build_bulk(data, 120)  # the world's checkpoint (~400 KB) cannot fit under LIMIT
-    config = server_config(fsync="everysec", resume_interval_seconds=0.3)
-    server = ServerProcess(
-        data,
-        extra_config=config,
-        ssh=False,
-        file_size_limit=LIMIT,
-        file_size_hard_limit=resource.RLIM_INFINITY,
-    ).start()
+    server = await full_disk_server(data)
     try:
         async with wizard_on(server) as wiz:
             created = await wiz.command("@create $thing named gauge", MARK)
@@ -323,7 +333,7 @@ async def test_after_a_full_disk_the_world_takes_changes_again_once_space_return
                 f"Description of gauge (#{oid}) set."
             ]
         kill9(server)
-        again = ServerProcess(data, extra_config=config, ssh=False).start()
+        again = ServerProcess(data, extra_config=full_disk_config(), ssh=False).start()
         try:
             async with wizard_on(again) as wiz:
                 looked = await wiz.command(f"look #{oid}", MARK)

@@ -313,19 +313,10 @@ async def test_a_full_disk_behind_a_front_refuses_changes_and_holds_nothing_back
     """The engine's journal write fails: the command that hit it is answered (with the
     refusal after it), later commands are answered at once (refused), and once the space
     returns changes are taken again and survive an engine kill."""
-    from tests.loopback.test_durability import server_config
-    from tests.loopback.test_faults import LIMIT, build_bulk
+    from tests.loopback.test_faults import full_disk_server
 
     data = tmp_path / "data"
-    await build_bulk(data, 120)  # the world's checkpoint (~400 KB) cannot fit under LIMIT
-    config = server_config(fsync="everysec", resume_interval_seconds=0.3)
-    server = ServerProcess(
-        data,
-        extra_config=config,
-        ssh=False,
-        file_size_limit=LIMIT,
-        file_size_hard_limit=resource.RLIM_INFINITY,
-    ).start()
+    server = await full_disk_server(data)
     try:
         wiz = await wizard(server)
         created = await wiz.command("@create $thing named gauge", MARK, begin=BEGIN)
