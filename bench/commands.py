@@ -480,6 +480,16 @@ def run_clients(coro: Any) -> tuple[Any, str]:
     return uvloop.run(coro), "uvloop"
 
 
+def raised_limits(connections: int) -> dict[str, int]:
+    """The ``limits`` config of a bench server: no command budget (the token bucket would
+    cap the figures; the JSON says ``limits_raised``) and room for ``connections``."""
+    return {
+        "commands_per_second": 1_000_000,
+        "command_burst": 1_000_000,
+        "max_connections": connections,
+    }
+
+
 def run_once(args: argparse.Namespace, clients: int, *, front: bool) -> tuple[dict[str, Any], str]:
     """Steps 2 to 5 against a server of our own (``front``: ``moo serve``, else ``moo serve
     --single-process``) or the one at ``--port``. Returns the runs' figures and the
@@ -492,11 +502,7 @@ def run_once(args: argparse.Namespace, clients: int, *, front: bool) -> tuple[di
                 extra_config={
                     "event_loop": args.event_loop,
                     "log_level": "WARNING",
-                    "limits": {
-                        "commands_per_second": 1_000_000,
-                        "command_burst": 1_000_000,
-                        "max_connections": clients + 1000,
-                    },
+                    "limits": raised_limits(clients + 1000),
                 },
                 ssh=False,
                 wizard_password=args.wizard_password,

@@ -42,11 +42,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.checkpoint import machine, ms  # noqa: E402
-from bench.commands import PER_ROOM, dig_rooms, open_clients, raise_fd_limit, run_clients  # noqa: E402
+from bench.commands import PER_ROOM, dig_rooms, open_clients, raise_fd_limit  # noqa: E402
 from bench.faults import description, make_counter, wizard  # noqa: E402
 from bench.report import publish  # noqa: E402
-from bench.upgrade import Load, SayClient, load_server  # noqa: E402
-from bench.world_builder import build_world, note  # noqa: E402
+from bench.upgrade import Load, SayClient, run_logged, start_on_world  # noqa: E402
+from bench.world_builder import note  # noqa: E402
 from moo import paths  # noqa: E402
 from moo.net.gate_process import process_alive  # noqa: E402
 from moo.net.telnet_client import TelnetClient  # noqa: E402
@@ -224,19 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="moo-crash-bench-"))
     data_dir = root / "data"
     try:
-        note(f"building {args.objects} objects in {data_dir}")
-        world, _ = run_clients(build_world(data_dir, args.objects))
-        server = load_server(data_dir, args.sessions)
-        began = clock()
-        server.start(timeout=300)
-        note(f"front up in {clock() - began:.2f} s; connecting {args.sessions}")
-        try:
-            result, client_loop = run_clients(bench(args, server))
-        except BaseException:
-            note("the server's last log lines:\n" + "".join(server.stderr_lines[-30:]))
-            raise
-        finally:
-            server.stop(timeout=60)
+        world, server, _ = start_on_world(data_dir, args.objects, args.sessions)
+        result, client_loop = run_logged(server, bench(args, server))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     result["world"] = world

@@ -39,6 +39,7 @@ from bench.commands import (  # noqa: E402
     log_in,
     percentile,
     raise_fd_limit,
+    raised_limits,
     run_clients,
 )
 from bench.report import publish  # noqa: E402
@@ -208,11 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                     "parallelism": 1,
                     "max_concurrent": args.max_concurrent,
                 },
-                "limits": {
-                    "commands_per_second": 1_000_000,
-                    "command_burst": 1_000_000,
-                    "max_connections": args.logins + args.players + 100,
-                },
+                "limits": raised_limits(args.logins + args.players + 100),
                 "login": {"max_failures": 1_000_000},
             },
             ssh=False,

@@ -66,6 +66,7 @@ from bench.commands import (  # noqa: E402
     log_in,
     open_loop,
     raise_fd_limit,
+    raised_limits,
     run_clients,
 )
 from bench.report import publish  # noqa: E402
@@ -413,11 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             extra_config={
                 "event_loop": args.event_loop,
                 "log_level": "WARNING",
-                "limits": {
-                    "commands_per_second": 1_000_000,
-                    "command_burst": 1_000_000,
-                    "max_connections": most + 1000,
-                },
+                "limits": raised_limits(most + 1000),
             },
             ssh=False,
         ).start()

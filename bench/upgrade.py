@@ -87,6 +87,7 @@ from bench.commands import (  # noqa: E402
     open_clients,
     percentile,
     raise_fd_limit,
+    raised_limits,
     run_clients,
 )
 from bench.report import publish  # noqa: E402
@@ -511,17 +512,42 @@ def load_server(data_dir: Path, sessions: int, *, single_process: bool = False) 
         data_dir,
         extra_config={
             "event_loop": "uvloop",
-            "limits": {
-                "commands_per_second": 1_000_000,
-                "command_burst": 1_000_000,
-                "max_connections": sessions + 1000,
-            },
+            "limits": raised_limits(sessions + 1000),
             "persist": {"checkpoint_interval_seconds": 0},
             "upgrade": {"load_timeout_seconds": 120},
         },
         ssh=False,
         flags=("--single-process",) if single_process else (),
     )
+
+
+def start_on_world(
+    data_dir: Path, objects: int, sessions: int, *, single_process: bool = False
+) -> tuple[dict[str, Any], ServerProcess, float]:
+    """Build an ``objects`` world in ``data_dir`` offline, then start ``load_server`` on it
+    (also bench/engine_crash.py): the world's figures, the server, its start-up seconds."""
+    note(f"building {objects} objects in {data_dir}")
+    world, _ = run_clients(build_world(data_dir, objects))
+    gc.collect()
+    note(f"built in {world['build_seconds']} s; starting the server")
+    server = load_server(data_dir, sessions, single_process=single_process)
+    began = clock()
+    server.start(timeout=300)
+    startup = clock() - began
+    note(f"server up in {startup:.2f} s (pid {server.pid}); connecting {sessions}")
+    return world, server, startup
+
+
+def run_logged(server: ServerProcess, load: Any) -> tuple[Any, str]:
+    """Run the ``load`` coroutine against ``server``; the server's last log lines if it
+    fails; the server stopped either way. Returns the load's result and the client loop."""
+    try:
+        return run_clients(load)
+    except BaseException:
+        note("the server's last log lines:\n" + "".join(server.stderr_lines[-30:]))
+        raise
+    finally:
+        server.stop(timeout=60)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -533,22 +559,10 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="moo-upgrade-bench-"))
     data_dir = root / "data"
     try:
-        note(f"building {args.objects} objects in {data_dir}")
-        world, _ = run_clients(build_world(data_dir, args.objects))
-        gc.collect()
-        note(f"built in {world['build_seconds']} s; starting the server")
-        server = load_server(data_dir, args.sessions, single_process=args.single_process)
-        began = clock()
-        server.start(timeout=300)
-        startup = clock() - began
-        note(f"server up in {startup:.2f} s (pid {server.pid}); connecting {args.sessions}")
-        try:
-            ran, client_loop = run_clients(bench(args, server))
-        except BaseException:
-            note("the server's last log lines:\n" + "".join(server.stderr_lines[-30:]))
-            raise
-        finally:
-            server.stop(timeout=60)
+        world, server, startup = start_on_world(
+            data_dir, args.objects, args.sessions, single_process=args.single_process
+        )
+        ran, client_loop = run_logged(server, bench(args, server))
         records = read_records(data_dir, args.upgrades + 5)
         result = summarise(args, ran, records, server.stderr_lines)
     finally:
