@@ -56,7 +56,9 @@ def wait_for_go(stdin: Iterable[str] | None = None, roots: list[Path] | None = N
     """Steps 1 to 3: import, wait, check. None: go on as an engine; else the exit code
     (0 at EOF, ``STALE`` when the code under ``roots``, default ``code_roots()``, changed)."""
     import moo.app  # the imports are what a spare is for
-    import moo.engine.process  # noqa: F401
+    import moo.engine.process
+    import moo.lang.saved_tasks  # and the compiler: the scheduler loads them as it is made
+    import moo.lang.suspended  # noqa: F401
 
     roots = code_roots() if roots is None else roots
     before = code_fingerprint(roots)
