@@ -31,6 +31,11 @@ The pipeline:
 4. Per scenario, the median over ``--rounds`` of each figure for each server and
    ``ratio_commands_per_s`` and ``ratio_p99`` (both ours over the peer's: above 1 for
    commands/s and below 1 for p99 mean we are better). Print the JSON; write it.
+5. The ceiling (unless ``--no-ceiling``): the closed loops also run against
+   ``bench/ceiling_server.py``, a Python server whose commands cost nothing, with the same
+   client. ``goal_commands_per_s`` is twice the peer's figure, and ``goal_above_ceiling``
+   says it is more than that ceiling: more than any Python server reaches on this machine,
+   or than this client can drive.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ from tests.server_process import WIZARD_PASSWORD, ServerProcess  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "peers.json"
 SAY = b"say hello there\r\n"
+GOAL_RATIO = 2.0  # issue 21: commands/s at least twice the peer's at 1, 10 and 100 clients
 BATCH = 100  # players or moves per ;; line on the peer
 SETTLE_SECONDS = 0.5  # for a placement's room messages to arrive before a load starts
 
@@ -206,6 +212,39 @@ class Ours(Target):
         await asyncio.gather(*(one(i, room) for i, room in moves))
 
 
+class Ceiling(Target):
+    """``bench/ceiling_server.py``: a line answerer with no world, the fastest a Python
+    server can be here, measured by the same client (closed loops only)."""
+
+    async def setup(self, room_count: int) -> None:
+        self.rooms = list(range(room_count))
+
+    async def grow(self, count: int) -> None:
+        while len(self.clients) < count:
+            self.clients.append(
+                cast(QuickAckClient, await connect(self.host, self.port, QuickAckClient))
+            )
+            self.where.append(0)
+
+    async def place(self, moves: list[tuple[int, int]]) -> None:
+        return None
+
+
+def start_ceiling() -> tuple[subprocess.Popen[str], int]:
+    """Start ``bench/ceiling_server.py``; the process and its port."""
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "ceiling_server.py")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith("listening on "):
+        process.kill()
+        raise RuntimeError(f"the ceiling server did not start: {line!r}")
+    return process, int(line.split()[-1])
+
+
 class Peer(Target):
     """A LambdaMOO-style server: players made and placed by its Wizard through ``;;``."""
 
@@ -317,10 +356,12 @@ def summary(rows: list[Any]) -> dict[str, Any]:
     return out
 
 
-async def bench(args: argparse.Namespace, ours: Ours, peer: Peer) -> dict[str, Any]:
+async def bench(
+    args: argparse.Namespace, ours: Ours, peer: Peer, ceiling: Ceiling | None
+) -> dict[str, Any]:
     plan = scenarios(args.quick)
     firsts = rooms_needed(plan)
-    targets: list[Target] = [ours, peer]
+    targets: list[Target] = [ours, peer] + ([ceiling] if ceiling is not None else [])
     for each in targets:
         started = time.monotonic()
         await each.setup(firsts[-1])
@@ -328,12 +369,16 @@ async def bench(args: argparse.Namespace, ours: Ours, peer: Peer) -> dict[str, A
             f"{each.name}: {firsts[-1]} rooms in {time.monotonic() - started:.1f}s",
             file=sys.stderr,
         )
-    rows: dict[str, dict[str, list[Any]]] = {s.name: {"ours": [], "peer": []} for s in plan}
+    rows: dict[str, dict[str, list[Any]]] = {
+        s.name: {"ours": [], "peer": [], "ceiling": []} for s in plan
+    }
     for round_no in range(args.rounds):
         for n, scenario in enumerate(plan):
             order: list[tuple[str, Target]] = [("ours", ours), ("peer", peer)]
             if round_no % 2:
                 order.reverse()
+            if ceiling is not None and scenario.loop == "closed":
+                order.append(("ceiling", ceiling))
             for label, target in order:
                 if label == "peer" and scenario.clients > args.peer_max_connections:
                     result = {
@@ -368,6 +413,12 @@ async def bench(args: argparse.Namespace, ours: Ours, peer: Peer) -> dict[str, A
             if both and peer_row["p99_ms"]
             else None
         )
+        if rows[scenario.name]["ceiling"]:
+            entry["ceiling"] = ceiling_row = summary(rows[scenario.name]["ceiling"])
+            if "error" not in peer_row and "error" not in ceiling_row:
+                goal = GOAL_RATIO * peer_row["commands_per_s"]
+                entry["goal_commands_per_s"] = round(goal, 1)
+                entry["goal_above_ceiling"] = goal > ceiling_row["commands_per_s"]
         out[scenario.name] = entry
     for each in targets:
         each.close()
@@ -394,6 +445,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="skip the peer's scenarios with more clients (LambdaMOO 1.8's select() refuses"
         " past ~1014; making 4000 more LambdaCore players to learn that took 15+ minutes)",
     )
+    parser.add_argument(
+        "--no-ceiling",
+        action="store_true",
+        help="do not measure bench/ceiling_server.py (a Python server whose commands cost"
+        " nothing) in the closed loops",
+    )
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per run")
     parser.add_argument("--quick", action="store_true", help="3 s runs, 200 and 500 at 1/s")
@@ -418,13 +475,21 @@ def main(argv: list[str] | None = None) -> int:
             },
             ssh=False,
         ).start()
+        ceiling_process = None
         try:
             ours = Ours("ours", "127.0.0.1", server.telnet_port, server.pids)
             peer_pids = [args.peer_pid] if args.peer_pid is not None else []
             peer = Peer(name, host, port, peer_pids, args.peer_login)
-            results, client_loop = run_clients(bench(args, ours, peer))
+            ceiling = None
+            if not args.no_ceiling:
+                ceiling_process, ceiling_port = start_ceiling()
+                ceiling = Ceiling("ceiling", "127.0.0.1", ceiling_port, [ceiling_process.pid])
+            results, client_loop = run_clients(bench(args, ours, peer, ceiling))
         finally:
             server.stop()
+            if ceiling_process is not None:
+                ceiling_process.kill()
+                ceiling_process.wait()
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     result = {
         **results,
@@ -432,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "seconds": args.seconds,
         "ratios": "ours / peer: commands/s above 1 and p99 below 1 mean we are better",
+        "ceiling": "bench/ceiling_server.py, a Python server whose commands cost nothing:"
+        " goal_above_ceiling means no Python server can meet the goal here, nor this client"
+        " show it",
         "client": {"event_loop": client_loop, "process": "separate from both servers"},
         "machine": {"cpus": os.cpu_count(), "open_file_limit": fds, "uptime_after": load},
     }
