@@ -47,7 +47,7 @@ from moo.net import events as ev
 from moo.net.connection import Codec, Connection, send_to_many
 from moo.net.gate_protocol import GateServerCodec
 from moo.net.listeners import Listener
-from moo.net.session import Session, Transport
+from moo.net.session import ForcedLine, Session, Transport
 from moo.net.telnet_codec import TelnetCodec
 from moo.net.tls import TlsStage
 from moo.net.web import GOING_AWAY, SERVICE_RESTART, WebListener, WebTransport
@@ -79,6 +79,10 @@ class LineTracker(Protocol):
         ...
 
     def line_left(self) -> None: ...
+
+    def line_dropped(self, transport: Transport) -> None:
+        """A typed line waiting on ``transport`` will not run (flushed)."""
+        ...
 
     def commit_output_begins(self) -> None: ...
 
@@ -338,6 +342,60 @@ class Server:
         if len(session.pending) >= self.config.limits.max_pending_lines:
             session.transport.pause_reading()
 
+    def force_input(self, player: int, line: str, at_front: bool) -> bool:
+        """MOO's ``force_input()``: ``line`` runs as if ``player`` typed it (first in their
+        queue if ``at_front``). It is a ``ForcedLine``, so a front's line numbering skips it.
+        False when ``player`` is not connected."""
+        session = self._by_player.get(player)
+        if session is None or session.closed:
+            return False
+        if at_front:
+            session.pending.appendleft(ForcedLine(line))
+        else:
+            session.pending.append(ForcedLine(line))
+        if len(session.pending) == 1:
+            self._mark_ready(session)
+        return True
+
+    def flush_input(self, player: int, show_messages: bool) -> None:
+        """MOO's ``flush_input()``, with LambdaMOO's messages. A typed line dropped here
+        is done for a front (it will not be sent again after an engine restart)."""
+        session = self._by_player.get(player)
+        if session is None:
+            return
+        dropped = list(session.pending)
+        session.pending.clear()
+        session.transport.resume_reading()
+        tracker = self.line_tracker
+        if tracker is not None:
+            for line in dropped:
+                if line.__class__ is not ForcedLine:
+                    tracker.line_dropped(session.transport)
+        if not show_messages:
+            return
+        if not dropped:
+            session.tell(">> No pending input to flush...")
+            return
+        session.tell(">> Flushing the following pending input:")
+        session.tell_lines([f">>     {line}" for line in dropped])
+        session.tell(">> (Done flushing)")
+
+    def output_delimiters(self, player: int) -> tuple[str, str] | None:
+        session = self._by_player.get(player)
+        if session is None:
+            return None
+        return session.output_prefix or "", session.output_suffix or ""
+
+    def request_checkpoint(self, by: int) -> None:
+        """MOO's ``dump_database()``: a checkpoint as ``@checkpoint now`` starts one."""
+        if self.checkpointer is not None:
+            name = self.world.objects[by].name if by in self.world.objects else "server"
+            self.checkpointer.start_checkpoint("manual", f"{name} (#{by})")
+
+    def database_size(self) -> int | None:
+        """MOO's ``db_disk_size()``: the newest checkpoint's bytes."""
+        return self.checkpointer.store.disk_size() if self.checkpointer is not None else None
+
     def line_too_long(self, session: Session, length: int) -> None:
         limit = self.config.limits.max_line_bytes
         session.tell(
@@ -385,7 +443,7 @@ class Server:
             if len(session.pending) < self.config.limits.max_pending_lines // 2:
                 session.transport.resume_reading()
             tracker = self.line_tracker
-            if tracker is None:
+            if tracker is None or line.__class__ is ForcedLine:  # the front never saw it
                 self._run_line(session, line, None)
             else:
                 token = tracker.line_started(session.transport, session.output_suffix)

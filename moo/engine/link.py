@@ -316,6 +316,12 @@ class FrontLink:
     def line_left(self) -> None:
         self._current = None
 
+    def line_dropped(self, transport: object) -> None:
+        """The oldest typed line waiting on ``transport`` will never run (``flush_input``):
+        it is done, so the front does not send it again after a restart."""
+        if isinstance(transport, RemoteTransport) and transport.numbers:
+            self.line_done((transport.id, transport.numbers.popleft()))
+
     def line_done(self, token: LineToken | None) -> None:
         if token is None:
             return

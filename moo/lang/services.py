@@ -1,8 +1,8 @@
 """What a MOO task may ask of the server: the typed façade builtins reach it through.
 
-``notify``, ``connected_players``, ``boot_player``, ``read()`` and friends need the server's
-sessions; the language must not import the network layer, so a task carries a
-``TaskServices``.
+``notify``, ``connected_players``, ``boot_player``, ``read()``, ``force_input`` and friends
+need the server's sessions, ``dump_database`` and ``db_disk_size`` its checkpoints; the
+language must not import the network layer, so a task carries a ``TaskServices``.
 ``moo.server.Server`` satisfies it as it is (the same methods serve Python verbs through
 ``Host``); tests pass a small fake.
 """
@@ -27,6 +27,29 @@ class TaskServices(Protocol):
 
     def request_shutdown(self, message: str, by: int) -> None: ...
 
+    def request_checkpoint(self, by: int) -> None:
+        """``dump_database()``: a checkpoint starts soon (after this task)."""
+        ...
+
+    def database_size(self) -> int | None:
+        """``db_disk_size()``: the newest checkpoint's bytes (None: none written yet)."""
+        ...
+
+    def force_input(self, player: int, line: str, at_front: bool) -> bool:
+        """``force_input()``: ``line`` joins ``player``'s typed lines (first, if
+        ``at_front``), to run as if typed; False when they are not connected."""
+        ...
+
+    def flush_input(self, player: int, show_messages: bool) -> None:
+        """``flush_input()``: drop ``player``'s lines waiting to run (telling them which,
+        when ``show_messages``)."""
+        ...
+
+    def output_delimiters(self, player: int) -> tuple[str, str] | None:
+        """``output_delimiters()``: the connection's PREFIX and SUFFIX ("" when unset);
+        None when ``player`` is not connected."""
+        ...
+
 
 class NoServices:
     """Services of a world with nobody connected (scripts, tests): output goes nowhere."""
@@ -48,3 +71,18 @@ class NoServices:
 
     def request_shutdown(self, message: str, by: int) -> None:
         pass
+
+    def request_checkpoint(self, by: int) -> None:
+        pass
+
+    def database_size(self) -> int | None:
+        return None
+
+    def force_input(self, player: int, line: str, at_front: bool) -> bool:
+        return False
+
+    def flush_input(self, player: int, show_messages: bool) -> None:
+        pass
+
+    def output_delimiters(self, player: int) -> tuple[str, str] | None:
+        return None

@@ -24,6 +24,13 @@ SESSION_STATE_VERSION = 1
 Stage = Literal["welcome", "password", "ssh-authenticated", "connected"]
 
 
+class ForcedLine(str):
+    """A line ``force_input()`` queued: it runs as a typed one does, but the client never
+    sent it, so a front's numbering of typed lines must not count it."""
+
+    __slots__ = ()
+
+
 class Transport(Protocol):
     """A session's client connection: a socket here (``Connection``) or one the front
     holds (the engine's ``RemoteTransport``)."""
@@ -140,13 +147,14 @@ class Session:
             "id": self.id,
             "player": self.player,
             "login": {"stage": stage, "name": name},
-            "pending": pending,
+            "pending": [str(line) for line in pending],  # a ForcedLine is no encodable str
             "connected_for": now - self.connected_at,
             "idle_for": now - self.last_input,
             "prefix": self.output_prefix,
             "suffix": self.output_suffix,
             "tokens": self.budget.tokens,
             "gmcp_supports": sorted(self.gmcp_supports),
+            "forced": [n for n, line in enumerate(pending) if line.__class__ is ForcedLine],
         }
 
     @classmethod
@@ -165,7 +173,10 @@ class Session:
         session = cls(valid.id, transport, rate=rate, burst=burst)
         session.player = valid.player
         session.login = LoginState(valid.login.stage, valid.login.name)
-        session.pending = deque(valid.pending)
+        forced = set(valid.forced)
+        session.pending = deque(
+            ForcedLine(line) if n in forced else line for n, line in enumerate(valid.pending)
+        )
         session.connected_at = now - valid.connected_for
         session.last_input = now - valid.idle_for
         session.output_prefix = valid.prefix
@@ -201,3 +212,4 @@ class _State(msgspec.Struct, frozen=True):
     suffix: str | None = None
     tokens: float | None = None
     gmcp_supports: list[str] = msgspec.field(default_factory=list)
+    forced: list[int] = msgspec.field(default_factory=list)  # pending's ForcedLines

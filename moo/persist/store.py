@@ -99,6 +99,16 @@ class Store:
     def checkpoint_dir(self) -> Path:
         return self.data_dir / "checkpoints"
 
+    def disk_size(self) -> int | None:
+        """The newest checkpoint file's size in bytes (None: none written, or unreadable)."""
+        found = list_checkpoints(self.checkpoint_dir)
+        if not found:
+            return None
+        try:
+            return found[-1][1].stat().st_size
+        except OSError:
+            return None
+
     @classmethod
     def open(
         cls,

@@ -84,6 +84,21 @@ class SetNextId(msgspec.Struct, tag="nextid", array_like=True):
     next_id: int
 
 
+class ResetNextId(msgspec.Struct, tag="resetid", array_like=True):
+    """``reset_max_object()``: the next new object is ``next_id`` (it may go down)."""
+
+    next_id: int
+
+
+class Renumber(msgspec.Struct, tag="renum", array_like=True):
+    """``renumber()``: object ``old`` becomes ``new`` (a free number below it), and every
+    structural reference to it (parent, children, location, contents, owners of objects,
+    verbs and property definitions) follows; property values are left as they are."""
+
+    old: int
+    new: int
+
+
 class QueueTask(msgspec.Struct, tag="qtask", array_like=True):
     """A MOO task queued (a fork not yet started, a suspended task), whole (``tasks.py``)."""
 
@@ -109,6 +124,8 @@ Mutation = (
     | SetVerbs
     | SetVerb
     | SetNextId
+    | ResetNextId
+    | Renumber
     | QueueTask
     | DropTask
 )

@@ -406,7 +406,9 @@ class World:
     # ----------------------------------------------------------------- apply
 
     def apply(self, record: m.Mutation) -> None:
-        if isinstance(record, m.SetVerbs | m.SetVerb | m.SetParent | m.Recycle | m.Create):
+        if isinstance(
+            record, m.SetVerbs | m.SetVerb | m.SetParent | m.Recycle | m.Create | m.Renumber
+        ):
             self.verbs_epoch += 1
         self._apply(record)
 
@@ -428,6 +430,12 @@ class World:
             return
         if isinstance(record, m.SetNextId):
             self.next_id = max(self.next_id, record.next_id)
+            return
+        if isinstance(record, m.ResetNextId):  # never under an existing object (a replay)
+            self.next_id = max(record.next_id, max(self.objects, default=-1) + 1)
+            return
+        if isinstance(record, m.Renumber):
+            self._apply_renumber(record.old, record.new)
             return
         if isinstance(record, m.QueueTask):
             self.tasks[record.task.id] = record.task
@@ -541,6 +549,51 @@ class World:
         for child in children:
             self._drop_orphaned_props(child)
 
+    def _apply_renumber(self, old: int, new: int) -> None:
+        obj = self.objects.get(old)
+        if obj is None or new in self.objects or new < 0:
+            return  # replay over a later state
+        children = self.children(old)
+        self._unindex(obj)
+        for child in children:
+            self._unindex(self.objects[child])
+        del self.objects[old]
+        obj.id = new
+        self.objects[new] = obj
+        where = self.objects.get(obj.location)
+        if where is not None and old in where.contents:
+            where.contents = [new if item == old else item for item in where.contents]
+        for item in obj.contents:
+            self.objects[item].location = new
+        for child in children:
+            self.objects[child].parent = new
+            self._index(self.objects[child])
+        self._index(obj)
+        for other in self._owned_by(old):
+            if other.owner == old:
+                other.owner = new
+            if any(verb.owner == old for verb in other.verbs):
+                other.verbs = [
+                    msgspec.structs.replace(verb, owner=new) if verb.owner == old else verb
+                    for verb in other.verbs
+                ]
+            if any(propdef.owner == old for propdef in other.propdefs.values()):
+                other.propdefs = {
+                    name: PropDef(new, propdef.perms) if propdef.owner == old else propdef
+                    for name, propdef in other.propdefs.items()
+                }
+        self._names_in.clear()
+
+    def _owned_by(self, oid: int) -> list[MooObject]:
+        """The objects that ``oid`` owns, or owns a verb or a property definition of."""
+        return [
+            obj
+            for obj in self.objects.values()
+            if obj.owner == oid
+            or any(verb.owner == oid for verb in obj.verbs)
+            or any(propdef.owner == oid for propdef in obj.propdefs.values())
+        ]
+
     def _drop_orphaned_props(self, oid: int) -> None:
         """Remove values of properties no longer defined for ``oid`` and its descendants."""
         for target in (oid, *self.descendants(oid)):
@@ -591,6 +644,29 @@ class World:
         obj = self.get(oid)
         touched = (oid, obj.location, *obj.contents, *self.descendants(oid))
         self._commit_record(m.Recycle(oid), touched)
+
+    def renumber(self, oid: int) -> int:
+        """Give ``oid`` the lowest free object number below its own (LambdaMOO's
+        ``renumber()``); its number as it was when there is none. Returns the number."""
+        obj = self.get(oid)
+        new = next((n for n in range(oid) if n not in self.objects), oid)
+        if new == oid:
+            return oid
+        touched = (
+            oid,
+            new,
+            obj.location,
+            *obj.contents,
+            *self.children(oid),
+            *(other.id for other in self._owned_by(oid)),
+        )
+        self._commit_record(m.Renumber(oid, new), touched)
+        return new
+
+    def reset_next_id(self) -> None:
+        """The next new object takes the number after the highest existing one
+        (LambdaMOO's ``reset_max_object()``)."""
+        self._commit_record(m.ResetNextId(max(self.objects, default=-1) + 1), ())
 
     def rename(self, oid: int, name: str) -> None:
         obj = self.get(oid)

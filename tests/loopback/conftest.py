@@ -53,17 +53,18 @@ async def wizard(server: ServerProcess) -> TelnetClient:
 
 
 async def send_together(
-    client: TelnetClient, commands: list[str], timeout: float = 30.0
+    client: TelnetClient, commands: list[str], timeout: float = 30.0, answers: int = 0
 ) -> list[list[str]]:
     """Send every command in one write; each one's output lines, in order.
 
     Needs the markers ``login`` sets: lines outside a BEGIN..MARK block (others' speech)
-    are skipped. ``timeout`` is how long to wait for each next line.
+    are skipped. ``timeout`` is how long to wait for each next line. ``answers``: how many
+    blocks to read when it is not one per command (a ``force_input`` line has its own).
     """
     client.send_raw("".join(f"{command}\r\n" for command in commands).encode())
     replies: list[list[str]] = []
     block: list[str] | None = None
-    while len(replies) < len(commands):
+    while len(replies) < (answers or len(commands)):
         line = await client.read_line(timeout)
         if line is None:
             raise AssertionError(

@@ -103,3 +103,24 @@ def test_every_login_stage_round_trips(stage: Stage) -> None:
     state = json.loads(json.dumps(session.export_state(now=0.0)))
     back = Session.from_state(state, FakeTransport(), rate=1.0, burst=1, now=0.0)
     assert (back.login.stage, back.login.name) == (stage, "7")
+
+
+def test_forced_lines_stay_forced_across_an_upgrade() -> None:
+    """A ``force_input`` line is not one the client typed: a front numbers only typed lines,
+    so the replacement must still know which waiting lines were forced."""
+    import msgspec
+
+    from moo.net.session import ForcedLine
+
+    session = Session(9, FakeTransport(), rate=10.0, burst=20)
+    session.player = 4
+    session.login = LoginState("connected", "bob")
+    session.pending.extend(["look", ForcedLine("say forced"), "say typed"])
+    encoded = msgspec.msgpack.encode(session.export_state(now=10.0))
+    state = msgspec.msgpack.decode(encoded)
+    back = Session.from_state(state, FakeTransport(), rate=10.0, burst=20, now=20.0)
+    assert list(back.pending) == ["look", "say forced", "say typed"]
+    assert [line.__class__ is ForcedLine for line in back.pending] == [False, True, False]
+    del state["forced"]  # a state written before forced lines existed: all typed
+    old = Session.from_state(state, FakeTransport(), rate=10.0, burst=20, now=20.0)
+    assert not any(line.__class__ is ForcedLine for line in old.pending)

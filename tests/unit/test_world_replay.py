@@ -97,6 +97,8 @@ EVERY_RECORD: list[m.Mutation] = [
     m.UndefineProp(20, "x"),
     m.SetVerbs(20, [VerbDef("a b*c", 2, "rx", "any", "with/using", "this", "py:m.f")]),
     m.SetNextId(99),
+    m.ResetNextId(30),
+    m.Renumber(20, 16),
 ]
 
 
@@ -190,6 +192,8 @@ def _every_kind(world: World) -> None:
     world.define_prop(cls, "tint", "red", WIZARD)
     world.undefine_prop(cls, "tint")
     world.recycle(bag)
+    world.renumber(ball)  # into the bag's number
+    world.reset_next_id()
 
 
 def test_every_kind_of_record_replays_to_the_same_world() -> None:
@@ -206,15 +210,17 @@ def test_every_kind_of_record_replays_to_the_same_world() -> None:
         "DefineProp",
         "UndefineProp",
         "SetVerbs",
+        "Renumber",
+        "ResetNextId",
     }
     assert_same_world(_replay(stored), live)
     assert_same_world(_replay(stored, times=2), live)
 
 
-@pytest.mark.parametrize("index", range(17))
+@pytest.mark.parametrize("index", range(19))
 def test_each_record_applied_twice_in_a_row_is_applied_once(index: int) -> None:
     _live, stored = _live_records(_every_kind)
-    assert len(stored) == 17
+    assert len(stored) == 19
     once, twice = build_core_world(), build_core_world()
     for i, data in enumerate(stored):
         once.apply(record_decoder.decode(data))
@@ -401,6 +407,8 @@ class Fuzzer:
                 "undefine_prop",
                 "set_verbs",
                 "add_verb",
+                "renumber",
+                "reset_next_id",
             ]
         )
         self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -443,6 +451,11 @@ class Fuzzer:
         if kind == "move":
             oid, dest = self.obj(), self.place()
             return lambda: w.move(oid, dest)
+        if kind == "renumber":
+            oid = self.obj()
+            return lambda: self.created.append(w.renumber(oid))
+        if kind == "reset_next_id":
+            return w.reset_next_id
         oid = self.obj()
         if kind == "set_prop":
             names = sorted({n for o in w.ancestors(oid) for n in o.propdefs})
@@ -550,6 +563,8 @@ def test_random_mutations_replay_to_the_same_world(seed: int) -> None:
         "undefine_prop",
         "set_verbs",
         "add_verb",
+        "renumber",
+        "reset_next_id",
     }
     assert fuzzer.refused > 20 and fuzzer.rolled_back > 10
     assert len(journal) > 200

@@ -1,5 +1,6 @@
 """Player and connection builtins: ``players is_player set_player_flag notify
-connected_players connection_name boot_player idle_seconds connected_seconds``.
+connected_players connection_name boot_player idle_seconds connected_seconds force_input
+flush_input output_delimiters`` and the rest of the connection family.
 
 They reach the sessions only through the task's ``TaskServices``. LambdaMOO's rules
 (``bf_server.c``): ``notify``, ``boot_player`` and ``connection_name`` need a wizard or the
@@ -118,14 +119,30 @@ def buffered_output_length(task: Task, player: Any = None) -> int:
 
 @builtin("flush_input", 1, 2)
 def flush_input(task: Task, player: Any, show_messages: Any = 0) -> int:
-    _connected_self_or_wizard(task, player)
+    _self_or_wizard(task, player)
+    task.scheduler.services.flush_input(player.id, is_true(show_messages))
+    return 0
+
+
+@builtin("force_input", 2, 3)
+def force_input(task: Task, player: Any, line: Any, at_front: Any = 0) -> int:
+    """LambdaMOO queues the line even for a player who is not connected (it runs when
+    they are); here that is E_INVARG, as ``notify`` and the other connection builtins."""
+    if line.__class__ is not str:
+        raise MooRaise(Err.E_TYPE)
+    _self_or_wizard(task, player)
+    if not task.scheduler.services.force_input(player.id, line, is_true(at_front)):
+        raise MooRaise(Err.E_INVARG)
     return 0
 
 
 @builtin("output_delimiters", 1)
 def output_delimiters(task: Task, player: Any) -> list[Any]:
-    _connected_self_or_wizard(task, player)
-    return ["", ""]  # PREFIX/SUFFIX are the session's, not visible to MOO code yet
+    _self_or_wizard(task, player)
+    found = task.scheduler.services.output_delimiters(player.id)
+    if found is None:
+        raise MooRaise(Err.E_INVARG)
+    return list(found)
 
 
 @builtin("connection_options", 1)

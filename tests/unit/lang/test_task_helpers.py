@@ -47,6 +47,10 @@ class FakeServices:
         self.shutdowns: list[tuple[str, int]] = []
         self.moo_tasks: Scheduler | None = None
         self.output_is_held = False
+        self.checkpoints: list[int] = []
+        self.disk_size: int | None = None
+        self.forced: list[tuple[int, str, bool]] = []
+        self.flushed: list[tuple[int, bool]] = []
 
     def notify(self, player: int, text: str) -> None:
         for line in text.split("\n"):
@@ -70,6 +74,24 @@ class FakeServices:
 
     def request_shutdown(self, message: str, by: int) -> None:
         self.shutdowns.append((message, by))
+
+    def request_checkpoint(self, by: int) -> None:
+        self.checkpoints.append(by)
+
+    def database_size(self) -> int | None:
+        return self.disk_size
+
+    def force_input(self, player: int, line: str, at_front: bool) -> bool:
+        if player not in self.connected:
+            return False
+        self.forced.append((player, line, at_front))
+        return True
+
+    def flush_input(self, player: int, show_messages: bool) -> None:
+        self.flushed.append((player, show_messages))
+
+    def output_delimiters(self, player: int) -> tuple[str, str] | None:
+        return ("", "") if player in self.connected else None
 
     def type_line(self, player: int, line: str) -> None:
         reader = self.readers.pop(player)
