@@ -68,23 +68,24 @@ def valid_object(world: World, value: Any) -> MooObject:
 
 
 def find_property(world: World, oid: int, name: str) -> tuple[str, MooObject, PropDef] | None:
-    """(the stored key, definer, definition) of property ``name`` (any case) for ``oid``."""
-    found = world.prop_definer(oid, name)
+    """(the stored key, definer, the property's owner and permissions on ``oid``: its
+    slot, ``World.prop_slot``) of property ``name`` (any case) for ``oid``."""
+    found = world.prop_slot(oid, name)
     if found is not None:
         return name, found[0], found[1]
     lowered = name.lower()  # the rare case: the name typed in another case
     for obj in world.ancestors(oid):
-        for key, propdef in obj.propdefs.items():
+        for key in obj.propdefs:
             if key.lower() == lowered:
-                return key, obj, propdef
+                slot = world.prop_slot(oid, key)
+                assert slot is not None
+                return key, slot[0], slot[1]
     return None
 
 
-def property_owner(world: World, oid: int, definer: MooObject, propdef: PropDef) -> int:
-    """Who owns the property on ``oid``: with ``c``, below its definer, the object's owner."""
-    if "c" in propdef.perms and definer.id != oid:
-        return world.objects[oid].owner
-    return propdef.owner
+def property_owner(world: World, oid: int, definer: MooObject, slot: PropDef) -> int:
+    """Who owns the property on ``oid``: its slot's owner (``c`` is already applied)."""
+    return slot.owner
 
 
 def property_allows(

@@ -178,6 +178,9 @@ class MooObject(msgspec.Struct, array_like=True, gc=False):
     propdefs: dict[str, PropDef] = msgspec.field(default_factory=_empty_dict)
     props_data: msgspec.Raw = msgspec.field(default_factory=_empty_props)
     verbs: list[VerbDef] = msgspec.field(default_factory=_empty_list)
+    # This object's own owner and permissions of inherited properties it was given with
+    # ``set_property_info`` (LambdaMOO keeps them per object); last, so older records decode.
+    propinfo: dict[str, PropDef] = msgspec.field(default_factory=_empty_dict)
 
     @property
     def props(self) -> dict[str, Any]:
@@ -231,4 +234,6 @@ def compact(obj: MooObject) -> MooObject:
         obj.props = EMPTY_DICT
     if not obj.verbs:
         obj.verbs = EMPTY_LIST
+    if not obj.propinfo:
+        obj.propinfo = EMPTY_DICT
     return obj

@@ -99,6 +99,23 @@ class Renumber(msgspec.Struct, tag="renum", array_like=True):
     new: int
 
 
+class SetPropInfo(msgspec.Struct, tag="propinfo", array_like=True):
+    """Object ``id``'s own owner and permissions of inherited property ``name`` (None: back
+    to what it inherits)."""
+
+    id: int
+    name: str
+    info: PropDef | None
+
+
+class RenameProp(msgspec.Struct, tag="renprop", array_like=True):
+    """Property ``old``, defined on ``id``, is ``new`` there and on every descendant."""
+
+    id: int
+    old: str
+    new: str
+
+
 class QueueTask(msgspec.Struct, tag="qtask", array_like=True):
     """A MOO task queued (a fork not yet started, a suspended task), whole (``tasks.py``)."""
 
@@ -126,6 +143,8 @@ Mutation = (
     | SetNextId
     | ResetNextId
     | Renumber
+    | SetPropInfo
+    | RenameProp
     | QueueTask
     | DropTask
 )

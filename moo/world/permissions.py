@@ -48,17 +48,13 @@ def require_control(world: World, who: int, oid: int, action: str) -> None:
 
 
 def _prop_allows(world: World, who: int, oid: int, name: str, perm: str) -> bool:
-    """MOO: wizards, anyone when the property has ``perm`` ('r' or 'w'), else its owner on
-    this object; 'c' makes that the object's owner wherever it is inherited."""
-    found = world.prop_definer(oid, name)
+    """MOO: wizards, anyone when the property has ``perm`` ('r' or 'w') on ``oid``, else
+    its owner there (``World.prop_slot``: with 'c', the object's owner where inherited)."""
+    found = world.prop_slot(oid, name)
     if found is None:
         return False
-    definer, propdef = found
-    if is_wizard(world, who) or perm in propdef.perms:
-        return True
-    if "c" in propdef.perms and definer.id != oid:
-        return world.objects[oid].owner == who
-    return propdef.owner == who
+    slot = found[1]
+    return is_wizard(world, who) or perm in slot.perms or slot.owner == who
 
 
 def can_read_prop(world: World, who: int, oid: int, name: str) -> bool:

@@ -86,6 +86,14 @@ def _drop_prop(obj: MooObject, name: str) -> None:
             obj.props = EMPTY_DICT
 
 
+def _drop_info(obj: MooObject, name: str) -> None:
+    """Remove ``obj``'s own info of property ``name`` if it has one."""
+    if name in obj.propinfo:
+        del obj.propinfo[name]
+        if not obj.propinfo:
+            obj.propinfo = EMPTY_DICT
+
+
 def _add_content(where: MooObject, oid: int) -> None:
     if where.contents is EMPTY_LIST:
         where.contents = [oid]
@@ -215,6 +223,29 @@ class World:
             propdef = obj.propdefs.get(name)
             if propdef is not None:
                 return obj, propdef
+        return None
+
+    def prop_slot(self, oid: int, name: str) -> tuple[MooObject, PropDef] | None:
+        """The object that defines property ``name`` for ``oid``, and the property's owner
+        and permissions on ``oid`` (LambdaMOO keeps them per object): its own, given by
+        ``set_prop_info``; else the nearest ancestor's below the definer; else the
+        definition's. With ``c``, an owner not given to ``oid`` itself is ``oid``'s owner."""
+        given: PropDef | None = None
+        given_here = False
+        for obj in self.ancestors(oid):
+            propdef = obj.propdefs.get(name)
+            if propdef is not None:
+                if obj.id == oid:
+                    return obj, propdef
+                slot = given or propdef
+                if "c" in slot.perms and not given_here:
+                    owner = self.objects[oid].owner
+                    if slot.owner != owner:
+                        slot = PropDef(owner, slot.perms)
+                return obj, slot
+            if given is None and obj.propinfo:
+                given = obj.propinfo.get(name)
+                given_here = given is not None and obj.id == oid
         return None
 
     def has_prop(self, oid: int, name: str) -> bool:
@@ -437,6 +468,9 @@ class World:
         if isinstance(record, m.Renumber):
             self._apply_renumber(record.old, record.new)
             return
+        if isinstance(record, m.RenameProp):
+            self._apply_rename_prop(record.id, record.old, record.new)
+            return
         if isinstance(record, m.QueueTask):
             self.tasks[record.task.id] = record.task
             return
@@ -488,6 +522,14 @@ class World:
                 for child in self.descendants(oid):
                     if not self.has_prop(child, name):
                         _drop_prop(self.objects[child], name)
+                        _drop_info(self.objects[child], name)
+            case m.SetPropInfo(name=name, info=info):
+                if info is not None:
+                    if obj.propinfo is EMPTY_DICT:
+                        obj.propinfo = {}
+                    obj.propinfo[name] = info
+                else:
+                    _drop_info(obj, name)
             case m.SetVerbs(verbs=verbs):
                 obj.verbs = list(verbs) or EMPTY_LIST
             case m.SetVerb(index=index, verb=verb):
@@ -582,7 +624,29 @@ class World:
                     name: PropDef(new, propdef.perms) if propdef.owner == old else propdef
                     for name, propdef in other.propdefs.items()
                 }
+            if any(info.owner == old for info in other.propinfo.values()):
+                other.propinfo = {
+                    name: PropDef(new, info.perms) if info.owner == old else info
+                    for name, info in other.propinfo.items()
+                }
         self._names_in.clear()
+
+    def _apply_rename_prop(self, oid: int, old: str, new: str) -> None:
+        definer = self.objects.get(oid)
+        if definer is None or old not in definer.propdefs or new in definer.propdefs:
+            return  # replay over a later state
+        definer.propdefs = {
+            (new if name == old else name): propdef for name, propdef in definer.propdefs.items()
+        }
+        for target in (oid, *self.descendants(oid)):
+            obj = self.objects[target]
+            if old in obj.props:
+                props = obj.props
+                obj.props = {(new if name == old else name): v for name, v in props.items()}
+            if old in obj.propinfo:
+                obj.propinfo = {
+                    (new if name == old else name): info for name, info in obj.propinfo.items()
+                }
 
     def _owned_by(self, oid: int) -> list[MooObject]:
         """The objects that ``oid`` owns, or owns a verb or a property definition of."""
@@ -592,6 +656,7 @@ class World:
             if obj.owner == oid
             or any(verb.owner == oid for verb in obj.verbs)
             or any(propdef.owner == oid for propdef in obj.propdefs.values())
+            or any(info.owner == oid for info in obj.propinfo.values())
         ]
 
     def _drop_orphaned_props(self, oid: int) -> None:
@@ -601,6 +666,9 @@ class World:
             for name in list(obj.props):
                 if not self.has_prop(target, name):
                     _drop_prop(obj, name)
+            for name in list(obj.propinfo):
+                if name in obj.propdefs or not self.has_prop(target, name):
+                    _drop_info(obj, name)
 
     # ------------------------------------------------------------- mutations
 
@@ -830,6 +898,33 @@ class World:
         self.get(owner)
         record = m.DefineProp(oid, name, PropDef(owner=owner, perms=perms), obj.props.get(name))
         self._commit_record(record, (oid,))
+
+    def set_prop_info(self, oid: int, name: str, info: PropDef | None) -> None:
+        """Give ``oid`` its own owner and permissions of inherited property ``name`` (None:
+        back to what it inherits). The definer's own are ``set_propdef``'s."""
+        obj = self.get(oid)
+        if name in obj.propdefs or not self.has_prop(oid, name):
+            raise WorldError(f"#{oid} does not inherit a property {name!r}.")
+        if info is not None:
+            self.get(info.owner)
+        self._commit_record(m.SetPropInfo(oid, name, info), (oid,))
+
+    def rename_prop(self, oid: int, old: str, new: str) -> None:
+        """Rename property ``old``, defined on ``oid``, there and on every descendant."""
+        obj = self.get(oid)
+        if old not in obj.propdefs:
+            raise WorldError(f"#{oid} does not define {old!r}.")
+        if new == old:
+            return
+        if not new or new.lower() in BUILTIN_PROPERTIES:
+            raise WorldError(f"{new!r} cannot be used as a property name.")
+        lowered = new.lower()
+        relatives = (*self.ancestors(oid), *(self.objects[c] for c in self.descendants(oid)))
+        taken = {name.lower() for relative in relatives for name in relative.propdefs}
+        if lowered != old.lower() and lowered in taken:
+            raise WorldError(f"#{oid} or a relative already has a property {new!r}.")
+        touched = (oid, *self.descendants(oid))
+        self._commit_record(m.RenameProp(oid, old, new), touched)
 
     def _check_player_name_free(self, name: str, oid: int | None) -> None:
         other = self._players.get(name.lower())

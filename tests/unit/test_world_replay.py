@@ -99,6 +99,9 @@ EVERY_RECORD: list[m.Mutation] = [
     m.SetNextId(99),
     m.ResetNextId(30),
     m.Renumber(20, 16),
+    m.SetPropInfo(20, "description", PropDef(owner=3, perms="rw")),
+    m.SetPropInfo(20, "description", None),
+    m.RenameProp(20, "fill", "level"),
 ]
 
 
@@ -191,6 +194,8 @@ def _every_kind(world: World) -> None:
     world.set_parent(ball, THING)
     world.define_prop(cls, "tint", "red", WIZARD)
     world.undefine_prop(cls, "tint")
+    world.set_prop_info(cls, "description", PropDef(owner=WIZARD, perms="rw"))
+    world.rename_prop(cls, "weight", "mass")
     world.recycle(bag)
     world.renumber(ball)  # into the bag's number
     world.reset_next_id()
@@ -212,15 +217,17 @@ def test_every_kind_of_record_replays_to_the_same_world() -> None:
         "SetVerbs",
         "Renumber",
         "ResetNextId",
+        "SetPropInfo",
+        "RenameProp",
     }
     assert_same_world(_replay(stored), live)
     assert_same_world(_replay(stored, times=2), live)
 
 
-@pytest.mark.parametrize("index", range(19))
+@pytest.mark.parametrize("index", range(21))
 def test_each_record_applied_twice_in_a_row_is_applied_once(index: int) -> None:
     _live, stored = _live_records(_every_kind)
-    assert len(stored) == 19
+    assert len(stored) == 21
     once, twice = build_core_world(), build_core_world()
     for i, data in enumerate(stored):
         once.apply(record_decoder.decode(data))
@@ -292,6 +299,9 @@ def check_invariants(world: World) -> None:
             assert item in objects and objects[item].location == oid, f"#{item} in #{oid}"
         for name in obj.props:
             assert world.has_prop(oid, name), f"#{oid}.{name} is not defined"
+        for name in obj.propinfo:
+            assert world.has_prop(oid, name), f"#{oid}.{name}'s info: not defined"
+            assert name not in obj.propdefs, f"#{oid}.{name}'s info: defined here"
         assert len(list(world.ancestors(oid))) < len(objects) + 1
     for oid in range(-1, world.next_id + 2):
         expected = sorted(o.id for o in objects.values() if o.parent == oid and oid != NOTHING)
@@ -409,6 +419,8 @@ class Fuzzer:
                 "add_verb",
                 "renumber",
                 "reset_next_id",
+                "set_prop_info",
+                "rename_prop",
             ]
         )
         self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -474,6 +486,18 @@ class Fuzzer:
             own = sorted(w.objects[oid].propdefs) if w.valid(oid) else []
             name = rng.choice(own) if own and rng.random() > 0.2 else rng.choice(PROP_NAMES)
             return lambda: w.undefine_prop(oid, name)
+        if kind == "set_prop_info":
+            names = (
+                sorted({n for o in w.ancestors(oid) for n in o.propdefs}) if w.valid(oid) else []
+            )
+            name = rng.choice(names) if names and rng.random() > 0.1 else rng.choice(PROP_NAMES)
+            info = None if rng.random() < 0.2 else PropDef(self.obj(), rng.choice(["r", "rw", "c"]))
+            return lambda: w.set_prop_info(oid, name, info)
+        if kind == "rename_prop":
+            own = sorted(w.objects[oid].propdefs) if w.valid(oid) else []
+            old = rng.choice(own) if own and rng.random() > 0.2 else rng.choice(PROP_NAMES)
+            new = rng.choice([*PROP_NAMES, "Color", "SIZE"])
+            return lambda: w.rename_prop(oid, old, new)
         if kind == "set_verbs":
             verbs = self.verbs()
             return lambda: w.set_verbs(oid, verbs)
@@ -565,6 +589,8 @@ def test_random_mutations_replay_to_the_same_world(seed: int) -> None:
         "add_verb",
         "renumber",
         "reset_next_id",
+        "set_prop_info",
+        "rename_prop",
     }
     assert fuzzer.refused > 20 and fuzzer.rolled_back > 10
     assert len(journal) > 200

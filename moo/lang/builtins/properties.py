@@ -5,8 +5,11 @@ LambdaMOO's rules (``property.c``): listing an object's properties needs it read
 ``r`` flag, its owner or a wizard); reading a property's info needs the property readable,
 changing it needs it writable, and only wizards give a property to someone else; adding or
 deleting a property needs the object writable (``w`` flag, owner, wizard). Property info is
-``{owner, perms}`` with perms from ``rwc``. Renaming through ``set_property_info``'s third
-element is not supported yet (``E_INVARG``).
+``{owner, perms}`` with perms from ``rwc``, and it is each object's own (``World.prop_slot``):
+``set_property_info`` on an object that inherits the property changes it there only, as
+in LambdaMOO; on the definer it changes the definition. A third element renames the
+property, on its definer only (``E_INVARG`` elsewhere, or when the new name is taken by
+the object, an ancestor or a descendant).
 """
 
 from __future__ import annotations
@@ -78,8 +81,17 @@ def set_property_info(task: Task, obj: Any, name: Any, info: Any) -> int:
         and owner != access.property_owner(world, target.id, definer, propdef)
     ):
         raise MooRaise(Err.E_PERM)
+    if definer.id != target.id:
+        if new_name is not None:
+            raise MooRaise(Err.E_INVARG)  # renamed only where it is defined
+        world.set_prop_info(target.id, key, PropDef(owner=owner, perms=perms))
+        return 0
     if new_name is not None and new_name != key:
-        raise MooRaise(Err.E_INVARG, "Properties cannot be renamed on this server yet")
+        try:
+            world.rename_prop(definer.id, key, new_name)
+        except WorldError:
+            raise MooRaise(Err.E_INVARG) from None
+        key = new_name
     world.set_propdef(definer.id, key, owner=owner, perms=perms)
     return 0
 
