@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -47,7 +48,7 @@ from moo.errors import WorldError
 from moo.lang import access
 from moo.lang.errors import MooRaise, MooSyntaxError, TaskAbort
 from moo.lang.options import with_server_options
-from moo.lang.saving import POSTPONE, TaskSaving
+from moo.lang.saving import POSTPONE, Slice, TaskSaving
 from moo.lang.services import TaskServices
 from moo.lang.task import Task, moo_line, unwind_line, waiting_line
 from moo.lang.task_api import Frame, Limits, TaskApi
@@ -144,7 +145,8 @@ class Scheduler(TaskSaving):
         self.callees_epoch = world.verbs_epoch
         self.site_token = object()  # marks what call sites cached from this world
         self._idle: list[Any] = []  # greenlets that finished a task, ready for the next
-        self._next_id = max(world.tasks, default=0) + 1  # never an id a saved task holds
+        self.random = random.Random()  # task ids (``new_id``)
+        self.slices: dict[int, Slice] = {}  # the running tasks, by id (``TaskSaving``)
         self._restored = False
         self.load_saving()
 
@@ -194,8 +196,7 @@ class Scheduler(TaskSaving):
         return compiled
 
     def new_task(self, player: int, kind: str) -> Task:
-        task_id = self._next_id
-        self._next_id += 1
+        task_id = self.new_id()
         background = kind == "fork"
         limits = with_server_options(
             self.world, self.background if background else self.foreground, background=background
@@ -263,6 +264,7 @@ class Scheduler(TaskSaving):
         task.state = "running"
         task.begin_slice(limits)
         nested = self.world.in_transaction  # ``;`` from a Python verb: its transaction
+        done = self.slices[task.id] = Slice()
         try:
             with self.world.transaction():
                 result = glet.switch(value)
@@ -273,11 +275,14 @@ class Scheduler(TaskSaving):
             task.pending.clear()
             task.state = "done"
             self.waiting.pop(task.id, None)
+            self._undo_slice(task, done, nested=nested)
             if nested:
                 raise  # the enclosing command must fail, and undo what the task did
             log.exception("MOO task %d failed (player #%d)", task.id, task.player)
             self.services.notify(task.player, INTERNAL_ERROR)
             return Outcome("failed", task_id=task.id)
+        finally:
+            self.slices.pop(task.id, None)
         if isinstance(result, Outcome):
             task.state = "done"
             task.greenlet = None
@@ -366,6 +371,9 @@ class Scheduler(TaskSaving):
             self._save_fork(child, body)
         self.waiting[child.id] = child
         child.timer = loop.call_later(float(delay), self._start_forked, child, body)
+        forking = self.slices.get(parent.id)
+        if forking is not None:  # cancelled if its transaction is undone (``_undo_slice``)
+            forking.forks.append(child)
         return child.id
 
     def _start_forked(self, task: Task, body: Callable[[TaskApi], None]) -> None:
@@ -451,6 +459,9 @@ class Scheduler(TaskSaving):
             except WorldError as error:
                 raise MooRaise(Err.E_INVARG, str(error)) from None
             task.saved = False
+            killing = self.slices.get(current.id)
+            if killing is not None:  # dropped again if the transaction is undone
+                killing.killed.append(task_id)
         started = task.greenlet is not None
         loop = self._loop() if started else None
         del self.waiting[task_id]

@@ -121,6 +121,7 @@ def capture(task: Task) -> QueuedTask:
         player=task.player,
         fork=-1,
         frames=saved,
+        origin=task.kind,
     )
 
 
