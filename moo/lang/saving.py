@@ -63,7 +63,7 @@ class TaskSaving:
 
     world: World
     waiting: dict[int, Task]
-    slices: dict[int, Slice]
+    slices: dict[int, Slice | None]
     random: random.Random
     background: Limits
     _restored: bool
@@ -81,13 +81,24 @@ class TaskSaving:
             ):
                 return task_id
 
-    def _undo_slice(self, task: Task, done: Slice, *, nested: bool) -> None:
+    def _slice(self, task_id: int) -> Slice | None:
+        """The running task's ``Slice``, made at its first fork or kill (most slices have
+        neither: none is made for them); None if that task is not running."""
+        if task_id not in self.slices:
+            return None
+        done = self.slices[task_id]
+        if done is None:
+            done = self.slices[task_id] = Slice()
+        return done
+
+    def _undo_slice(self, task: Task, done: Slice | None, *, nested: bool) -> None:
         """``task``'s transaction is undone (a server bug): the records it wrote or
         dropped are as they were before it. The forks it queued are cancelled now (their
         records are gone, or go with the enclosing transaction when ``nested``: a ``;``
         runs in its command's). The records it dropped of tasks that end anyway (its own,
         those it killed) are dropped again, in a transaction of their own: now, or when
         ``nested``, once the enclosing command is over (a loop callback)."""
+        done = done or Slice()
         for child in done.forks:
             if self.waiting.get(child.id) is child:
                 del self.waiting[child.id]

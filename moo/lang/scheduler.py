@@ -146,7 +146,7 @@ class Scheduler(TaskSaving):
         self.site_token = object()  # marks what call sites cached from this world
         self._idle: list[Any] = []  # greenlets that finished a task, ready for the next
         self.random = random.Random()  # task ids (``new_id``)
-        self.slices: dict[int, Slice] = {}  # the running tasks, by id (``TaskSaving``)
+        self.slices: dict[int, Slice | None] = {}  # the running tasks, by id (``TaskSaving``)
         self._restored = False
         self.load_saving()
 
@@ -264,7 +264,7 @@ class Scheduler(TaskSaving):
         task.state = "running"
         task.begin_slice(limits)
         nested = self.world.in_transaction  # ``;`` from a Python verb: its transaction
-        done = self.slices[task.id] = Slice()
+        self.slices[task.id] = None  # a ``Slice`` at its first fork or kill
         try:
             with self.world.transaction():
                 result = glet.switch(value)
@@ -275,7 +275,7 @@ class Scheduler(TaskSaving):
             task.pending.clear()
             task.state = "done"
             self.waiting.pop(task.id, None)
-            self._undo_slice(task, done, nested=nested)
+            self._undo_slice(task, self.slices.get(task.id), nested=nested)
             if nested:
                 raise  # the enclosing command must fail, and undo what the task did
             log.exception("MOO task %d failed (player #%d)", task.id, task.player)
@@ -371,7 +371,7 @@ class Scheduler(TaskSaving):
             self._save_fork(child, body)
         self.waiting[child.id] = child
         child.timer = loop.call_later(float(delay), self._start_forked, child, body)
-        forking = self.slices.get(parent.id)
+        forking = self._slice(parent.id)
         if forking is not None:  # cancelled if its transaction is undone (``_undo_slice``)
             forking.forks.append(child)
         return child.id
@@ -459,7 +459,7 @@ class Scheduler(TaskSaving):
             except WorldError as error:
                 raise MooRaise(Err.E_INVARG, str(error)) from None
             task.saved = False
-            killing = self.slices.get(current.id)
+            killing = self._slice(current.id)
             if killing is not None:  # dropped again if the transaction is undone
                 killing.killed.append(task_id)
         started = task.greenlet is not None
