@@ -7,7 +7,8 @@ How a task runs (the server starts them through ``entries.py``):
    then the task's held output goes out and the transaction commits.
 2. The body ends with a value, an uncaught ``MooRaise`` (its traceback goes to the player)
    or a ``TaskAbort`` (ticks, seconds, killed). As in LambdaMOO, what a task changed before
-   an error or an abort stays: only a Python exception (a bug) undoes the transaction.
+   an error or an abort stays: only a Python exception (a bug) undoes the transaction, and
+   memory follows it (``TaskSaving._undo_slice``: the forks it queued are cancelled).
 3. ``fork`` queues a new task on the asyncio loop to start after its delay, with the
    background budget (15,000 ticks / 3 s) and its own transaction.
 4. ``suspend`` commits what the task did so far, delivers its output and switches back to
@@ -26,7 +27,8 @@ What survives a restart (``saving.py``): a queued fork (``saved_tasks.py``) and 
 suspended task (``suspended.py``, when its frames can be resumed) are also records in the
 world, written when they start to wait and dropped when they go on or are killed;
 ``restore_saved`` queues them again when the server starts serving. Reading tasks live in
-memory only.
+memory only. Task ids are random, as LambdaMOO's, and never one a live or saved task holds
+(``TaskSaving.new_id``): a restart hands out no id a verb may still hold.
 """
 
 from __future__ import annotations
