@@ -6,14 +6,20 @@ which keeps no finished task)."""
 from __future__ import annotations
 
 import random
+import time
+from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from moo.lang.entries import run_eval
 from moo.lang.saving import TASK_ID_BITS
 from moo.lang.scheduler import Scheduler
 from moo.lang.task import Task
 from moo.world.tasks import SUSPENDED, QueuedTask
+from tests.unit.lang.test_saved_forks import reload
 from tests.unit.lang.test_task_helpers import WIZARD, FakeServices, make
+from tests.unit.lang.test_task_scheduling import until
 
 
 class Scripted(random.Random):
@@ -66,3 +72,23 @@ async def test_queued_tasks_lists_tasks_in_the_order_they_were_queued_not_by_id(
     run(tw.scheduler, "fork (3600) endfork; fork (60) endfork; fork (7200) endfork;")
     rows = run(tw.scheduler, "queued_tasks()")
     assert [row[0] for row in rows] == [30, 500, 7]
+
+
+async def test_restored_tasks_due_together_run_in_the_order_they_were_queued(
+    tmp_path: Path,
+) -> None:
+    tw = make()
+    tw.scheduler.random = Scripted([5000, 900, 30])  # the eval, then its forks
+    box = f"#{tw.box}"
+    second = f'{box}.name = {box}.name + "b";'
+    run(tw.scheduler, f'fork (3600) {box}.name = "a"; endfork fork (3600) {second} endfork')
+    assert list(tw.world.tasks) == [900, 30]
+    due = time.time() - 1  # both due while the server was down, at the same time
+    for record in list(tw.world.tasks.values()):
+        tw.world.queue_task(msgspec.structs.replace(record, start=due))
+    tw.scheduler.waiting.clear()  # the old server is gone
+    world, scheduler, _ = await reload(tw.world, tmp_path)
+    assert list(world.tasks) == [900, 30]  # a checkpoint keeps the order they were queued in
+    assert scheduler.restore_saved() == 2
+    await until(lambda: not world.tasks)
+    assert world.objects[tw.box].name == "ab"  # not by id: 30 would have run first
