@@ -14,7 +14,8 @@ build it again (``moo/world/tasks.py``):
 3. ``restore``, once the server serves (``Server.start_housekeeping``): every record
    (forks, and suspended tasks through ``suspended.py``) becomes a queued task again
    under its own id, due at its wall-clock time (one whose
-   time passed while the server was down starts at once, as in LambdaMOO). A record whose
+   time passed while the server was down starts at once, as in LambdaMOO; those due
+   together go in the order they were queued, not by their random ids). A record whose
    program cannot be found again (the verb was reprogrammed or removed since: its source
    hash differs) is dropped with a line in the server log, as LambdaMOO drops a task it
    cannot read back.
@@ -171,7 +172,9 @@ def restore(scheduler: Scheduler) -> int:
     world = scheduler.world
     now = time.time()
     restored = 0
-    for record in sorted(world.tasks.values(), key=lambda r: (r.start, r.id)):
+    # by due time, then in the order they were queued (the world keeps it: its journal and
+    # checkpoints replay the records in order), as LambdaMOO's queue; not by id (random)
+    for record in sorted(world.tasks.values(), key=lambda r: r.start):
         if record.id in scheduler.waiting:
             continue
         try:

@@ -7,9 +7,11 @@ How a task runs (the server starts them through ``entries.py``):
    then the task's held output goes out and the transaction commits.
 2. The body ends with a value, an uncaught ``MooRaise`` (its traceback goes to the player)
    or a ``TaskAbort`` (ticks, seconds, killed). As in LambdaMOO, what a task changed before
-   an error or an abort stays: only a Python exception (a bug) undoes the transaction.
-3. ``fork`` queues a new task on the asyncio loop to start after its delay, with the
-   background budget (15,000 ticks / 3 s) and its own transaction.
+   an error or an abort stays: only a Python exception (a bug) undoes the transaction, and
+   memory follows it (``TaskSaving._undo_slice``: the forks it queued are cancelled).
+3. ``fork`` (``task_queue.py``, as are 4 and 5) queues a new task on the asyncio loop to
+   start after its delay, with the background budget (15,000 ticks / 3 s) and its own
+   transaction.
 4. ``suspend`` commits what the task did so far, delivers its output and switches back to
    whoever entered it; a loop timer (or ``resume()``, or the player's next line for
    ``read()``) enters it again later, in a new transaction, with a fresh background budget.
@@ -26,34 +28,32 @@ What survives a restart (``saving.py``): a queued fork (``saved_tasks.py``) and 
 suspended task (``suspended.py``, when its frames can be resumed) are also records in the
 world, written when they start to wait and dropped when they go on or are killed;
 ``restore_saved`` queues them again when the server starts serving. Reading tasks live in
-memory only.
+memory only. Task ids are random, as LambdaMOO's, and never one a live or saved task holds
+(``TaskSaving.new_id``): a restart hands out no id a verb may still hold.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sys
-import time
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from greenlet import getcurrent, greenlet
 
-from moo.commands.context import VerbContext
 from moo.commands.dispatch import VerbCache
-from moo.errors import WorldError
 from moo.lang import access
 from moo.lang.errors import MooRaise, MooSyntaxError, TaskAbort
 from moo.lang.options import with_server_options
-from moo.lang.saving import POSTPONE, TaskSaving
+from moo.lang.saving import POSTPONE, Slice
 from moo.lang.services import TaskServices
-from moo.lang.task import Task, moo_line, unwind_line, waiting_line
-from moo.lang.task_api import Frame, Limits, TaskApi
+from moo.lang.task import Task, moo_line, unwind_line
+from moo.lang.task_api import Frame, Limits
+from moo.lang.task_queue import TaskQueue, Throw
 from moo.lang.values import toliteral
 from moo.world.model import MOO_IMPL, VerbDef
-from moo.world.values import NOTHING, Err, ObjRef
+from moo.world.values import Err
 from moo.world.world import World
 
 log = logging.getLogger(__name__)
@@ -104,13 +104,6 @@ class Outcome:
         return []
 
 
-class _Throw:
-    """Resume a waiting task by raising ``error`` where it waits."""
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
 _WAITING = object()  # what a task's greenlet switches back with when it waits
 
 
@@ -121,9 +114,10 @@ def compile_source(source: str) -> Any:
     return compile_program(source)
 
 
-class Scheduler(TaskSaving):
+class Scheduler(TaskQueue):
     """Every task of one world: the running one and those queued, suspended or reading.
-    Saving waiting tasks in the world and queueing them again: ``TaskSaving``."""
+    What the task builtins ask of it: ``TaskQueue``; saving waiting tasks in the world and
+    queueing them again: ``TaskSaving``."""
 
     def __init__(
         self,
@@ -144,7 +138,8 @@ class Scheduler(TaskSaving):
         self.callees_epoch = world.verbs_epoch
         self.site_token = object()  # marks what call sites cached from this world
         self._idle: list[Any] = []  # greenlets that finished a task, ready for the next
-        self._next_id = max(world.tasks, default=0) + 1  # never an id a saved task holds
+        self.random = random.Random()  # task ids (``new_id``)
+        self.slices: dict[int, Slice | None] = {}  # the running tasks, by id (``TaskSaving``)
         self._restored = False
         self.load_saving()
 
@@ -194,8 +189,7 @@ class Scheduler(TaskSaving):
         return compiled
 
     def new_task(self, player: int, kind: str) -> Task:
-        task_id = self._next_id
-        self._next_id += 1
+        task_id = self.new_id()
         background = kind == "fork"
         limits = with_server_options(
             self.world, self.background if background else self.foreground, background=background
@@ -263,6 +257,7 @@ class Scheduler(TaskSaving):
         task.state = "running"
         task.begin_slice(limits)
         nested = self.world.in_transaction  # ``;`` from a Python verb: its transaction
+        self.slices[task.id] = None  # a ``Slice`` at its first fork or kill
         try:
             with self.world.transaction():
                 result = glet.switch(value)
@@ -273,11 +268,14 @@ class Scheduler(TaskSaving):
             task.pending.clear()
             task.state = "done"
             self.waiting.pop(task.id, None)
+            self._undo_slice(task, self.slices.get(task.id), nested=nested)
             if nested:
                 raise  # the enclosing command must fail, and undo what the task did
             log.exception("MOO task %d failed (player #%d)", task.id, task.player)
             self.services.notify(task.player, INTERNAL_ERROR)
             return Outcome("failed", task_id=task.id)
+        finally:
+            self.slices.pop(task.id, None)
         if isinstance(result, Outcome):
             task.state = "done"
             task.greenlet = None
@@ -302,7 +300,7 @@ class Scheduler(TaskSaving):
         task.state = state
         self.waiting[task.id] = task
         value = task.resumer.switch(_WAITING)
-        if isinstance(value, _Throw):
+        if isinstance(value, Throw):
             raise value.error
         return value
 
@@ -322,173 +320,3 @@ class Scheduler(TaskSaving):
             self.start(task, task.restart)
             return
         self._enter(task, value, self.services.notify, self.background)
-
-    # --------------------------------------------------------- task builtins
-
-    @staticmethod
-    def _loop() -> asyncio.AbstractEventLoop:
-        try:
-            return asyncio.get_running_loop()
-        except RuntimeError:
-            raise MooRaise(Err.E_INVARG, "No event loop to queue tasks on") from None
-
-    def fork(self, parent: Task, delay: Any, body: Callable[[TaskApi], None]) -> int:
-        if delay.__class__ is not int and delay.__class__ is not float:
-            raise MooRaise(Err.E_TYPE)
-        if delay < 0:
-            raise MooRaise(Err.E_INVARG)
-        loop = self._loop()
-        child = self.new_task(parent.player, "fork")
-        child.owner = parent.frame.programmer
-        base = parent.frame
-        child.push(
-            Frame.make(
-                this=base.this,
-                player=base.player,
-                caller=base.caller,
-                verb=base.verb,
-                args=base.args,
-                programmer=base.programmer,
-                definer=base.definer,
-                verb_names=base.verb_names,
-                argstr=base.argstr,
-                dobj=base.dobj,
-                dobjstr=base.dobjstr,
-                prepstr=base.prepstr,
-                iobj=base.iobj,
-                iobjstr=base.iobjstr,
-            )
-        )
-        child.frame.line = waiting_line(sys._getframe()) or base.line  # the fork's line
-        child.state = "queued"
-        child.start_time = time.time() + float(delay)
-        if getattr(body, "number", -1) >= 0:  # an ``ops.ForkBody`` (ops imports this module)
-            self._save_fork(child, body)
-        self.waiting[child.id] = child
-        child.timer = loop.call_later(float(delay), self._start_forked, child, body)
-        return child.id
-
-    def _start_forked(self, task: Task, body: Callable[[TaskApi], None]) -> None:
-        if self.waiting.get(task.id) is not task:
-            return  # killed before it started
-        if task.saved and self.world.read_only_reason is not None:
-            task.timer = self._loop().call_later(POSTPONE, self._start_forked, task, body)
-            return
-        del self.waiting[task.id]
-        task.timer = None
-        if task.saved:
-            world = self.world
-
-            def started(t: Task) -> Any:
-                world.drop_task(t.id)  # in the task's own transaction
-                return body(t)
-
-            self.start(task, started)
-            return
-        self.start(task, body)
-
-    def suspend(self, task: Task, seconds: Any = None) -> Any:
-        """``suspend([seconds])``: wait that long (or until ``resume()``); returns the value
-        ``resume`` gave, else 0."""
-        if seconds is not None:
-            if seconds.__class__ is not int and seconds.__class__ is not float:
-                raise MooRaise(Err.E_TYPE)
-            if seconds < 0:
-                raise MooRaise(Err.E_INVARG)
-            task.timer = self._loop().call_later(float(seconds), self._resume_now, task, 0)
-            task.start_time = time.time() + float(seconds)
-        else:
-            task.start_time = -1
-        self._save_suspended(task)
-        value = self._wait(task, "suspended")
-        if task.saved:  # in the transaction it goes on in
-            task.saved = False
-            self.world.drop_task(task.id)
-        return value
-
-    def resume(self, progr: int, task_id: int, value: Any) -> None:
-        """``resume(id, value)``: a suspended task goes on after the current one."""
-        task = self.waiting.get(task_id)
-        if task is None or task.state != "suspended":
-            raise MooRaise(Err.E_INVARG)
-        if not access.is_wizard(self.world, progr) and progr != task.owner:
-            raise MooRaise(Err.E_PERM)
-        if task.timer is not None:
-            task.timer.cancel()
-        task.state = "resuming"
-        task.timer = self._loop().call_soon(self._resume_now, task, value)
-
-    def read(self, task: Task, player: int) -> str:
-        """``read()``: wait for ``player``'s next typed line and return it."""
-        if not self.services.is_connected(player):
-            raise MooRaise(Err.E_INVARG)
-        loop = self._loop()
-
-        def reader(_ctx: VerbContext, line: str) -> bool:
-            if self.waiting.get(task.id) is task and task.state == "reading":
-                task.state = "resuming"
-                task.timer = loop.call_soon(self._resume_now, task, line)
-            return True
-
-        self.services.read_lines(player, reader)
-        task.start_time = -1
-        result: str = self._wait(task, "reading")
-        return result
-
-    def kill(self, progr: int, current: Task, task_id: int) -> None:
-        """``kill_task(id)``: ``E_INVARG`` for no such task, ``E_PERM`` unless a wizard or
-        the task's owner. Killing the current task ends it at once."""
-        if task_id == current.id:
-            raise TaskAbort("killed")
-        task = self.waiting.get(task_id)
-        if task is None:
-            raise MooRaise(Err.E_INVARG)
-        if not access.is_wizard(self.world, progr) and progr != task.owner:
-            raise MooRaise(Err.E_PERM)
-        if task.saved:
-            try:
-                self.world.drop_task(task_id)  # in the killer's transaction
-            except WorldError as error:
-                raise MooRaise(Err.E_INVARG, str(error)) from None
-            task.saved = False
-        started = task.greenlet is not None
-        loop = self._loop() if started else None
-        del self.waiting[task_id]
-        if task.timer is not None:
-            task.timer.cancel()
-            task.timer = None
-        task.state = "killed"
-        if loop is not None:
-            loop.call_soon(self._finish_killed, task)
-
-    def _finish_killed(self, task: Task) -> None:
-        """End a killed task's greenlet now, in a transaction (its MOO ``finally`` code runs)."""
-        self._enter(task, _Throw(TaskAbort("killed")), self.services.notify, self.background)
-
-    def queued(self, progr: int) -> list[list[Any]]:
-        """``queued_tasks()``: LambdaMOO's 9-element entries, the caller's own tasks only
-        unless a wizard. As LambdaMOO's, a row names the innermost frame (where a suspended
-        task waits; a fork's one frame), its programmer and the line it waits on."""
-        wizard = access.is_wizard(self.world, progr)
-        rows: list[list[Any]] = []
-        for task in self.waiting.values():
-            if not wizard and task.owner != progr:
-                continue
-            frame = task.frames[-1] if task.frames else None
-            line = frame.line if frame else 0
-            if task.greenlet is not None:
-                line = waiting_line(task.greenlet.gr_frame) or line
-            rows.append(
-                [
-                    task.id,
-                    int(task.start_time),
-                    0,
-                    self.background.ticks,
-                    ObjRef(frame.programmer if frame else task.owner),
-                    ObjRef(frame.definer if frame else NOTHING),
-                    frame.verb_names if frame else "",
-                    line,
-                    frame.this if frame else ObjRef(NOTHING),
-                ]
-            )
-        return rows

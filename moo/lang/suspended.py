@@ -13,7 +13,9 @@ compiled MOO code, outermost first:
 2. Where each frame waits: its MOO line (the compiled code's line numbers are MOO lines)
    and ``positions.locate``, which asks that it be the only call that can wait on that
    line; the variables (``v_*`` locals) and the hidden state of the loops around it.
-3. The record (``world/tasks.py``, kind ``suspended``) is dropped when the task goes on.
+3. The record (``world/tasks.py``, kind ``suspended``, with the task's ``origin``: a ``;``
+   task restored shows its value when it ends, as one never restarted does) is dropped
+   when the task goes on.
 
 After a restart ``resume_body`` makes the task's body: the innermost frame's program is
 compiled in the resumable mode (``resumed.py``) with the waiting call replaced by the value
@@ -121,6 +123,7 @@ def capture(task: Task) -> QueuedTask:
         player=task.player,
         fork=-1,
         frames=saved,
+        origin=task.kind,
     )
 
 

@@ -57,7 +57,10 @@ class SavedFrame(msgspec.Struct, array_like=True):
 class QueuedTask(msgspec.Struct, array_like=True):
     """A task waiting in the queue. ``start``: wall-clock time it is due (-1: until
     ``resume()``). ``fork``: for a fork, which ``fork`` statement of its program (counted
-    in source order from 0); -1 for a suspended task. ``frames``: outermost first."""
+    in source order from 0); -1 for a suspended task. ``frames``: outermost first.
+    ``origin``: for a suspended task, what started it (``Task.kind``: "eval" for ``;``
+    text, whose value is shown when it ends; "command", "fork", "server"); "" for a fork,
+    and in records written before it was kept (restored as a command: nothing shown)."""
 
     id: int
     kind: str
@@ -66,3 +69,4 @@ class QueuedTask(msgspec.Struct, array_like=True):
     player: int
     fork: int
     frames: list[SavedFrame]
+    origin: str = ""
