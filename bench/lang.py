@@ -17,7 +17,11 @@ at least LambdaMOO's speed on every program, same run.
    LambdaCore's spelling; ours reads the extra ``;`` as an empty statement) to the end of its answer
    (``PREFIX``/``SUFFIX`` markers, which both servers speak). Both must answer the same value.
 4. Print per program the median seconds for each server and ``speedup`` (peer's time over
-   ours: above 1 means we are faster), and loop iterations per second.
+   ours: above 1 means we are faster), and loop iterations per second. For the loops and
+   fib, also ``python_floor_seconds``: the same loop as plain Python with none of MOO's
+   semantics (``FLOORS``), timed in this process, the fastest any compiler to CPython code
+   can make it; ``floor_speedup`` (peer over floor) below 1 means the peer is faster than
+   that floor on this interpreter, and ``ours_over_floor`` is what our semantics cost.
 5. On our server: 10 players' ``look`` latency (p50/p99/max) alone, then while 10
    programmers each keep a ``;while (1) endwhile`` running (each ends out of ticks and is
    typed again).
@@ -104,6 +108,37 @@ PROGRAMS: dict[str, tuple[str, int]] = {
         10_000,
     ),
 }
+
+
+# The same loops as plain Python with none of MOO's semantics (no ticks, no type checks,
+# recursion as plain method calls): the fastest a compiler to CPython code objects can make
+# them on this interpreter. A peer faster than the floor cannot be matched that way.
+FLOORS: dict[str, str] = {
+    "empty_loop_10M": "for i in range(1, 10000001):\n    pass",
+    "sum_loop_1M": (
+        "x = 0\nfor i in range(1, 1000001):\n    x = x + i\n"
+        "    if x > 2147483647:\n        x = x - 4294967296"
+    ),
+    "while_loop_1M": "i = 0\nwhile i < 1000000:\n    i = i + 1",
+    "fib_25_verb_calls": (
+        "class Obj:\n    def fib(self, args):\n        n, = args\n"
+        "        return n if n < 2 else self.fib([n - 1]) + self.fib([n - 2])\n"
+        "Obj().fib([25])"
+    ),
+}
+
+
+def python_floor(program: str, runs: int) -> float:
+    """The best of ``runs`` timings of ``FLOORS[program]``, compiled as a function body."""
+    body = "\n".join("    " + line for line in FLOORS[program].splitlines())
+    namespace: dict[str, Any] = {}
+    exec(compile(f"def floor():\n{body}\n", f"<floor {program}>", "exec"), namespace)
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        namespace["floor"]()
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 class Client:
@@ -223,6 +258,12 @@ async def bench(args: argparse.Namespace, port: int) -> dict[str, Any]:
             entry["peer_value"] = values["peer"]
             entry["same_value"] = values["peer"] == values["ours"]
             entry["speedup"] = round(entry["peer_seconds"] / max(entry["ours_seconds"], 1e-9), 2)
+        if program in FLOORS:
+            floor = python_floor(program, args.runs)
+            entry["python_floor_seconds"] = round(floor, 4)
+            entry["ours_over_floor"] = round(entry["ours_seconds"] / floor, 2)
+            if "peer" in servers:
+                entry["floor_speedup"] = round(entry["peer_seconds"] / floor, 2)
         results[program] = entry
         print(program, entry, file=sys.stderr)
     for client in servers.values():
@@ -325,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         result["goal"] = {
             "at_least_peer_speed_everywhere": min(speedups) >= 1.0,
             "slowest_speedup": min(speedups),
+            "peer_faster_than_the_python_floor": sorted(
+                name for name, p in programs.items() if p.get("floor_speedup", 2.0) < 1.0
+            ),
         }
     publish(result, RESULTS)
     return 0
