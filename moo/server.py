@@ -39,7 +39,7 @@ from moo.commands.dispatch import Dispatcher
 from moo.commands.reading import LineReaders
 from moo.config import Config
 from moo.gc_control import FullCollections
-from moo.lang.options import limits_from_config
+from moo.lang.options import default_flush_command, limits_from_config
 from moo.lang.scheduler import Scheduler
 from moo.login import LoginScreen
 from moo.mud_protocols import handle_gmcp, moved_players, mssp_table, room_info, wants
@@ -334,13 +334,66 @@ class Server:
             log.exception("GMCP Room.Info failed")
 
     def line_received(self, session: Session, text: str) -> None:
-        """A typed line, queued on its session (every transport's lines come here)."""
+        """A typed line, queued on its session (every transport's lines come here). The
+        session's flush command (LambdaMOO's ``.flush``) is not queued: it drops the lines
+        waiting before it, at once."""
+        if session.player is not None and text and text == self._flush_command(session):
+            self.flush_input(session.player, True)
+            if self.line_tracker is not None:
+                self.line_tracker.line_dropped(session.transport)  # the .flush line itself
+            return
         session.pending.append(text)
         session.last_input = time.monotonic()
         if len(session.pending) == 1:
             self._mark_ready(session)
         if len(session.pending) >= self.config.limits.max_pending_lines:
             session.transport.pause_reading()
+
+    def _flush_command(self, session: Session) -> str:
+        command = session.flush_command
+        if command is None:  # a new connection takes the world's default, as in LambdaMOO
+            command = session.flush_command = default_flush_command(self.world)
+        return command
+
+    CONNECTION_OPTIONS = ("binary", "hold-input", "disable-oob", "client-echo", "flush-command")
+
+    def connection_options(self, player: int) -> dict[str, object] | None:
+        """MOO's ``connection_options()``: LambdaMOO 1.8.1's five, by name (None: not
+        connected). ``binary`` and ``disable-oob`` are always 0 here (no binary mode, and
+        no out-of-band commands to disable)."""
+        session = self._by_player.get(player)
+        if session is None:
+            return None
+        return {
+            "binary": 0,
+            "hold-input": int(session.hold_input),
+            "disable-oob": 0,
+            "client-echo": int(session.client_echo),
+            "flush-command": self._flush_command(session),
+        }
+
+    def set_connection_option(self, player: int, name: str, value: object) -> bool:
+        """MOO's ``set_connection_option()``; False for a player not connected or an option
+        this server does not offer (``binary``, ``disable-oob``, unknown names).
+        ``hold-input``: typed lines wait for ``read()`` instead of running as commands;
+        ``client-echo`` false asks the client not to echo (telnet WILL ECHO), true lets it;
+        ``flush-command``: the line that drops the waiting input (not a string: none)."""
+        session = self._by_player.get(player)
+        if session is None:
+            return False
+        truthy = bool(value)  # the builtin gives MOO's truth for the flags
+        if name == "hold-input":
+            session.hold_input = truthy
+            if not truthy and session.pending:
+                self._mark_ready(session)
+        elif name == "client-echo":
+            session.client_echo = truthy
+            session.set_echo(not truthy)
+        elif name == "flush-command":
+            session.flush_command = value if isinstance(value, str) else ""
+        else:
+            return False
+        return True
 
     def force_input(self, player: int, line: str, at_front: bool) -> bool:
         """MOO's ``force_input()``: ``line`` runs as if ``player`` typed it (first in their
@@ -435,6 +488,8 @@ class Server:
             session = ready.popleft()
             if session.closed or session.busy or not session.pending:
                 continue
+            if session.hold_input and not self.line_readers.waiting(session.player or -1):
+                continue  # held for read(): parking a reader marks it ready again
             wait = session.budget.take(now)
             if wait > 0:
                 self._loop.call_later(wait, self._mark_ready, session)
@@ -768,6 +823,9 @@ class Server:
 
     def read_lines(self, player: int, reader: LineReader) -> None:
         self.line_readers.park(player, reader)
+        session = self._by_player.get(player)
+        if session is not None and session.hold_input and session.pending:
+            self._mark_ready(session)  # a line held for read() goes to it now
 
     def connected_ids(self) -> list[int]:
         return list(self._by_player)

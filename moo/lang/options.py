@@ -3,7 +3,8 @@
 The config's ``lang`` section gives the defaults (LambdaMOO's: 30,000 ticks / 5 s for a
 command or ``;``, 15,000 / 3 s for a forked or resumed task, 50 nested verb calls). A world
 may set ``$server_options.fg_ticks``, ``fg_seconds``, ``bg_ticks``, ``bg_seconds`` and
-``max_stack_depth`` (positive numbers) to override them while it runs, as in LambdaMOO; they
+``max_stack_depth`` (positive numbers) to override them while it runs, as in LambdaMOO
+(and ``default_flush_command``, the line that drops a connection's waiting input); they
 are read when a task starts (a handful of dictionary lookups: no cache to forget). Each is
 taken as at most ``INT_MAX`` (2^31 - 1, LambdaMOO's int), so a huge or infinite float in a
 property gives a budget that ``ticks_left()`` can still report.
@@ -40,11 +41,29 @@ def _positive(value: object) -> float | None:
     return None
 
 
-def with_server_options(world: World, limits: Limits, *, background: bool) -> Limits:
-    """``limits`` with whatever ``$server_options`` overrides (the same object if nothing)."""
+DEFAULT_FLUSH_COMMAND = ".flush"
+
+
+def _server_options(world: World) -> int | None:
     options_ref = world.objects[0].props.get("server_options") if 0 in world.objects else None
     options = getattr(options_ref, "id", None)
-    if options is None or options not in world.objects:
+    return options if options in world.objects else None
+
+
+def default_flush_command(world: World) -> str:
+    """A new connection's flush command: ``$server_options.default_flush_command`` when it
+    is a string ("" or any other value: none), else ``.flush`` (LambdaMOO's)."""
+    options = _server_options(world)
+    if options is None or not world.has_prop(options, "default_flush_command"):
+        return DEFAULT_FLUSH_COMMAND
+    value = world.prop(options, "default_flush_command", None)
+    return value if isinstance(value, str) else ""
+
+
+def with_server_options(world: World, limits: Limits, *, background: bool) -> Limits:
+    """``limits`` with whatever ``$server_options`` overrides (the same object if nothing)."""
+    options = _server_options(world)
+    if options is None:
         return limits
     prefix = "bg_" if background else "fg_"
     ticks = _positive(world.prop(options, prefix + "ticks", None))

@@ -50,6 +50,14 @@ class TaskServices(Protocol):
         None when ``player`` is not connected."""
         ...
 
+    def connection_options(self, player: int) -> dict[str, object] | None:
+        """``connection_options()``: each option's value by name (None: not connected)."""
+        ...
+
+    def set_connection_option(self, player: int, name: str, value: object) -> bool:
+        """``set_connection_option()``; False: not connected, or no such option here."""
+        ...
+
 
 class NoServices:
     """Services of a world with nobody connected (scripts, tests): output goes nowhere."""
@@ -86,3 +94,9 @@ class NoServices:
 
     def output_delimiters(self, player: int) -> tuple[str, str] | None:
         return None
+
+    def connection_options(self, player: int) -> dict[str, object] | None:
+        return None
+
+    def set_connection_option(self, player: int, name: str, value: object) -> bool:
+        return False

@@ -118,6 +118,11 @@ class Session:
         self.gmcp_supports: set[str] = set()  # GMCP packages the client named (lower case)
         self.budget = TokenBucket(rate=rate, burst=float(burst))
         self.closed = False
+        # LambdaMOO's connection options (``set_connection_option``). ``flush_command``:
+        # None until the first line after login, which takes the world's default.
+        self.hold_input = False
+        self.client_echo = True
+        self.flush_command: str | None = None
 
     @property
     def logged_in(self) -> bool:
@@ -155,6 +160,9 @@ class Session:
             "tokens": self.budget.tokens,
             "gmcp_supports": sorted(self.gmcp_supports),
             "forced": [n for n, line in enumerate(pending) if line.__class__ is ForcedLine],
+            "hold_input": self.hold_input,
+            "client_echo": self.client_echo,
+            "flush_command": self.flush_command,
         }
 
     @classmethod
@@ -184,6 +192,9 @@ class Session:
         if valid.tokens is not None:
             session.budget.tokens = valid.tokens
         session.gmcp_supports = set(valid.gmcp_supports)
+        session.hold_input = valid.hold_input
+        session.client_echo = valid.client_echo
+        session.flush_command = valid.flush_command
         return session
 
     def idle_seconds(self, now: float) -> float:
@@ -213,3 +224,6 @@ class _State(msgspec.Struct, frozen=True):
     tokens: float | None = None
     gmcp_supports: list[str] = msgspec.field(default_factory=list)
     forced: list[int] = msgspec.field(default_factory=list)  # pending's ForcedLines
+    hold_input: bool = False
+    client_echo: bool = True
+    flush_command: str | None = None

@@ -147,20 +147,35 @@ def output_delimiters(task: Task, player: Any) -> list[Any]:
 
 @builtin("connection_options", 1)
 def connection_options(task: Task, player: Any) -> list[Any]:
-    _connected_self_or_wizard(task, player)
-    return []
+    _self_or_wizard(task, player)
+    options = task.scheduler.services.connection_options(player.id)
+    if options is None:
+        raise MooRaise(Err.E_INVARG)
+    return [[name, value] for name, value in options.items()]
 
 
 @builtin("connection_option", 2)
 def connection_option(task: Task, player: Any, name: Any) -> Any:
-    _connected_self_or_wizard(task, player)
-    raise MooRaise(Err.E_INVARG)
+    if name.__class__ is not str:
+        raise MooRaise(Err.E_TYPE)
+    _self_or_wizard(task, player)
+    options = task.scheduler.services.connection_options(player.id)
+    if options is None or name not in options:
+        raise MooRaise(Err.E_INVARG)
+    return options[name]
 
 
 @builtin("set_connection_option", 3)
 def set_connection_option(task: Task, player: Any, name: Any, value: Any) -> int:
-    _connected_self_or_wizard(task, player)
-    raise MooRaise(Err.E_INVARG)
+    """``hold-input``, ``client-echo`` and ``flush-command`` (``binary`` and ``disable-oob``
+    are not offered: ``E_INVARG``, as for an unknown name)."""
+    if name.__class__ is not str:
+        raise MooRaise(Err.E_TYPE)
+    _self_or_wizard(task, player)
+    given = value if name == "flush-command" else is_true(value)
+    if not task.scheduler.services.set_connection_option(player.id, name, given):
+        raise MooRaise(Err.E_INVARG)
+    return 0
 
 
 @builtin("listeners", 0)

@@ -129,3 +129,16 @@ def test_flush_input_and_output_delimiters_reach_the_session(tw: TaskWorld) -> N
     assert tw.services.flushed == [(tw.pleb, True)]
     assert tw.bi(tw.pleb, "output_delimiters", o(tw.pleb)) == ["", ""]
     assert tw.bi(tw.prog, "output_delimiters", o(tw.prog)) == Err.E_INVARG
+
+
+def test_the_default_flush_command_comes_from_server_options(tw: TaskWorld) -> None:
+    from moo.lang.options import default_flush_command
+
+    assert default_flush_command(tw.world) == ".flush"  # no $server_options
+    options = tw.world.create(THING, WIZARD, "server options")
+    tw.world.define_prop(0, "server_options", o(options), WIZARD)
+    assert default_flush_command(tw.world) == ".flush"  # no default_flush_command on it
+    tw.world.define_prop(options, "default_flush_command", "!flush", WIZARD)
+    assert default_flush_command(tw.world) == "!flush"
+    tw.world.set_prop(options, "default_flush_command", 0)  # not a string: none
+    assert default_flush_command(tw.world) == ""

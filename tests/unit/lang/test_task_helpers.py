@@ -51,6 +51,7 @@ class FakeServices:
         self.disk_size: int | None = None
         self.forced: list[tuple[int, str, bool]] = []
         self.flushed: list[tuple[int, bool]] = []
+        self.options: dict[int, dict[str, object]] = {}
 
     def notify(self, player: int, text: str) -> None:
         for line in text.split("\n"):
@@ -92,6 +93,17 @@ class FakeServices:
 
     def output_delimiters(self, player: int) -> tuple[str, str] | None:
         return ("", "") if player in self.connected else None
+
+    def connection_options(self, player: int) -> dict[str, object] | None:
+        if player not in self.connected:
+            return None
+        return {"hold-input": 0, **self.options.get(player, {})}
+
+    def set_connection_option(self, player: int, name: str, value: object) -> bool:
+        if player not in self.connected or name not in ("hold-input", "flush-command"):
+            return False
+        self.options.setdefault(player, {})[name] = int(value) if value is True else value
+        return True
 
     def type_line(self, player: int, line: str) -> None:
         reader = self.readers.pop(player)

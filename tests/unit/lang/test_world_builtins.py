@@ -301,8 +301,13 @@ def test_the_rest_of_the_server_builtins(tw: TaskWorld) -> None:
     assert tw.bi(tw.pleb, "buffered_output_length", o(tw.pleb)) == 0
     assert tw.bi(tw.prog, "flush_input", o(tw.pleb)) == Err.E_PERM
     assert tw.bi(tw.pleb, "output_delimiters", o(tw.pleb)) == ["", ""]
-    assert tw.bi(tw.pleb, "connection_options", o(tw.pleb)) == []
+    assert tw.bi(tw.pleb, "connection_options", o(tw.pleb)) == [["hold-input", 0]]
     assert tw.bi(tw.pleb, "connection_option", o(tw.pleb), "binary") == Err.E_INVARG
+    assert tw.bi(tw.pleb, "set_connection_option", o(tw.pleb), "binary", 1) == Err.E_INVARG
+    assert tw.bi(tw.pleb, "set_connection_option", o(tw.pleb), "hold-input", "yes") == 0
+    assert tw.bi(tw.pleb, "connection_option", o(tw.pleb), "hold-input") == 1
+    assert tw.bi(tw.prog, "set_connection_option", o(tw.pleb), "hold-input", 0) == Err.E_PERM
+    assert tw.bi(tw.prog, "connection_options", o(tw.prog)) == Err.E_INVARG  # not connected
     assert tw.bi(tw.pleb, "listeners") == []
     assert tw.bi(WIZARD, "open_network_connection", "localhost", 25) == Err.E_PERM
     assert tw.bi(tw.prog, "object_bytes", o(tw.box)) == Err.E_PERM
