@@ -193,6 +193,7 @@ async def test_a_wrong_secret_is_refused_with_one_line_and_the_front_serves_on(
     alice = await wizard(front)
     wrong = tmp_path / "wrong-secret"
     wrong.write_text("0" * 64 + "\n")
+    wrong.chmod(0o600)
     index = engines.start(secret=wrong, data_dir=tmp_path / "stranger")
     assert engines.started[index].wait(60) != 0
     assert "the front refused this engine: wrong link secret" in engines.log(index)
@@ -326,6 +327,7 @@ def test_a_front_refuses_a_tcp_link_it_cannot_keep_safe(
     data.mkdir()
     if secret is not None:
         (data / "link-secret").write_text(secret)
+        (data / "link-secret").chmod(0o600)
     config = tmp_path / "config.yaml"
     config.write_text("engine_listen: {host: 127.0.0.1, port: 0, enabled: true}\n")
     result = subprocess.run(
