@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from moo import paths
 from moo.front.hub import RESTARTING
 from moo.net.link_tcp import AUTH_TIMEOUT, MAX_PENDING
 from moo.net.telnet_client import TelnetClient
@@ -253,7 +254,13 @@ async def test_a_hot_upgrade_replaces_a_tcp_engine_over_tcp(
         log = front_log(front, timeout=0)
         time.sleep(0.02)
     assert log.count("proved it knows the link secret") == 2
-    assert front.wait_pid_change(old, timeout=10) != old  # run/engine.pid names the new one
+    state = paths.read_state(paths.front_state_file(front.data_dir))
+    while (state is None or state.get("engine_pid") == old) and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+        state = paths.read_state(paths.front_state_file(front.data_dir))
+    assert state is not None and state.get("engine_pid") not in (None, old), state
+    assert str(state.get("engine_address")).startswith("127.0.0.1:"), state  # over TCP too
+    assert not paths.engine_pid_file(front.data_dir).exists()  # its pid is not this machine's
     said = await alice.command("say upgraded", MARK, begin=BEGIN, timeout=10)
     assert said == ['You say, "upgraded"']
     await alice.close()
