@@ -4,10 +4,11 @@ the quiet point, through the freeze and the transfer, to the commit or the unfre
 4. Level 2 or 3: tell players ``message_restart`` (not behind a front, where nobody is
    closed: the messages there are protocol.py's ``front_*``) and let it leave
    (``message_before`` went out when the replacement was started: 1000 notices cost
-   ~14 ms, which at the freeze every player would wait out). Level 1: pre-copy every session with its socket
-   while still serving, and wait for PREBUILT (transfer.py). Wait for a quiet point
-   (nothing in flight, up to ``upgrade.busy_wait_seconds``); freeze: listeners,
-   connections, the command runner, world changes and the checkpointer's scheduler.
+   ~14 ms, which at the freeze every player would wait out). Level 1: pre-copy every
+   session with its socket while still serving, and wait for PREBUILT (transfer.py).
+   Wait for a quiet point (nothing in flight, up to ``upgrade.busy_wait_seconds``);
+   freeze: listeners, connections, the command runner, world changes and the
+   checkpointer's scheduler.
    Web sessions cannot be carried (a WebSocket's state lives in this process): the
    freeze closes them with 1012 and their pages reconnect by themselves (Server.freeze).
 5. Level 2: a final checkpoint (no pruning). Send FREEZE (journal position, listener

@@ -94,8 +94,8 @@ def front_plan_note(plan: Plan, connected: int) -> str:
     """How an engine's replacement takes over, for the requester once it has loaded."""
     if plan.level == 3:
         return (
-            f"it can only start cold ({plan.why}): this engine stops after a final "
-            f"checkpoint and it starts; the {connected} connection(s) wait on the front"
+            "it can only start cold: this engine stops after a final checkpoint, then it "
+            f"starts; the {connected} connection(s) wait on the front"
         )
     return f"it takes the world over at the freeze; the {connected} connection(s) stay on the front"
 
@@ -133,7 +133,7 @@ def choose_level(message: Hello, *, behind_front: bool = False) -> Plan:
         if LISTENERS in accepts:
             return Plan(2, "it takes no sessions", version, pid)
         if RESTART in accepts:
-            return Plan(3, "it takes over only by a restart", version, pid)
+            return Plan(3, "it accepts only a restart", version, pid)
         raise ProtocolError("it accepts no way of taking over")
     if GATE_PROTOCOL not in found.get("gate", []):
         if RESTART in accepts:
