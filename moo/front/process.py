@@ -13,7 +13,8 @@
    Without it, wait for engines the operator starts (systemd, another machine).
 4. Tell systemd ``READY=1`` (moo/ops/sd_notify.py; the engines are started without
    ``$NOTIFY_SOCKET``, so the front stays the unit's main process, upgrades included).
-   SIGUSR2 (``systemctl reload``) is passed on to the engine: a hot upgrade of it.
+   SIGUSR2 (``systemctl reload``) is passed on to the engine: a hot upgrade of it (not to
+   an engine over TCP, whose pid is its own machine's: the log says so instead).
 5. Serve until the engine asks everyone to stop (``@shutdown``), or SIGTERM/SIGINT:
    then say ``STOPPING=1``, stop the engine (it writes its final checkpoint), write what
    it said, close every connection, stop the SSH gate and exit.
