@@ -10,8 +10,9 @@ DATA_DIR/                     0700
     link-cert.pem link-key.pem  the TCP engine link's TLS pair, made at each front start
     gate.sock                 the SSH gate's socket (to the server, or to the front)
     admin.sock                hot-upgrade requests (moo upgrade)
-    server.pid front.pid engine.pid
-    front.state               how the front is (moo status prints it)
+    server.pid front.pid engine.pid   (engine.pid: an engine of this machine only; one
+                              over TCP writes its own on its machine)
+    front.state               how the front is, with a TCP engine's address (moo status)
 """
 
 from __future__ import annotations

@@ -117,7 +117,9 @@ class Front:
         self.tls_context: ssl.SSLContext | None = None  # for the telnet-tls listener
         self._next_id = 1
         self.link: Link[msg.ToFront] | None = None
-        self.engine_pid: int | None = None
+        self.engine_pid: int | None = None  # a TCP engine's is its own machine's pid
+        self.engine_address: str | None = None  # HOST:PORT of an engine over TCP
+        self._link_peer: str | None = None  # the link's, until its engine says hello
         self.attached = False
         self.attached_event = asyncio.Event()
         self.durable = 0
@@ -130,7 +132,7 @@ class Front:
         self.stop_reason = ""
         self.exit_code = 0
         self.successor: int | None = None  # a hot upgrade's engine, expected next
-        self._waiting_links: deque[socket.socket] = deque()  # engines that came early
+        self._waiting_links: deque[tuple[socket.socket, str]] = deque()  # came early
 
     # ---------------------------------------------------------- connections
 
@@ -274,8 +276,9 @@ class Front:
         """A listener callback: an engine connected to the front's socket. While another
         is attached (a hot upgrade's replacement comes as the old one leaves) it waits."""
         if self.link is not None:
-            self._waiting_links.append(sock)
+            self._waiting_links.append((sock, peer))
             return
+        self._link_peer = None if sock.family == socket.AF_UNIX else peer
         self.link = Link(
             self.loop,
             sock,
@@ -314,6 +317,7 @@ class Front:
                 self.link.close("second hello")
             return
         self.engine_pid = hello.pid
+        self.engine_address = self._link_peer
         self.successor = None
         self.durable = hello.durable
         self._release()
@@ -338,8 +342,9 @@ class Front:
         self.attached_event.set()
         waiting = sum(len(record.lines) for record in records)
         log.info(
-            "engine pid %d attached at journal position %d: %d connection(s), %d line(s) to run",
+            "engine pid %d%s attached at journal position %d: %d connection(s), %d line(s) to run",
             hello.pid,
+            "" if self.engine_address is None else f" (on {self.engine_address})",
             hello.durable,
             len(records),
             waiting,
@@ -364,7 +369,14 @@ class Front:
                     self._told_restarting.add(fc.id)
                     fc.conn.send_text(RESTARTING + "\n")
         if self._waiting_links:
-            self.engine_connected(self._waiting_links.popleft(), "local")
+            self.engine_connected(*self._waiting_links.popleft())
+
+    @property
+    def local_engine_pid(self) -> int | None:
+        """The attached engine's pid if it is a process of this machine (on the Unix
+        socket): one ``run/engine.pid`` may name and a signal may reach. A TCP engine's
+        pid is its own machine's: here it may be an unrelated process."""
+        return self.engine_pid if self.attached and self.engine_address is None else None
 
     def state(self) -> dict[str, object]:
         """What ``moo status`` says of the front (run/front.state)."""
@@ -372,6 +384,7 @@ class Front:
         return {
             "engine": engine,
             "engine_pid": self.engine_pid if self.attached else None,
+            "engine_address": self.engine_address if self.attached else None,
             "connections": len(self.conns),
             "lines_waiting": sum(len(fc.unacked) for fc in self.conns.values()),
             "answers_held": len(self._held),

@@ -13,7 +13,8 @@
    Without it, wait for engines the operator starts (systemd, another machine).
 4. Tell systemd ``READY=1`` (moo/ops/sd_notify.py; the engines are started without
    ``$NOTIFY_SOCKET``, so the front stays the unit's main process, upgrades included).
-   SIGUSR2 (``systemctl reload``) is passed on to the engine: a hot upgrade of it.
+   SIGUSR2 (``systemctl reload``) is passed on to the engine: a hot upgrade of it (not to
+   an engine over TCP, whose pid is its own machine's: the log says so instead).
 5. Serve until the engine asks everyone to stop (``@shutdown``), or SIGTERM/SIGINT:
    then say ``STOPPING=1``, stop the engine (it writes its final checkpoint), write what
    it said, close every connection, stop the SSH gate and exit.
@@ -277,8 +278,8 @@ async def serve_front(
         _remove_sockets(config.data_dir)
         os.close(front_lock)
         return front.exit_code
-    if front.engine_pid is not None:  # named before anyone is let in (moo status, scripts)
-        paths.write_pid(paths.engine_pid_file(config.data_dir), front.engine_pid)
+    if front.local_engine_pid is not None:  # named before anyone is let in (moo status)
+        paths.write_pid(paths.engine_pid_file(config.data_dir), front.local_engine_pid)
     for listener in listeners[len(engines) :]:
         listener.start()
         if listener.name != "ssh-gate":
@@ -341,7 +342,15 @@ async def _first_engine(front: Front) -> bool:
 def _upgrade_on_signal(front: Front) -> None:
     """SIGUSR2 to the front (``systemctl reload``: the front is the unit's main process)
     asks the attached engine for a hot upgrade, as SIGUSR2 to the engine itself does."""
-    pid = front.engine_pid if front.attached else None
+    if front.attached and front.engine_address is not None:  # its pid is not this machine's
+        log.warning(
+            "SIGUSR2: the engine is on %s (pid %s on its machine): send SIGUSR2 there, or "
+            "ask @hot-upgrade or moo upgrade on its machine",
+            front.engine_address,
+            front.engine_pid,
+        )
+        return
+    pid = front.local_engine_pid
     if pid is None:
         log.warning("SIGUSR2: no engine is attached to upgrade")
         return
@@ -368,14 +377,15 @@ def _stop_on_signal(front: Front) -> None:
 
 async def _keep_run_files(front: Front, spawner: EngineSpawner | None, data_dir: Path) -> None:
     """Every half second: ``run/engine.pid`` names the attached engine (the engine writes
-    it too; this keeps it right when engines come and go), and ``run/front.state`` says
-    how the front is (``moo status`` prints it), rewritten when that changes."""
+    it too; this keeps it right when engines come and go; never an engine over TCP, whose
+    pid is its own machine's), and ``run/front.state`` says how the front is (``moo
+    status`` prints it, with a TCP engine's address), rewritten when that changes."""
     pid_path = paths.engine_pid_file(data_dir)
     state_path = paths.front_state_file(data_dir)
     last: dict[str, object] = {}
     while True:
         try:
-            engine = front.engine_pid if front.attached else None
+            engine = front.local_engine_pid
             if engine is not None and paths.read_pid(pid_path) != engine:
                 paths.write_pid(pid_path, engine)
             state = front.state()

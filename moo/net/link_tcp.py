@@ -2,6 +2,11 @@
 secret's file, TLS, the socket options, and the handshake (moo/net/link_auth.py) run on
 the socket before the link (moo/net/link.py) is trusted with a single message.
 
+The secret's file is made owner-only from its first byte (``create_secret``), and either
+side refuses one that others may read or change, or that another user owns (as OpenSSH
+refuses such a private key): the process says which file, its mode and the ``chmod``
+that fixes it, and exits before it listens or connects.
+
 The front (``EngineGate.accept``, the callback of its engine listener):
 1. At most ``MAX_PENDING`` handshakes at once; past that a connection is closed at once.
 2. Each has ``AUTH_TIMEOUT`` seconds for TLS (``link.tls``: TLS 1.3 with a certificate
@@ -28,15 +33,18 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import secrets
 import socket
 import ssl
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from moo.errors import MooError, ProtocolError
-from moo.files import write_private
+from moo.files import fsync_directory, write_private
 from moo.net.link_auth import (
     HEADER,
     EngineAuth,
@@ -63,9 +71,10 @@ T = TypeVar("T")
 
 
 def load_secret(path: Path) -> bytes:
-    """The shared secret in ``path``. Raises MooError (missing, unreadable, too short)."""
+    """The shared secret in ``path``. Raises MooError (missing, unreadable, too short, or
+    open to others: ``check_private``)."""
     try:
-        text = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise MooError(
             f"the TCP engine link needs the shared secret, and {path} does not exist "
@@ -74,18 +83,70 @@ def load_secret(path: Path) -> bytes:
     except OSError as error:
         raise MooError(f"cannot read the link secret {path}: {error.strerror}") from None
     try:
+        check_private(path, os.fstat(fd))  # the file read, not one a rename put there after
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            text = file.read()
+    except OSError as error:
+        raise MooError(f"cannot read the link secret {path}: {error.strerror}") from None
+    finally:
+        os.close(fd)
+    try:
         return parse_secret(text, str(path))
     except ProtocolError as error:
         raise MooError(str(error)) from None
 
 
+def check_private(path: Path, info: os.stat_result) -> None:
+    """Refuse a secret others could read or change, as OpenSSH refuses such a private
+    key: whoever reads it can pass for an engine (and be handed every player's line) or
+    for a front. Raises MooError naming the file, what is wrong and the fix."""
+    uid = os.geteuid()
+    if info.st_uid != uid:
+        raise MooError(
+            f"link secret {path} is owned by uid {info.st_uid}, not by this process's user "
+            f"(uid {uid}), who could change it and pass for an engine or a front; refused. "
+            f"Fix: chown {uid} {path} && chmod 600 {path}"
+        )
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise MooError(
+            f"link secret {path}: permissions {mode:04o} are too open (group or others may "
+            f"read or change it, and pass for an engine or a front); refused. "
+            f"Fix: chmod 600 {path}"
+        )
+
+
+def create_secret(path: Path) -> bool:
+    """Make a new random secret at ``path`` unless one is there: written owner-only from
+    its first byte (a temp file opened 0600 with O_EXCL, fsynced), then linked in under
+    its name, which fails rather than replace a secret another process made meanwhile.
+    Returns whether this call made it. Raises OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            os.write(fd, new_secret())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return False
+        fsync_directory(path.parent)
+        return True
+    finally:
+        temp.unlink(missing_ok=True)
+
+
 def ensure_secret(path: Path) -> bytes:
     """The front's secret: made (random, owner-only) on the first start. Raises MooError."""
-    if not path.exists():
-        try:
-            write_private(path, new_secret())
-        except OSError as error:
-            raise MooError(f"cannot write the link secret {path}: {error.strerror}") from None
+    try:
+        made = create_secret(path)
+    except OSError as error:
+        raise MooError(f"cannot write the link secret {path}: {error.strerror}") from None
+    if made:
         log.info("made a new link secret in %s: copy it to each engine's machine", path)
     return load_secret(path)
 

@@ -38,7 +38,7 @@ from moo.persist.upgrade_records import UpgradeLog
 from moo.protocol import upgrade as msg
 from moo.upgrade import channel as ch
 from moo.upgrade.handover import Handover, Result, UpgradeFailed, expect
-from moo.upgrade.protocol import Plan, choose_level
+from moo.upgrade.protocol import Plan, choose_level, front_plan_note
 
 if TYPE_CHECKING:
     from moo.checkpoint.service import Checkpointer
@@ -82,6 +82,7 @@ class Upgrader:
         self.program = program
         self.serve_args = serve_args
         self.subcommand = subcommand  # "engine" behind a front
+        self.behind_front = subcommand == "engine"  # no socket moves, nobody is closed
         self.lock_fd = lock_fd
         self.gate = gate
         self.log = UpgradeLog(store.records)
@@ -155,11 +156,14 @@ class Upgrader:
         for record in recent:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started))
             detail = f"level {record.level}" if record.level else "no level"
-            if record.outcome == "ok":
+            if record.outcome == "ok" and record.sessions is None:  # an engine's: none moved
+                how = "restarted cold" if record.level == 3 else "replaced"
+                detail = f"engine {how} behind the front, frozen {record.freeze_ms or 0:.1f} ms"
+            elif record.outcome == "ok":
                 frozen = record.freeze_ms or 0.0
                 detail += f", {record.sessions or 0} sessions, frozen {frozen:.1f} ms"
-            elif record.error:
-                detail += f": {record.error}"
+            elif record.error:  # behind a front a level says nothing (protocol.py)
+                detail = record.error if self.behind_front else f"{detail}: {record.error}"
             command = shlex.join(record.command or [])
             lines.append(f"  {when} {record.outcome:<7} {command} ({detail})")
         last = next((r for r in recent if r.outcome == "ok"), None)
@@ -211,11 +215,13 @@ class Upgrader:
             hello = await expect(
                 control, child, msg.Hello, self.config.upgrade.load_timeout_seconds
             )
-            plan = choose_level(hello)
+            plan = choose_level(hello, behind_front=self.behind_front)
+            how = f"handing over at level {plan.level}" + (f" ({plan.why})" if plan.why else "")
+            if self.behind_front:
+                how = front_plan_note(plan, len(self.server.sessions))
             request.report(
                 f"Replacement version {plan.version} loaded in "
-                f"{time.monotonic() - loaded:.1f} s; handing over at level {plan.level}"
-                + (f" ({plan.why})." if plan.why else ".")
+                f"{time.monotonic() - loaded:.1f} s; {how}."
             )
             handoff = Handover(self, control, child, plan, upgrade_id, request)
             return await handoff.run()

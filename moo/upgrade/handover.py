@@ -1,12 +1,14 @@
 """Steps 4 to 6 of a hot upgrade on the running server (handoff.py has the rest): from
 the quiet point, through the freeze and the transfer, to the commit or the unfreeze.
 
-4. Level 2 or 3: tell players ``message_restart`` and let it leave (``message_before``
-   went out when the replacement was started: 1000 notices cost ~14 ms, which at the
-   freeze every player would wait out). Level 1: pre-copy every session with its socket
-   while still serving, and wait for PREBUILT (transfer.py). Wait for a quiet point
-   (nothing in flight, up to ``upgrade.busy_wait_seconds``); freeze: listeners,
-   connections, the command runner, world changes and the checkpointer's scheduler.
+4. Level 2 or 3: tell players ``message_restart`` (not behind a front, where nobody is
+   closed: the messages there are protocol.py's ``front_*``) and let it leave
+   (``message_before`` went out when the replacement was started: 1000 notices cost
+   ~14 ms, which at the freeze every player would wait out). Level 1: pre-copy every
+   session with its socket while still serving, and wait for PREBUILT (transfer.py).
+   Wait for a quiet point (nothing in flight, up to ``upgrade.busy_wait_seconds``);
+   freeze: listeners, connections, the command runner, world changes and the
+   checkpointer's scheduler.
    Web sessions cannot be carried (a WebSocket's state lives in this process): the
    freeze closes them with 1012 and their pages reconnect by themselves (Server.freeze).
 5. Level 2: a final checkpoint (no pruning). Send FREEZE (journal position, listener
@@ -44,7 +46,7 @@ from moo.ops import sd_notify
 from moo.protocol import upgrade as msg
 from moo.upgrade import channel as ch
 from moo.upgrade import transfer
-from moo.upgrade.protocol import Plan, summary
+from moo.upgrade.protocol import Plan, front_summary, summary
 
 if TYPE_CHECKING:
     from moo.upgrade.handoff import Request, Upgrader
@@ -92,7 +94,7 @@ class Handover:
     async def run(self) -> Result:
         config = self.up.config.upgrade
         level = self.plan.level
-        if level > 1:
+        if level > 1 and not self.up.behind_front:  # behind a front nobody is closed
             await self.server.announce(config.message_restart)
             await asyncio.sleep(0.05)  # let it leave before the freeze
         ages_at = time.monotonic()  # both passes take the sessions' ages at this time
@@ -147,7 +149,11 @@ class Handover:
         if level == 2:
             await self.server.close_and_wait(self.server.connections(), "upgrade")
         self.server.let_go()
-        text = summary(self.plan.version, self.child.pid, level, sessions, freeze_ms)
+        if self.up.behind_front:  # the front's connections stayed; none moved
+            connected = len(self.server.sessions)
+            text = front_summary(self.plan.version, self.child.pid, connected, freeze_ms)
+        else:
+            text = summary(self.plan.version, self.child.pid, level, sessions, freeze_ms)
         log.info("%s", text)
         return Result(True, text)
 
@@ -266,18 +272,25 @@ class Handover:
             outcome="ok",
             level=3,
             freeze_ms=(time.monotonic() - started) * 1000,
-            sessions=0,
+            sessions=None if self.up.behind_front else 0,  # behind a front: nothing moved
             to_version=self.plan.version,
             to_pid=self.child.pid,
         )
         await self.server.close_connections()
         if self.up.gate is not None:
             await self.up.gate.stop()
+        stopped_ms = (time.monotonic() - started) * 1000
         text = (
             f"Upgrade at level 3: this server stopped after a final checkpoint "
-            f"({(time.monotonic() - started) * 1000:.0f} ms); version {self.plan.version} "
+            f"({stopped_ms:.0f} ms); version {self.plan.version} "
             f"(pid {self.child.pid}) starts cold now."
         )
+        if self.up.behind_front:
+            text = (
+                f"Upgrade: this engine stopped after a final checkpoint ({stopped_ms:.0f} ms); "
+                f"version {self.plan.version} (pid {self.child.pid}) starts cold now, while "
+                f"the {len(self.server.sessions)} connection(s) wait on the front."
+            )
         log.info("%s", text)
         return Result(True, text)
 

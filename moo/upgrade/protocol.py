@@ -15,6 +15,13 @@ its HELLO is decoded: ``moo/protocol/upgrade.py``), cannot read this world's che
 or journal format, or fails a self-check is refused outright: the old server carries on.
 One that speaks another SSH gate protocol cannot talk to the running gate, so it gets
 level 3 (the old server stops the gate; the replacement starts its own).
+
+Behind a front (an engine's upgrade) the levels say little: the front holds every
+connection and the SSH gate, so no socket moves and nobody is closed, and the session,
+telnet and gate versions do not matter (the front hands the new engine its sessions
+through the link, as to any engine). Only the world's formats do; the messages there say
+that the players stay connected on the front and how long the world was frozen
+(``front_summary``, ``front_plan_note``), never "level N" or "sessions carried".
 """
 
 from __future__ import annotations
@@ -73,6 +80,26 @@ def summary(version: str, pid: int, level: int, sessions: int, pause_ms: float) 
     )
 
 
+def front_summary(version: str, pid: int, connected: int, pause_ms: float) -> str:
+    """``summary`` for an engine behind a front: ``connected``, the front's connections
+    (all of them stayed; none moved)."""
+    return (
+        f"Upgrade done: version {version} (pid {pid}) now runs the world behind the front; "
+        f"the world was frozen {pause_ms:.1f} ms, and the {connected} connection(s) on the "
+        "front stayed connected throughout."
+    )
+
+
+def front_plan_note(plan: Plan, connected: int) -> str:
+    """How an engine's replacement takes over, for the requester once it has loaded."""
+    if plan.level == 3:
+        return (
+            "it can only start cold: this engine stops after a final checkpoint, then it "
+            f"starts; the {connected} connection(s) wait on the front"
+        )
+    return f"it takes the world over at the freeze; the {connected} connection(s) stay on the front"
+
+
 @dataclass(frozen=True)
 class Plan:
     level: int
@@ -81,8 +108,9 @@ class Plan:
     pid: int
 
 
-def choose_level(message: Hello) -> Plan:
-    """The level to hand over at. Raises ProtocolError (why) for an incompatible replacement."""
+def choose_level(message: Hello, *, behind_front: bool = False) -> Plan:
+    """The level to hand over at (``behind_front``: an engine's replacement, which takes
+    no socket). Raises ProtocolError (why) for an incompatible replacement."""
     if message.protocol != HANDOFF_PROTOCOL:  # decode_hello refuses it first
         theirs = message.protocol
         raise ProtocolError(
@@ -99,6 +127,14 @@ def choose_level(message: Hello) -> Plan:
             if ours not in found.get(what, []):
                 raise ProtocolError(f"it cannot read this world's {what} format (version {ours})")
     accepts = message.accepts
+    if behind_front:  # the front keeps the sockets, the sessions and the gate
+        if SESSIONS in accepts:
+            return Plan(1, "", version, pid)
+        if LISTENERS in accepts:
+            return Plan(2, "it takes no sessions", version, pid)
+        if RESTART in accepts:
+            return Plan(3, "it accepts only a restart", version, pid)
+        raise ProtocolError("it accepts no way of taking over")
     if GATE_PROTOCOL not in found.get("gate", []):
         if RESTART in accepts:
             why = f"it does not speak SSH gate protocol {GATE_PROTOCOL}"

@@ -151,7 +151,10 @@ async def _serve(
     server.thaw()  # players first; the bookkeeping below does not hold them up
     level = freeze.level
     pause_ms = (time.monotonic() - go.frozen_at) * 1000  # a shared clock
-    text = protocol.summary(__version__, os.getpid(), level, carried, pause_ms)
+    if front is None:
+        text = protocol.summary(__version__, os.getpid(), level, carried, pause_ms)
+    else:  # no socket moved: the front's connections stayed, now this engine's sessions
+        text = protocol.front_summary(__version__, os.getpid(), len(server.sessions), pause_ms)
     log.info("%s", text)
     # Announced once the commands queued during the freeze have had their turn.
     announcing = asyncio.ensure_future(_announce(config, server, freeze, text))
@@ -164,7 +167,7 @@ async def _serve(
     except MooError as error:  # checked before HELLO; serving matters more now
         log.error("could not bind this code's new verbs: %s", error)
     checkpointer = start_checkpointer(config, store, server)
-    await _finish_record(store, freeze, level, pause_ms, carried)
+    await _finish_record(store, freeze, level, pause_ms, carried if front is None else None)
     runtime = Runtime(
         config,
         store,
@@ -202,8 +205,10 @@ class _Front:
 
 
 async def _finish_record(
-    store: Store, freeze: msg.Freeze, level: int, freeze_ms: float, carried: int
+    store: Store, freeze: msg.Freeze, level: int, freeze_ms: float, carried: int | None
 ) -> None:
+    """``carried``: None behind a front (no session moves; ``@hot-upgrade status`` then
+    describes the engine's replacement, not a level)."""
     upgrade_id = freeze.upgrade_id
     if upgrade_id is None:
         return

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from moo import paths
 from moo.front.hub import RESTARTING
 from moo.net.link_tcp import AUTH_TIMEOUT, MAX_PENDING
 from moo.net.telnet_client import TelnetClient
@@ -193,6 +194,7 @@ async def test_a_wrong_secret_is_refused_with_one_line_and_the_front_serves_on(
     alice = await wizard(front)
     wrong = tmp_path / "wrong-secret"
     wrong.write_text("0" * 64 + "\n")
+    wrong.chmod(0o600)
     index = engines.start(secret=wrong, data_dir=tmp_path / "stranger")
     assert engines.started[index].wait(60) != 0
     assert "the front refused this engine: wrong link secret" in engines.log(index)
@@ -252,7 +254,13 @@ async def test_a_hot_upgrade_replaces_a_tcp_engine_over_tcp(
         log = front_log(front, timeout=0)
         time.sleep(0.02)
     assert log.count("proved it knows the link secret") == 2
-    assert front.wait_pid_change(old, timeout=10) != old  # run/engine.pid names the new one
+    state = paths.read_state(paths.front_state_file(front.data_dir))
+    while (state is None or state.get("engine_pid") == old) and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+        state = paths.read_state(paths.front_state_file(front.data_dir))
+    assert state is not None and state.get("engine_pid") not in (None, old), state
+    assert str(state.get("engine_address")).startswith("127.0.0.1:"), state  # over TCP too
+    assert not paths.engine_pid_file(front.data_dir).exists()  # its pid is not this machine's
     said = await alice.command("say upgraded", MARK, begin=BEGIN, timeout=10)
     assert said == ['You say, "upgraded"']
     await alice.close()
@@ -326,6 +334,7 @@ def test_a_front_refuses_a_tcp_link_it_cannot_keep_safe(
     data.mkdir()
     if secret is not None:
         (data / "link-secret").write_text(secret)
+        (data / "link-secret").chmod(0o600)
     config = tmp_path / "config.yaml"
     config.write_text("engine_listen: {host: 127.0.0.1, port: 0, enabled: true}\n")
     result = subprocess.run(
