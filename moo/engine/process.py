@@ -24,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from moo import paths
 from moo.app import default_program, open_world
@@ -54,9 +55,12 @@ async def serve_engine(
     force_recover: bool = False,
     engine_args: list[str] | None = None,
     upgrade_fd: int | None = None,
+    on_serving: Callable[[Server], Coroutine[Any, Any, None]] | None = None,
 ) -> int:
     """Steps 1 to 4. Returns the exit code. ``upgrade_fd``: this engine is a hot upgrade's
-    replacement (moo/upgrade/replacement.py, which then calls ``attach``)."""
+    replacement (moo/upgrade/replacement.py, which then calls ``attach``). ``on_serving``
+    runs once the engine is attached and serving (a cold-started upgrade tells how it
+    went)."""
     if upgrade_fd is not None:
         from moo.upgrade.replacement import serve_replacement
 
@@ -75,6 +79,9 @@ async def serve_engine(
         await store.close(final_reason=None)
         raise
     server.start_housekeeping()
+    if on_serving is not None:
+        serving = asyncio.get_running_loop().create_task(on_serving(server))
+        serving.add_done_callback(_log_failure)
     runtime = Runtime(
         config,
         store,
@@ -90,6 +97,11 @@ async def serve_engine(
         before_exit=before_exit,
     )
     return await run(runtime)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("after start: %s", task.exception())
 
 
 def handle_engine_signals(server: Server) -> None:

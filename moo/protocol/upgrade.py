@@ -139,6 +139,10 @@ class Serving(_Message, frozen=True, tag="serving"):
 
 class Restart(_Message, frozen=True, tag="restart"):
     command: list[str]
+    # Who asked (told how it went once the replacement serves); trailing defaults, so a
+    # replacement of an older protocol still reads the message.
+    requested_by: str = ""
+    player: int | None = None
 
 
 Message = (

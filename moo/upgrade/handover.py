@@ -261,7 +261,9 @@ class Handover:
     async def _restart(self, started: float) -> Result:
         """Level 3: save, close everyone cleanly, stop, let the replacement start cold."""
         await self._final_checkpoint()
-        await self.control.send(msg.Restart(self.request.command))
+        await self.control.send(
+            msg.Restart(self.request.command, self.request.by, self.request.player)
+        )
         self.up.handed_over.set()
         sd_notify.notify(f"MAINPID={self.child.pid}")
         records = self.up.store.records

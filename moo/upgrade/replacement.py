@@ -251,17 +251,32 @@ async def _restart_cold(
     if front is not None:
         from moo.engine.process import serve_engine
 
-        return await serve_engine(config, out, front_socket=front.socket, engine_args=serve_args)
+        async def tell(server: Server) -> None:
+            """Behind a front nobody was disconnected: say it went as a hot one does."""
+            text = (
+                f"Upgrade done: version {__version__} (pid {os.getpid()}) started cold "
+                "behind the front after a final checkpoint; everyone stayed connected."
+            )
+            await _tell_how_it_went(config, server, restart.player, restart.requested_by, text)
+
+        return await serve_engine(
+            config, out, front_socket=front.socket, engine_args=serve_args, on_serving=tell
+        )
     return await serve(config, out, serve_args=serve_args, program=program)
 
 
 async def _announce(config: Config, server: Server, freeze: msg.Freeze, text: str) -> None:
     """Players, wizards, the requester: how the upgrade went (after 50 ms)."""
+    await _tell_how_it_went(config, server, freeze.player, freeze.requested_by, text)
+
+
+async def _tell_how_it_went(
+    config: Config, server: Server, player: int | None, requested_by: str, text: str
+) -> None:
     await asyncio.sleep(0.05)
     await server.announce(config.upgrade.message_after.replace("{version}", __version__))
-    player = freeze.player
     for wizard in server.connected_wizards():
         if wizard != player:
-            server.notify(wizard, f"*** {text} (asked by {freeze.requested_by}) ***")
+            server.notify(wizard, f"*** {text} (asked by {requested_by}) ***")
     if player is not None:
         server.notify(player, text)

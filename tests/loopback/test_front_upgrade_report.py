@@ -57,3 +57,27 @@ async def test_an_engine_upgrade_says_the_players_stayed_on_the_front(tmp_path: 
             await client.close()
     finally:
         server.stop()
+
+
+COLD = re.compile(
+    r"^Upgrade done: version \S+ \(pid \d+\) started cold behind the front after a final "
+    r"checkpoint; everyone stayed connected\.$"
+)
+
+
+async def test_a_cold_started_engine_says_how_the_upgrade_went(tmp_path: Path) -> None:
+    """A replacement that takes nothing over (level 3) starts cold once the old engine has
+    stopped: the requester is told it is done, as after a hot one, and players stay."""
+    server = ServerProcess(tmp_path / "data", ssh=False).start()
+    try:
+        wiz = await wizard(server)
+        bob, _ = await player(server, "bob")
+        wiz.send_line("@hot-upgrade to " + program("moo_variant.py", "--restart-only"))
+        await wiz.expect(COLD, timeout=90)
+        said = await bob.command("say still here", MARK, begin=BEGIN, timeout=30)
+        assert said == ['You say, "still here"']
+        assert not any("reconnect" in line for line in bob.lines), bob.lines
+        for client in (wiz, bob):
+            await client.close()
+    finally:
+        server.stop()
