@@ -284,3 +284,26 @@ def test_shortcut_rest_is_parsed_like_any_line() -> None:
 def test_shortcut_characters_later_in_the_line_are_plain() -> None:
     cmd = parse("look :at;me")
     assert (cmd.verb, cmd.args) == ("look", (":at;me",))
+
+
+def test_the_plain_line_splitter_agrees_with_the_quoting_one() -> None:
+    """Lines without quotes or backslashes take a regex split; it must give what the
+    character-by-character reader gives, whitespace of every kind included."""
+    import random
+
+    from moo.commands.parser import _split_quoted, _split_words
+
+    rng = random.Random(7)
+    alphabet = ["a", "B", "é", "☃", "1", ".", " ", "  ", "\t", "\u00a0", "\u2003", "\x0b", "\r"]
+    for _ in range(2000):
+        line = "".join(rng.choice(alphabet) for _ in range(rng.randrange(12)))
+        assert _split_words(line) == _split_quoted(line), repr(line)
+
+
+def test_a_parsed_line_is_reused_and_long_lines_are_not_kept() -> None:
+    from moo.commands.parser import CACHED_LINE_LENGTH, parse
+
+    assert parse("get the lamp") is parse("get the lamp")
+    long_line = "say " + "x" * CACHED_LINE_LENGTH
+    assert parse(long_line) == parse(long_line)
+    assert parse(long_line) is not parse(long_line)
