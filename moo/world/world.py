@@ -34,7 +34,15 @@ from msgspec import Raw
 
 from moo.errors import WorldError
 from moo.world import mutations as m
-from moo.world.codec import decoder, digest_encoder, world_hasher
+from moo.world.codec import digest_encoder, world_hasher
+from moo.world.edit import (
+    add_content,
+    clone,
+    drop_info,
+    drop_prop,
+    own_props,
+    remove_content,
+)
 from moo.world.model import (
     EMPTY_DICT,
     EMPTY_LIST,
@@ -49,6 +57,8 @@ from moo.world.names import INDEXED_FROM, NameIndex, scan
 from moo.world.tasks import QueuedTask
 from moo.world.values import NOTHING, ObjRef
 
+__all__ = ["BUILTIN_PROPERTIES", "ChangeHook", "CommitObserver", "World", "clone"]
+
 CommitObserver = Callable[[list[m.Mutation]], None]
 ChangeHook = Callable[[int], None]
 
@@ -56,56 +66,7 @@ BUILTIN_PROPERTIES = frozenset(
     {"name", "owner", "location", "contents", "parent", "flags", "aliases", "id", "verbs"}
 )
 
-_object_decoder = decoder(MooObject)
 _PLAYER = int(Flag.PLAYER)
-
-
-def clone(obj: MooObject) -> MooObject:
-    """A deep copy of an object (through msgpack: several times faster than copy.deepcopy),
-    its empty containers the shared ones (``model.compact``), its property values still
-    bytes until read. Encoded sorted, as a checkpoint is: values kept as bytes are copied
-    as they are into checkpoints and digests, so they must be those very bytes."""
-    result: MooObject = _object_decoder.decode(digest_encoder.encode(obj))
-    return compact(result)
-
-
-def _own_props(obj: MooObject) -> dict[str, Any]:
-    """``obj.props``, made the object's own dict first if it was the shared empty one."""
-    props = obj.props
-    if props is EMPTY_DICT:
-        props = obj.props = {}
-    return props
-
-
-def _drop_prop(obj: MooObject, name: str) -> None:
-    """Remove ``obj``'s own value of ``name`` if it has one (the shared empty dict when none
-    are left)."""
-    if name in obj.props:
-        del obj.props[name]
-        if not obj.props:
-            obj.props = EMPTY_DICT
-
-
-def _drop_info(obj: MooObject, name: str) -> None:
-    """Remove ``obj``'s own info of property ``name`` if it has one."""
-    if name in obj.propinfo:
-        del obj.propinfo[name]
-        if not obj.propinfo:
-            obj.propinfo = EMPTY_DICT
-
-
-def _add_content(where: MooObject, oid: int) -> None:
-    if where.contents is EMPTY_LIST:
-        where.contents = [oid]
-    else:
-        where.contents.append(oid)
-
-
-def _remove_content(where: MooObject, oid: int) -> None:
-    if oid in where.contents:
-        where.contents.remove(oid)
-        if not where.contents:
-            where.contents = EMPTY_LIST
 
 
 @dataclass
@@ -505,31 +466,31 @@ class World:
                 self._apply_move(obj, dest)
             case m.SetProp(id=oid, name=name, value=value):
                 if self.has_prop(oid, name):
-                    _own_props(obj)[name] = value
+                    own_props(obj)[name] = value
             case m.ClearProp(name=name):
-                _drop_prop(obj, name)
+                drop_prop(obj, name)
             case m.DefineProp(name=name, propdef=propdef, value=value):
                 if obj.propdefs is EMPTY_DICT:
                     obj.propdefs = {}
                 obj.propdefs[name] = propdef
-                _own_props(obj)[name] = value
+                own_props(obj)[name] = value
             case m.UndefineProp(id=oid, name=name):
                 if name in obj.propdefs:
                     del obj.propdefs[name]
                     if not obj.propdefs:
                         obj.propdefs = EMPTY_DICT
-                _drop_prop(obj, name)
+                drop_prop(obj, name)
                 for child in self.descendants(oid):
                     if not self.has_prop(child, name):
-                        _drop_prop(self.objects[child], name)
-                        _drop_info(self.objects[child], name)
+                        drop_prop(self.objects[child], name)
+                        drop_info(self.objects[child], name)
             case m.SetPropInfo(name=name, info=info):
                 if info is not None:
                     if obj.propinfo is EMPTY_DICT:
                         obj.propinfo = {}
                     obj.propinfo[name] = info
                 else:
-                    _drop_info(obj, name)
+                    drop_info(obj, name)
             case m.SetVerbs(verbs=verbs):
                 obj.verbs = list(verbs) or EMPTY_LIST
             case m.SetVerb(index=index, verb=verb):
@@ -548,7 +509,7 @@ class World:
         where = self.objects.get(obj.location)
         already_there = old is not None and old.location == obj.location  # contents has it
         if where is not None and not already_there:
-            _add_content(where, obj.id)
+            add_content(where, obj.id)
 
     def _apply_move(self, obj: MooObject, dest: int) -> None:
         # Invariant: an object is in its location's contents exactly once, so its location
@@ -560,12 +521,12 @@ class World:
             return  # replay over a later state: a later record sets the final location
         old = self.objects.get(obj.location)
         if old is not None:
-            _remove_content(old, obj.id)
+            remove_content(old, obj.id)
         self._names_in.pop(obj.location, None)
         self._names_in.pop(dest, None)
         obj.location = dest
         if new is not None:
-            _add_content(new, obj.id)
+            add_content(new, obj.id)
 
     def _apply_recycle(self, oid: int) -> None:
         obj = self.objects.get(oid)
@@ -579,7 +540,7 @@ class World:
         self._names_in.pop(oid, None)
         where = self.objects.get(obj.location)
         if where is not None:
-            _remove_content(where, oid)
+            remove_content(where, oid)
         self._unindex(obj)
         children = self.children(oid)
         for child in children:
@@ -665,10 +626,10 @@ class World:
             obj = self.objects[target]
             for name in list(obj.props):
                 if not self.has_prop(target, name):
-                    _drop_prop(obj, name)
+                    drop_prop(obj, name)
             for name in list(obj.propinfo):
                 if name in obj.propdefs or not self.has_prop(target, name):
-                    _drop_info(obj, name)
+                    drop_info(obj, name)
 
     # ------------------------------------------------------------- mutations
 
