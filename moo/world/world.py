@@ -24,9 +24,6 @@ catches an exception raised inside a nested block, that block's changes stay.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -52,66 +49,20 @@ from moo.world.model import (
     PropDef,
     VerbDef,
 )
-from moo.world.state import WorldState
 from moo.world.tasks import QueuedTask
+from moo.world.transactions import ChangeHook, CommitObserver, WorldTransactions
 from moo.world.values import NOTHING, ObjRef
 
 __all__ = ["BUILTIN_PROPERTIES", "ChangeHook", "CommitObserver", "World", "clone"]
 
-CommitObserver = Callable[[list[m.Mutation]], None]
-ChangeHook = Callable[[int], None]
 
 BUILTIN_PROPERTIES = frozenset(
     {"name", "owner", "location", "contents", "parent", "flags", "aliases", "id", "verbs"}
 )
 
 
-@dataclass
-class _Transaction:
-    records: list[m.Mutation] = field(default_factory=list)
-    saved: dict[int, MooObject | None] = field(default_factory=dict)
-    saved_tasks: dict[int, QueuedTask | None] = field(default_factory=dict)
-    next_id: int = 0
-
-
-class World(WorldState):
+class World(WorldTransactions):
     """All objects in memory, their derived indexes, and the mutation path."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._observers: list[CommitObserver] = []
-        self._change_hooks: list[ChangeHook] = []
-        self._txn: _Transaction | None = None
-        self.read_only_reason: str | None = None
-
-    # ------------------------------------------------------------------ hooks
-
-    def add_observer(self, observer: CommitObserver) -> None:
-        """Call ``observer(records)`` with each transaction's records as it commits.
-
-        An observer that raises undoes the transaction (so a journal that cannot write
-        refuses the change); observers are called in order, the journal first.
-        """
-        self._observers.append(observer)
-
-    def refuse_changes(self, reason: str) -> None:
-        """From now on every mutation raises WorldError(reason) (e.g. the journal failed)."""
-        self.read_only_reason = reason
-
-    def accept_changes(self, reason: str) -> None:
-        """Undo ``refuse_changes(reason)`` (a refusal for another reason stays)."""
-        if self.read_only_reason == reason:
-            self.read_only_reason = None
-
-    def remove_observer(self, observer: CommitObserver) -> None:
-        self._observers.remove(observer)
-
-    def add_change_hook(self, hook: ChangeHook) -> None:
-        """Call ``hook(object_id)`` just before an object is first changed in a transaction."""
-        self._change_hooks.append(hook)
-
-    def remove_change_hook(self, hook: ChangeHook) -> None:
-        self._change_hooks.remove(hook)
 
     def prop_definer(self, oid: int, name: str) -> tuple[MooObject, PropDef] | None:
         """The object that defines property ``name`` for ``oid`` and its definition."""
@@ -172,65 +123,6 @@ class World(WorldState):
         """The object a ``$name`` refers to (a property of #0), or NOTHING."""
         value = self.prop(0, name.lstrip("$"))
         return value.id if isinstance(value, ObjRef) else NOTHING
-
-    # ------------------------------------------------------------ transactions
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Group mutations: all commit together, or none do (nested calls join the outer one)."""
-        if self._txn is not None:
-            yield
-            return
-        txn = _Transaction(next_id=self.next_id)
-        self._txn = txn
-        try:
-            yield
-            if txn.records:
-                for observer in self._observers:
-                    observer(txn.records)  # the journal: if it cannot write, nothing happened
-        except BaseException:
-            self._txn = None
-            self._rollback(txn)
-            raise
-        self._txn = None
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._txn is not None
-
-    def _rollback(self, txn: _Transaction) -> None:
-        self.verbs_epoch += 1
-        self._names_in.clear()  # restored contents lists: rare enough to rebuild on demand
-        for oid, old in reversed(list(txn.saved.items())):
-            current = self.objects.pop(oid, None)
-            if current is not None:
-                self._unindex(current)
-            if old is not None:
-                self.objects[oid] = old
-                self._index(old)
-        for task_id, task in txn.saved_tasks.items():
-            if task is None:
-                self.tasks.pop(task_id, None)
-            else:
-                self.tasks[task_id] = task
-        self.next_id = txn.next_id
-
-    def _commit_record(self, record: m.Mutation, touched: tuple[int, ...]) -> None:
-        if self.read_only_reason is not None:
-            raise WorldError(self.read_only_reason)
-        if self._txn is None:
-            with self.transaction():
-                self._commit_record(record, touched)
-            return
-        saved = self._txn.saved
-        for oid in touched:
-            if oid not in saved and oid != NOTHING:
-                for hook in self._change_hooks:
-                    hook(oid)
-                obj = self.objects.get(oid)
-                saved[oid] = clone(obj) if obj is not None else None
-        self.apply(record)
-        self._txn.records.append(record)
 
     # ----------------------------------------------------------------- apply
 
@@ -676,17 +568,6 @@ class World(WorldState):
         happens when there is none."""
         if task_id in self.tasks:
             self._commit_task(m.DropTask(task_id), task_id)
-
-    def _commit_task(self, record: m.QueueTask | m.DropTask, task_id: int) -> None:
-        if self.read_only_reason is not None:
-            raise WorldError(self.read_only_reason)
-        if self._txn is None:
-            with self.transaction():
-                self._commit_task(record, task_id)
-            return
-        self._txn.saved_tasks.setdefault(task_id, self.tasks.get(task_id))
-        self.apply(record)
-        self._txn.records.append(record)
 
     def set_propdef(self, oid: int, name: str, *, owner: int, perms: str) -> None:
         """Change the owner and permission letters of property ``name``, defined on ``oid``."""
