@@ -7,8 +7,8 @@ How a change flows:
    ``WorldError`` before anything changes.
 3. It builds a mutation record (``mutations.py``) holding the full new value.
 4. ``_commit_record`` saves the old state of each object the record touches
-   (once per transaction), tells the ``before_change`` hooks (a snapshot in
-   progress saves its copy first), and calls ``apply()``.
+   (once per transaction), tells the change hooks (a snapshot in progress saves
+   its copy first), and calls ``apply()``.
 5. When the outermost ``transaction()`` ends without an exception, its records
    go to every observer (the journal) in one batch. If it ends with an
    exception, the saved states are put back and observers hear nothing: a
@@ -16,10 +16,25 @@ How a change flows:
 
 Recovery replays records with the same ``apply()``.
 
-Property values are immutable by convention, as in MOO: never change a list or
-map returned by ``prop()`` in place (that would bypass the record); build a new
-one and ``set_prop`` it. A nested ``transaction()`` joins the outer one: if code
-catches an exception raised inside a nested block, that block's changes stay.
+``World`` is built in layers, each a class in its own module that uses only the
+ones below it; ``World`` inherits them all, so every ``world.method()`` is found
+on the one object, with no call in between:
+
+- ``state.py``         ``WorldState``: the objects, reads of their graph
+  (``get``, ``ancestors``, ``contains``), the derived indexes, ``load``;
+- ``transactions.py``  ``WorldTransactions``: ``transaction()``,
+  ``_commit_record`` (steps 4-5), rollback, observers and change hooks;
+- ``properties.py``    ``WorldProperties``: property reads and slots
+  (``get_prop``, ``prop_slot``) and the property mutation methods;
+- ``replay.py``        ``WorldReplay``: ``apply()``, one function per record
+  kind (``renumber.py`` has the renumber record's), on ``edit.py``'s edits;
+- this module          ``World``: the mutation methods of objects, verbs and
+  queued tasks, and ``digest``.
+
+Only the world's own modules change objects; everyone else goes through these
+methods. Property values are immutable by convention, as in MOO: never change a
+list or map returned by ``prop()`` in place (that would bypass the record);
+build a new one and ``set_prop`` it.
 """
 
 from __future__ import annotations
@@ -29,24 +44,11 @@ import msgspec
 from moo.errors import WorldError
 from moo.world import mutations as m
 from moo.world.codec import digest_encoder, world_hasher
-from moo.world.edit import (
-    add_content,
-    clone,
-    drop_info,
-    drop_prop,
-    own_props,
-    remove_content,
-)
-from moo.world.model import (
-    EMPTY_DICT,
-    EMPTY_LIST,
-    MOO_IMPL,
-    Flag,
-    MooObject,
-    PropDef,
-    VerbDef,
-)
-from moo.world.properties import BUILTIN_PROPERTIES, WorldProperties
+from moo.world.edit import clone
+from moo.world.model import MOO_IMPL, Flag, MooObject, VerbDef
+from moo.world.properties import BUILTIN_PROPERTIES
+from moo.world.renumber import owned_by
+from moo.world.replay import WorldReplay
 from moo.world.tasks import QueuedTask
 from moo.world.transactions import ChangeHook, CommitObserver
 from moo.world.values import NOTHING
@@ -54,233 +56,9 @@ from moo.world.values import NOTHING
 __all__ = ["BUILTIN_PROPERTIES", "ChangeHook", "CommitObserver", "World", "clone"]
 
 
-class World(WorldProperties):
-    """All objects in memory, their derived indexes, and the mutation path."""
-
-    # ----------------------------------------------------------------- apply
-
-    def apply(self, record: m.Mutation) -> None:
-        if isinstance(
-            record, m.SetVerbs | m.SetVerb | m.SetParent | m.Recycle | m.Create | m.Renumber
-        ):
-            self.verbs_epoch += 1
-        self._apply(record)
-
-    def _apply(self, record: m.Mutation) -> None:
-        """Apply one record to the world; used live and by journal replay.
-
-        The replay contract: a snapshot is consistent as of a journal position and replay
-        starts there, so the live world comes back exactly. Each record carries the full new
-        value, so applying one twice in a row changes nothing; a record about an object that
-        no longer exists, or one that would make a parent or location loop, is skipped (a
-        later record holds the final value). Replaying a whole journal over a *later* state
-        is not promised to converge: derived effects (properties dropped on a reparent) can
-        differ, which is why snapshots must be point-in-time consistent.
-        """
-        if not isinstance(record, m.RECORD_TYPES):
-            raise WorldError(f"unknown mutation record {record!r}")
-        if isinstance(record, m.Create):
-            self._apply_create(record.obj)
-            return
-        if isinstance(record, m.SetNextId):
-            self.next_id = max(self.next_id, record.next_id)
-            return
-        if isinstance(record, m.ResetNextId):  # never under an existing object (a replay)
-            self.next_id = max(record.next_id, max(self.objects, default=-1) + 1)
-            return
-        if isinstance(record, m.Renumber):
-            self._apply_renumber(record.old, record.new)
-            return
-        if isinstance(record, m.RenameProp):
-            self._apply_rename_prop(record.id, record.old, record.new)
-            return
-        if isinstance(record, m.QueueTask):
-            self.tasks[record.task.id] = record.task
-            return
-        if isinstance(record, m.DropTask):
-            self.tasks.pop(record.id, None)
-            return
-        obj = self.objects.get(record.id)
-        if obj is None:
-            return
-        match record:
-            case m.Recycle(id=oid):
-                self._apply_recycle(oid)
-            case m.SetField(field=name, value=value):
-                self._unindex(obj)
-                if name == "name":
-                    obj.name = str(value)
-                elif name == "aliases":
-                    obj.aliases = [str(a) for a in value] or EMPTY_LIST
-                elif name == "owner":
-                    obj.owner = int(value)
-                elif name == "flags":
-                    obj.flags = int(value)
-                self._index(obj)
-            case m.SetParent(id=oid, parent=parent):
-                if parent in self.objects and self.is_a(parent, oid):
-                    return  # replay over a later state: a later record sets the final parent
-                self._unindex(obj)
-                obj.parent = parent
-                self._index(obj)
-                self._drop_orphaned_props(oid)
-            case m.Move(id=oid, location=dest):
-                self._apply_move(obj, dest)
-            case m.SetProp(id=oid, name=name, value=value):
-                if self.has_prop(oid, name):
-                    own_props(obj)[name] = value
-            case m.ClearProp(name=name):
-                drop_prop(obj, name)
-            case m.DefineProp(name=name, propdef=propdef, value=value):
-                if obj.propdefs is EMPTY_DICT:
-                    obj.propdefs = {}
-                obj.propdefs[name] = propdef
-                own_props(obj)[name] = value
-            case m.UndefineProp(id=oid, name=name):
-                if name in obj.propdefs:
-                    del obj.propdefs[name]
-                    if not obj.propdefs:
-                        obj.propdefs = EMPTY_DICT
-                drop_prop(obj, name)
-                for child in self.descendants(oid):
-                    if not self.has_prop(child, name):
-                        drop_prop(self.objects[child], name)
-                        drop_info(self.objects[child], name)
-            case m.SetPropInfo(name=name, info=info):
-                if info is not None:
-                    if obj.propinfo is EMPTY_DICT:
-                        obj.propinfo = {}
-                    obj.propinfo[name] = info
-                else:
-                    drop_info(obj, name)
-            case m.SetVerbs(verbs=verbs):
-                obj.verbs = list(verbs) or EMPTY_LIST
-            case m.SetVerb(index=index, verb=verb):
-                if 0 <= index < len(obj.verbs):
-                    obj.verbs[index] = verb
-
-    def _apply_create(self, template: MooObject) -> None:
-        template.props  # noqa: B018  # decoded, if a journal's bytes: clone() must sort them
-        obj = clone(template)  # the record stays independent of the live object
-        old = self.objects.get(obj.id)
-        if old is not None:
-            self._unindex(old)
-        self.objects[obj.id] = obj
-        self.next_id = max(self.next_id, obj.id + 1)
-        self._index(obj)
-        where = self.objects.get(obj.location)
-        already_there = old is not None and old.location == obj.location  # contents has it
-        if where is not None and not already_there:
-            add_content(where, obj.id)
-
-    def _apply_move(self, obj: MooObject, dest: int) -> None:
-        # Invariant: an object is in its location's contents exactly once, so its location
-        # field answers "is it there already?" without scanning a big room's contents.
-        new = self.objects.get(dest)
-        if obj.location == dest:
-            return
-        if new is not None and self.contains(obj.id, dest):
-            return  # replay over a later state: a later record sets the final location
-        old = self.objects.get(obj.location)
-        if old is not None:
-            remove_content(old, obj.id)
-        self._names_in.pop(obj.location, None)
-        self._names_in.pop(dest, None)
-        obj.location = dest
-        if new is not None:
-            add_content(new, obj.id)
-
-    def _apply_recycle(self, oid: int) -> None:
-        obj = self.objects.get(oid)
-        if obj is None:
-            return
-        for item in list(obj.contents):
-            thing = self.objects.get(item)
-            if thing is not None:
-                thing.location = NOTHING
-        obj.contents = EMPTY_LIST
-        self._names_in.pop(oid, None)
-        where = self.objects.get(obj.location)
-        if where is not None:
-            remove_content(where, oid)
-        self._unindex(obj)
-        children = self.children(oid)
-        for child in children:
-            child_obj = self.objects[child]
-            self._unindex(child_obj)
-            child_obj.parent = obj.parent
-            self._index(child_obj)
-        del self.objects[oid]
-        for child in children:
-            self._drop_orphaned_props(child)
-
-    def _apply_renumber(self, old: int, new: int) -> None:
-        obj = self.objects.get(old)
-        if obj is None or new in self.objects or new < 0:
-            return  # replay over a later state
-        children = self.children(old)
-        self._unindex(obj)
-        for child in children:
-            self._unindex(self.objects[child])
-        del self.objects[old]
-        obj.id = new
-        self.objects[new] = obj
-        where = self.objects.get(obj.location)
-        if where is not None and old in where.contents:
-            where.contents = [new if item == old else item for item in where.contents]
-        for item in obj.contents:
-            self.objects[item].location = new
-        for child in children:
-            self.objects[child].parent = new
-            self._index(self.objects[child])
-        self._index(obj)
-        for other in self._owned_by(old):
-            if other.owner == old:
-                other.owner = new
-            if any(verb.owner == old for verb in other.verbs):
-                other.verbs = [
-                    msgspec.structs.replace(verb, owner=new) if verb.owner == old else verb
-                    for verb in other.verbs
-                ]
-            if any(propdef.owner == old for propdef in other.propdefs.values()):
-                other.propdefs = {
-                    name: PropDef(new, propdef.perms) if propdef.owner == old else propdef
-                    for name, propdef in other.propdefs.items()
-                }
-            if any(info.owner == old for info in other.propinfo.values()):
-                other.propinfo = {
-                    name: PropDef(new, info.perms) if info.owner == old else info
-                    for name, info in other.propinfo.items()
-                }
-        self._names_in.clear()
-
-    def _apply_rename_prop(self, oid: int, old: str, new: str) -> None:
-        definer = self.objects.get(oid)
-        if definer is None or old not in definer.propdefs or new in definer.propdefs:
-            return  # replay over a later state
-        definer.propdefs = {
-            (new if name == old else name): propdef for name, propdef in definer.propdefs.items()
-        }
-        for target in (oid, *self.descendants(oid)):
-            obj = self.objects[target]
-            if old in obj.props:
-                props = obj.props
-                obj.props = {(new if name == old else name): v for name, v in props.items()}
-            if old in obj.propinfo:
-                obj.propinfo = {
-                    (new if name == old else name): info for name, info in obj.propinfo.items()
-                }
-
-    def _owned_by(self, oid: int) -> list[MooObject]:
-        """The objects that ``oid`` owns, or owns a verb or a property definition of."""
-        return [
-            obj
-            for obj in self.objects.values()
-            if obj.owner == oid
-            or any(verb.owner == oid for verb in obj.verbs)
-            or any(propdef.owner == oid for propdef in obj.propdefs.values())
-            or any(info.owner == oid for info in obj.propinfo.values())
-        ]
+class World(WorldReplay):
+    """All objects in memory, their derived indexes, and the mutation path (the layers
+    are listed in the module docstring)."""
 
     # ------------------------------------------------------------- mutations
 
@@ -338,7 +116,7 @@ class World(WorldProperties):
             obj.location,
             *obj.contents,
             *self.children(oid),
-            *(other.id for other in self._owned_by(oid)),
+            *(other.id for other in owned_by(self, oid)),
         )
         self._commit_record(m.Renumber(oid, new), touched)
         return new
