@@ -10,8 +10,8 @@ Memory, by design (bench/checkpoint.py prints bytes per object):
 - Most objects have no aliases, contents, property definitions or verbs of their own:
   those fields then hold the shared ``EMPTY_LIST`` / ``EMPTY_DICT`` (~240 bytes saved
   per object). They refuse every change; the world's mutation path, the one place that
-  changes objects, gives an object its own container first (``_own_props``,
-  ``_add_content`` in world.py), and ``compact`` puts the shared empties back after a
+  changes objects, gives an object its own container first (``own_props``,
+  ``add_content`` in edit.py), and ``compact`` puts the shared empties back after a
   load or a copy.
 - Property values decoded from bytes stay bytes until first read (``MooObject.props``).
 - ``MooObject`` is not tracked by the cycle collector (``gc=False``): it holds only

@@ -7,8 +7,8 @@ How a change flows:
    ``WorldError`` before anything changes.
 3. It builds a mutation record (``mutations.py``) holding the full new value.
 4. ``_commit_record`` saves the old state of each object the record touches
-   (once per transaction), tells the ``before_change`` hooks (a snapshot in
-   progress saves its copy first), and calls ``apply()``.
+   (once per transaction), tells the change hooks (a snapshot in progress saves
+   its copy first), and calls ``apply()``.
 5. When the outermost ``transaction()`` ends without an exception, its records
    go to every observer (the journal) in one batch. If it ends with an
    exception, the saved states are put back and observers hear nothing: a
@@ -16,659 +16,49 @@ How a change flows:
 
 Recovery replays records with the same ``apply()``.
 
-Property values are immutable by convention, as in MOO: never change a list or
-map returned by ``prop()`` in place (that would bypass the record); build a new
-one and ``set_prop`` it. A nested ``transaction()`` joins the outer one: if code
-catches an exception raised inside a nested block, that block's changes stay.
+``World`` is built in layers, each a class in its own module that uses only the
+ones below it; ``World`` inherits them all, so every ``world.method()`` is found
+on the one object, with no call in between:
+
+- ``state.py``         ``WorldState``: the objects, reads of their graph
+  (``get``, ``ancestors``, ``contains``), the derived indexes, ``load``;
+- ``transactions.py``  ``WorldTransactions``: ``transaction()``,
+  ``_commit_record`` (steps 4-5), rollback, observers and change hooks;
+- ``properties.py``    ``WorldProperties``: property reads and slots
+  (``get_prop``, ``prop_slot``) and the property mutation methods;
+- ``replay.py``        ``WorldReplay``: ``apply()``, one function per record
+  kind (``renumber.py`` has the renumber record's), on ``edit.py``'s edits;
+- this module          ``World``: the mutation methods of objects, verbs and
+  queued tasks, and ``digest``.
+
+Only the world's own modules change objects; everyone else goes through these
+methods. Property values are immutable by convention, as in MOO: never change a
+list or map returned by ``prop()`` in place (that would bypass the record);
+build a new one and ``set_prop`` it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
-
 import msgspec
-from msgspec import Raw
 
 from moo.errors import WorldError
 from moo.world import mutations as m
-from moo.world.codec import decoder, digest_encoder, world_hasher
-from moo.world.model import (
-    EMPTY_DICT,
-    EMPTY_LIST,
-    MOO_IMPL,
-    Flag,
-    MooObject,
-    PropDef,
-    VerbDef,
-    compact,
-)
-from moo.world.names import INDEXED_FROM, NameIndex, scan
+from moo.world.codec import digest_encoder, world_hasher
+from moo.world.edit import clone
+from moo.world.model import MOO_IMPL, Flag, MooObject, VerbDef
+from moo.world.properties import BUILTIN_PROPERTIES
+from moo.world.renumber import owned_by
+from moo.world.replay import WorldReplay
 from moo.world.tasks import QueuedTask
-from moo.world.values import NOTHING, ObjRef
+from moo.world.transactions import ChangeHook, CommitObserver
+from moo.world.values import NOTHING
 
-CommitObserver = Callable[[list[m.Mutation]], None]
-ChangeHook = Callable[[int], None]
+__all__ = ["BUILTIN_PROPERTIES", "ChangeHook", "CommitObserver", "World", "clone"]
 
-BUILTIN_PROPERTIES = frozenset(
-    {"name", "owner", "location", "contents", "parent", "flags", "aliases", "id", "verbs"}
-)
 
-_object_decoder = decoder(MooObject)
-_PLAYER = int(Flag.PLAYER)
-
-
-def clone(obj: MooObject) -> MooObject:
-    """A deep copy of an object (through msgpack: several times faster than copy.deepcopy),
-    its empty containers the shared ones (``model.compact``), its property values still
-    bytes until read. Encoded sorted, as a checkpoint is: values kept as bytes are copied
-    as they are into checkpoints and digests, so they must be those very bytes."""
-    result: MooObject = _object_decoder.decode(digest_encoder.encode(obj))
-    return compact(result)
-
-
-def _own_props(obj: MooObject) -> dict[str, Any]:
-    """``obj.props``, made the object's own dict first if it was the shared empty one."""
-    props = obj.props
-    if props is EMPTY_DICT:
-        props = obj.props = {}
-    return props
-
-
-def _drop_prop(obj: MooObject, name: str) -> None:
-    """Remove ``obj``'s own value of ``name`` if it has one (the shared empty dict when none
-    are left)."""
-    if name in obj.props:
-        del obj.props[name]
-        if not obj.props:
-            obj.props = EMPTY_DICT
-
-
-def _drop_info(obj: MooObject, name: str) -> None:
-    """Remove ``obj``'s own info of property ``name`` if it has one."""
-    if name in obj.propinfo:
-        del obj.propinfo[name]
-        if not obj.propinfo:
-            obj.propinfo = EMPTY_DICT
-
-
-def _add_content(where: MooObject, oid: int) -> None:
-    if where.contents is EMPTY_LIST:
-        where.contents = [oid]
-    else:
-        where.contents.append(oid)
-
-
-def _remove_content(where: MooObject, oid: int) -> None:
-    if oid in where.contents:
-        where.contents.remove(oid)
-        if not where.contents:
-            where.contents = EMPTY_LIST
-
-
-@dataclass
-class _Transaction:
-    records: list[m.Mutation] = field(default_factory=list)
-    saved: dict[int, MooObject | None] = field(default_factory=dict)
-    saved_tasks: dict[int, QueuedTask | None] = field(default_factory=dict)
-    next_id: int = 0
-
-
-class World:
-    """All objects in memory, their derived indexes, and the mutation path."""
-
-    def __init__(self) -> None:
-        self.objects: dict[int, MooObject] = {}
-        self.tasks: dict[int, QueuedTask] = {}  # queued MOO tasks by id (``tasks.py``)
-        self.next_id = 0
-        # parent -> its children, as an insertion-ordered set (a dict), so a class with a
-        # million children indexes in O(1) per object (a list made rebuilds quadratic).
-        self._children: dict[int, dict[int, None]] = {}
-        self._players: dict[str, int] = {}
-        # container -> the name index of its contents, for containers past INDEXED_FROM,
-        # built on first use and dropped whenever those contents or their names change.
-        self._names_in: dict[int, NameIndex] = {}
-        self._observers: list[CommitObserver] = []
-        self._change_hooks: list[ChangeHook] = []
-        self._txn: _Transaction | None = None
-        self.verbs_epoch = 0  # changes whenever any object's verbs or parent may have changed
-        self.read_only_reason: str | None = None
-
-    # ------------------------------------------------------------------ hooks
-
-    def add_observer(self, observer: CommitObserver) -> None:
-        """Call ``observer(records)`` with each transaction's records as it commits.
-
-        An observer that raises undoes the transaction (so a journal that cannot write
-        refuses the change); observers are called in order, the journal first.
-        """
-        self._observers.append(observer)
-
-    def refuse_changes(self, reason: str) -> None:
-        """From now on every mutation raises WorldError(reason) (e.g. the journal failed)."""
-        self.read_only_reason = reason
-
-    def accept_changes(self, reason: str) -> None:
-        """Undo ``refuse_changes(reason)`` (a refusal for another reason stays)."""
-        if self.read_only_reason == reason:
-            self.read_only_reason = None
-
-    def remove_observer(self, observer: CommitObserver) -> None:
-        self._observers.remove(observer)
-
-    def add_change_hook(self, hook: ChangeHook) -> None:
-        """Call ``hook(object_id)`` just before an object is first changed in a transaction."""
-        self._change_hooks.append(hook)
-
-    def remove_change_hook(self, hook: ChangeHook) -> None:
-        self._change_hooks.remove(hook)
-
-    # ------------------------------------------------------------------ reads
-
-    def valid(self, oid: int) -> bool:
-        return oid in self.objects
-
-    def get(self, oid: int) -> MooObject:
-        try:
-            return self.objects[oid]
-        except KeyError:
-            raise WorldError(f"#{oid} is not a valid object.") from None
-
-    def ancestors(self, oid: int) -> Iterator[MooObject]:
-        """The object itself, then its parent, grandparent... up to the root."""
-        seen = 0
-        obj = self.objects.get(oid)
-        while obj is not None:
-            yield obj
-            seen += 1
-            if seen > 10_000:  # a parent loop would be a bug; never hang on it
-                raise WorldError(f"#{oid} has a parent loop.")
-            obj = self.objects.get(obj.parent)
-
-    def is_a(self, oid: int, ancestor: int) -> bool:
-        return any(o.id == ancestor for o in self.ancestors(oid))
-
-    def children(self, oid: int) -> list[int]:
-        return list(self._children.get(oid, ()))
-
-    def descendants(self, oid: int) -> Iterator[int]:
-        """Every object below ``oid`` in the inheritance tree (each once, even across a loop)."""
-        seen = {oid}
-        stack = list(self._children.get(oid, ()))
-        while stack:
-            child = stack.pop()
-            if child in seen:
-                continue
-            seen.add(child)
-            yield child
-            stack.extend(self._children.get(child, ()))
-
-    def contains(self, container: int, oid: int) -> bool:
-        """True when ``oid`` is ``container`` or is (transitively) inside it."""
-        here = oid
-        for _ in range(100_000):
-            if here == container:
-                return True
-            obj = self.objects.get(here)
-            if obj is None or obj.location == NOTHING:
-                return False
-            here = obj.location
-        raise WorldError(f"#{oid} has a location loop.")
-
-    def prop_definer(self, oid: int, name: str) -> tuple[MooObject, PropDef] | None:
-        """The object that defines property ``name`` for ``oid`` and its definition."""
-        for obj in self.ancestors(oid):
-            propdef = obj.propdefs.get(name)
-            if propdef is not None:
-                return obj, propdef
-        return None
-
-    def prop_slot(self, oid: int, name: str) -> tuple[MooObject, PropDef] | None:
-        """The object that defines property ``name`` for ``oid``, and the property's owner
-        and permissions on ``oid`` (LambdaMOO keeps them per object): its own, given by
-        ``set_prop_info``; else the nearest ancestor's below the definer; else the
-        definition's. With ``c``, an owner not given to ``oid`` itself is ``oid``'s owner."""
-        given: PropDef | None = None
-        given_here = False
-        for obj in self.ancestors(oid):
-            propdef = obj.propdefs.get(name)
-            if propdef is not None:
-                if obj.id == oid:
-                    return obj, propdef
-                slot = given or propdef
-                if "c" in slot.perms and not given_here:
-                    owner = self.objects[oid].owner
-                    if slot.owner != owner:
-                        slot = PropDef(owner, slot.perms)
-                return obj, slot
-            if given is None and obj.propinfo:
-                given = obj.propinfo.get(name)
-                given_here = given is not None and obj.id == oid
-        return None
-
-    def has_prop(self, oid: int, name: str) -> bool:
-        return self.prop_definer(oid, name) is not None
-
-    def get_prop(self, oid: int, name: str) -> Any:
-        """A property's value for ``oid`` (its own or inherited). Raises WorldError if undefined."""
-        for obj in self.ancestors(oid):
-            props: Any = obj.props_data  # the field, not the property: this path is hot
-            if type(props) is Raw:
-                props = obj.props
-            if name in props:
-                return props[name]
-        self.get(oid)
-        raise WorldError(f"#{oid} has no property {name!r}.")
-
-    def prop(self, oid: int, name: str, default: Any = None) -> Any:
-        """Like ``get_prop`` but returns ``default`` when the object or property is missing."""
-        for obj in self.ancestors(oid):
-            props: Any = obj.props_data  # the field, not the property: this path is hot
-            if type(props) is Raw:
-                props = obj.props
-            if name in props:
-                return props[name]
-        return default
-
-    def named_in(self, container: int, word: str) -> tuple[list[int], list[int]]:
-        """(exact, partial) matches of lower-case ``word`` among ``container``'s contents:
-        by name or alias, exactly, else as a prefix (moo/world/names.py)."""
-        obj = self.objects.get(container)
-        if obj is None:
-            return [], []
-        contents = obj.contents
-        if not contents:
-            return [], []
-        objects = self.objects
-        if len(contents) < INDEXED_FROM:
-            return scan([objects[oid] for oid in contents if oid in objects], word)
-        index = self._names_in.get(container)
-        if index is None:
-            index = NameIndex(objects[oid] for oid in contents if oid in objects)
-            self._names_in[container] = index
-        exact = index.exact(word)
-        if exact:
-            return list(exact), []
-        return [], index.prefixed(word)
-
-    def sys(self, name: str) -> int:
-        """The object a ``$name`` refers to (a property of #0), or NOTHING."""
-        value = self.prop(0, name.lstrip("$"))
-        return value.id if isinstance(value, ObjRef) else NOTHING
-
-    def player_by_name(self, name: str) -> int | None:
-        return self._players.get(name.lower())
-
-    def player_ids(self) -> list[int]:
-        return list(self._players.values())
-
-    # ------------------------------------------------------------ transactions
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Group mutations: all commit together, or none do (nested calls join the outer one)."""
-        if self._txn is not None:
-            yield
-            return
-        txn = _Transaction(next_id=self.next_id)
-        self._txn = txn
-        try:
-            yield
-            if txn.records:
-                for observer in self._observers:
-                    observer(txn.records)  # the journal: if it cannot write, nothing happened
-        except BaseException:
-            self._txn = None
-            self._rollback(txn)
-            raise
-        self._txn = None
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._txn is not None
-
-    def _rollback(self, txn: _Transaction) -> None:
-        self.verbs_epoch += 1
-        self._names_in.clear()  # restored contents lists: rare enough to rebuild on demand
-        for oid, old in reversed(list(txn.saved.items())):
-            current = self.objects.pop(oid, None)
-            if current is not None:
-                self._unindex(current)
-            if old is not None:
-                self.objects[oid] = old
-                self._index(old)
-        for task_id, task in txn.saved_tasks.items():
-            if task is None:
-                self.tasks.pop(task_id, None)
-            else:
-                self.tasks[task_id] = task
-        self.next_id = txn.next_id
-
-    def _commit_record(self, record: m.Mutation, touched: tuple[int, ...]) -> None:
-        if self.read_only_reason is not None:
-            raise WorldError(self.read_only_reason)
-        if self._txn is None:
-            with self.transaction():
-                self._commit_record(record, touched)
-            return
-        saved = self._txn.saved
-        for oid in touched:
-            if oid not in saved and oid != NOTHING:
-                for hook in self._change_hooks:
-                    hook(oid)
-                obj = self.objects.get(oid)
-                saved[oid] = clone(obj) if obj is not None else None
-        self.apply(record)
-        self._txn.records.append(record)
-
-    # --------------------------------------------------------------- indexes
-
-    def _index(self, obj: MooObject) -> None:
-        self._names_in.pop(obj.location, None)
-        if obj.parent != NOTHING:
-            siblings = self._children.get(obj.parent)
-            if siblings is None:
-                self._children[obj.parent] = {obj.id: None}
-            else:
-                siblings[obj.id] = None
-        if obj.is_player:
-            self._players[obj.name.lower()] = obj.id
-
-    def _unindex(self, obj: MooObject) -> None:
-        self._names_in.pop(obj.location, None)
-        siblings = self._children.get(obj.parent)
-        if siblings is not None and obj.id in siblings:
-            del siblings[obj.id]
-            if not siblings:
-                del self._children[obj.parent]
-        if self._players.get(obj.name.lower()) == obj.id:
-            del self._players[obj.name.lower()]
-
-    def load(self, objects: Iterable[MooObject], next_id: int) -> None:
-        """Fill an empty world from ``objects`` (a snapshot, in ascending id order), in one
-        pass: each object gets the shared empties (``model.compact``) and its place in the
-        indexes, and its ``location`` and its contents' ids become the very int objects that
-        are the objects' ids (32 bytes saved per object and per contents entry: a decode
-        makes a new int for every number it reads). Raises WorldError if the world is not
-        empty or an id repeats.
-        """
-        if self.objects:
-            raise WorldError("a world can only be loaded while it is empty")
-        table = self.objects
-        children = self._children
-        players = self._players
-        containers: list[MooObject] = []
-        for obj in objects:
-            compact(obj)
-            oid = obj.id
-            if oid in table:
-                raise WorldError(f"#{oid} appears twice")
-            table[oid] = obj
-            where = table.get(obj.location)
-            if where is not None:
-                obj.location = where.id
-            if obj.contents:
-                containers.append(obj)
-            parent = obj.parent
-            if parent != NOTHING:
-                siblings = children.get(parent)
-                if siblings is None:
-                    children[parent] = {oid: None}
-                else:
-                    siblings[oid] = None
-            if obj.flags & _PLAYER:
-                players[obj.name.lower()] = oid
-        for obj in containers:
-            obj.contents = [
-                found.id if (found := table.get(c)) is not None else c for c in obj.contents
-            ]
-        self.next_id = next_id
-
-    def rebuild_indexes(self) -> None:
-        """Recompute children and player-name indexes (after a bulk load)."""
-        self._children.clear()
-        self._players.clear()
-        self._names_in.clear()
-        for obj in self.objects.values():
-            self._index(obj)
-
-    # ----------------------------------------------------------------- apply
-
-    def apply(self, record: m.Mutation) -> None:
-        if isinstance(
-            record, m.SetVerbs | m.SetVerb | m.SetParent | m.Recycle | m.Create | m.Renumber
-        ):
-            self.verbs_epoch += 1
-        self._apply(record)
-
-    def _apply(self, record: m.Mutation) -> None:
-        """Apply one record to the world; used live and by journal replay.
-
-        The replay contract: a snapshot is consistent as of a journal position and replay
-        starts there, so the live world comes back exactly. Each record carries the full new
-        value, so applying one twice in a row changes nothing; a record about an object that
-        no longer exists, or one that would make a parent or location loop, is skipped (a
-        later record holds the final value). Replaying a whole journal over a *later* state
-        is not promised to converge: derived effects (properties dropped on a reparent) can
-        differ, which is why snapshots must be point-in-time consistent.
-        """
-        if not isinstance(record, m.RECORD_TYPES):
-            raise WorldError(f"unknown mutation record {record!r}")
-        if isinstance(record, m.Create):
-            self._apply_create(record.obj)
-            return
-        if isinstance(record, m.SetNextId):
-            self.next_id = max(self.next_id, record.next_id)
-            return
-        if isinstance(record, m.ResetNextId):  # never under an existing object (a replay)
-            self.next_id = max(record.next_id, max(self.objects, default=-1) + 1)
-            return
-        if isinstance(record, m.Renumber):
-            self._apply_renumber(record.old, record.new)
-            return
-        if isinstance(record, m.RenameProp):
-            self._apply_rename_prop(record.id, record.old, record.new)
-            return
-        if isinstance(record, m.QueueTask):
-            self.tasks[record.task.id] = record.task
-            return
-        if isinstance(record, m.DropTask):
-            self.tasks.pop(record.id, None)
-            return
-        obj = self.objects.get(record.id)
-        if obj is None:
-            return
-        match record:
-            case m.Recycle(id=oid):
-                self._apply_recycle(oid)
-            case m.SetField(field=name, value=value):
-                self._unindex(obj)
-                if name == "name":
-                    obj.name = str(value)
-                elif name == "aliases":
-                    obj.aliases = [str(a) for a in value] or EMPTY_LIST
-                elif name == "owner":
-                    obj.owner = int(value)
-                elif name == "flags":
-                    obj.flags = int(value)
-                self._index(obj)
-            case m.SetParent(id=oid, parent=parent):
-                if parent in self.objects and self.is_a(parent, oid):
-                    return  # replay over a later state: a later record sets the final parent
-                self._unindex(obj)
-                obj.parent = parent
-                self._index(obj)
-                self._drop_orphaned_props(oid)
-            case m.Move(id=oid, location=dest):
-                self._apply_move(obj, dest)
-            case m.SetProp(id=oid, name=name, value=value):
-                if self.has_prop(oid, name):
-                    _own_props(obj)[name] = value
-            case m.ClearProp(name=name):
-                _drop_prop(obj, name)
-            case m.DefineProp(name=name, propdef=propdef, value=value):
-                if obj.propdefs is EMPTY_DICT:
-                    obj.propdefs = {}
-                obj.propdefs[name] = propdef
-                _own_props(obj)[name] = value
-            case m.UndefineProp(id=oid, name=name):
-                if name in obj.propdefs:
-                    del obj.propdefs[name]
-                    if not obj.propdefs:
-                        obj.propdefs = EMPTY_DICT
-                _drop_prop(obj, name)
-                for child in self.descendants(oid):
-                    if not self.has_prop(child, name):
-                        _drop_prop(self.objects[child], name)
-                        _drop_info(self.objects[child], name)
-            case m.SetPropInfo(name=name, info=info):
-                if info is not None:
-                    if obj.propinfo is EMPTY_DICT:
-                        obj.propinfo = {}
-                    obj.propinfo[name] = info
-                else:
-                    _drop_info(obj, name)
-            case m.SetVerbs(verbs=verbs):
-                obj.verbs = list(verbs) or EMPTY_LIST
-            case m.SetVerb(index=index, verb=verb):
-                if 0 <= index < len(obj.verbs):
-                    obj.verbs[index] = verb
-
-    def _apply_create(self, template: MooObject) -> None:
-        template.props  # noqa: B018  # decoded, if a journal's bytes: clone() must sort them
-        obj = clone(template)  # the record stays independent of the live object
-        old = self.objects.get(obj.id)
-        if old is not None:
-            self._unindex(old)
-        self.objects[obj.id] = obj
-        self.next_id = max(self.next_id, obj.id + 1)
-        self._index(obj)
-        where = self.objects.get(obj.location)
-        already_there = old is not None and old.location == obj.location  # contents has it
-        if where is not None and not already_there:
-            _add_content(where, obj.id)
-
-    def _apply_move(self, obj: MooObject, dest: int) -> None:
-        # Invariant: an object is in its location's contents exactly once, so its location
-        # field answers "is it there already?" without scanning a big room's contents.
-        new = self.objects.get(dest)
-        if obj.location == dest:
-            return
-        if new is not None and self.contains(obj.id, dest):
-            return  # replay over a later state: a later record sets the final location
-        old = self.objects.get(obj.location)
-        if old is not None:
-            _remove_content(old, obj.id)
-        self._names_in.pop(obj.location, None)
-        self._names_in.pop(dest, None)
-        obj.location = dest
-        if new is not None:
-            _add_content(new, obj.id)
-
-    def _apply_recycle(self, oid: int) -> None:
-        obj = self.objects.get(oid)
-        if obj is None:
-            return
-        for item in list(obj.contents):
-            thing = self.objects.get(item)
-            if thing is not None:
-                thing.location = NOTHING
-        obj.contents = EMPTY_LIST
-        self._names_in.pop(oid, None)
-        where = self.objects.get(obj.location)
-        if where is not None:
-            _remove_content(where, oid)
-        self._unindex(obj)
-        children = self.children(oid)
-        for child in children:
-            child_obj = self.objects[child]
-            self._unindex(child_obj)
-            child_obj.parent = obj.parent
-            self._index(child_obj)
-        del self.objects[oid]
-        for child in children:
-            self._drop_orphaned_props(child)
-
-    def _apply_renumber(self, old: int, new: int) -> None:
-        obj = self.objects.get(old)
-        if obj is None or new in self.objects or new < 0:
-            return  # replay over a later state
-        children = self.children(old)
-        self._unindex(obj)
-        for child in children:
-            self._unindex(self.objects[child])
-        del self.objects[old]
-        obj.id = new
-        self.objects[new] = obj
-        where = self.objects.get(obj.location)
-        if where is not None and old in where.contents:
-            where.contents = [new if item == old else item for item in where.contents]
-        for item in obj.contents:
-            self.objects[item].location = new
-        for child in children:
-            self.objects[child].parent = new
-            self._index(self.objects[child])
-        self._index(obj)
-        for other in self._owned_by(old):
-            if other.owner == old:
-                other.owner = new
-            if any(verb.owner == old for verb in other.verbs):
-                other.verbs = [
-                    msgspec.structs.replace(verb, owner=new) if verb.owner == old else verb
-                    for verb in other.verbs
-                ]
-            if any(propdef.owner == old for propdef in other.propdefs.values()):
-                other.propdefs = {
-                    name: PropDef(new, propdef.perms) if propdef.owner == old else propdef
-                    for name, propdef in other.propdefs.items()
-                }
-            if any(info.owner == old for info in other.propinfo.values()):
-                other.propinfo = {
-                    name: PropDef(new, info.perms) if info.owner == old else info
-                    for name, info in other.propinfo.items()
-                }
-        self._names_in.clear()
-
-    def _apply_rename_prop(self, oid: int, old: str, new: str) -> None:
-        definer = self.objects.get(oid)
-        if definer is None or old not in definer.propdefs or new in definer.propdefs:
-            return  # replay over a later state
-        definer.propdefs = {
-            (new if name == old else name): propdef for name, propdef in definer.propdefs.items()
-        }
-        for target in (oid, *self.descendants(oid)):
-            obj = self.objects[target]
-            if old in obj.props:
-                props = obj.props
-                obj.props = {(new if name == old else name): v for name, v in props.items()}
-            if old in obj.propinfo:
-                obj.propinfo = {
-                    (new if name == old else name): info for name, info in obj.propinfo.items()
-                }
-
-    def _owned_by(self, oid: int) -> list[MooObject]:
-        """The objects that ``oid`` owns, or owns a verb or a property definition of."""
-        return [
-            obj
-            for obj in self.objects.values()
-            if obj.owner == oid
-            or any(verb.owner == oid for verb in obj.verbs)
-            or any(propdef.owner == oid for propdef in obj.propdefs.values())
-            or any(info.owner == oid for info in obj.propinfo.values())
-        ]
-
-    def _drop_orphaned_props(self, oid: int) -> None:
-        """Remove values of properties no longer defined for ``oid`` and its descendants."""
-        for target in (oid, *self.descendants(oid)):
-            obj = self.objects[target]
-            for name in list(obj.props):
-                if not self.has_prop(target, name):
-                    _drop_prop(obj, name)
-            for name in list(obj.propinfo):
-                if name in obj.propdefs or not self.has_prop(target, name):
-                    _drop_info(obj, name)
+class World(WorldReplay):
+    """All objects in memory, their derived indexes, and the mutation path (the layers
+    are listed in the module docstring)."""
 
     # ------------------------------------------------------------- mutations
 
@@ -726,7 +116,7 @@ class World:
             obj.location,
             *obj.contents,
             *self.children(oid),
-            *(other.id for other in self._owned_by(oid)),
+            *(other.id for other in owned_by(self, oid)),
         )
         self._commit_record(m.Renumber(oid, new), touched)
         return new
@@ -784,40 +174,6 @@ class World:
         if obj.location == dest:
             return
         self._commit_record(m.Move(oid, dest), (oid, obj.location, dest))
-
-    def set_prop(self, oid: int, name: str, value: Any) -> None:
-        """Set a property's value on ``oid`` (the property must be defined for it)."""
-        self.get(oid)
-        if not self.has_prop(oid, name):
-            raise WorldError(f"#{oid} has no property {name!r}.")
-        self._commit_record(m.SetProp(oid, name, value), (oid,))
-
-    def clear_prop(self, oid: int, name: str) -> None:
-        """Drop ``oid``'s own value so it inherits its parent's again."""
-        obj = self.get(oid)
-        if name in obj.propdefs:
-            raise WorldError(f"#{oid} defines {name!r}; its value cannot be cleared.")
-        if name in obj.props:
-            self._commit_record(m.ClearProp(oid, name), (oid,))
-
-    def define_prop(self, oid: int, name: str, value: Any, owner: int, perms: str = "r") -> None:
-        """Add a new property to ``oid`` (and so to all its descendants)."""
-        self.get(oid)
-        if not name or name in BUILTIN_PROPERTIES:
-            raise WorldError(f"{name!r} cannot be used as a property name.")
-        if self.has_prop(oid, name):
-            raise WorldError(f"#{oid} already has a property {name!r}.")
-        for child in self.descendants(oid):
-            if name in self.objects[child].propdefs:
-                raise WorldError(f"#{child}, a descendant of #{oid}, already defines {name!r}.")
-        record = m.DefineProp(oid, name, PropDef(owner=owner, perms=perms), value)
-        self._commit_record(record, (oid,))
-
-    def undefine_prop(self, oid: int, name: str) -> None:
-        obj = self.get(oid)
-        if name not in obj.propdefs:
-            raise WorldError(f"#{oid} does not define {name!r}.")
-        self._commit_record(m.UndefineProp(oid, name), (oid, *self.descendants(oid)))
 
     def set_verbs(self, oid: int, verbs: list[VerbDef]) -> None:
         self.get(oid)
@@ -878,53 +234,6 @@ class World:
         happens when there is none."""
         if task_id in self.tasks:
             self._commit_task(m.DropTask(task_id), task_id)
-
-    def _commit_task(self, record: m.QueueTask | m.DropTask, task_id: int) -> None:
-        if self.read_only_reason is not None:
-            raise WorldError(self.read_only_reason)
-        if self._txn is None:
-            with self.transaction():
-                self._commit_task(record, task_id)
-            return
-        self._txn.saved_tasks.setdefault(task_id, self.tasks.get(task_id))
-        self.apply(record)
-        self._txn.records.append(record)
-
-    def set_propdef(self, oid: int, name: str, *, owner: int, perms: str) -> None:
-        """Change the owner and permission letters of property ``name``, defined on ``oid``."""
-        obj = self.get(oid)
-        if name not in obj.propdefs:
-            raise WorldError(f"#{oid} does not define {name!r}.")
-        self.get(owner)
-        record = m.DefineProp(oid, name, PropDef(owner=owner, perms=perms), obj.props.get(name))
-        self._commit_record(record, (oid,))
-
-    def set_prop_info(self, oid: int, name: str, info: PropDef | None) -> None:
-        """Give ``oid`` its own owner and permissions of inherited property ``name`` (None:
-        back to what it inherits). The definer's own are ``set_propdef``'s."""
-        obj = self.get(oid)
-        if name in obj.propdefs or not self.has_prop(oid, name):
-            raise WorldError(f"#{oid} does not inherit a property {name!r}.")
-        if info is not None:
-            self.get(info.owner)
-        self._commit_record(m.SetPropInfo(oid, name, info), (oid,))
-
-    def rename_prop(self, oid: int, old: str, new: str) -> None:
-        """Rename property ``old``, defined on ``oid``, there and on every descendant."""
-        obj = self.get(oid)
-        if old not in obj.propdefs:
-            raise WorldError(f"#{oid} does not define {old!r}.")
-        if new == old:
-            return
-        if not new or new.lower() in BUILTIN_PROPERTIES:
-            raise WorldError(f"{new!r} cannot be used as a property name.")
-        lowered = new.lower()
-        relatives = (*self.ancestors(oid), *(self.objects[c] for c in self.descendants(oid)))
-        taken = {name.lower() for relative in relatives for name in relative.propdefs}
-        if lowered != old.lower() and lowered in taken:
-            raise WorldError(f"#{oid} or a relative already has a property {new!r}.")
-        touched = (oid, *self.descendants(oid))
-        self._commit_record(m.RenameProp(oid, old, new), touched)
 
     def _check_player_name_free(self, name: str, oid: int | None) -> None:
         other = self._players.get(name.lower())

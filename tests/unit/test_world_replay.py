@@ -17,6 +17,7 @@ import pytest
 
 from moo.errors import WorldError
 from moo.world import mutations as m
+from moo.world import replay
 from moo.world.codec import decoder, digest_encoder, encoder
 from moo.world.loader import build_core_world
 from moo.world.model import Flag, MooObject, PropDef, VerbDef
@@ -131,6 +132,13 @@ def test_apply_set_next_id_only_raises_it() -> None:
 def test_apply_refuses_an_unknown_record() -> None:
     with pytest.raises(WorldError, match="unknown mutation record"):
         World().apply(m.Recycle)  # type: ignore[arg-type]
+
+
+def test_every_record_kind_has_its_own_replay_function() -> None:
+    # apply() finds a record's function by its exact type: a record kind added to
+    # mutations.Mutation without one would be refused as unknown, live and in replay.
+    assert set(replay._APPLIERS) == set(m.RECORD_TYPES)
+    assert replay._CHANGE_VERBS.issubset(m.RECORD_TYPES)
 
 
 def test_apply_create_places_the_object_and_raises_next_id() -> None:
