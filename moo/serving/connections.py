@@ -1,6 +1,6 @@
 """Connections: sockets accepted, sessions opened, their events handled, their end.
 
-The layer of ``Server`` (see ``base.py``) for step 1 of moo/server.py's pipeline:
+The layer of ``Server`` (moo/server.py lists them all) for step 1 of its pipeline:
 
 1. ``accept``: a listener's new socket becomes a ``Connection`` with its codec (telnet;
    the SSH gate's frames; telnet behind a ``TlsStage``) and a ``Session``; it is shown
@@ -8,10 +8,11 @@ The layer of ``Server`` (see ``base.py``) for step 1 of moo/server.py's pipeline
    a transport this process does not read itself (a WebSocket; in an engine, a
    connection its front holds).
 2. ``connection_events`` / ``session_events``: what the client did. Lines go to
-   ``line_received`` (``line_input.py``); an SSH gate's control link, SSH logins
-   (``_ssh_auth``, then ``_ssh_open`` attaches the player), GMCP and MSSP are answered
-   here. After each commit, ``_after_commit`` sends GMCP ``Room.Info`` to players who
-   moved.
+   ``line_received`` (``line_input.py``); the rest is handled here: a connection that
+   says hello as the SSH gate's control link is no session; an SSH login is checked
+   (``_ssh_auth``) and its session opened (``_ssh_open`` attaches the player); GMCP and
+   MSSP requests are answered. After each commit, ``_after_commit`` sends GMCP
+   ``Room.Info`` to players who moved.
 3. ``connection_closed`` (``session_ended`` for a transport not ours): the session is
    gone; its player, if still theirs, is announced as disconnected.
 """

@@ -1,6 +1,6 @@
 """The server's side of a hot upgrade: go still, hand the sessions over, or carry on.
 
-The layer of ``Server`` (see ``base.py``) that moo/upgrade/ drives:
+The layer of ``Server`` (moo/server.py lists them all) that moo/upgrade/ drives:
 
 1. ``quiet``: nothing is in flight (no password check, SSH auth or password change), so
    the upgrader may freeze now.

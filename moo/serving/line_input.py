@@ -1,6 +1,6 @@
 """Typed lines: queued on their session, then run one per session per round.
 
-The layer of ``Server`` (see ``base.py``) for steps 2-4 of moo/server.py's pipeline:
+The layer of ``Server`` (moo/server.py lists them all) for steps 2-4 of its pipeline:
 
 1. ``line_received``: every transport's typed lines come here. The session's flush
    command (LambdaMOO's ``.flush``) drops the lines waiting before it at once; any

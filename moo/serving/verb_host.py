@@ -1,9 +1,10 @@
 """What a verb may ask of the server, beyond the line input's builtins.
 
-The layer of ``Server`` (see ``base.py``) that, with ``Server``'s own ``notify``,
-``notify_many``, ``is_connected``, ``connected_players`` and ``request_shutdown`` and
-``line_input.py``'s connection builtins, implements ``moo.commands.context.Host`` (Python
-verbs) and ``moo.lang.services.TaskServices`` (MOO builtins):
+The layer of ``Server`` (moo/server.py lists them all) that, with ``Server``'s own
+``notify``, ``notify_many``, ``is_connected``, ``connected_players`` and
+``request_shutdown`` and ``line_input.py``'s connection builtins, implements
+``moo.commands.context.Host`` (Python verbs) and ``moo.lang.services.TaskServices``
+(MOO builtins):
 
 - output held behind a front (``output_is_held``, ``commit_output_begins``);
 - players' connections: ``boot``, ``disconnect``, ``terminal_info``, ``connected_ids``;
