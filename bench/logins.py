@@ -22,6 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -104,7 +108,70 @@ def summary(latencies: list[float]) -> dict[str, float]:
     }
 
 
-async def bench(args: argparse.Namespace, port: int, pid: int) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time (user + system) of ``pid``'s main thread (its event loop) and of its other
+    threads (the engine's password checks), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    split = {"loop": 0.0, "threads": 0.0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a thread that ended meanwhile
+        used = (int(fields[11]) + int(fields[12])) / tick
+        split["loop" if task.name == str(pid) else "threads"] += used
+    return split
+
+
+def cpu_used(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far: each server process (its loop and its other threads) and this
+    client process, whose loop runs both the playing players and the crowd."""
+    used = {}
+    for role, pid in pids.items():
+        for part, seconds in cpu_seconds(pid).items():
+            used[f"{role}_{part}"] = seconds
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used["client"] = usage.ru_utime + usage.ru_stime
+    return used
+
+
+def start_profiles(directory: str, pids: dict[str, int]) -> list[subprocess.Popen[bytes]]:
+    """``py-spy record`` on each server process (``--py-spy``), for the crowd only."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--nonblocking",
+                "--threads",
+                "--format",
+                "raw",
+                "--rate",
+                "250",
+                "-o",
+                str(Path(directory) / f"{role}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for role, pid in pids.items()
+    ]
+
+
+def stop_profiles(profiles: list[subprocess.Popen[bytes]]) -> None:
+    for profile in profiles:
+        profile.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    for profile in profiles:
+        profile.wait(timeout=60)
+
+
+async def bench(
+    args: argparse.Namespace, port: int, pid: int, pids: dict[str, int]
+) -> dict[str, Any]:
     crowd = [f"crowd{i:04d}" for i in range(args.logins)]
     setup_started = time.monotonic()
     await create_players(port, crowd)
@@ -137,6 +204,8 @@ async def bench(args: argparse.Namespace, port: int, pid: int) -> dict[str, Any]
     crowd_rss: list[float] = []
     stop_sampling = asyncio.Event()
     sampler = asyncio.create_task(sample_rss(pid, stop_sampling, crowd_rss))
+    profiles = start_profiles(args.py_spy, pids) if args.py_spy else []
+    cpu_before = cpu_used(pids)
     for p in players:
         p.recording = True
     started = time.monotonic()
@@ -148,10 +217,12 @@ async def bench(args: argparse.Namespace, port: int, pid: int) -> dict[str, Any]
         return time.monotonic() - started
 
     times = sorted(await asyncio.gather(*(logged_in(c) for c in clients)))
+    cpu_after = cpu_used(pids)
     for p in players:
         p.recording = False
     stop_sampling.set()
     await sampler
+    stop_profiles(profiles)
     stop_playing.set()
     await asyncio.gather(*playing)
     during = [lat for p in players for lat in p.latencies]
@@ -176,6 +247,9 @@ async def bench(args: argparse.Namespace, port: int, pid: int) -> dict[str, Any]
             "during_logins": crowd_figures,
             "p99_ratio": round(crowd_figures["p99_ms"] / max(base["p99_ms"], 0.001), 2),
         },
+        "cpu_seconds_during_logins": {
+            part: round(cpu_after[part] - cpu_before[part], 2) for part in cpu_after
+        },
         "server_rss_mb": {
             "baseline": round(baseline_peak, 1),
             "peak_during_logins": round(max(crowd_rss), 1),
@@ -191,6 +265,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
     parser.add_argument("--timeout", type=float, default=300.0, help="per login, seconds")
     parser.add_argument("--max-concurrent", type=int, default=0, help="password checks at once")
+    parser.add_argument(
+        "--py-spy", metavar="DIR", help="profile the front and the engine during the crowd"
+    )
     return parser.parse_args(argv)
 
 
@@ -217,7 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             engine = server.pid  # the world's process: logins and their hashing run there
             assert engine is not None
-            figures, client_loop = run_clients(bench(args, server.telnet_port, engine))
+            pids = {"engine": engine}
+            if server.front_pid is not None:
+                pids["front"] = server.front_pid
+            figures, client_loop = run_clients(bench(args, server.telnet_port, engine, pids))
         finally:
             server.stop()
     result = {
