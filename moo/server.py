@@ -44,7 +44,8 @@ from moo.lang.scheduler import Scheduler
 from moo.login import LoginScreen
 from moo.mud_protocols import handle_gmcp, moved_players, mssp_table, room_info, wants
 from moo.net import events as ev
-from moo.net.connection import Codec, Connection, send_to_many
+from moo.net.connection import Codec, Connection
+from moo.net.fanout import send_to_many
 from moo.net.gate_protocol import GateServerCodec
 from moo.net.listeners import Listener
 from moo.net.session import Session, Transport
