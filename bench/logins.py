@@ -68,6 +68,7 @@ class Player:
     def __init__(self, client: BenchClient) -> None:
         self.client = client
         self.latencies: list[float] = []
+        self.sent_at: list[float] = []  # when each recorded look was sent (monotonic)
         self.recording = False
 
     async def play(self, stop: asyncio.Event) -> None:
@@ -76,6 +77,7 @@ class Player:
             await self.client.command("look")
             if self.recording:
                 self.latencies.append(time.monotonic() - started)
+                self.sent_at.append(started)
             await asyncio.sleep(max(0.0, LOOK_PERIOD - (time.monotonic() - started)))
 
 
@@ -197,7 +199,7 @@ async def bench(
     stop_sampling.set()
     await sampler
     for p in players:
-        p.latencies = []
+        p.latencies, p.sent_at = [], []
 
     clients = await asyncio.gather(*(connect("127.0.0.1", port) for _ in crowd))
     await asyncio.gather(*(c.wait_for(rb"create <name> <password>") for c in clients))
@@ -226,6 +228,14 @@ async def bench(
     stop_playing.set()
     await asyncio.gather(*playing)
     during = [lat for p in players for lat in p.latencies]
+    slowest = sorted(
+        (
+            (lat, at - started)
+            for p in players
+            for lat, at in zip(p.latencies, p.sent_at, strict=True)
+        ),
+        reverse=True,
+    )[:20]
     for client in clients:
         client.close()
     for p in players:
@@ -246,6 +256,8 @@ async def bench(
             "baseline": base,
             "during_logins": crowd_figures,
             "p99_ratio": round(crowd_figures["p99_ms"] / max(base["p99_ms"], 0.001), 2),
+            # The slowest looks of the crowd: [ms, sent at (s after the crowd began)].
+            "slowest": [[round(lat * 1000, 1), round(at, 2)] for lat, at in slowest],
         },
         "cpu_seconds_during_logins": {
             part: round(cpu_after[part] - cpu_before[part], 2) for part in cpu_after
