@@ -335,6 +335,19 @@ async def test_no_more_checks_run_at_once_than_configured(stored: str) -> None:
     assert passwords.queued == 0 and not passwords.busy
 
 
+async def test_a_cancelled_waiting_check_gives_its_turn_to_the_next(stored: str) -> None:
+    passwords = SlowPasswords(dataclasses.replace(CHEAP, max_concurrent=1))
+    first, second, third = (
+        asyncio.ensure_future(passwords.verify(stored, "correct horse")) for _ in range(3)
+    )
+    await asyncio.sleep(0)
+    second.cancel()  # its session went away while it waited
+    assert await first is True and await third is True
+    assert second.cancelled()
+    assert passwords.most_at_once == 1
+    assert passwords.queued == 0 and not passwords.busy
+
+
 class PriorityPasswords(Passwords):
     """Real hashing; each check notes its thread's nice value."""
 
