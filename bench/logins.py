@@ -12,8 +12,14 @@ login is in is printed.
 3. Baseline: ``--baseline-seconds`` of the players' latencies and the server's RSS.
 4. The crowd: ``--logins`` connections open, wait for the welcome screen, then all send
    ``connect <name> <password>`` in the same instant. Each login's time runs from that
-   instant to its ``*** Connected as``; the players keep playing, RSS is sampled every 20 ms
-   from /proc until the last login is in.
+   instant to its ``*** Connected as``; the players keep playing, the server's RSS (the
+   front's and the engine's together: the front holds the output not yet sent) is sampled
+   every 20 ms from /proc until the last login is in. The CPU seconds each process used meanwhile
+   (the front's loop, the engine's loop, the engine's password-check threads, this client)
+   and the 20 slowest looks with when they were sent (slow looks of several players at
+   the same moment are a stall of a whole process) go in the JSON; ``--py-spy DIR``
+   profiles the front and the engine during the crowd (``py-spy`` on PATH or beside this
+   Python).
 5. Print the JSON; write it to ``bench/results/logins.json``.
 """
 
@@ -94,9 +100,10 @@ async def create_players(port: int, names: list[str]) -> None:
     await asyncio.gather(*(one(name) for name in names))
 
 
-async def sample_rss(pid: int, stop: asyncio.Event, samples: list[float]) -> None:
+async def sample_rss(pids: list[int], stop: asyncio.Event, samples: list[float]) -> None:
+    """The server's RSS (its processes' together) every 20 ms until ``stop``."""
     while not stop.is_set():
-        samples.append(rss_mb(pid))
+        samples.append(sum(rss_mb(pid) for pid in pids))
         await asyncio.sleep(0.02)
 
 
@@ -171,9 +178,8 @@ def stop_profiles(profiles: list[subprocess.Popen[bytes]]) -> None:
         profile.wait(timeout=60)
 
 
-async def bench(
-    args: argparse.Namespace, port: int, pid: int, pids: dict[str, int]
-) -> dict[str, Any]:
+async def bench(args: argparse.Namespace, port: int, pids: dict[str, int]) -> dict[str, Any]:
+    """Steps 2 to 4 against the server at ``port`` whose processes are ``pids``."""
     crowd = [f"crowd{i:04d}" for i in range(args.logins)]
     setup_started = time.monotonic()
     await create_players(port, crowd)
@@ -189,7 +195,7 @@ async def bench(
     await asyncio.sleep(1.0)  # warm-up
     baseline_rss: list[float] = []
     stop_sampling = asyncio.Event()
-    sampler = asyncio.create_task(sample_rss(pid, stop_sampling, baseline_rss))
+    sampler = asyncio.create_task(sample_rss(list(pids.values()), stop_sampling, baseline_rss))
     for p in players:
         p.recording = True
     await asyncio.sleep(args.baseline_seconds)
@@ -205,7 +211,7 @@ async def bench(
     await asyncio.gather(*(c.wait_for(rb"create <name> <password>") for c in clients))
     crowd_rss: list[float] = []
     stop_sampling = asyncio.Event()
-    sampler = asyncio.create_task(sample_rss(pid, stop_sampling, crowd_rss))
+    sampler = asyncio.create_task(sample_rss(list(pids.values()), stop_sampling, crowd_rss))
     profiles = start_profiles(args.py_spy, pids) if args.py_spy else []
     cpu_before = cpu_used(pids)
     for p in players:
@@ -309,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             pids = {"engine": engine}
             if server.front_pid is not None:
                 pids["front"] = server.front_pid
-            figures, client_loop = run_clients(bench(args, server.telnet_port, engine, pids))
+            figures, client_loop = run_clients(bench(args, server.telnet_port, pids))
         finally:
             server.stop()
     result = {
