@@ -58,7 +58,8 @@ from moo.gc_control import FullCollections
 from moo.lang.options import limits_from_config
 from moo.lang.scheduler import Scheduler
 from moo.login import LoginScreen
-from moo.net.connection import Connection, send_to_many
+from moo.net.connection import Connection
+from moo.net.fanout import Pacer, send_to_many
 from moo.net.listeners import Listener
 from moo.net.session import Session, Transport
 from moo.net.web import GOING_AWAY, WebListener
@@ -106,6 +107,7 @@ class Server(ServerVerbHost):
         self._loop = asyncio.get_running_loop()
         self._sweeper: asyncio.TimerHandle | None = None
         self.full_collections = FullCollections(self._loop, config.full_gc_interval_seconds)
+        self.pacer = Pacer(self._loop)  # sends lines many hear in slices (notify_many)
         self.frozen = False
         self.upgrader: Upgrader | None = None
         self.started_at = time.time()  # MSSP's UPTIME
@@ -247,7 +249,8 @@ class Server(ServerVerbHost):
 
     def notify_many(self, players: Iterable[int], text: str) -> None:
         """The same text to many players (a room hearing a ``say``): encoded once for every
-        telnet connection, each then adding only what is its own (MCCP2, held replies)."""
+        telnet connection, each then adding only what is its own (MCCP2, held replies), and
+        sent in the pacer's slices (moo/net/fanout.py)."""
         local: list[Transport] = []
         remote: list[Transport] = []
         tracker = self.line_tracker
@@ -260,7 +263,7 @@ class Server(ServerVerbHost):
                 remote.append(transport)  # behind a front: one message for them all
             else:
                 local.append(transport)
-        send_to_many(local, text + "\n")
+        send_to_many(local, text + "\n", self.pacer)
         if remote and tracker is not None:
             tracker.tell_many(remote, text)
 
@@ -277,12 +280,15 @@ class Server(ServerVerbHost):
     # -------------------------------------------------------------- helpers
 
     def _announce_presence(self, player: int, what: str) -> None:
+        """ "X has connected." to the others in X's room: one ``notify_many`` (behind a
+        front, one ``OutMany`` sent in the front's paced slices), not a ``notify`` each:
+        in a room of 1000 that was 1000 ``Out`` messages per login, each flushed to its
+        socket in one burst of the front's loop while the players playing waited."""
         obj = self.world.objects.get(player)
         if obj is None or not self.world.valid(obj.location):
             return
-        for oid in self.world.objects[obj.location].contents:
-            if oid != player:
-                self.notify(oid, f"{obj.name} {what}")
+        others = [oid for oid in self.world.objects[obj.location].contents if oid != player]
+        self.notify_many(others, f"{obj.name} {what}")
 
     def _sweep_idle(self) -> None:
         """Close welcome-screen connections idle past ``login.idle_timeout_seconds``."""

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 
 from moo.config import Config
 from moo.net import events as ev
-from moo.net.connection import Codec, Connection, send_to_many
+from moo.net.connection import Codec, Connection
+from moo.net.fanout import Pacer, send_to_many
 from moo.net.gate_protocol import GateServerCodec
 from moo.net.link import Link
 from moo.net.telnet_codec import TelnetCodec
@@ -110,6 +111,7 @@ class Front:
         self.config = config
         self.limits = config.limits
         self.loop = asyncio.get_running_loop()
+        self.pacer = Pacer(self.loop)  # sends lines many hear in slices (OutMany)
         self.conns: dict[int, FrontConn] = {}
         self._by_conn: dict[Client, FrontConn] = {}
         self.gate_controls: set[Connection] = set()
@@ -452,9 +454,13 @@ class Front:
                 fc.conn.resume_reading()
 
     def _out_many(self, message: msg.OutMany) -> None:
+        """A line many hear: buffered for each at once (order kept), sent in the pacer's
+        slices so the loop answers commands in between (moo/net/fanout.py)."""
         conns = self.conns
         send_to_many(
-            (fc.conn for i in message.ids if (fc := conns.get(i)) is not None), message.text
+            (fc.conn for i in message.ids if (fc := conns.get(i)) is not None),
+            message.text,
+            self.pacer,
         )
 
     # -------------------------------------------------------------- closing

@@ -16,7 +16,8 @@ The pipeline:
    the lines a command produces leave in one ``send``) or when the socket is
    writable again. The buffer is capped: past the cap new output is dropped and
    the client is told how much once it drains; a client that reads nothing
-   for ``output_stall_seconds`` is disconnected.
+   for ``output_stall_seconds`` is disconnected. Lines fanned out to many connections
+   (moo/net/fanout.py) are buffered at once but may leave in a pacer's later slice.
 
 Telnet over TLS adds one stage between the socket and the codec (tls.py, no I/O of
 its own): received bytes are decrypted before step 2, and every ``write`` is encrypted
@@ -31,12 +32,11 @@ import base64
 import contextlib
 import logging
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from moo.config import Limits
 from moo.net.events import Event
-from moo.net.telnet_codec import TelnetCodec, encode_plain
 from moo.net.tls import NotTls, TlsError, TlsStage
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,12 @@ class Codec(Protocol):
     def get_state(self) -> dict[str, object]: ...
 
 
+class Pacing(Protocol):
+    """What sends fanned-out output in slices (moo/net/fanout.py ``Pacer``)."""
+
+    def add(self, conn: Connection) -> None: ...
+
+
 class ConnectionHandler(Protocol):
     def connection_events(self, conn: Connection, events: list[Event]) -> None: ...
 
@@ -118,6 +124,7 @@ class Connection:
         self._reading = False
         self._writing = False
         self._flush_scheduled = False
+        self._paced = False  # queued in a pacer (fanned-out output waits its slice)
         self._closing_reason: str | None = None
         self._dropped = 0
         self._stall_timer: asyncio.TimerHandle | None = None
@@ -342,21 +349,41 @@ class Connection:
     def terminal_type(self) -> str | None:
         return self.codec.terminal_type
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, pacer: Pacing | None = None) -> None:
+        """Buffer ``data``; it leaves in the next loop turn, or when ``pacer`` gets to this
+        connection (fanned-out lines, moo/net/fanout.py) unless something else is written
+        first."""
         if self.closed or not data:
             return
         if self.tls is not None:
-            self._write_tls(data)
+            self._write_tls(data, pacer)
             return
         if len(self._outbuf) + len(data) > self.limits.output_buffer_bytes:
             self._drop(len(data))
             return
         self._outbuf += data
-        if not self._flush_scheduled and not self._writing and not self._frozen:
+        self._schedule(pacer)
+
+    def _schedule(self, pacer: Pacing | None) -> None:
+        """Arrange for the buffer to be sent: by a flush in the next loop turn, or by
+        ``pacer`` (once; a flush scheduled meanwhile sends it first)."""
+        if self._flush_scheduled or self._writing or self._frozen:
+            return  # the flush, the writer or the thaw sends it
+        if pacer is None:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
+        elif not self._paced:
+            self._paced = True
+            pacer.add(self)
 
-    def _write_tls(self, data: bytes) -> None:
+    def paced_flush(self) -> None:
+        """A pacer's turn for this connection: send what waits, unless a flush is already
+        scheduled or the socket is waiting to be writable."""
+        self._paced = False
+        if self._outbuf and not self._flush_scheduled and not self._writing:
+            self._flush()
+
+    def _write_tls(self, data: bytes, pacer: Pacing | None = None) -> None:
         """``write`` on a TLS connection. Output over the cap is dropped before it is
         encrypted (a dropped TLS record would break every record after it), and nothing
         may follow close_notify."""
@@ -366,7 +393,7 @@ class Connection:
         if len(self._outbuf) + len(data) > self.limits.output_buffer_bytes:
             self._drop(len(data))
             return
-        self._queue(self.tls.encrypt(data))
+        self._queue(self.tls.encrypt(data), pacer)
 
     def _drop(self, size: int) -> None:
         """Output past the cap: counted (the client is told once it drains), and the
@@ -377,14 +404,12 @@ class Connection:
                 self.limits.output_stall_seconds, self._on_stalled
             )
 
-    def _queue(self, data: bytes) -> None:
+    def _queue(self, data: bytes, pacer: Pacing | None = None) -> None:
         """Bytes for the wire (already encrypted on a TLS connection) into the buffer."""
         if self.closed or not data:
             return
         self._outbuf += data
-        if not self._flush_scheduled and not self._writing and not self._frozen:
-            self._flush_scheduled = True
-            self.loop.call_soon(self._flush)
+        self._schedule(pacer)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -467,21 +492,3 @@ class Connection:
         with contextlib.suppress(OSError):
             self.sock.close()
         self.handler.connection_closed(self, reason)
-
-
-class TextSink(Protocol):
-    def send_text(self, text: str) -> None: ...
-
-
-def send_to_many(sinks: Iterable[TextSink], text: str) -> None:
-    """The same ``text`` to each of ``sinks`` (a room hearing a ``say``): encoded once for
-    every telnet connection, each then adding only what is its own (held negotiation bytes,
-    MCCP2); any other (the SSH gate's frames, a browser) encodes it itself."""
-    plain: bytes | None = None
-    for sink in sinks:
-        if isinstance(sink, Connection) and isinstance(sink.codec, TelnetCodec):
-            if plain is None:
-                plain = encode_plain(text)
-            sink.write(sink.codec.wire(plain))
-        else:
-            sink.send_text(text)

@@ -10,7 +10,14 @@ import time
 
 import pytest
 
-from moo.accounts import LoginThrottle, Passwords, create_player, name_problem
+from moo.accounts import (
+    CHECK_NICENESS,
+    LoginThrottle,
+    Passwords,
+    create_player,
+    name_problem,
+    yield_to_players,
+)
 from moo.config import Login, PasswordHash
 from moo.errors import VerbError
 from moo.login import LoginScreen
@@ -326,6 +333,58 @@ async def test_no_more_checks_run_at_once_than_configured(stored: str) -> None:
     assert await asyncio.gather(*checks) == [True] * 6
     assert passwords.most_at_once == 2
     assert passwords.queued == 0 and not passwords.busy
+
+
+async def test_a_cancelled_waiting_check_gives_its_turn_to_the_next(stored: str) -> None:
+    passwords = SlowPasswords(dataclasses.replace(CHEAP, max_concurrent=1))
+    first, second, third = (
+        asyncio.ensure_future(passwords.verify(stored, "correct horse")) for _ in range(3)
+    )
+    await asyncio.sleep(0)
+    second.cancel()  # its session went away while it waited
+    assert await first is True and await third is True
+    assert second.cancelled()
+    assert passwords.most_at_once == 1
+    assert passwords.queued == 0 and not passwords.busy
+
+
+class PriorityPasswords(Passwords):
+    """Real hashing; each check notes its thread's nice value."""
+
+    def __init__(self, cost: PasswordHash) -> None:
+        super().__init__(cost)
+        self.niceness: list[int] = []
+
+    def verify_now(self, stored: str, password: str) -> bool:
+        self.niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return super().verify_now(stored, password)
+
+
+async def test_checks_run_at_the_lowest_priority_and_the_loop_keeps_its_own(stored: str) -> None:
+    loop_niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    passwords = PriorityPasswords(dataclasses.replace(CHEAP, max_concurrent=2))
+    checks = [passwords.verify(stored, "correct horse") for _ in range(4)]
+    assert await asyncio.gather(*checks) == [True] * 4
+    assert passwords.niceness == [CHECK_NICENESS] * 4
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_niceness
+
+
+def test_a_refused_priority_is_logged_and_checks_go_on(caplog: pytest.LogCaptureFixture) -> None:
+    def refuse(which: int, who: int, niceness: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    yield_to_players(refuse)  # does not raise: the pool would be broken for every login
+    assert "password checks run at normal CPU priority" in caplog.text
+    assert "Operation not permitted" in caplog.text
+
+
+def test_priority_is_left_alone_where_threads_have_no_nice_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[int, int, int]] = []
+    monkeypatch.setattr("sys.platform", "darwin")
+    yield_to_players(lambda *args: calls.append(args))
+    assert calls == []
 
 
 def test_by_default_one_cpu_is_left_for_play() -> None:
