@@ -112,3 +112,14 @@ def test_a_call_site_shared_by_two_worlds_calls_each_worlds_verb() -> None:
     moo_verb(second, second.box, "which", "return 2;")
     order = [first, first, second, second, first]  # a site is kept from a world's 2nd call
     assert [call(tw, "which()") for tw in order] == [1, 1, 2, 2, 1]
+
+
+def test_a_call_site_takes_other_objrefs_of_its_object_and_checks_each_value(
+    tw: TaskWorld,
+) -> None:
+    moo_verb(tw, tw.box, "one", "return 1;")
+    # ``toobj`` makes a new ``ObjRef`` each time: the site holds an older one of the same object
+    each = f'r = {{}}; for x in ({{"#{tw.box}", "#{tw.box}", 3, "#{tw.box}"}})'
+    body = " r = {@r, `(typeof(x) == STR ? toobj(x) | x):one() ! E_TYPE => \"type\"'}; endfor"
+    outcome = tw.eval(WIZARD, each + body + " return r;")
+    assert outcome.value == [1, 1, "type", 1]
