@@ -85,7 +85,7 @@ from moo.lang.fast_statements import FastStatements
 from moo.lang.fastpaths import COMPARE, IndexKey, simple
 from moo.lang.loops import Line, Loop, Loops, Scope
 from moo.lang.positions import numbered
-from moo.lang.task_api import FRAME_VARIABLES
+from moo.lang.task_api import FRAME_READS, FRAME_VARIABLES
 from moo.lang.values import TYPE_CONSTANTS, fold, tostr
 
 _TYPE_CONSTANTS = {k.lower(): v for k, v in TYPE_CONSTANTS.items()}
@@ -249,7 +249,7 @@ class _Gen(FastStatements, Loops):
         body = self.function_body(self.program, "run")
         head: list[Line] = []
         for name in self.frame_vars:
-            head.append((1, f"v_{name} = frame.{name}", first))
+            head.append((1, f"v_{name} = {FRAME_READS[name]}", first))
         for name in self.const_vars:
             head.append((1, f"v_{name} = {_TYPE_CONSTANTS[name]}", first))
         out = [(0, "def run(task, frame):", first), *head, *body]
@@ -440,8 +440,12 @@ class _Gen(FastStatements, Loops):
         vals = self.tmp()
         if all(kind == "required" for kind in kinds):  # the common {a, b} = args
             names = "".join(f"{self.store(item.name)}, " for item in target.items)
-            self.emit(f"{vals} = {value}")
-            self.emit(f"if _type({vals}) is _list and _len({vals}) == {len(kinds)}:")
+            test = f"_type({vals}) is _list and _len({vals}) == {len(kinds)}"
+            if value == "v_args" and "args" not in self.assigned:
+                vals, test = value, f"_len({value}) == {len(kinds)}"  # a frame's args: a list
+            else:
+                self.emit(f"{vals} = {value}")
+            self.emit(f"if {test}:")
             self.emit(f"    {names.rstrip()} = {vals}")
             self.emit("else:")
             self.emit(f"    _scatter({vals}, {kinds!r})")

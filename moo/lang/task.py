@@ -229,7 +229,7 @@ class Task:
             and site[1] is epoch
             and site[2] is scheduler.site_token
         ):
-            callee = site[3]  # what this call site found last, for this very ``obj``
+            run, filename, owner, entry = site[3]  # what it found last, for this very ``obj``
         else:
             if obj.__class__ is not ObjRef or name.__class__ is not str:
                 raise MooRaise(Err.E_TYPE)
@@ -238,28 +238,27 @@ class Task:
             callee = scheduler.callees.get((obj.id, name))
             if callee is None:
                 callee = self._find_callee(obj.id, name)  # a cached callee's object exists
-            if site is not None and callee[2] is not None:
-                site[:] = (obj, epoch, scheduler.site_token, callee)
+            definer, verb, run, filename = callee
+            owner = verb.owner
+            entry = (definer, verb.names, name)
+            if site is not None and run is not None:
+                site[:] = (obj, epoch, scheduler.site_token, (run, filename, owner, entry))
         self.ticks -= 1
         if self.ticks <= 0:
             self.out_of_ticks()
-        definer, verb, run, filename = callee
         if run is None:
-            definer, verb, run, filename = scheduler.compile_callee(obj.id, name, callee)
+            _, _, run, filename = scheduler.compile_callee(obj.id, name, callee)
         frames = self.frames
         if len(frames) >= self.max_depth:
             raise MooRaise(Err.E_MAXREC)
         caller = self.frame
         frame = Frame()  # ``Frame.call``, inlined: one Python call less
         frame.this = obj
-        frame.player = caller.player
         frame.caller = caller.this
-        frame.verb = name
         frame.args = args
-        frame.programmer = verb.owner
-        frame.definer = definer
-        frame.verb_names = verb.names
-        frame.command = caller.command
+        frame.programmer = owner
+        frame.entry = entry
+        frame.context = caller.context
         frame.line = 0
         frames.append(frame)
         self.frame = frame

@@ -120,6 +120,6 @@ def test_a_call_site_takes_other_objrefs_of_its_object_and_checks_each_value(
     moo_verb(tw, tw.box, "one", "return 1;")
     # ``toobj`` makes a new ``ObjRef`` each time: the site holds an older one of the same object
     each = f'r = {{}}; for x in ({{"#{tw.box}", "#{tw.box}", 3, "#{tw.box}"}})'
-    body = " r = {@r, `(typeof(x) == STR ? toobj(x) | x):one() ! E_TYPE => \"type\"'}; endfor"
+    body = ' r = {@r, `(typeof(x) == STR ? toobj(x) | x):one() ! E_TYPE => "type"\'}; endfor'
     outcome = tw.eval(WIZARD, each + body + " return r;")
     assert outcome.value == [1, 1, "type", 1]
