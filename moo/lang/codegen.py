@@ -61,9 +61,10 @@ Ratio = LambdaMOO's time over ours: above 1 we are faster. Both sides' times var
 CPython does not reach LambdaMOO's C interpreter on tight loops: a bare ``for i in
 range(n): pass`` is ~15 ns an iteration here against LambdaMOO's ~6.5 for the whole MOO
 loop, ``x = x + i`` on Python ints ~34 ns against ~18, and MOO's 32-bit wrap check costs two
-comparisons more. A verb call is ~0.43 us (``Task.call_verb``: the ``Frame`` ~100 ns, two
-Python calls), LambdaMOO's whole fib(25) step ~0.2 us. Building lists and strings is where
-we are ahead: in place, where LambdaMOO 1.8.1 copies (``fast_statements``).
+comparisons more. A verb call is ~0.39 us (``Task.call_verb``: the ``Frame`` ~80 ns, two
+Python calls ~35 ns each), LambdaMOO's whole fib(25) step ~0.2 us, ours ~0.48 us. Building
+lists and strings is where we are ahead: in place, where LambdaMOO 1.8.1 copies
+(``fast_statements``).
 """
 
 from __future__ import annotations
