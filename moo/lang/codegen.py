@@ -61,9 +61,11 @@ Ratio = LambdaMOO's time over ours: above 1 we are faster. Both sides' times var
 CPython does not reach LambdaMOO's C interpreter on tight loops: a bare ``for i in
 range(n): pass`` is ~15 ns an iteration here against LambdaMOO's ~6.5 for the whole MOO
 loop, ``x = x + i`` on Python ints ~34 ns against ~18, and MOO's 32-bit wrap check costs two
-comparisons more. A verb call is ~0.43 us (``Task.call_verb``: the ``Frame`` ~100 ns, two
-Python calls), LambdaMOO's whole fib(25) step ~0.2 us. Building lists and strings is where
-we are ahead: in place, where LambdaMOO 1.8.1 copies (``fast_statements``).
+comparisons more. A verb call is ~0.36 us (the ``Frame`` ~80 ns; one Python call: a call
+site calls the verb's ``run``, ``_CALL_ENTRY``), LambdaMOO's whole fib(25) step ~0.2 us, ours
+~0.44 us (fib(25) 133 -> 106 ms in-process, ``Task.call_verb`` has the steps). Building
+lists and strings is where we are ahead: in place, where LambdaMOO 1.8.1 copies
+(``fast_statements``).
 """
 
 from __future__ import annotations
@@ -78,15 +80,16 @@ from typing import Any
 
 from moo.lang import ops
 from moo.lang import tree as t
-from moo.lang.analysis import IntTyping, assigned_names, used_names
+from moo.lang.analysis import IntTyping, assigned_names, used_names, walk
 from moo.lang.builtins.registry import Builtin
-from moo.lang.errors import TaskAbort
+from moo.lang.errors import MooRaise, TaskAbort
 from moo.lang.fast_statements import FastStatements
 from moo.lang.fastpaths import COMPARE, IndexKey, simple
 from moo.lang.loops import Line, Loop, Loops, Scope
 from moo.lang.positions import numbered
-from moo.lang.task_api import FRAME_VARIABLES
+from moo.lang.task_api import FRAME_READS, FRAME_VARIABLES, Frame
 from moo.lang.values import TYPE_CONSTANTS, fold, tostr
+from moo.world.values import Err
 
 _TYPE_CONSTANTS = {k.lower(): v for k, v in TYPE_CONSTANTS.items()}
 
@@ -96,6 +99,10 @@ _HELPERS: dict[str, Any] = {
     "_str": str,
     "_list": list,
     "_len": len,
+    "_Frame": Frame,
+    "_MooRaise": MooRaise,
+    "_E_MAXREC": Err.E_MAXREC,
+    "_LEFT": (MooRaise, TaskAbort, *ops.CONVERTED),
     "_fold": fold,
     "_wrap": ops.wrap,
     "_add": ops.add,
@@ -186,11 +193,19 @@ def finish(gen: _Gen, filename: str, text: str, root: int = -1) -> Callable[...,
     finally:
         sys.setrecursionlimit(limit)
     module = ast.parse(source, filename, "exec")
-    for node in ast.walk(module):
+    stack: list[ast.AST] = [module]
+    top = module.body[0]  # ``def run``: with ``_CALL_ENTRY``, an ``if`` and then a ``try``
+    if gen.call_entry and isinstance(top, ast.FunctionDef) and isinstance(top.body[1], ast.Try):
+        # the entry and exit keep their Python lines: no MOO line is ever read there, and a
+        # small verb compiled 2.8x slower than before them (1.9x with this)
+        stack = [*top.args.args, *top.args.defaults, *top.body[1].body, *module.body[1:]]
+    while stack:
+        node = stack.pop()
         if isinstance(node, (ast.stmt, ast.expr, ast.excepthandler, ast.arg, ast.keyword)):
             line = lines[node.lineno - 1]
             node.lineno = line
             node.end_lineno = line
+        stack.extend(ast.iter_child_nodes(node))
     code = compile(module, filename, "exec")
     namespace: dict[str, Any] = dict(_HELPERS)
     namespace.update(gen.globals)
@@ -199,9 +214,52 @@ def finish(gen: _Gen, filename: str, text: str, root: int = -1) -> Callable[...,
     namespace["_VARIABLES"] = tuple(gen.variables)
     namespace["_FORKS"] = gen.forks
     namespace["_ROOT"] = root
+    namespace["_CALLABLE"] = gen.call_entry  # its ``run`` takes direct calls (``_CALL_ENTRY``)
     exec(code, namespace)
     run: Callable[..., Any] = namespace["run"]
     return run
+
+
+_CALL_ENTRY = (
+    "if _site is not None:",  # called from a call site: ``frame`` is the receiver
+    "    _filename, _owner, _entry = _site[4]",
+    "    task.ticks -= 1",
+    "    if task.ticks <= 0:",
+    "        task.out_of_ticks()",
+    "    _frames = task.frames",
+    "    if _len(_frames) >= task.max_depth:",
+    "        raise _MooRaise(_E_MAXREC)",
+    "    _caller = task.frame",
+    "    _fr = _Frame()",
+    "    _fr.this = frame",
+    "    _fr.caller = _caller.this",
+    "    _fr.args = _args",
+    "    _fr.programmer = _owner",
+    "    _fr.entry = _entry",
+    "    _fr.context = _caller.context",
+    "    _fr.line = 0",
+    "    frame = _fr",
+    "    _frames.append(frame)",
+    "    task.frame = frame",
+)
+"""What ``Task.call_verb`` does before it calls a verb, done by the verb's own ``run`` when
+a call site of compiled code calls it directly (``_Gen.verb_call``): one Python frame per
+MOO call instead of two. ``run(task, frame)`` (``Task.run_frame``, ``call_verb``) skips it."""
+
+_CALL_EXIT = (
+    "except _LEFT as _exc:",
+    "    if _site is None:",
+    "        raise",
+    "    _converted = task.left(frame, _exc, _filename)",
+    "    if _converted is None:",
+    "        raise",
+    "    raise _converted from None",
+    "finally:",
+    "    if _site is not None:",
+    "        _frames.pop()",
+    "        task.frame = _caller",
+)
+"""What ``Task.call_verb`` does as a verb it called returns or raises, for a direct call."""
 
 
 def python_source(program: t.Program, builtins: dict[str, Builtin]) -> str:
@@ -249,14 +307,24 @@ class _Gen(FastStatements, Loops):
         body = self.function_body(self.program, "run")
         head: list[Line] = []
         for name in self.frame_vars:
-            head.append((1, f"v_{name} = frame.{name}", first))
+            head.append((1, f"v_{name} = {FRAME_READS[name]}", first))
         for name in self.const_vars:
             head.append((1, f"v_{name} = {_TYPE_CONSTANTS[name]}", first))
-        out = [(0, "def run(task, frame):", first), *head, *body]
+        self.call_entry = True
+        wrapped = [(indent + 1, text, line) for indent, text, line in (*head, *body)]
+        out = [
+            (0, "def run(task, frame, _args=None, _site=None):", first),
+            *[(1, text, first) for text in _CALL_ENTRY],
+            (1, "try:", first),
+            *wrapped,
+            *[(1, text, first) for text in _CALL_EXIT],
+        ]
         for d in self.defs:
             out.extend(d)
         text = "\n".join("    " * indent + line for indent, line, _ in out) + "\n"
         return text, [moo for _, _, moo in out]
+
+    call_entry = False  # ``run`` takes a call from a call site (``_CALL_ENTRY``)
 
     def function_body(self, body: t.Program, kind: str) -> list[Line]:
         """The lines of a function's body (indent 1): dummy bindings, closures, statements."""
@@ -440,8 +508,12 @@ class _Gen(FastStatements, Loops):
         vals = self.tmp()
         if all(kind == "required" for kind in kinds):  # the common {a, b} = args
             names = "".join(f"{self.store(item.name)}, " for item in target.items)
-            self.emit(f"{vals} = {value}")
-            self.emit(f"if _type({vals}) is _list and _len({vals}) == {len(kinds)}:")
+            test = f"_type({vals}) is _list and _len({vals}) == {len(kinds)}"
+            if value == "v_args" and "args" not in self.assigned:
+                vals, test = value, f"_len({value}) == {len(kinds)}"  # a frame's args: a list
+            else:
+                self.emit(f"{vals} = {value}")
+            self.emit(f"if {test}:")
             self.emit(f"    {names.rstrip()} = {vals}")
             self.emit("else:")
             self.emit(f"    _scatter({vals}, {kinds!r})")
@@ -589,12 +661,9 @@ class _Gen(FastStatements, Loops):
         if isinstance(e, t.Prop):
             return f"task.get_prop({self.ex(e.obj)}, {self.ex(e.name)})"
         if isinstance(e, t.VerbCall):
-            call = f"task.call_verb({self.ex(e.obj)}, {self.ex(e.verb)}, {self.list_text(e.args)}"
             if isinstance(e.verb, t.Literal) and type(e.verb.value) is str:
-                site = f"_site{next(self.counter)}"  # ``Task.call_verb``'s cache for this call
-                self.globals[site] = [None, None, None, None]
-                return f"{call}, {site})"
-            return f"{call})"
+                return self.verb_call(e)
+            return f"task.call_verb({self.ex(e.obj)}, {self.ex(e.verb)}, {self.list_text(e.args)})"
         if isinstance(e, t.Call):
             return self.call(e)
         if isinstance(e, t.Index):
@@ -612,6 +681,33 @@ class _Gen(FastStatements, Loops):
         if isinstance(e, t.Assign):
             return self.assign_value(e)
         raise TypeError(f"not an expression: {e!r}")  # pragma: no cover
+
+    def verb_call(self, e: t.VerbCall) -> str:
+        """``obj:name(...)`` with a literal name: its site (``Task.call_verb`` keeps there
+        the receiver, the epoch and world it found the verb in, and the verb's ``run``)
+        calls ``run`` directly while they are the same (``_CALL_ENTRY``), else
+        ``call_verb``. Measured: fib(25) ~114 -> ~106 ms in-process. A receiver that is a
+        variable is read as it is, with no temporary, when the arguments can change
+        nothing (no call, no assignment): ~4 ms of that."""
+        site = f"_site{next(self.counter)}"
+        self.globals[site] = [None, None, None, None, None]
+        target = self.ex(e.obj)
+        pure = not any(isinstance(n, (t.Call, t.VerbCall, t.Assign)) for n in walk(e.args))
+        obj = target if pure and target.startswith("v_") and target.isidentifier() else self.tmp()
+        check = f"{obj} is {site}[0] and {site}[1] is task.world.verbs_epoch"
+        check += f" and {site}[2] is task.scheduler.site_token"
+        if obj == target:  # a variable that arguments calling and assigning nothing leave be
+            args, found = self.list_text(e.args), check
+        elif pure:  # arguments that call nothing cannot change verbs: evaluated in either branch
+            args, found = self.list_text(e.args), f"({obj} := {target}) is not None and {check}"
+        else:  # evaluated once, before the check (the text of each branch: no nested copies)
+            args = self.tmp()
+            found = (
+                f"({obj} := {target}) is not None"
+                f" and ({args} := {self.list_text(e.args)}) is not None and {check}"
+            )
+        slow = f"task.call_verb({obj}, {self.ex(e.verb)}, {args}, {site})"
+        return f"({site}[3](task, {obj}, {args}, {site}) if {found} else {slow})"
 
     def call(self, e: t.Call) -> str:
         if e.name == "pass":

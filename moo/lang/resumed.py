@@ -34,6 +34,7 @@ from moo.lang.codegen import _Gen, finish
 from moo.lang.compiler import Program, compile_program
 from moo.lang.loops import TICK, Scope
 from moo.lang.positions import HEADER, Path, children, follow, header, root_block, waits
+from moo.lang.task_api import FRAME_READS
 
 
 class NotResumable(Exception):
@@ -96,7 +97,7 @@ class _ResumeGen(_Gen):
         self.scope, self.loops, self.indent = Scope("run"), [], 1
         self.list_tests, self.available = {}, {}
         for name in self.frame_vars:
-            self.emit(f"v_{name} = frame.{name}")
+            self.emit(f"v_{name} = {FRAME_READS[name]}")
         for name, value in sorted(spec.variables.items()):
             if name in self.variables:
                 self.emit(f"v_{name} = {self.literal(value)}")

@@ -6,10 +6,11 @@ far) ``capture`` writes down what a restart needs to go on, from the Python fram
 compiled MOO code, outermost first:
 
 1. Each compiled frame must be one ``Task.frames`` entry, called by a plain verb call
-   (``Task.call_verb``) or ``pass()``; the innermost is in ``suspend()``. A frame called
-   by a builtin (``move()`` calling ``accept``, ``eval()``), a catch expression or a
-   Python verb cannot be resumed: the task then stays in memory only (a log line says
-   why), as every suspended task did before.
+   (directly from its call site, or through ``Task.call_verb``) or ``pass()``; the
+   innermost is in ``suspend()``. A frame called by a builtin (``move()`` calling
+   ``accept``, ``eval()``), a catch expression or a Python verb cannot be resumed: the
+   task then stays in memory only (a log line says why), as every suspended task did
+   before.
 2. Where each frame waits: its MOO line (the compiled code's line numbers are MOO lines)
    and ``positions.locate``, which asks that it be the only call that can wait on that
    line; the variables (``v_*`` locals) and the hidden state of the loops around it.
@@ -49,7 +50,7 @@ from moo.world.world import World
 if TYPE_CHECKING:
     from moo.lang.task import Task
 
-VERB_CALL = ("call_verb",)
+VERB_CALL = ((), ("call_verb",))  # a call site's direct call, or through ``call_verb``
 PASS_CALL = ("run", "run_frame", "invoke", "pass_verb")  # innermost first
 
 
@@ -101,7 +102,7 @@ def capture(task: Task) -> QueuedTask:
         callee = task.frames[len(task.frames) - i] if i else None  # the frame it called
         if i == 0:
             wanted = ("suspend", "")
-        elif between == VERB_CALL and callee is not None:
+        elif between in VERB_CALL and callee is not None:
             wanted = ("verb", callee.verb)
         elif between == PASS_CALL:
             wanted = ("pass", "")

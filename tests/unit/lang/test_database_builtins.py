@@ -106,7 +106,7 @@ def test_disassemble_lists_the_compiled_code_to_those_who_may_read_it(tw: TaskWo
     verb = VerbDef("sum", tw.prog, "xd", "this", "none", "this", MOO_IMPL, "return 1 + 2;")
     tw.world.add_verb(tw.box, verb)
     lines = tw.bi(tw.prog, "disassemble", o(tw.box), "sum")
-    assert lines[0] == "def run(task, frame):"
+    assert lines[0] == "def run(task, frame, _args=None, _site=None):"
     assert all(line.__class__ is str for line in lines)
     assert tw.bi(tw.pleb, "disassemble", o(tw.box), "sum") == Err.E_PERM  # no r bit
     assert tw.bi(tw.prog, "disassemble", o(tw.box), "nope") == Err.E_VERBNF

@@ -179,6 +179,9 @@ PROGRAMS: list[tuple[str, Any]] = [
     ("{a, b} = {1};", E(Err.E_ARGS)),
     ("{a, b} = {1, 2, 3};", E(Err.E_ARGS)),
     ("{a, b} = 5;", E(Err.E_TYPE)),
+    ("{a} = args;", E(Err.E_ARGS)),  # a frame's args: known to be a list
+    ("args = {4}; {a} = args; return a;", 4),
+    ("args = 5; {a} = args;", E(Err.E_TYPE)),  # assigned: then it is checked
     ("{a, @b} = {1, 2, 3}; return {a, b};", [1, [2, 3]]),
     ("{a, @b} = {1}; return {a, b};", [1, []]),
     ("{@a} = {}; return a;", []),

@@ -341,3 +341,16 @@ this.name = toliteral(out);"""
         await step_until(lambda: list(now.world.tasks.values()) != before)  # noqa: B023
     assert restarts == 8  # more() four times, check() twice, items(), first()
     assert name_of(server, tw.box) == expected
+
+
+async def test_a_task_suspended_in_a_directly_called_verb_is_saved() -> None:
+    outer = "for i in [1..3]\n  this:inner();\nendfor"  # the 3rd call is direct (site filled)
+    server, tw = server_with({"inner": "suspend(0);\nreturn 1;", "outer": outer})
+    server.eval(f"#{tw.box}:outer();")
+
+    def second_saved() -> bool:
+        return any(r.frames[1].variables.get("i") == 3 for r in server.world.tasks.values())
+
+    await step_until(second_saved)
+    [record] = server.world.tasks.values()
+    assert len(record.frames) == 3  # the eval, outer at i = 3, inner in suspend()

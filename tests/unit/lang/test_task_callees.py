@@ -112,3 +112,43 @@ def test_a_call_site_shared_by_two_worlds_calls_each_worlds_verb() -> None:
     moo_verb(second, second.box, "which", "return 2;")
     order = [first, first, second, second, first]  # a site is kept from a world's 2nd call
     assert [call(tw, "which()") for tw in order] == [1, 1, 2, 2, 1]
+
+
+def test_a_call_site_takes_other_objrefs_of_its_object_and_checks_each_value(
+    tw: TaskWorld,
+) -> None:
+    moo_verb(tw, tw.box, "one", "return 1;")
+    # ``toobj`` makes a new ``ObjRef`` each time: the site holds an older one of the same object
+    each = f'r = {{}}; for x in ({{"#{tw.box}", "#{tw.box}", 3, "#{tw.box}"}})'
+    body = ' r = {@r, `(typeof(x) == STR ? toobj(x) | x):one() ! E_TYPE => "type"\'}; endfor'
+    outcome = tw.eval(WIZARD, each + body + " return r;")
+    assert outcome.value == [1, 1, "type", 1]
+
+
+def test_a_verb_changed_by_its_own_calls_arguments_is_the_one_called(tw: TaskWorld) -> None:
+    moo_verb(tw, tw.box, "f", "return 1;")
+    box = f"#{tw.box}"
+    change = f'set_verb_code({box}, "f", {{"return 2;"}})'
+    source = f"a = {box}:f(); b = {box}:f({change}); return {{a, b, {box}:f()}};"
+    assert tw.eval(WIZARD, source).value == [1, 2, 2]
+
+
+def test_the_receiver_is_read_before_the_arguments_change_it(tw: TaskWorld) -> None:
+    other = tw.world.create(THING, WIZARD, "other", location=ROOM)
+    moo_verb(tw, tw.box, "who", 'return "box";')
+    moo_verb(tw, other, "who", 'return "other";')
+    source = f"x = #{tw.box}; r = {{}}; for i in [1..3] r = {{@r, x:who(x = #{other})}};"
+    assert tw.eval(WIZARD, source + " endfor return r;").value == ["box", "other", "other"]
+
+
+def test_errors_leaving_directly_called_verbs_have_each_frames_line(tw: TaskWorld) -> None:
+    moo_verb(tw, tw.box, "inner", "x = 1;\nreturn y;")  # y unassigned: E_VARNF
+    moo_verb(tw, tw.box, "outer", "a = 1;\nb = 2;\nreturn this:inner();")
+    box = f"#{tw.box}"
+    for _ in range(3):  # the call sites are filled by the first run: direct calls after
+        outcome = tw.eval(WIZARD, f"return {box}:outer();")
+        assert outcome.value == Err.E_VARNF
+        assert outcome.traceback[:2] == [
+            f"{box}:inner, line 2:  Variable not found",
+            f"... called from {box}:outer, line 3",
+        ]
