@@ -384,19 +384,26 @@ async def _keep_run_files(front: Front, spawner: EngineSpawner | None, data_dir:
     state_path = paths.front_state_file(data_dir)
     last: dict[str, object] = {}
     while True:
-        try:
-            engine = front.local_engine_pid
-            if engine is not None and paths.read_pid(pid_path) != engine:
-                paths.write_pid(pid_path, engine)
-            state = front.state()
-            state["engine_restarts"] = spawner.restarts if spawner is not None else None
-            spare = spawner.spare if spawner is not None else None
-            state["spare_engine_pid"] = (
-                spare.pid if spare is not None and spare.returncode is None else None
-            )
-            if state != last:
-                paths.write_state(state_path, state)
-                last = state
+        engine = front.local_engine_pid
+        state = front.state()
+        state["engine_restarts"] = spawner.restarts if spawner is not None else None
+        spare = spawner.spare if spawner is not None else None
+        state["spare_engine_pid"] = (
+            spare.pid if spare is not None and spare.returncode is None else None
+        )
+        changed = state if state != last else None
+        try:  # in a thread: the files' I/O never holds the front's loop (and its players)
+            await asyncio.to_thread(_write_run_files, pid_path, engine, state_path, changed)
+            last = state
         except OSError as error:  # a full disk: try again next time
             log.warning("cannot write %s: %s", state_path, error.strerror or error)
         await asyncio.sleep(0.5)
+
+
+def _write_run_files(
+    pid_path: Path, engine: int | None, state_path: Path, state: dict[str, object] | None
+) -> None:
+    if engine is not None and paths.read_pid(pid_path) != engine:
+        paths.write_pid(pid_path, engine)
+    if state is not None:
+        paths.write_state(state_path, state)
