@@ -34,7 +34,6 @@ added ``upgrades``; version 3 made every time column a timestamp.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -49,6 +48,37 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from moo.errors import CheckpointError
+from moo.persist.records_schema import (
+    TIME_COLUMNS,
+    EpochTime,
+    add_upgrades_table,
+    checkpoints,
+    metadata,
+    schema_version,
+    server_runs,
+    times_become_timestamps,
+    upgrades,
+)
+
+__all__ = [
+    "FINISHED_STATUSES",
+    "REASONS",
+    "RECORDS_FILE",
+    "RECORDS_FILES",
+    "SCHEMA_VERSION",
+    "TIME_COLUMNS",
+    "CheckpointRecord",
+    "EpochTime",
+    "Records",
+    "RecordsDamaged",
+    "ServerRun",
+    "checkpoints",
+    "default_url",
+    "metadata",
+    "schema_version",
+    "server_runs",
+    "upgrades",
+]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -81,163 +111,12 @@ def default_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / RECORDS_FILE}"
 
 
-class EpochTime(sa.types.TypeDecorator[float]):
-    """A UTC epoch float in Python, a timestamp with time zone in the database."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: float | None, dialect: sa.Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        return dt.datetime.fromtimestamp(value, dt.UTC)
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> float | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:  # SQLite: stored in UTC, handed back naive
-            value = value.replace(tzinfo=dt.UTC)
-        return float(value.timestamp())
-
-
-metadata = sa.MetaData()
-
-schema_version = sa.Table(
-    "schema_version",
-    metadata,
-    sa.Column("version", sa.Integer, nullable=False),
-)
-
-checkpoints = sa.Table(
-    "checkpoints",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("requested_by", sa.Text),
-    sa.Column("started", EpochTime, nullable=False),
-    sa.Column("finished", EpochTime),
-    sa.Column("duration", sa.Float),
-    sa.Column("bytes", sa.BigInteger),  # BigInteger: a world file may pass 2 GiB
-    sa.Column("object_count", sa.Integer),
-    sa.Column("journal_position", sa.BigInteger),
-    sa.Column("world_digest", sa.Text),
-    sa.Column("max_stall", sa.Float),
-    sa.Column("stalled_commands", sa.Integer),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("error", sa.Text),
-    sa.Column("path", sa.Text),
-    sa.Index("ix_checkpoints_status", "status"),
-)
-
-server_runs = sa.Table(
-    "server_runs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("started", EpochTime, nullable=False),
-    sa.Column("stopped", EpochTime),
-    sa.Column("clean", sa.Boolean),
-    sa.Column("pid", sa.Integer, nullable=False),
-    sa.Column("version", sa.Text, nullable=False),
-    sa.Column("last_saved", EpochTime),
-)
-
-upgrades = sa.Table(
-    "upgrades",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("started", EpochTime, nullable=False),
-    sa.Column("finished", EpochTime),
-    sa.Column("requested_by", sa.Text),
-    sa.Column("command", sa.Text),  # the replacement's argv, a JSON list of strings
-    sa.Column("command_before", sa.Text),  # the program it replaced (what a rollback runs)
-    sa.Column("from_version", sa.Text),
-    sa.Column("from_pid", sa.Integer),
-    sa.Column("to_version", sa.Text),
-    sa.Column("to_pid", sa.Integer),
-    sa.Column("level", sa.Integer),  # 1, 2 or 3
-    sa.Column("outcome", sa.Text, nullable=False),  # running | ok | failed
-    sa.Column("freeze_ms", sa.Float),
-    sa.Column("sessions", sa.Integer),  # sessions carried across
-    sa.Column("error", sa.Text),
-)
-
-
-def _add_upgrades_table(conn: Connection) -> None:
-    """Version 1 -> 2: add ``upgrades``, spelled out as it was at version 2.
-
-    Not ``upgrades.create(conn)``: that builds the table as this file defines it today,
-    and a later version that changes it would then find its own change already made.
-    """
-    frozen = sa.MetaData()
-    sa.Table(
-        "upgrades",
-        frozen,
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("started", sa.Float, nullable=False),
-        sa.Column("finished", sa.Float),
-        sa.Column("requested_by", sa.Text),
-        sa.Column("command", sa.Text),
-        sa.Column("command_before", sa.Text),
-        sa.Column("from_version", sa.Text),
-        sa.Column("from_pid", sa.Integer),
-        sa.Column("to_version", sa.Text),
-        sa.Column("to_pid", sa.Integer),
-        sa.Column("level", sa.Integer),
-        sa.Column("outcome", sa.Text, nullable=False),
-        sa.Column("freeze_ms", sa.Float),
-        sa.Column("sessions", sa.Integer),
-        sa.Column("error", sa.Text),
-    )
-    frozen.create_all(conn)
-
-
-TIME_COLUMNS = {
-    "checkpoints": ("started", "finished"),
-    "server_runs": ("started", "stopped", "last_saved"),
-    "upgrades": ("started", "finished"),
-}
-"""Version 3's timestamp columns (version 2 kept them as epoch floats)."""
-
-
-def _times_become_timestamps(conn: Connection) -> None:
-    """Version 2 -> 3: every time column from an epoch float to a timestamp, rows kept.
-
-    PostgreSQL changes the column types in place (``to_timestamp``). SQLite cannot change a
-    column's type: each table is rebuilt (renamed aside, made anew, rows copied with their
-    times written as the UTC text SQLAlchemy's DateTime reads, the old one dropped). The
-    new tables are today's definitions: a later version that changes these tables must
-    first freeze them here, as ``_add_upgrades_table`` does.
-    """
-    if conn.dialect.name == "postgresql":
-        for table_name, time_columns in TIME_COLUMNS.items():
-            for column in time_columns:
-                conn.exec_driver_sql(
-                    f"ALTER TABLE {table_name} ALTER COLUMN {column} TYPE timestamptz "
-                    f"USING to_timestamp({column})"
-                )
-        return
-    for name, times in TIME_COLUMNS.items():
-        table = metadata.tables[name]
-        for index in table.indexes:
-            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
-        conn.exec_driver_sql(f"ALTER TABLE {name} RENAME TO {name}_v2")
-        table.create(conn)
-        columns = [column.name for column in table.columns]
-        picked = [
-            f"strftime('%Y-%m-%d %H:%M:%f000', {c}, 'unixepoch')" if c in times else c
-            for c in columns
-        ]
-        conn.exec_driver_sql(
-            f"INSERT INTO {name} ({', '.join(columns)}) SELECT {', '.join(picked)} FROM {name}_v2"
-        )
-        conn.exec_driver_sql(f"DROP TABLE {name}_v2")
-
-
 # from_version -> function that brings a database from that version to the next, in the
-# open() transaction. A new version is one function here plus SCHEMA_VERSION + 1.
+# open() transaction. A new version is one function in records_schema.py, its entry here,
+# and SCHEMA_VERSION + 1.
 _UPGRADES: dict[int, Callable[[Connection], None]] = {
-    1: _add_upgrades_table,
-    2: _times_become_timestamps,
+    1: add_upgrades_table,
+    2: times_become_timestamps,
 }
 
 
