@@ -33,21 +33,25 @@ added ``upgrades``; version 3 made every time column a timestamp.
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import StaticPool
 
 from moo.errors import CheckpointError
+from moo.persist.records_engine import (
+    RECORDS_FILE,
+    RECORDS_FILES,
+    RecordsDamaged,
+    RecordsEngine,
+    damaged,
+    default_url,
+    describe,
+    make_engine,
+)
 from moo.persist.records_schema import (
     TIME_COLUMNS,
     EpochTime,
@@ -80,36 +84,9 @@ __all__ = [
     "upgrades",
 ]
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
 SCHEMA_VERSION = 3
 REASONS = frozenset({"scheduled", "manual", "shutdown", "panic", "upgrade", "initial", "recovery"})
 FINISHED_STATUSES = frozenset({"ok", "failed"})
-RECORDS_FILE = "moo.sqlite"  # in the data directory, unless persist.records_url says otherwise
-RECORDS_FILES = (RECORDS_FILE, RECORDS_FILE + "-wal", RECORDS_FILE + "-shm")  # with WAL's
-
-
-# sqlite3 error codes that mean the file itself is damaged (not busy, not full, not ours)
-_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
-
-
-class RecordsDamaged(CheckpointError):
-    """The records database file is damaged (not a database, or fails its integrity
-    check). Store.open then moves it aside and starts a new one."""
-
-
-def _damage(error: BaseException) -> bool:
-    """Whether a driver error says the SQLite file itself is damaged."""
-    cause = error.orig if isinstance(error, sa.exc.DBAPIError) else error
-    code = getattr(cause, "sqlite_errorcode", None)
-    return isinstance(cause, sqlite3.DatabaseError) and code in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
-
-
-def default_url(data_dir: Path) -> str:
-    """The records database of ``data_dir`` when no ``persist.records_url`` is set."""
-    return f"sqlite:///{data_dir / RECORDS_FILE}"
-
 
 # from_version -> function that brings a database from that version to the next, in the
 # open() transaction. A new version is one function in records_schema.py, its entry here,
@@ -150,52 +127,6 @@ class ServerRun:
     last_saved: float | None
 
 
-def _describe(url: sa.URL) -> str:
-    """The database as a person would name it: the SQLite path, else the URL without password."""
-    if url.get_backend_name() == "sqlite":
-        return url.database or ":memory:"
-    return url.render_as_string(hide_password=True)
-
-
-def _make_engine(url: sa.URL) -> Engine:
-    """A sync engine; on SQLite: parent directory made, WAL, synchronous=NORMAL, real BEGIN.
-
-    Raises OSError if the directory cannot be made, ImportError if the driver is missing.
-    """
-    if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url)
-    if url.database in (None, "", ":memory:"):
-        # One shared connection, or every worker thread would see its own empty database.
-        engine = sa.create_engine(
-            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    else:
-        if not url.query.get("uri"):
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url)
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def _reason(error: Exception) -> str:
-    """The driver's own words when there are some, without SQLAlchemy's background link."""
-    if isinstance(error, sa.exc.DBAPIError) and error.orig is not None:
-        return f"{type(error.orig).__name__}: {error.orig}"
-    return str(error)
-
-
 def _checkpoint(row: sa.Row[Any]) -> CheckpointRecord:
     return CheckpointRecord(**row._mapping)
 
@@ -212,14 +143,8 @@ def _run(row: sa.Row[Any]) -> ServerRun:
     return ServerRun(**values)
 
 
-class Records:
+class Records(RecordsEngine):
     """The records database. Thread-safe; one instance per process is enough."""
-
-    def __init__(self, engine: Engine, where: str) -> None:
-        self._engine = engine
-        self._where = where
-        self._lock = threading.Lock()
-        self._closed = False
 
     @classmethod
     def open(cls, url: str) -> Records:
@@ -236,9 +161,9 @@ class Records:
         except SQLAlchemyError as error:
             # Not echoed: a URL that does not parse may still hold a password.
             raise CheckpointError(f"records database URL is not valid: {error}") from None
-        where = _describe(parsed)
+        where = describe(parsed)
         try:
-            engine = _make_engine(parsed)
+            engine = make_engine(parsed)
         except (OSError, ImportError, SQLAlchemyError) as error:
             raise CheckpointError(f"records database {where}: cannot open: {error}") from None
         records = cls(engine, where)
@@ -253,79 +178,10 @@ class Records:
                 _ensure_schema(conn, where)
         except CheckpointError as error:
             engine.dispose()
-            if error.__cause__ is not None and _damage(error.__cause__):
+            if error.__cause__ is not None and damaged(error.__cause__):
                 raise RecordsDamaged(str(error)) from error.__cause__
             raise
         return records
-
-    def close(self) -> None:
-        """Release every pooled connection. Later calls raise CheckpointError. Idempotent."""
-        with self._lock:
-            self._closed = True
-            self._engine.dispose()
-
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One transaction, committed on success, rolled back on any error.
-
-        Yields the connection. Raises CheckpointError for database and driver errors (and
-        when closed). Atomic. Holds the lock that serialises every method of this Records,
-        so keep the body to a few statements. For modules that keep their own operations
-        on tables of this database (upgrade_records.py).
-        """
-        with self._lock:
-            if self._closed:
-                raise CheckpointError(f"records database {self._where} is closed")
-            try:
-                with self._engine.begin() as conn:
-                    yield conn
-            except (SQLAlchemyError, sqlite3.Error) as error:
-                raise CheckpointError(
-                    f"records database {self._where}: {_reason(error)}"
-                ) from error
-
-    def insert_sync(self, stmt: sa.Insert) -> int:
-        """Run one INSERT of a single row; returns the new row's id.
-
-        Raises CheckpointError if the database fails. Atomic (one INSERT).
-        """
-        with self.transaction() as conn:
-            key = conn.execute(stmt).inserted_primary_key
-        assert key is not None
-        return int(key[0])
-
-    def finish_running_sync(
-        self,
-        table: sa.Table,
-        state: sa.Column[Any],
-        row_id: int,
-        what: str,
-        values: dict[str, Any],
-        *,
-        with_duration: bool = False,
-    ) -> None:
-        """Set ``values`` on row ``row_id`` of ``table`` if its ``state`` is still 'running'
-        (``with_duration``: also ``duration`` = ``values["finished"]`` - the row's started).
-
-        The one way a running checkpoint or upgrade (upgrade_records.py) is finished.
-        Returns None. Raises CheckpointError naming ``what`` (``"checkpoint record"``) if
-        the id is unknown or the row is no longer running, or if the database fails.
-        Atomic (one transaction: the started time is read, the row updated, and a miss
-        explained, in it).
-        """
-        running = sa.and_(table.c.id == row_id, state == "running")
-        with self.transaction() as conn:
-            if with_duration:
-                started = conn.execute(sa.select(table.c.started).where(running)).scalar()
-                if started is not None:
-                    values = {**values, "duration": values["finished"] - started}
-            stmt = sa.update(table).where(running).values(values)
-            if conn.execute(stmt).rowcount == 1:
-                return
-            found = conn.execute(sa.select(state).where(table.c.id == row_id)).scalar_one_or_none()
-        if found is None:
-            raise CheckpointError(f"no {what} {row_id} to finish")
-        raise CheckpointError(f"{what} {row_id} is already {found}")
 
     # -- checkpoints -------------------------------------------------------------------
 
@@ -535,13 +391,6 @@ class Records:
         with self.transaction() as conn:
             runs = [_run(row) for row in conn.execute(stmt)]
         return sorted(runs, key=lambda run: run.id)
-
-    # -- off the event loop --------------------------------------------------------------
-
-    async def call(self, method: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run a ``*_sync`` method (this class's or UpgradeLog's) in a worker thread, never
-        blocking the loop: ``await records.call(records.begin_checkpoint_sync, ...)``."""
-        return await asyncio.to_thread(method, *args, **kwargs)
 
 
 def _ensure_schema(conn: Connection, where: str) -> None:
