@@ -1,6 +1,6 @@
 """Hot-upgrade records: one row per upgrade attempt in the records database.
 
-The ``upgrades`` table is defined in records.py (one schema, one version number);
+The ``upgrades`` table is defined in records_schema.py (one schema, one version number);
 this module holds what is done with it, so that records.py stays about checkpoints
 and server runs.
 
