@@ -93,8 +93,10 @@ class ServerProcess:
     _threads: list[threading.Thread] = field(default_factory=list)
     _lines: queue.Queue[str | None] = field(default_factory=queue.Queue)  # stdout, for start
 
-    def start(self, timeout: float = 20.0, *, wait: set[str] | None = None) -> ServerProcess:
-        """Start and wait for the listeners' lines (``wait``: only these names' lines)."""
+    def start(self, timeout: float = 60.0, *, wait: set[str] | None = None) -> ServerProcess:
+        """Start and wait for the listeners' lines (``wait``: only these names' lines).
+        ``timeout`` is generous: on a loaded 2-core machine a front, its engine and the
+        spare engine each start a Python; it only costs time when the server never starts."""
         STARTED.append(self)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.data_dir.parent / f"{self.data_dir.name}-config.yaml"
