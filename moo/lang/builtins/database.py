@@ -22,7 +22,6 @@ from typing import Any
 
 from moo.lang import access
 from moo.lang.builtins.registry import BUILTINS, builtin
-from moo.lang.codegen import python_source
 from moo.lang.errors import MooRaise, MooSyntaxError
 from moo.lang.parser import parse
 from moo.lang.task import Task
@@ -69,6 +68,8 @@ def renumber(task: Task, obj: Any) -> ObjRef:
 
 @builtin("disassemble", 2)
 def disassemble(task: Task, obj: Any, desc: Any) -> list[Any]:
+    from moo.lang.codegen import python_source  # the compiler imports the builtins
+
     target = access.valid_object(task.world, obj)
     verb = target.verbs[access.verb_index(target, desc)]
     if not access.verb_allows(task.world, task.frame.programmer, verb, "r"):
