@@ -46,7 +46,8 @@ def simple(text: str) -> bool:
 
 
 class FastPaths:
-    """The expression emitters; ``codegen._Gen`` provides the rest of the generator."""
+    """The expression emitters; ``codegen._Gen`` provides the rest of the generator (the
+    general cases in ``expressions.py``)."""
 
     builtins: dict[str, Builtin]
     dollar: list[str]
@@ -60,7 +61,7 @@ class FastPaths:
     index_found: dict[IndexKey, str]
     line: int
 
-    # provided by ``codegen._Gen``
+    # provided by ``codegen._Gen`` (``expressions.py``, ``statements.py``)
     def ex(self, e: t.Expr) -> str:
         raise NotImplementedError
 

@@ -49,7 +49,8 @@ class Loop:
 
 
 class Loops:
-    """The loop emitters; ``codegen._Gen`` provides the rest of the generator."""
+    """The loop emitters; ``codegen._Gen`` provides the rest of the generator (its
+    statements in ``statements.py``, expressions in ``expressions.py``)."""
 
     scope: Scope
     loops: list[Loop]
@@ -58,7 +59,7 @@ class Loops:
     counter: itertools.count[int]
     loop_ids: dict[int, int]
 
-    # provided by ``codegen._Gen``
+    # provided by ``codegen._Gen`` (``statements.py``, ``expressions.py``)
     def ex(self, e: t.Expr) -> str:
         raise NotImplementedError
 
