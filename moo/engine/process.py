@@ -56,6 +56,7 @@ async def serve_engine(
     engine_args: list[str] | None = None,
     upgrade_fd: int | None = None,
     on_serving: Callable[[Server], Coroutine[Any, Any, None]] | None = None,
+    program: list[str] | None = None,
 ) -> int:
     """Steps 1 to 4. Returns the exit code. ``upgrade_fd``: this engine is a hot upgrade's
     replacement (moo/upgrade/replacement.py, which then calls ``attach``). ``on_serving``
@@ -89,7 +90,7 @@ async def serve_engine(
         checkpointer,
         None,
         data_lock,
-        default_program(),
+        program or default_program(),  # what runs now: a cold upgrade's program
         engine_args or [],
         metrics=metrics,
         subcommand="engine",

@@ -260,7 +260,12 @@ async def _restart_cold(
             await _tell_how_it_went(config, server, restart.player, restart.requested_by, text)
 
         return await serve_engine(
-            config, out, front_socket=front.socket, engine_args=serve_args, on_serving=tell
+            config,
+            out,
+            front_socket=front.socket,
+            engine_args=serve_args,
+            on_serving=tell,
+            program=program,
         )
     return await serve(config, out, serve_args=serve_args, program=program)
 

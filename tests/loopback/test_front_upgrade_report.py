@@ -77,6 +77,9 @@ async def test_a_cold_started_engine_says_how_the_upgrade_went(tmp_path: Path) -
         said = await bob.command("say still here", MARK, begin=BEGIN, timeout=30)
         assert said == ['You say, "still here"']
         assert not any("reconnect" in line for line in bob.lines), bob.lines
+        status = await wiz.command("@hot-upgrade status", MARK, begin=BEGIN, timeout=20)
+        assert status[0].startswith("Running version "), status  # the program asked for
+        assert status[0].endswith("moo_variant.py --restart-only"), status
         for client in (wiz, bob):
             await client.close()
     finally:
