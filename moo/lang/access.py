@@ -20,6 +20,8 @@ from moo.errors import WorldError
 from moo.lang.errors import MooRaise
 from moo.lang.values import is_true
 from moo.world.model import Flag, MooObject, PropDef, VerbDef
+from moo.world.permissions import is_wizard as is_wizard  # the one rule, re-exported
+from moo.world.permissions import slot_allows
 from moo.world.values import Err, ObjRef
 from moo.world.verbnames import verbname_matches
 from moo.world.world import World
@@ -33,11 +35,6 @@ _FLAG_PROPS: dict[str, Flag] = {
     "f": Flag.FERTILE,
 }
 BUILTIN_NAMES = frozenset({"name", "owner", "location", "contents", "aliases", *_FLAG_PROPS})
-
-
-def is_wizard(world: World, who: int) -> bool:
-    obj = world.objects.get(who)
-    return obj is not None and bool(obj.flags & Flag.WIZARD)
 
 
 def is_programmer(world: World, who: int) -> bool:
@@ -83,19 +80,9 @@ def find_property(world: World, oid: int, name: str) -> tuple[str, MooObject, Pr
     return None
 
 
-def property_owner(world: World, oid: int, definer: MooObject, slot: PropDef) -> int:
-    """Who owns the property on ``oid``: its slot's owner (``c`` is already applied)."""
-    return slot.owner
-
-
-def property_allows(
-    world: World, who: int, oid: int, definer: MooObject, propdef: PropDef, bit: str
-) -> bool:
-    return (
-        bit in propdef.perms
-        or property_owner(world, oid, definer, propdef) == who
-        or is_wizard(world, who)
-    )
+def property_allows(world: World, who: int, slot: PropDef, bit: str) -> bool:
+    """``slot`` (``find_property``'s: the property on the object) allows ``who`` to ``bit``."""
+    return slot_allows(world, who, slot, bit)
 
 
 def get_builtin(obj: MooObject, name: str) -> Any:

@@ -42,6 +42,7 @@ def _positive(value: object) -> float | None:
 
 
 DEFAULT_FLUSH_COMMAND = ".flush"
+_UNSET = object()
 
 
 def _server_options(world: World) -> int | None:
@@ -54,9 +55,9 @@ def default_flush_command(world: World) -> str:
     """A new connection's flush command: ``$server_options.default_flush_command`` when it
     is a string ("" or any other value: none), else ``.flush`` (LambdaMOO's)."""
     options = _server_options(world)
-    if options is None or not world.has_prop(options, "default_flush_command"):
+    value = _UNSET if options is None else world.prop(options, "default_flush_command", _UNSET)
+    if value is _UNSET:
         return DEFAULT_FLUSH_COMMAND
-    value = world.prop(options, "default_flush_command", None)
     return value if isinstance(value, str) else ""
 
 

@@ -169,9 +169,9 @@ class Task:
         found = access.find_property(world, obj.id, name)
         if found is None:
             raise MooRaise(Err.E_PROPNF)
-        key, definer, propdef = found
-        if "r" not in propdef.perms and not access.property_allows(
-            world, self.frame.programmer, obj.id, definer, propdef, "r"
+        key, _definer, slot = found
+        if "r" not in slot.perms and not access.property_allows(
+            world, self.frame.programmer, slot, "r"
         ):
             raise MooRaise(Err.E_PERM)
         return world.get_prop(obj.id, key)
@@ -191,8 +191,8 @@ class Task:
         found = access.find_property(world, obj.id, name)
         if found is None:
             raise MooRaise(Err.E_PROPNF)
-        key, definer, propdef = found
-        if not access.property_allows(world, progr, obj.id, definer, propdef, "w"):
+        key, _definer, slot = found
+        if not access.property_allows(world, progr, slot, "w"):
             raise MooRaise(Err.E_PERM)
         try:
             world.set_prop(obj.id, key, value)

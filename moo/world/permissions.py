@@ -8,7 +8,7 @@ raises ``PermissionDenied`` with the line the player sees.
 from __future__ import annotations
 
 from moo.errors import PermissionDenied
-from moo.world.model import Flag
+from moo.world.model import Flag, PropDef
 from moo.world.world import World
 
 
@@ -47,14 +47,16 @@ def require_control(world: World, who: int, oid: int, action: str) -> None:
         )
 
 
+def slot_allows(world: World, who: int, slot: PropDef, perm: str) -> bool:
+    """MOO's property rule, for MOO and Python verbs alike: anyone when the property has
+    ``perm`` ('r' or 'w') on the object (its slot, ``World.prop_slot``: with 'c', the
+    object's owner where inherited), else its owner there, and wizards."""
+    return perm in slot.perms or slot.owner == who or is_wizard(world, who)
+
+
 def _prop_allows(world: World, who: int, oid: int, name: str, perm: str) -> bool:
-    """MOO: wizards, anyone when the property has ``perm`` ('r' or 'w') on ``oid``, else
-    its owner there (``World.prop_slot``: with 'c', the object's owner where inherited)."""
     found = world.prop_slot(oid, name)
-    if found is None:
-        return False
-    slot = found[1]
-    return is_wizard(world, who) or perm in slot.perms or slot.owner == who
+    return found is not None and slot_allows(world, who, found[1], perm)
 
 
 def can_read_prop(world: World, who: int, oid: int, name: str) -> bool:

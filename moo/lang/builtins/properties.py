@@ -63,11 +63,11 @@ def properties(task: Task, obj: Any) -> list[Any]:
 
 @builtin("property_info", 2)
 def property_info(task: Task, obj: Any, name: Any) -> list[Any]:
-    target, _key, definer, propdef = _property(task, obj, name)
+    _target, _key, _definer, propdef = _property(task, obj, name)
     world = task.world
-    if not access.property_allows(world, task.frame.programmer, target.id, definer, propdef, "r"):
+    if not access.property_allows(world, task.frame.programmer, propdef, "r"):
         raise MooRaise(Err.E_PERM)
-    return [ObjRef(access.property_owner(world, target.id, definer, propdef)), propdef.perms]
+    return [ObjRef(propdef.owner), propdef.perms]
 
 
 @builtin("set_property_info", 3)
@@ -76,9 +76,8 @@ def set_property_info(task: Task, obj: Any, name: Any, info: Any) -> int:
     world = task.world
     progr = task.frame.programmer
     owner, perms, new_name = _parse_info(task, info)
-    if not access.property_allows(world, progr, target.id, definer, propdef, "w") or (
-        not access.is_wizard(world, progr)
-        and owner != access.property_owner(world, target.id, definer, propdef)
+    if not access.property_allows(world, progr, propdef, "w") or (
+        not access.is_wizard(world, progr) and owner != propdef.owner
     ):
         raise MooRaise(Err.E_PERM)
     if definer.id != target.id:
@@ -145,7 +144,7 @@ def delete_property(task: Task, obj: Any, name: Any) -> int:
 def clear_property(task: Task, obj: Any, name: Any) -> int:
     target, key, definer, propdef = _property(task, obj, name)
     world = task.world
-    if not access.property_allows(world, task.frame.programmer, target.id, definer, propdef, "w"):
+    if not access.property_allows(world, task.frame.programmer, propdef, "w"):
         raise MooRaise(Err.E_PERM)
     if definer.id == target.id:
         raise MooRaise(Err.E_INVARG)
@@ -157,6 +156,6 @@ def clear_property(task: Task, obj: Any, name: Any) -> int:
 def is_clear_property(task: Task, obj: Any, name: Any) -> int:
     target, key, definer, propdef = _property(task, obj, name)
     world = task.world
-    if not access.property_allows(world, task.frame.programmer, target.id, definer, propdef, "r"):
+    if not access.property_allows(world, task.frame.programmer, propdef, "r"):
         raise MooRaise(Err.E_PERM)
     return 1 if definer.id != target.id and key not in target.props else 0
