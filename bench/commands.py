@@ -22,12 +22,13 @@ The pipeline:
    sends ``SUFFIX --done--`` and ``@go #room``.
 4. Closed loop (``--closed-clients``, 100): each client sends its next command as soon as
    the previous one's ``--done--`` arrives. 2 s of warm-up, then ``--seconds`` measured.
-5. Open loop (``--open-clients``, 1000): each client sends a command every 200 ms from a
-   random initial phase, whether or not the last one was answered. Latency runs from the
-   *scheduled* send time, so a late client loop or a stalled server both count (no
-   coordinated omission). 2 s of warm-up, then ``--seconds`` measured, then up to 5 s for
-   the stragglers; a command answered after more than one period (200 ms), or never, is
-   ``late_or_missing``.
+5. Open loop (``--open-clients``, 1000): each client sends a command every 200 ms
+   (``--open-period``) from a random initial phase, whether or not the last one was
+   answered. Latency runs from the *scheduled* send time, so a late client loop or a
+   stalled server both count (no coordinated omission); ``client_send_lag_*`` says how
+   much of it is this process sending late. 2 s of warm-up, then ``--seconds`` measured,
+   then up to 5 s for the stragglers; a command answered after more than one period, or
+   never, is ``late_or_missing``.
 6. Print the JSON; write it to ``bench/results/commands.json``.
 
 The clients run in this process, separate from the server's, on uvloop when it is
@@ -369,6 +370,7 @@ async def open_loop(
     start = begin + WARMUP_SECONDS
     end = start + seconds
     scheduled = 0
+    send_lags: list[float] = []  # how late this process itself sent: its share of latency
 
     def done(client: BenchClient, due: float, now: float) -> None:
         if start <= due < end:
@@ -382,6 +384,7 @@ async def open_loop(
         client.next_command ^= 1
         if start <= due < end:
             scheduled += 1
+            send_lags.append(clock() - due)
         later = due + period
         if later < end:
             loop.call_later(max(0.0, later - clock()), fire, client, later)
@@ -405,8 +408,21 @@ async def open_loop(
         "scheduled": scheduled,
         "late_or_missing": late + (scheduled - len(latencies)),
         "late_threshold_ms": period * 1000,
+        **client_lag(send_lags),
         "warmup_s": WARMUP_SECONDS,
         **cpu,
+    }
+
+
+def client_lag(send_lags: list[float]) -> dict[str, float]:
+    """How late the client's own loop sent the commands (p99 and max, ms): latency runs
+    from the scheduled time, so this much of it is the client's, not the server's."""
+    if not send_lags:
+        return {}
+    ordered = sorted(send_lags)
+    return {
+        "client_send_lag_p99_ms": round(percentile(ordered, 0.99) * 1000, 2),
+        "client_send_lag_max_ms": round(ordered[-1] * 1000, 2),
     }
 
 
@@ -424,8 +440,11 @@ async def bench(args: argparse.Namespace, port: int, server_pids: list[int]) -> 
             f"{run}: {sizes[run]} clients ready in {time.monotonic() - started:.1f}s",
             file=sys.stderr,
         )
-        measure = closed_loop if run == "closed" else open_loop
-        out[run] = await measure(clients[: sizes[run]], args.seconds, CpuMeter(server_pids))
+        load, meter = clients[: sizes[run]], CpuMeter(server_pids)
+        if run == "closed":
+            out[run] = await closed_loop(load, args.seconds, meter)
+        else:
+            out[run] = await open_loop(load, args.seconds, meter, args.open_period)
         print(f"{run}: {json.dumps(out[run])}", file=sys.stderr)
     for client in clients:
         client.close()
@@ -449,6 +468,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--closed-clients", type=int, default=100)
     parser.add_argument("--open-clients", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per run")
+    parser.add_argument(
+        "--open-period", type=float, default=OPEN_PERIOD, help="seconds between a client's commands"
+    )
     parser.add_argument("--only", choices=["closed", "open"])
     parser.add_argument(
         "--front",

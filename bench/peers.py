@@ -31,10 +31,12 @@ The pipeline:
 4. Per scenario, the median over ``--rounds`` of each figure for each server and
    ``ratio_commands_per_s`` and ``ratio_p99`` (both ours over the peer's: above 1 for
    commands/s and below 1 for p99 mean we are better). Print the JSON; write it.
-5. The ceiling (unless ``--no-ceiling``): the closed loops also run against
+5. The ceilings (unless ``--no-ceiling``): the closed loops also run against
    ``bench/ceiling_server.py``, a Python server whose commands cost nothing, with the same
-   client. ``goal_commands_per_s`` is twice the peer's figure, and ``goal_above_ceiling``
-   says it is more than that ceiling: more than any Python server reaches on this machine,
+   client, as one process (``ceiling``) and as a front relaying to a second process
+   (``ceiling_relay``, our server's shape). ``goal_commands_per_s`` is twice the peer's
+   figure, and ``goal_above_ceiling`` (``goal_above_ceiling_relay``) says it is more than
+   that ceiling: more than any Python server (front and engine) reaches on this machine,
    or than this client can drive.
 """
 
@@ -230,10 +232,12 @@ class Ceiling(Target):
         return None
 
 
-def start_ceiling() -> tuple[subprocess.Popen[str], int]:
-    """Start ``bench/ceiling_server.py``; the process and its port."""
+def start_ceiling(relay: bool) -> tuple[subprocess.Popen[str], int]:
+    """Start ``bench/ceiling_server.py`` (``--relay``: a front and a back); the process
+    and its port."""
     process = subprocess.Popen(
-        [sys.executable, str(REPO / "bench" / "ceiling_server.py")],
+        [sys.executable, str(REPO / "bench" / "ceiling_server.py")]
+        + (["--relay"] if relay else []),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -357,11 +361,11 @@ def summary(rows: list[Any]) -> dict[str, Any]:
 
 
 async def bench(
-    args: argparse.Namespace, ours: Ours, peer: Peer, ceiling: Ceiling | None
+    args: argparse.Namespace, ours: Ours, peer: Peer, ceilings: list[Ceiling]
 ) -> dict[str, Any]:
     plan = scenarios(args.quick)
     firsts = rooms_needed(plan)
-    targets: list[Target] = [ours, peer] + ([ceiling] if ceiling is not None else [])
+    targets: list[Target] = [ours, peer, *ceilings]
     for each in targets:
         started = time.monotonic()
         await each.setup(firsts[-1])
@@ -370,15 +374,15 @@ async def bench(
             file=sys.stderr,
         )
     rows: dict[str, dict[str, list[Any]]] = {
-        s.name: {"ours": [], "peer": [], "ceiling": []} for s in plan
+        s.name: {"ours": [], "peer": [], **{c.name: [] for c in ceilings}} for s in plan
     }
     for round_no in range(args.rounds):
         for n, scenario in enumerate(plan):
             order: list[tuple[str, Target]] = [("ours", ours), ("peer", peer)]
             if round_no % 2:
                 order.reverse()
-            if ceiling is not None and scenario.loop == "closed":
-                order.append(("ceiling", ceiling))
+            if scenario.loop == "closed":
+                order += [(c.name, c) for c in ceilings]
             for label, target in order:
                 if label == "peer" and scenario.clients > args.peer_max_connections:
                     result = {
@@ -413,12 +417,14 @@ async def bench(
             if both and peer_row["p99_ms"]
             else None
         )
-        if rows[scenario.name]["ceiling"]:
-            entry["ceiling"] = ceiling_row = summary(rows[scenario.name]["ceiling"])
+        for c in ceilings:
+            if not rows[scenario.name][c.name]:
+                continue
+            entry[c.name] = ceiling_row = summary(rows[scenario.name][c.name])
             if "error" not in peer_row and "error" not in ceiling_row:
                 goal = GOAL_RATIO * peer_row["commands_per_s"]
                 entry["goal_commands_per_s"] = round(goal, 1)
-                entry["goal_above_ceiling"] = goal > ceiling_row["commands_per_s"]
+                entry[f"goal_above_{c.name}"] = goal > ceiling_row["commands_per_s"]
         out[scenario.name] = entry
     for each in targets:
         each.close()
@@ -475,21 +481,24 @@ def main(argv: list[str] | None = None) -> int:
             },
             ssh=False,
         ).start()
-        ceiling_process = None
+        ceiling_processes: list[subprocess.Popen[str]] = []
         try:
             ours = Ours("ours", "127.0.0.1", server.telnet_port, server.pids)
             peer_pids = [args.peer_pid] if args.peer_pid is not None else []
             peer = Peer(name, host, port, peer_pids, args.peer_login)
-            ceiling = None
-            if not args.no_ceiling:
-                ceiling_process, ceiling_port = start_ceiling()
-                ceiling = Ceiling("ceiling", "127.0.0.1", ceiling_port, [ceiling_process.pid])
-            results, client_loop = run_clients(bench(args, ours, peer, ceiling))
+            ceilings: list[Ceiling] = []
+            for name, relay in (
+                [] if args.no_ceiling else [("ceiling", False), ("ceiling_relay", True)]
+            ):
+                process, ceiling_port = start_ceiling(relay)
+                ceiling_processes.append(process)
+                ceilings.append(Ceiling(name, "127.0.0.1", ceiling_port, [process.pid]))
+            results, client_loop = run_clients(bench(args, ours, peer, ceilings))
         finally:
             server.stop()
-            if ceiling_process is not None:
-                ceiling_process.kill()
-                ceiling_process.wait()
+            for process in ceiling_processes:
+                process.kill()  # a relay's back ends when its front's socket closes
+                process.wait()
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     result = {
         **results,
@@ -499,7 +508,8 @@ def main(argv: list[str] | None = None) -> int:
         "ratios": "ours / peer: commands/s above 1 and p99 below 1 mean we are better",
         "ceiling": "bench/ceiling_server.py, a Python server whose commands cost nothing:"
         " goal_above_ceiling means no Python server can meet the goal here, nor this client"
-        " show it",
+        " show it; ceiling_relay is the same as a front and a second process (our server's"
+        " shape): goal_above_ceiling_relay means no Python front and engine can meet it",
         "client": {"event_loop": client_loop, "process": "separate from both servers"},
         "machine": {"cpus": os.cpu_count(), "open_file_limit": fds, "uptime_after": load},
     }
