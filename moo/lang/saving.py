@@ -18,7 +18,10 @@ keeps the tasks in memory agreeing with the records in the world.
    stays saved for whichever server goes on.
 5. ``_undo_slice``: a server bug undoes a running task's transaction, with the records it
    wrote or dropped. Memory follows: the forks it queued are cancelled, and the records
-   it dropped of tasks that end anyway (its own; those it killed) are dropped again.
+   it dropped of tasks that end anyway (its own; those it killed) are dropped again. A
+   task run in its command's transaction (``;``) has the same done for it if that
+   transaction is undone after the task is over (``_undo_with_enclosing``, through the
+   world's ``on_undo``).
 """
 
 from __future__ import annotations
@@ -115,6 +118,13 @@ class TaskSaving:
             asyncio.get_running_loop().call_soon(self._drop_ended, ended)
         except RuntimeError:  # no loop: no task can start or restart from this world
             log.warning("ended tasks %s may stay saved in the world (no event loop)", ended)
+
+    def _undo_with_enclosing(self, task: Task, done: Slice | None) -> None:
+        """``task`` ran in its command's transaction (``;``): if that transaction is undone
+        after the task is over (the journal cannot write the command's changes), the
+        forks it queued and the kills it made are undone as a failed task's are."""
+        if done is not None:
+            self.world.on_undo(lambda: self._undo_slice(task, done, nested=True))
 
     def _drop_ended(self, ended: list[int]) -> None:
         """Drop the records of ended tasks that the world still holds (an undone

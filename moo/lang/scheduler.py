@@ -264,6 +264,8 @@ class Scheduler(TaskQueue):
                 # Inside the transaction: behind a front, the output must be in the group
                 # its commit seals (moo/engine/link.py); sockets still send it after.
                 self._deliver(task, sink)
+                if nested:  # the enclosing command may still fail to commit
+                    self._undo_with_enclosing(task, self.slices.get(task.id))
         except Exception:
             task.pending.clear()
             task.state = "done"

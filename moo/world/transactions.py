@@ -14,6 +14,7 @@ How a record is committed (``_commit_record``; ``_commit_task`` for queued tasks
    every observer (the journal first) in one batch; an observer that raises undoes the
    lot. If it ends with an exception, ``_rollback`` puts the saved objects, tasks and
    ``next_id`` back and observers hear nothing: a command that fails leaves no trace.
+   Then the ``on_undo`` hooks run, for what lives outside the world and follows it.
 
 A nested ``transaction()`` joins the outer one: if code catches an exception raised
 inside a nested block, that block's changes stay.
@@ -43,6 +44,7 @@ class _Transaction:
     saved: dict[int, MooObject | None] = field(default_factory=dict)
     saved_tasks: dict[int, QueuedTask | None] = field(default_factory=dict)
     next_id: int = 0
+    undo_hooks: list[Callable[[], None]] = field(default_factory=list)
 
 
 class WorldTransactions(WorldState):
@@ -114,6 +116,14 @@ class WorldTransactions(WorldState):
     def in_transaction(self) -> bool:
         return self._txn is not None
 
+    def on_undo(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` if the current transaction is undone, after the world is put
+        back: memory that mirrors its records (the scheduler's queued tasks) follows them.
+        Outside a transaction there is nothing to undo: never called. A hook must not
+        raise."""
+        if self._txn is not None:
+            self._txn.undo_hooks.append(hook)
+
     def _rollback(self, txn: _Transaction) -> None:
         self.verbs_epoch += 1
         self._names_in.clear()  # restored contents lists: rare enough to rebuild on demand
@@ -130,6 +140,8 @@ class WorldTransactions(WorldState):
             else:
                 self.tasks[task_id] = task
         self.next_id = txn.next_id
+        for hook in reversed(txn.undo_hooks):
+            hook()
 
     def _commit_record(self, record: m.Mutation, touched: tuple[int, ...]) -> None:
         """Apply ``record`` inside the current transaction (or one of its own), having saved

@@ -5,7 +5,9 @@ what runs is what a restart (or a checkpoint) would run.
 - the forks the failed transaction queued are cancelled (they would run, yet a restart
   would lose them);
 - the records it dropped of tasks that end anyway (a fork that failed as it started,
-  a task it killed) are dropped again (a restart would bring them back).
+  a task it killed) are dropped again (a restart would bring them back);
+- the same when a ``;`` task is over and its command's transaction is undone after it
+  (the journal cannot write the command's changes).
 
 The failing verb is a Python stand-in (``TaskWorld.verb``) that raises ``RuntimeError``
 after MOO code forked, as a bug in a builtin or in the server would."""
@@ -112,4 +114,26 @@ async def test_a_kill_undone_with_its_commands_transaction_is_dropped_after_it()
         tw.eval(WIZARD, f"kill_task({ticket}); #{tw.box}:boom();")
     assert list(tw.world.tasks) == [ticket]  # the command's transaction brought it back
     await asyncio.sleep(0)  # the scheduler drops it once the command is over
+    assert tw.world.tasks == {} and tw.scheduler.waiting == {}
+
+
+async def test_forks_go_when_the_commands_transaction_is_undone_after_the_task_is_over() -> None:
+    tw = world_with_verbs()  # ``;`` finished; then the command's commit fails (a full disk)
+    with pytest.raises(OSError), tw.world.transaction():
+        outcome = tw.eval(WIZARD, f"#{tw.box}:forks();")
+        assert outcome.status == "done" and len(tw.scheduler.waiting) == 2
+        raise OSError(28, "No space left on device")
+    assert tw.world.tasks == {} and tw.scheduler.waiting == {}
+    await settle()
+    assert tw.world.objects[tw.box].name == "box"  # the fork (0) never ran
+
+
+async def test_a_kill_undone_with_the_command_after_the_task_is_over_is_dropped_again() -> None:
+    tw = world_with_verbs()
+    ticket = tw.eval(WIZARD, "fork ticket (3600) endfork; return ticket;").value
+    with pytest.raises(OSError), tw.world.transaction():
+        assert tw.eval(WIZARD, f"kill_task({ticket});").status == "done"
+        raise OSError(28, "No space left on device")
+    assert list(tw.world.tasks) == [ticket]  # the undone transaction brought it back
+    await asyncio.sleep(0)
     assert tw.world.tasks == {} and tw.scheduler.waiting == {}
