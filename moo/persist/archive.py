@@ -55,7 +55,7 @@ from typing import IO, Any, BinaryIO, cast
 from moo import __version__
 from moo.errors import CheckpointError
 from moo.files import fsync_directory
-from moo.persist import journal as jr
+from moo.persist import journal_format as jf
 from moo.persist import lock, snapshot
 from moo.persist.manage import (
     DataDir,
@@ -158,7 +158,7 @@ def archive(data: DataDir, ident: Ident, dest: Path) -> Archived:
         raise CheckpointError(
             f"checkpoint {generation} does not verify ({reason_of(error, path)}); not archived"
         ) from None
-    segments = [p for _first, p in jr.segments_after(data.journal, header.journal_position)]
+    segments = [p for _first, p in jf.segments_after(data.journal, header.journal_position)]
     temp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)

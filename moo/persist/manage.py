@@ -35,7 +35,7 @@ from typing import Literal
 
 from moo.errors import CheckpointError
 from moo.files import fsync_directory
-from moo.persist import journal as jr
+from moo.persist import journal_format as jf
 from moo.persist import snapshot
 from moo.persist.records import RECORDS_FILE, RECORDS_FILES, CheckpointRecord, Records, default_url
 from moo.persist.recovery import list_checkpoints
@@ -267,11 +267,11 @@ def journal_after(journal_dir: Path, position: int) -> Coverage:
     Returns what is there and any gap or damage. Raises CheckpointError if a segment
     cannot be read.
     """
-    needed = jr.segments_after(journal_dir, position)
-    report = jr.ReadReport()
+    needed = jf.segments_after(journal_dir, position)
+    report = jf.ReadReport()
     frames = 0
     try:
-        for _lsn, _records in jr.read_journal(journal_dir, position, report):
+        for _lsn, _records in jf.read_journal(journal_dir, position, report):
             frames += 1
     except OSError as error:
         raise CheckpointError(f"cannot read the journal: {error.strerror}") from None
@@ -432,7 +432,7 @@ def usage(data: DataDir) -> list[UsageRow]:
     """
     try:
         ckpts = [p for _g, p in list_checkpoints(data.checkpoints)]
-        segments = [p for _f, p in jr.list_segments(data.journal)]
+        segments = [p for _f, p in jf.list_segments(data.journal)]
         records = [p for p in (data.root / n for n in RECORDS_FILES) if p.is_file()]
         aside = [
             p
