@@ -79,7 +79,7 @@ sys.path.insert(0, str(REPO))
 from moo.config import Persist  # noqa: E402
 from moo.errors import CheckpointError  # noqa: E402
 from moo.net.telnet_client import TelnetClient  # noqa: E402
-from moo.persist import journal as jr  # noqa: E402
+from moo.persist import journal_format as jf  # noqa: E402
 from moo.persist import snapshot  # noqa: E402
 from moo.persist.marker import MARKER  # noqa: E402
 from moo.persist.recovery import list_checkpoints  # noqa: E402
@@ -377,8 +377,8 @@ def flip(path: Path, offset: int) -> None:
 def frames(segment: Path) -> list[tuple[int, int]]:
     data = segment.read_bytes()
     found, offset = [], 0
-    while offset + jr.FRAME_HEAD <= len(data):
-        size = jr.FRAME_HEAD + int.from_bytes(data[offset + 2 : offset + 6], "big")
+    while offset + jf.FRAME_HEAD <= len(data):
+        size = jf.FRAME_HEAD + int.from_bytes(data[offset + 2 : offset + 6], "big")
         found.append((offset, size))
         offset += size
     return found
@@ -420,7 +420,7 @@ def damage_variants(data: Path) -> list[tuple[str, str, Callable[[], object]]]:
         ("checkpoint", "garbage appended", lambda: newest.write_bytes(newest.read_bytes() + b"x")),
         ("checkpoint", "deleted", newest.unlink),
     ]
-    segment = jr.list_segments(data / "journal")[-1][1]
+    segment = jf.list_segments(data / "journal")[-1][1]
     laid = frames(segment)
     for which, (start, size) in (
         ("first", laid[0]),
@@ -460,7 +460,7 @@ def damage_variants(data: Path) -> list[tuple[str, str, Callable[[], object]]]:
 
 
 def _zero_tail(segment: Path, start: int, end: int) -> None:
-    boundary = max(start, (end - 1) // jr.SECTOR * jr.SECTOR)
+    boundary = max(start, (end - 1) // jf.SECTOR * jf.SECTOR)
     data = bytearray(segment.read_bytes())
     data[boundary:end] = b"\0" * (end - boundary)
     segment.write_bytes(bytes(data))

@@ -33,8 +33,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from moo.checkpoint import messages, state
 from moo.checkpoint.timeparse import format_duration
 from moo.errors import CheckpointError
+from moo.persist.checkpoint_run import CheckpointOutcome
 from moo.persist.records import CheckpointRecord
-from moo.persist.store import CheckpointOutcome, Store
+from moo.persist.store import Store
 from moo.world.permissions import is_wizard
 from moo.world.world import World
 

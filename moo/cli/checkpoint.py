@@ -1,4 +1,4 @@
-"""``moo checkpoint ...``: prints what ``moo.persist.manage`` and ``moo.persist.archive`` return.
+"""``moo checkpoint ...``: prints what moo.persist's manage, cleanup, restore and archive return.
 
 The argparse wiring is in ``cli.py``. Exit codes: 0 done, 1 a check failed or the command
 was refused (``moo checkpoint: <why>`` on stderr), 2 a usage error (a bad ID, age,
@@ -17,7 +17,7 @@ from datetime import datetime
 
 from moo.config import Config, load
 from moo.errors import ConfigError, MooError
-from moo.persist import archive, manage, restore
+from moo.persist import archive, cleanup, manage, restore
 from moo.persist.manage import DataDir, Ident
 
 Out = Callable[[str], None]
@@ -154,7 +154,7 @@ def cmd_verify(args: argparse.Namespace, data: DataDir, config: Config, out: Out
 
 
 def cmd_rm(args: argparse.Namespace, data: DataDir, config: Config, out: Out) -> int:
-    removed = manage.remove(data, _ident(args.id))
+    removed = cleanup.remove(data, _ident(args.id))
     records = f" and {removed.records_deleted} record(s)" if removed.records_deleted else ""
     out(f"removed checkpoint {removed.generation} ({removed.path.name}){records}")
     return 0
@@ -165,10 +165,10 @@ def cmd_prune(args: argparse.Namespace, data: DataDir, config: Config, out: Out)
     if keep < 1:
         raise UsageError(f"--keep: expected a whole number >= 1, got {keep}")
     try:
-        max_age = None if args.max_age is None else manage.parse_age(args.max_age)
+        max_age = None if args.max_age is None else cleanup.parse_age(args.max_age)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    pruned = manage.prune(
+    pruned = cleanup.prune(
         data,
         keep=keep,
         max_age=max_age,
@@ -185,7 +185,7 @@ def cmd_prune(args: argparse.Namespace, data: DataDir, config: Config, out: Out)
 
 def cmd_usage(args: argparse.Namespace, data: DataDir, config: Config, out: Out) -> int:
     rows = [["", "FILES", "BYTES", ""]]
-    rows += [[r.name, str(r.count), str(r.bytes), human(r.bytes)] for r in manage.usage(data)]
+    rows += [[r.name, str(r.count), str(r.bytes), human(r.bytes)] for r in cleanup.usage(data)]
     for line in table(rows, right={1, 2}):
         out(line.rstrip())
     return 0

@@ -7,14 +7,16 @@ One call to ``TelnetCodec.feed(data)`` runs this pipeline:
 2. Option negotiation (WILL/WONT/DO/DONT) goes to ``OptionNegotiation``
    (``moo/net/telnet_options.py``: RFC 1143's Q method and what we accept). Replies collect in
    an output buffer that the transport drains with ``take_output()``.
-3. Subnegotiations (``IAC SB ... IAC SE``, ``IAC IAC`` unescaped) become events:
-   NAWS -> ``WindowSize``, TTYPE IS -> ``TerminalType``, GMCP -> ``GmcpReceived``. A client
-   agreeing to MSSP (``DO MSSP``) gives ``MsspRequested``: the server answers with
-   ``encode_mssp``, the facts being the server's to tell.
-4. Data bytes are framed into lines (CR LF, CR NUL, bare LF, bare CR), edited (BS and DEL erase a
-   character), stripped of C0 control characters (TAB becomes a space), decoded as UTF-8 with
-   replacement, and returned as ``LineReceived``. A line over ``max_line_bytes`` is not kept: it
-   is reported once, as ``LineTooLong``, when its line ending arrives.
+3. Subnegotiations (``IAC SB ... IAC SE``, ``IAC IAC`` unescaped) become events
+   (``moo/net/telnet_subnegotiation.py``): NAWS -> ``WindowSize``, TTYPE IS ->
+   ``TerminalType``, GMCP -> ``GmcpReceived``. A client agreeing to MSSP (``DO MSSP``) gives
+   ``MsspRequested``: the server answers with ``encode_mssp``, the facts being the server's
+   to tell.
+4. Data bytes are framed into lines (``moo/net/telnet_lines.py``, the codec's base class:
+   CR LF, CR NUL, bare LF, bare CR), edited (BS and DEL erase a character), stripped of C0
+   control characters (TAB becomes a space), decoded as UTF-8 with replacement, and returned
+   as ``LineReceived``. A line over ``max_line_bytes`` is not kept: it is reported once, as
+   ``LineTooLong``, when its line ending arrives.
 
 Outgoing text goes the other way through ``encode_text`` (CR LF line ends, IAC doubled);
 ``encode_gmcp`` wraps a GMCP message (nothing while the client has not agreed to GMCP).
@@ -33,8 +35,8 @@ machine did ~330-385k commands/s on loopback against ~3.7-5.5k for telnetlib3's 
 telnetlib3 has no way to hand its negotiated state to another process. A hot upgrade carries
 live connections to a new process, so the codec's whole state is a plain JSON-safe dict
 (``get_state`` / ``from_state``), down to a half-received IAC sequence. ``from_state``
-validates it with msgspec (``_State``) rather than key by key: 1.2 us against 7.5, for
-each of a thousand sessions while every player waits.
+validates it with msgspec (``moo/net/telnet_state.py``) rather than key by key: 1.2 us
+against 7.5, for each of a thousand sessions while every player waits.
 
 Memory stays bounded whatever the peer sends: the line buffer by ``max_line_bytes``, a
 subnegotiation by ``MAX_SUBNEGOTIATION`` (beyond it the content is dropped up to ``IAC SE``),
@@ -46,34 +48,13 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Final, Literal, get_args
+from typing import Final
 
-import msgspec
-
-from moo.net.events import (
-    Event,
-    GmcpReceived,
-    LineReceived,
-    LineTooLong,
-    MsspRequested,
-    TerminalType,
-    WindowSize,
-)
-from moo.net.telnet_options import (
-    DONT,
-    GMCP,
-    IAC,
-    MCCP2,
-    MSSP,
-    NAWS,
-    SB,
-    SE,
-    TTYPE,
-    TTYPE_IS,
-    WILL,
-    OptionNegotiation,
-    OptionState,
-)
+from moo.net.events import Event, MsspRequested, TerminalType, WindowSize
+from moo.net.telnet_lines import LineFramer
+from moo.net.telnet_options import DONT, GMCP, IAC, MCCP2, MSSP, SB, SE, WILL, OptionNegotiation
+from moo.net.telnet_state import PARSER_NAMES, STATE_VERSION, check_state, latin1_buffer
+from moo.net.telnet_subnegotiation import decode_subnegotiation, gmcp_frame, mssp_frame
 
 # Telnet commands (RFC 854) the parser handles itself; negotiation's are in telnet_options.
 EL: Final = 248
@@ -81,38 +62,22 @@ EC: Final = 247
 AYT: Final = 246
 
 MAX_SUBNEGOTIATION: Final = 4096  # a GMCP Core.Supports.Set from a big client fits
-MSSP_VAR: Final = 1
-MSSP_VAL: Final = 2
 MAX_PENDING_OUTPUT: Final = 64 * 1024
-STATE_VERSION: Final = 1
 
-# Parser positions.
+# Parser positions (telnet_state.ParserName spells them, in this order).
 _DATA, _IAC, _OPT, _SB, _SB_IAC = range(5)
-ParserName = Literal["data", "iac", "opt", "sb", "sb_iac"]  # the positions, in order
-_PARSER_NAMES: Final[tuple[str, ...]] = get_args(ParserName)
-_PARSER_INDEX: Final = {name: i for i, name in enumerate(_PARSER_NAMES)}
+_PARSER_INDEX: Final = {name: i for i, name in enumerate(PARSER_NAMES)}
 
 _SPECIAL = re.compile(rb"[\r\x08\x7f\xff]")
-_CONTROLS: Final = bytes(b for b in range(32) if b != 9) + b"\x7f"
-_TAB_TO_SPACE: Final = bytes.maketrans(b"\t", b" ")
 
 
-def _decode(raw: bytes | bytearray) -> str:
-    return raw.translate(_TAB_TO_SPACE, _CONTROLS).decode("utf-8", "replace")
-
-
-class TelnetCodec:
+class TelnetCodec(LineFramer):
     """The server side of one telnet connection: feed it bytes, send what it hands back."""
 
     __slots__ = (
         "_compressor",
-        "_discarding",
-        "_dropped",
-        "_line",
-        "_max_line",
         "_options",
         "_out",
-        "_pending_cr",
         "_restart_compression",
         "_sb",
         "_sb_overflow",
@@ -123,17 +88,11 @@ class TelnetCodec:
     )
 
     def __init__(self, *, max_line_bytes: int = 4096) -> None:
-        if max_line_bytes < 1:
-            raise ValueError(f"max_line_bytes must be at least 1, got {max_line_bytes!r}")
-        self._max_line = max_line_bytes
+        super().__init__(max_line_bytes)  # the line buffer: raises ValueError if < 1
         self._state = _DATA
         self._verb = 0  # WILL/WONT/DO/DONT while the parser waits for the option byte
         self._sb = bytearray()  # subnegotiation so far: option byte, then content
         self._sb_overflow = False
-        self._line = bytearray()
-        self._dropped = 0  # bytes of an overlong line seen so far
-        self._discarding = False
-        self._pending_cr = False  # a CR ended the last line; swallow a following LF or NUL
         self._options = OptionNegotiation()
         self._window: tuple[int, int] | None = None
         self._ttype: str | None = None
@@ -203,9 +162,7 @@ class TelnetCodec:
                 elif byte == EC:
                     self._erase()
                 elif byte == EL:
-                    self._line.clear()
-                    self._dropped = 0
-                    self._discarding = False
+                    self._erase_line()
                 # NOP, DM, BRK, IP, AO, GA, a stray SE, anything else: nothing to do.
             elif state == _OPT:
                 self._state = _DATA
@@ -306,21 +263,12 @@ class TelnetCodec:
         GMCP is off."""
         if not self._options.enabled_here(GMCP):
             return b""
-        body = f"{package} {payload}" if payload else package
-        data = body.encode("utf-8", "replace").replace(b"\xff", b"\xff\xff")
-        return self.wire(bytes((IAC, SB, GMCP)) + data + bytes((IAC, SE)))
+        return self.wire(gmcp_frame(package, payload))
 
     def encode_mssp(self, variables: Mapping[str, str | Sequence[str]]) -> bytes:
         """The MSSP table (``IAC SB MSSP VAR name VAL value ... IAC SE``); a list gives one
         VAL per item. Bytes MSSP reserves (NUL, VAR, VAL, IAC) are dropped from the text."""
-        body = bytearray()
-        for name, value in variables.items():
-            body.append(MSSP_VAR)
-            body += _mssp_text(name)
-            for item in [value] if isinstance(value, str) else value:
-                body.append(MSSP_VAL)
-                body += _mssp_text(item)
-        return self.wire(bytes((IAC, SB, MSSP)) + bytes(body) + bytes((IAC, SE)))
+        return self.wire(mssp_frame(variables))
 
     def set_echo(self, server_echoes: bool) -> bytes:
         """True: offer WILL ECHO (the client stops echoing: password entry); False: WONT ECHO.
@@ -345,58 +293,6 @@ class TelnetCodec:
         """The last TTYPE IS name, or None."""
         return self._ttype
 
-    # -- lines -----------------------------------------------------------------------------
-
-    def _data(self, data: bytes, start: int, end: int, events: list[Event]) -> None:
-        """Plain data bytes (no CR, BS, DEL or IAC) in data[start:end]; may hold LFs."""
-        if self._pending_cr:
-            self._pending_cr = False
-            if data[start] in (10, 0):
-                start += 1
-        while start < end:
-            nl = data.find(b"\n", start, end)
-            if nl < 0:
-                self._append(data[start:end])
-                return
-            if self._line or self._discarding:
-                self._append(data[start:nl])
-                events.append(self._end_line())
-            elif nl - start > self._max_line:
-                events.append(LineTooLong(nl - start))
-            else:
-                events.append(LineReceived(_decode(data[start:nl])))
-            start = nl + 1
-
-    def _append(self, chunk: bytes) -> None:
-        if self._discarding:
-            self._dropped += len(chunk)
-        elif len(self._line) + len(chunk) > self._max_line:
-            self._dropped = len(self._line) + len(chunk)
-            self._line.clear()
-            self._discarding = True
-        else:
-            self._line += chunk
-
-    def _end_line(self) -> Event:
-        if self._discarding:
-            event: Event = LineTooLong(self._dropped)
-            self._dropped = 0
-            self._discarding = False
-            return event
-        text = _decode(self._line)
-        self._line.clear()
-        return LineReceived(text)
-
-    def _erase(self) -> None:
-        """Erase the last character (all bytes of a UTF-8 sequence) of the current line."""
-        line = self._line
-        if self._discarding or not line:
-            return
-        i = len(line) - 1
-        while i > 0 and len(line) - i < 4 and line[i] & 0xC0 == 0x80:
-            i -= 1
-        del line[i:]
-
     # -- subnegotiation --------------------------------------------------------------------
 
     def _sb_add(self, chunk: bytes) -> None:
@@ -409,22 +305,15 @@ class TelnetCodec:
             self._sb += chunk
 
     def _subnegotiation(self, events: list[Event]) -> None:
-        sb = self._sb
-        if not self._sb_overflow and sb:
-            if sb[0] == NAWS and len(sb) == 5:
-                self._window = (sb[1] << 8 | sb[2], sb[3] << 8 | sb[4])
-                events.append(WindowSize(*self._window))
-            elif sb[0] == TTYPE and len(sb) > 2 and sb[1] == TTYPE_IS:
-                name = sb[2:].translate(None, _CONTROLS).decode("ascii", "replace")
-                if name:
-                    self._ttype = name
-                    events.append(TerminalType(name))
-            elif sb[0] == GMCP and self._options.enabled_here(GMCP):
-                text = sb[1:].translate(None, _CONTROLS).decode("utf-8", "replace")
-                package, _, payload = text.strip().partition(" ")
-                if package:
-                    events.append(GmcpReceived(package, payload.strip()))
-        sb.clear()
+        if not self._sb_overflow:
+            event = decode_subnegotiation(self._sb, self._options.enabled_here(GMCP))
+            if event is not None:
+                if isinstance(event, WindowSize):
+                    self._window = (event.cols, event.rows)
+                elif isinstance(event, TerminalType):
+                    self._ttype = event.name
+                events.append(event)
+        self._sb.clear()
         self._sb_overflow = False
 
     # -- output --------------------------------------------------------------------------
@@ -445,7 +334,7 @@ class TelnetCodec:
         return {
             "version": STATE_VERSION,
             "max_line_bytes": self._max_line,
-            "parser": _PARSER_NAMES[self._state],
+            "parser": PARSER_NAMES[self._state],
             "verb": self._verb,
             "sb": self._sb.decode("latin-1"),
             "sb_overflow": self._sb_overflow,
@@ -464,22 +353,15 @@ class TelnetCodec:
     @classmethod
     def from_state(cls, state: dict[str, object]) -> TelnetCodec:
         """Rebuild a codec from ``get_state()``; raises ValueError naming a bad or missing key."""
-        if not isinstance(state, dict):
-            raise ValueError(f"telnet state: expected an object, got {type(state).__name__}")
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"telnet state: unsupported version {state.get('version')!r}")
-        try:
-            valid = msgspec.convert(state, _State)
-        except msgspec.ValidationError as error:
-            raise ValueError(f"telnet state: {error}") from None
+        valid = check_state(state)
         codec = cls(max_line_bytes=valid.max_line_bytes)
         codec._state = _PARSER_INDEX[valid.parser]
         codec._verb = valid.verb
         if codec._state == _OPT and not WILL <= codec._verb <= DONT:
             raise ValueError(f"telnet state: 'verb' {codec._verb!r} is not WILL/WONT/DO/DONT")
-        codec._sb = _latin1(valid.sb, "sb")
+        codec._sb = latin1_buffer(valid.sb, "sb")
         codec._sb_overflow = valid.sb_overflow
-        codec._line = _latin1(valid.line, "line")
+        codec._line = latin1_buffer(valid.line, "line")
         codec._dropped = valid.dropped
         codec._discarding = valid.discarding
         codec._pending_cr = valid.pending_cr
@@ -487,7 +369,7 @@ class TelnetCodec:
         codec._options.echo_wanted = valid.echo_wanted
         codec._window = valid.window
         codec._ttype = valid.terminal_type
-        codec._out = _latin1(valid.output, "output")
+        codec._out = latin1_buffer(valid.output, "output")
         if valid.mccp_restart and codec._options.enabled_here(MCCP2):
             codec._start_compression()
         return codec
@@ -506,43 +388,3 @@ def encode_plain(text: str) -> bytes:
     if b"\xff" in data:
         data = data.replace(b"\xff", b"\xff\xff")
     return data
-
-
-_MSSP_RESERVED: Final = bytes((0, MSSP_VAR, MSSP_VAL, IAC))
-
-
-def _mssp_text(text: str) -> bytes:
-    return text.encode("utf-8", "replace").translate(None, _MSSP_RESERVED)
-
-
-def _latin1(text: str, key: str) -> bytearray:
-    try:
-        return bytearray(text.encode("latin-1"))
-    except UnicodeEncodeError:
-        raise ValueError(f"telnet state: {key!r} must be a latin-1 string") from None
-
-
-_Byte = Annotated[int, msgspec.Meta(ge=0, le=255)]
-_Count = Annotated[int, msgspec.Meta(ge=0)]
-_Size = Annotated[int, msgspec.Meta(ge=0, le=0xFFFF)]
-
-
-class _State(msgspec.Struct, frozen=True):
-    """``get_state()`` as ``from_state`` validates it (byte buffers as latin-1 text)."""
-
-    version: int
-    max_line_bytes: Annotated[int, msgspec.Meta(ge=1)]
-    parser: ParserName
-    verb: _Byte
-    sb: str
-    sb_overflow: bool
-    line: str
-    dropped: _Count
-    discarding: bool
-    pending_cr: bool
-    options: dict[str, OptionState]
-    echo_wanted: bool
-    window: tuple[_Size, _Size] | None
-    terminal_type: str | None
-    output: str
-    mccp_restart: bool = False  # compression was on: start a new stream (see end_compression)

@@ -69,8 +69,9 @@ from prometheus_client.core import (
 
 if TYPE_CHECKING:
     from moo.checkpoint.service import Checkpointer
+    from moo.persist.checkpoint_run import CheckpointOutcome
     from moo.persist.records import CheckpointRecord
-    from moo.persist.store import CheckpointOutcome, Store
+    from moo.persist.store import Store
     from moo.server import Server
     from moo.upgrade.handoff import Upgrader
 

@@ -5,7 +5,7 @@ with it, as upgrade_records.py does for ``upgrades`` and run_records.py for
 ``server_runs``. ``RecordsCheckpoints`` is a layer of ``Records`` (records.py): every
 method below is found on the one Records object.
 
-How a checkpoint is recorded (by Store, store.py, through its keeper, keeper.py):
+How a checkpoint is recorded (by checkpoint_run.py for a Store, through its keeper, keeper.py):
 
 1. At server start, before any checkpoint begins: ``fail_interrupted_checkpoints_sync``
    marks rows left ``running`` by a process that died.
@@ -14,8 +14,7 @@ How a checkpoint is recorded (by Store, store.py, through its keeper, keeper.py)
    journal position, digest, stall) and the duration; ``add_checkpoint_sync`` writes a
    whole ended checkpoint at once when its begin could not be written at the time.
 4. ``recent_checkpoints_sync``, ``checkpoint_sync`` and ``last_ok_checkpoint_sync`` read
-   them back; ``delete_checkpoint_sync`` drops one (``moo checkpoint rm`` and ``prune``,
-   manage.py).
+   them back; ``delete_checkpoint_sync`` drops one (``moo checkpoint rm``, cleanup.py).
 
 Every method is sync and runs one transaction (``RecordsEngine.transaction()``);
 from the event loop: ``await records.call(records.begin_checkpoint_sync, ...)``.

@@ -3,8 +3,8 @@
 1. Checkpoints in ``DATA_DIR/checkpoints/`` are tried newest first; one that fails its
    checks is skipped with a log line naming it and why, and the previous one is used.
 2. The journal is replayed from the chosen checkpoint's position. A torn frame at the
-   very end (a crash mid-append, by journal.py's rule) is cut off, with a log line. Any
-   other damage, or a gap in the sequence, refuses the start (``RecoveryError``) unless
+   very end (a crash mid-append, by journal_format.py's rule) is cut off, with a log line.
+   Any other damage, or a gap in the sequence, refuses the start (``RecoveryError``) unless
    ``force`` is given: then replay stops at the damage and the damaged segments are set
    aside (renamed ``*.damaged``), and the log says what was lost.
 3. An empty data directory means a new world from ``core_db/`` (``fresh``). A journal or
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moo.errors import CheckpointError
-from moo.persist import journal as jr
+from moo.persist import journal_format as jf
 from moo.persist import marker as mk
 from moo.persist import snapshot
 from moo.world.world import World
@@ -96,7 +96,7 @@ def recover(
             continue
         position, chosen = header.journal_position, path
         break
-    segments = jr.list_segments(journal_dir)
+    segments = jf.list_segments(journal_dir)
     fresh = False
     if world is None:
         journal_from_start = bool(segments) and segments[0][0] == 1
@@ -117,7 +117,7 @@ def recover(
     if missing is not None:
         _refuse_or_note(missing, force and not readonly, notes)
     replayed = 0
-    report = jr.ReadReport()
+    report = jf.ReadReport()
     if segments:
         replayed, last_lsn, report = _replay(world, journal_dir, position, force, notes, readonly)
         position = max(position, last_lsn)
@@ -127,7 +127,7 @@ def recover(
             _refuse_or_note(behind, force and not readonly, notes)
     if report.torn_tail is not None and not readonly:
         path, offset = report.torn_tail
-        jr.truncate_torn_tail(path, offset)
+        jf.truncate_torn_tail(path, offset)
         note = f"journal {path.name}: cut a torn record at byte {offset} (a crash mid-write)"
         notes.append(note)
         log.warning("%s", note)
@@ -141,7 +141,7 @@ def _missing_newest(marker: mk.Marker | None, segments: list[tuple[int, Path]]) 
         return None  # a clean close is judged by position (_missing_after_replay)
     if any(first >= marker.segment for first, _path in segments):
         return None
-    return f"the journal's newest segment {jr.segment_name(marker.segment)} is missing"
+    return f"the journal's newest segment {jf.segment_name(marker.segment)} is missing"
 
 
 def _missing_after_replay(marker: mk.Marker | None, position: int) -> str | None:
@@ -154,7 +154,7 @@ def _missing_after_replay(marker: mk.Marker | None, position: int) -> str | None
         return None
     return (
         f"the journal ends at {position} but the server had written up to {written} "
-        f"(segment {jr.segment_name(marker.segment)} or the ones before it are missing)"
+        f"(segment {jf.segment_name(marker.segment)} or the ones before it are missing)"
     )
 
 
@@ -178,12 +178,12 @@ def _replay(
     force: bool,
     notes: list[str],
     readonly: bool = False,
-) -> tuple[int, int, jr.ReadReport]:
+) -> tuple[int, int, jf.ReadReport]:
     """Apply the journal after ``position``; (frames applied, last valid LSN seen, what
     reading found). A torn tail is left for the caller to cut."""
-    report = jr.ReadReport()
+    report = jf.ReadReport()
     applied = 0
-    for _lsn, records in jr.read_journal(journal_dir, position, report):
+    for _lsn, records in jf.read_journal(journal_dir, position, report):
         for record in records:
             world.apply(record)
         applied += 1
@@ -212,10 +212,10 @@ def catch_up(world: World, journal_dir: Path, after: int, through: int) -> int:
     """
     if through <= after:
         return 0
-    report = jr.ReadReport()
+    report = jf.ReadReport()
     applied = 0
     last = after
-    for lsn, records in jr.read_journal(journal_dir, after, report):
+    for lsn, records in jf.read_journal(journal_dir, after, report):
         if lsn > through:
             break
         for record in records:
@@ -229,7 +229,7 @@ def catch_up(world: World, journal_dir: Path, after: int, through: int) -> int:
     return applied  # apply() keeps the indexes as it goes, as it does live
 
 
-def _set_aside_from_damage(journal_dir: Path, report: jr.ReadReport) -> None:
+def _set_aside_from_damage(journal_dir: Path, report: jf.ReadReport) -> None:
     """Keep the good frames before the damage where they are; set the rest aside.
 
     The damaged segment is copied whole to ``*.damaged`` and then cut at the damage,
@@ -243,9 +243,9 @@ def _set_aside_from_damage(journal_dir: Path, report: jr.ReadReport) -> None:
     kept = damaged.with_name(damaged.name + ".damaged")
     shutil.copyfile(damaged, kept)
     os.chmod(kept, 0o600)
-    jr.truncate_torn_tail(damaged, offset)
+    jf.truncate_torn_tail(damaged, offset)
     later = False
-    for _first, path in jr.list_segments(journal_dir):
+    for _first, path in jf.list_segments(journal_dir):
         if later:
             path.rename(path.with_name(path.name + ".damaged"))
         later = later or path == damaged

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from moo.errors import CheckpointError
 from moo.files import fsync_directory
-from moo.persist import journal as jr
+from moo.persist import journal_format as jf
 from moo.persist import lock
 from moo.persist.manage import (
     ASIDE_PREFIX,
@@ -59,7 +59,7 @@ def _cut_offset(path: Path, position: int) -> int:
     data = path.read_bytes()
     offset = 0
     while offset < len(data):
-        parsed = jr._parse_frame(data, offset)  # the journal's own frame reader
+        parsed = jf.parse_frame(data, offset)  # the journal's own frame reader
         if parsed is None or parsed[0] > position:
             break
         offset = parsed[2]
@@ -95,7 +95,7 @@ def _restore(data: DataDir, ident: Ident, now: float) -> Restored:
         raise CheckpointError(f"checkpoint {generation} does not verify: {checked.error}")
     position = checked.header.journal_position
     newer = [p for g, p in list_checkpoints(data.checkpoints) if g > generation]
-    needed = jr.segments_after(data.journal, position)
+    needed = jf.segments_after(data.journal, position)
     # An empty segment at position + 1 stays: the server would open that very file next.
     later = [
         p
@@ -123,7 +123,7 @@ def _restore(data: DataDir, ident: Ident, now: float) -> Restored:
         if cut is not None:
             segment, offset = cut
             shutil.copy2(segment, aside / "journal" / segment.name)
-            jr.truncate_torn_tail(segment, offset)
+            jf.truncate_torn_tail(segment, offset)
         remove_marker(data.journal)  # the newest segments went aside on purpose
         for folder in (data.checkpoints, data.journal, aside, *aside.iterdir()):
             if folder.is_dir():

@@ -6,16 +6,14 @@ Layout of the data directory:
     journal/<lsn>.journal           transactions since them (journal.py)
     moo.sqlite                      checkpoint and server-run records (records.py)
 
-``Store.open`` recovers the world (recovery.py), makes the journal the world's first
-observer and records the server run. ``checkpoint()`` runs one checkpoint at a time:
-
-1. rotate the journal (the new checkpoint covers everything before the new segment);
-2. write a consistent snapshot in slices while the lag meter watches the loop;
-3. verify the written file by reading it back (in a worker thread);
-4. record it in SQLite, delete generations beyond ``persist.keep_checkpoints`` and the
-   journal segments that no kept checkpoint needs.
-
-A failed checkpoint is recorded with its error; the previous generations stay.
+1. ``Store.open`` recovers the world (recovery.py), makes the journal the world's first
+   observer and records the server run (``take_over`` instead after a hot upgrade).
+2. ``checkpoint()`` runs one checkpoint at a time (``lock``; a hot upgrade holds it too)
+   and tells ``checkpoint_observers`` the outcome. The checkpoint's own steps (rotate,
+   snapshot, verify, record, prune) are ``checkpoint_run.py``'s.
+3. After a journal failure the world refuses changes until ``resume_after_failure`` has
+   written a checkpoint and started a new journal after it.
+4. ``close()`` writes the final checkpoint and records the clean stop.
 
 The world's safety comes first, its record second (keeper.py): a records database that
 cannot be written (a full disk) never stops a checkpoint, whose rows then wait in memory;
@@ -27,41 +25,24 @@ every file 0600.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from moo import __version__
 from moo.config import Persist
 from moo.errors import CheckpointError
-from moo.persist import modes, snapshot
+from moo.persist import modes
+from moo.persist.checkpoint_run import CheckpointOutcome, write_checkpoint
 from moo.persist.journal import Journal
 from moo.persist.keeper import RecordKeeper, open_or_replace
-from moo.persist.lag import LagMeter
-from moo.persist.records import RECORDS_FILE, CheckpointRecord, Records, default_url
-from moo.persist.recovery import Recovered, checkpoint_path, list_checkpoints, recover
+from moo.persist.records import RECORDS_FILE, Records, default_url
+from moo.persist.recovery import Recovered, list_checkpoints, recover
 from moo.world.world import World
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CheckpointOutcome:
-    record_id: int | None  # None: the records database could not take it (written later)
-    ok: bool
-    reason: str
-    started: float
-    duration: float
-    bytes: int
-    object_count: int
-    max_stall: float
-    error: str | None = None
-    path: Path | None = None
-    record: CheckpointRecord | None = None  # what was (or will be) recorded
 
 
 class Store:
@@ -295,135 +276,13 @@ class Store:
         every older generation and journal segment (a hot upgrade's replacement may still
         be reading them). Never raises for a records database that cannot be written.
         Each of ``checkpoint_observers`` is told the outcome."""
-        outcome = await self._write_checkpoint(reason, requested_by, prune=prune)
+        outcome = await write_checkpoint(self, reason, requested_by, prune=prune)
         for observe in self.checkpoint_observers:
             try:
                 observe(outcome)
             except Exception:
                 log.exception("a checkpoint observer failed")
         return outcome
-
-    async def _write_checkpoint(
-        self, reason: str, requested_by: str | None, *, prune: bool
-    ) -> CheckpointOutcome:
-        started = time.time()
-        await self.keeper.flush()
-        record_id = await self.keeper.attempt(
-            self.records.begin_checkpoint_sync, reason, requested_by, started
-        )
-        generation = max((g for g, _ in list_checkpoints(self.checkpoint_dir)), default=0) + 1
-        path = checkpoint_path(self.checkpoint_dir, generation)
-        meter = LagMeter()
-        meter.start()
-        try:
-            position = self.journal.rotate()
-            writer = snapshot.SnapshotWriter(
-                self.world, path, position, slice_seconds=self.config.slice_ms / 1000
-            )
-            writer.start()  # no await since rotate(): the snapshot's moment is ``position``
-            await asyncio.to_thread(self.journal.mark_segment)
-            stats = await writer.write()
-            await asyncio.to_thread(snapshot.verify, path)
-        except Exception as error:  # CheckpointError, or anything unforeseen: record it
-            if not isinstance(error, CheckpointError):
-                log.exception("checkpoint failed unexpectedly")
-            stall = await meter.stop()
-            log.error("checkpoint failed: %s", error)
-            finished = time.time()
-            record = await self.keeper.finish_checkpoint(
-                record_id,
-                reason,
-                requested_by,
-                started,
-                finished=finished,
-                status="failed",
-                error=str(error),
-                max_stall=stall,
-                stalled_commands=meter.stalls_over_10ms,
-            )
-            return CheckpointOutcome(
-                record_id,
-                False,
-                reason,
-                started,
-                finished - started,
-                0,
-                0,
-                stall,
-                str(error),
-                record=record,
-            )
-        finished = time.time()
-        size = snapshot.HEADER_SIZE + stats.header.body_length + stats.header.tasks_length
-        # Unlinking a 200 MB old generation took 40-60 ms on the loop (bench/checkpoint.py
-        # at 1M objects): prune in a thread, and inside the lag meter's window.
-        if prune:
-            try:
-                await asyncio.to_thread(self._prune)
-            except OSError as error:  # the new checkpoint is safe: only old files stay
-                log.warning("pruning old checkpoints failed: %s", error.strerror or error)
-        stall = await meter.stop()
-        record = await self.keeper.finish_checkpoint(
-            record_id,
-            reason,
-            requested_by,
-            started,
-            finished=finished,
-            status="ok",
-            bytes=size,
-            object_count=stats.header.object_count,
-            journal_position=position,
-            world_digest=stats.header.digest,
-            max_stall=stall,
-            stalled_commands=meter.stalls_over_10ms,
-            path=str(path),
-        )
-        await self.keeper.attempt_or_queue(
-            functools.partial(self.records.note_saved_sync, self.run_id, finished)
-        )
-        log.info(
-            "checkpoint %s: %d objects, %d bytes, %.2f s, longest stall %.1f ms",
-            path.name,
-            stats.header.object_count,
-            size,
-            finished - started,
-            stall * 1000,
-        )
-        return CheckpointOutcome(
-            record_id,
-            True,
-            reason,
-            started,
-            finished - started,
-            size,
-            stats.header.object_count,
-            stall,
-            None,
-            path,
-            record,
-        )
-
-    def _prune(self) -> None:
-        """Keep the newest generations (by count and total size); drop unneeded journal."""
-        kept = list_checkpoints(self.checkpoint_dir)
-        keep = max(1, self.config.keep_checkpoints)
-        budget = self.config.max_checkpoint_bytes
-        total = 0
-        survivors: list[Path] = []
-        for _generation, path in reversed(kept):
-            size = path.stat().st_size
-            if len(survivors) >= keep or (budget and survivors and total + size > budget):
-                path.unlink(missing_ok=True)
-                continue
-            survivors.append(path)
-            total += size
-        oldest = survivors[-1] if survivors else None
-        if oldest is not None:
-            try:
-                needed_from = snapshot.read_header(oldest).journal_position
-            except CheckpointError:
-                return
-            self.journal.drop_through(needed_from)
 
     async def close(self, *, final_reason: str | None = "shutdown") -> CheckpointOutcome | None:
         """Final checkpoint (unless None or the journal failed), then close everything."""

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from moo import __version__
 from moo.errors import ProtocolError
 from moo.net.session import SESSION_STATE_VERSION
-from moo.net.telnet_codec import STATE_VERSION as TELNET_STATE_VERSION
-from moo.persist.journal import JOURNAL_FORMAT
+from moo.net.telnet_state import STATE_VERSION as TELNET_STATE_VERSION
+from moo.persist.journal_format import JOURNAL_FORMAT
 from moo.persist.snapshot import FORMAT_VERSION as CHECKPOINT_FORMAT
 from moo.persist.snapshot import TASKLESS_FORMAT
 from moo.protocol.gate import GATE_PROTOCOL

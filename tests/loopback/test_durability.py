@@ -48,6 +48,7 @@ from moo.config import Persist
 from moo.errors import CheckpointError, WorldError
 from moo.net.telnet_client import TelnetClient
 from moo.persist import journal as jr
+from moo.persist import journal_format as jf
 from moo.persist import snapshot
 from moo.persist.records import Records, ServerRun, default_url
 from moo.persist.recovery import Recovered, RecoveryError, list_checkpoints, recover
@@ -143,17 +144,17 @@ def runs_of(data: Path) -> list[ServerRun]:
 
 
 def newest_segment(data: Path) -> Path:
-    return jr.list_segments(data / "journal")[-1][1]
+    return jf.list_segments(data / "journal")[-1][1]
 
 
 def frames(segment: Path) -> list[tuple[int, int]]:
-    """(offset, size) of each frame in a journal segment (the format in journal.py)."""
+    """(offset, size) of each frame in a journal segment (the format in journal_format.py)."""
     data = segment.read_bytes()
     found = []
     offset = 0
     while offset < len(data):
-        assert data[offset : offset + 2] == jr.FRAME_MAGIC, f"no frame at {offset}"
-        size = jr.FRAME_HEAD + int.from_bytes(data[offset + 2 : offset + 6], "big")
+        assert data[offset : offset + 2] == jf.FRAME_MAGIC, f"no frame at {offset}"
+        size = jf.FRAME_HEAD + int.from_bytes(data[offset + 2 : offset + 6], "big")
         found.append((offset, size))
         offset += size
     assert offset == len(data), "the segment ends inside a frame"
@@ -163,8 +164,8 @@ def frames(segment: Path) -> list[tuple[int, int]]:
 def whole_frames_end(data: bytes) -> int:
     """Where the whole frames at the start of a segment's bytes end."""
     offset = 0
-    while offset + jr.FRAME_HEAD <= len(data):
-        end = offset + jr.FRAME_HEAD + int.from_bytes(data[offset + 2 : offset + 6], "big")
+    while offset + jf.FRAME_HEAD <= len(data):
+        end = offset + jf.FRAME_HEAD + int.from_bytes(data[offset + 2 : offset + 6], "big")
         if end > len(data):
             break
         offset = end
@@ -190,7 +191,7 @@ def check_points_in_time(data: Path) -> None:
     loaded = [snapshot.load(path) for _, path in list_checkpoints(data / "checkpoints")]
     (world, oldest), *later = loaded
     due = sorted((header.journal_position, header.digest) for _, header in later)
-    for lsn, records in jr.read_journal(data / "journal", oldest.journal_position, jr.ReadReport()):
+    for lsn, records in jf.read_journal(data / "journal", oldest.journal_position, jf.ReadReport()):
         while due and due[0][0] < lsn:
             position, digest = due.pop(0)
             assert world.digest() == digest, f"the checkpoint at {position} is not that moment"
@@ -569,8 +570,8 @@ async def test_a_torn_journal_tail_is_cut_and_everything_before_it_kept(tmp_path
         kill9(first)
     segment = newest_segment(data)
     offset, size = frames(segment)[-1]
-    first_lsn = jr.list_segments(data / "journal")[0][0]
-    *_, (_lsn, last) = jr.read_journal(data / "journal", first_lsn - 1, jr.ReadReport())
+    first_lsn = jf.list_segments(data / "journal")[0][0]
+    *_, (_lsn, last) = jf.read_journal(data / "journal", first_lsn - 1, jf.ReadReport())
     assert isinstance(last[-1], m.SetProp) and last[-1].value == "Torn away."
     with segment.open("r+b") as f:
         f.truncate(offset + size // 2)
@@ -652,7 +653,7 @@ async def test_journal_damage_before_good_records_needs_force_recover(tmp_path: 
         kill9(first)
     segment = newest_segment(data)
     entries = frames(segment)[-5:]
-    flip(segment, entries[2][0] + jr.FRAME_HEAD + 2)  # entry 3; entries 4 and 5 follow
+    flip(segment, entries[2][0] + jf.FRAME_HEAD + 2)  # entry 3; entries 4 and 5 follow
     damaged = segment.read_bytes()
 
     refused = ServerProcess(data, extra_config=config, ssh=False)
@@ -685,7 +686,7 @@ async def test_a_crash_after_a_forced_recovery_keeps_what_that_recovery_kept(
         digests.append(store.world.digest())
     crash(store)
     segment = newest_segment(data)
-    flip(segment, frames(segment)[2][0] + jr.FRAME_HEAD + 2)  # kept2; kept3, kept4 follow
+    flip(segment, frames(segment)[2][0] + jf.FRAME_HEAD + 2)  # kept2; kept3, kept4 follow
     with pytest.raises(RecoveryError, match="--force-recover"):
         Store.open(data, PERSIST, build_core_world)
 
@@ -716,10 +717,10 @@ async def test_journal_damage_a_verified_checkpoint_covers_does_not_block_a_star
     make(store.world, *(f"later{i}" for i in range(3)))
     expected = store.world.digest()
     crash(store)
-    segments = jr.list_segments(data / "journal")
+    segments = jf.list_segments(data / "journal")
     assert len(segments) == 2, "the older generation keeps its segment"
     covered = segments[0][1]
-    flip(covered, frames(covered)[2][0] + jr.FRAME_HEAD + 2)
+    flip(covered, frames(covered)[2][0] + jf.FRAME_HEAD + 2)
 
     store = await open_store(data)  # nothing needed from the damaged segment
     try:
@@ -737,7 +738,7 @@ async def test_a_missing_stretch_of_journal_refuses_the_start(tmp_path: Path) ->
     crash(store)
     newest = list_checkpoints(data / "checkpoints")[-1][1]
     flip(newest, snapshot.HEADER_SIZE + 100)  # recovery must fall back to the initial one
-    jr.list_segments(data / "journal")[0][1].unlink()  # and the early frames are gone
+    jf.list_segments(data / "journal")[0][1].unlink()  # and the early frames are gone
 
     try:
         store = Store.open(data, PERSIST, build_core_world)

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from moo.persist import journal as jr
+from moo.persist import journal_format as jf
 from moo.persist import snapshot
 from moo.persist.recovery import list_checkpoints
 from tests.loopback.conftest import MARK, send_together
@@ -229,7 +229,7 @@ async def test_a_deleted_newest_journal_segment_refuses_the_start(tmp_path: Path
                 await wiz.command(f"@create $thing named {name}", MARK)
     finally:
         kill9(first)
-    newest = jr.list_segments(data / "journal")[-1][1]
+    newest = jf.list_segments(data / "journal")[-1][1]
     assert newest.stat().st_size > 0
     newest.unlink()
 

@@ -23,7 +23,7 @@ import pytest
 
 from moo.cli import main
 from moo.config import Persist
-from moo.persist import lock, manage
+from moo.persist import cleanup, lock, manage
 from moo.persist.manage import DataDir
 from moo.persist.records import Records, default_url
 from moo.persist.recovery import list_checkpoints
@@ -95,12 +95,12 @@ def test_parse_id_and_age() -> None:
     for bad in ("", "0", "-1", "x", "1.5", "٣"):
         with pytest.raises(ValueError, match="generation number"):
             manage.parse_id(bad)
-    assert manage.parse_age("7d") == 7 * 86400
-    assert manage.parse_age("12h") == 12 * 3600
-    assert manage.parse_age("30m") == 1800
+    assert cleanup.parse_age("7d") == 7 * 86400
+    assert cleanup.parse_age("12h") == 12 * 3600
+    assert cleanup.parse_age("30m") == 1800
     for bad in ("7", "d", "0d", "7s", "7 d", "1.5h", "-1d", "7D"):
         with pytest.raises(ValueError, match="like 7d, 12h, 30m"):
-            manage.parse_age(bad)
+            cleanup.parse_age(bad)
 
 
 # -- list / show -------------------------------------------------------------------------------
@@ -289,7 +289,7 @@ async def test_prune_by_age_and_from_config(
     assert code == 2 and err.startswith("moo checkpoint: --max-age: expected")
 
     later = time.time() + 2 * 86400
-    pruned = manage.prune(DataDir(built.data), keep=10, max_age=86400, now=later)
+    pruned = cleanup.prune(DataDir(built.data), keep=10, max_age=86400, now=later)
     assert [e.generation for e in pruned.removed] == [2, 1] and pruned.protected == 3
 
     fresh = await build(tmp_path / "other")

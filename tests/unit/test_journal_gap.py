@@ -9,6 +9,7 @@ import pytest
 
 from moo.config import Persist
 from moo.persist import journal as jr
+from moo.persist import journal_format as jf
 from moo.persist.recovery import RecoveryError, checkpoint_path, recover
 from moo.persist.snapshot import SnapshotWriter
 from moo.persist.store import Store
@@ -30,7 +31,7 @@ async def test_a_missing_segment_after_the_checkpoint_is_refused(tmp_path: Path)
     journal_dir = tmp_path / "journal"
     write_frames(journal_dir, 1, 3)
     write_frames(journal_dir, 4, 3)
-    (journal_dir / jr.segment_name(1)).unlink()  # frames 1-3 are gone
+    (journal_dir / jf.segment_name(1)).unlink()  # frames 1-3 are gone
     with pytest.raises(RecoveryError, match="a segment is missing"):
         recover(checkpoints, journal_dir, build_core_world, force=False)
 
@@ -81,7 +82,7 @@ async def test_a_missing_newest_segment_after_a_checkpoint_refuses_the_start(
     assert (await store.checkpoint("manual", "test")).ok
     make(store, "late0", "late1", "late2")
     killed(store)
-    newest = jr.list_segments(data / "journal")[-1][1]
+    newest = jf.list_segments(data / "journal")[-1][1]
     newest.unlink()
     with pytest.raises(RecoveryError, match=f"{newest.name}.*is missing"):
         Store.open(data, PERSIST, build_core_world)
@@ -109,7 +110,7 @@ async def test_a_missing_newest_segment_after_a_restart_refuses_the_start(
     store = await opened(data)
     make(store, "second0", "second1")
     killed(store)
-    segments = jr.list_segments(data / "journal")
+    segments = jf.list_segments(data / "journal")
     assert len(segments) == 2
     segments[-1][1].unlink()
     with pytest.raises(RecoveryError, match="is missing"):
@@ -124,7 +125,7 @@ async def test_an_empty_newest_segment_missing_after_a_clean_stop_is_not_refused
     store = await opened(data)
     make(store, "kept")
     await store.close()
-    newest = jr.list_segments(data / "journal")[-1][1]
+    newest = jf.list_segments(data / "journal")[-1][1]
     assert newest.stat().st_size == 0
     newest.unlink()
     store = await opened(data)

@@ -1,4 +1,4 @@
-"""The journal's last frame: a torn write is cut, damage is refused (journal.py's rule).
+"""The journal's last frame: a torn write is cut, damage is refused (journal_format.py's rule).
 
 A frame is written by one ``os.write``: a crash or a full disk leaves a prefix of it (the
 length does not fit), and a power loss can leave the file longer than what reached the
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from moo.persist import journal as jr
+from moo.persist import journal_format as jf
 from moo.persist.recovery import RecoveryError, recover
 from moo.world import mutations as m
 from moo.world.loader import build_core_world
@@ -28,7 +29,7 @@ def write_frames(directory: Path) -> Path:
     for index in range(FRAMES):
         journal.append([m.SetNextId(1000 + index), m.SetNextId(2000 + index)])
     journal._close_fd()
-    return directory / jr.segment_name(1)
+    return directory / jf.segment_name(1)
 
 
 def last_frame(segment: Path) -> tuple[int, int]:
@@ -36,7 +37,7 @@ def last_frame(segment: Path) -> tuple[int, int]:
     data = segment.read_bytes()
     offset = 0
     while True:
-        size = jr.FRAME_HEAD + int.from_bytes(data[offset + 2 : offset + 6], "big")
+        size = jf.FRAME_HEAD + int.from_bytes(data[offset + 2 : offset + 6], "big")
         if offset + size >= len(data):
             return offset, size
         offset += size
@@ -92,7 +93,7 @@ def test_a_flipped_magic_on_the_last_frame_is_damage(tmp_path: Path) -> None:
         recovered_next_id(tmp_path)
 
 
-@pytest.mark.parametrize("keep", [1, 2, 9, jr.FRAME_HEAD, jr.FRAME_HEAD + 3, -1])
+@pytest.mark.parametrize("keep", [1, 2, 9, jf.FRAME_HEAD, jf.FRAME_HEAD + 3, -1])
 def test_a_prefix_of_the_last_frame_is_a_torn_write_and_cut(tmp_path: Path, keep: int) -> None:
     segment = write_frames(tmp_path / "journal")
     offset, size = last_frame(segment)
@@ -108,11 +109,11 @@ def test_a_last_frame_ending_in_zeros_from_a_sector_boundary_is_torn(tmp_path: P
     journal.append([m.SetNextId(1001)])
     journal.append([m.SetProp(0, "x" * 10, "y" * 1500)])  # a frame crossing 512-byte sectors
     journal._close_fd()
-    segment = tmp_path / "journal" / jr.segment_name(1)
+    segment = tmp_path / "journal" / jf.segment_name(1)
     offset, size = last_frame(segment)
     end = offset + size
     boundary = (end - 1) // 512 * 512
-    assert boundary > offset + jr.FRAME_HEAD
+    assert boundary > offset + jf.FRAME_HEAD
     edit(segment, b"\0" * (end - boundary), boundary)
     assert recovered_next_id(tmp_path) == 1001
     assert segment.stat().st_size == offset

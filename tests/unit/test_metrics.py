@@ -19,7 +19,8 @@ from moo.errors import MooError
 from moo.ops.metrics import LoopHistogram, Metrics
 from moo.ops.metrics_http import MetricsEndpoint
 from moo.persist import journal as jr
-from moo.persist.store import CheckpointOutcome, Store
+from moo.persist.checkpoint_run import CheckpointOutcome
+from moo.persist.store import Store
 from moo.server import Server
 from moo.world.loader import build_core_world
 

@@ -21,7 +21,7 @@ from moo.gc_control import adopting
 from moo.net.connection import Connection
 from moo.net.session import Session
 from moo.net.telnet_codec import TelnetCodec
-from moo.persist import journal as jr
+from moo.persist import journal_format as jf
 from moo.persist.recovery import RecoveryError, catch_up, recover
 from moo.protocol.upgrade import HANDOFF_PROTOCOL, Hello, decode_hello
 from moo.server import Server
@@ -116,9 +116,9 @@ def test_catch_up_applies_exactly_to_the_old_servers_position(tmp_path: Path) ->
 def test_read_only_recovery_leaves_a_torn_tail_alone(tmp_path: Path) -> None:
     journal_dir = tmp_path / "journal"
     write_frames(journal_dir, 1, 2)
-    segment = journal_dir / jr.segment_name(1)
+    segment = journal_dir / jf.segment_name(1)
     whole = segment.read_bytes()
-    torn = jr.encode_frame(3, [m.SetNextId(5000)])[:-3]  # a frame being written right now
+    torn = jf.encode_frame(3, [m.SetNextId(5000)])[:-3]  # a frame being written right now
     segment.write_bytes(whole + torn)
     recovered = recover(tmp_path / "ck", journal_dir, build_core_world, readonly=True)
     assert recovered.position == 2

@@ -7,7 +7,8 @@ import pytest
 from moo.lang import tree as t
 from moo.lang.errors import MooSyntaxError
 from moo.lang.lexer import tokenize
-from moo.lang.parser import MAX_DEPTH, parse
+from moo.lang.parser import parse
+from moo.lang.parser_expressions import MAX_DEPTH
 from moo.lang.unparse import unparse
 from moo.world.values import Err, ObjRef
 from tests.unit.lang.test_eval_expressions import CASES
