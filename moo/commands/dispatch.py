@@ -10,7 +10,9 @@
 5. A Python verb runs inside one world transaction; its output is delivered after
    commit. ``VerbError``s become one line to the player; any other exception is
    logged with its traceback, undone, and reported as an internal error.
-6. A MOO verb (``impl == "moo"``) runs as a task of the world's ``Scheduler``
+6. An out-of-band line (``#$#...``, moo/serving/line_input.py) skips 1-4: it calls
+   ``#0:do_out_of_band_command`` with the line's words (``run_out_of_band``).
+7. A MOO verb (``impl == "moo"``) runs as a task of the world's ``Scheduler``
    (``moo/lang/scheduler.py``): its own transaction, LambdaMOO's tracebacks, and what it
    changed before an error stays, as in LambdaMOO.
 """
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from moo.commands.context import Host, VerbContext
 from moo.commands.match import match_object
-from moo.commands.parser import Command, parse
+from moo.commands.parser import Command, parse, words
 from moo.errors import MooError
 from moo.world.model import MOO_IMPL, VerbDef
 from moo.world.verb_registry import resolve
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "Something went wrong running that command; nothing was changed. (It was logged.)"
+OUT_OF_BAND_VERB = "do_out_of_band_command"
+SYSTEM_OBJECT = 0
 
 
 def _argspec_matches(verb: VerbDef, target: int, cmd: Command, dobj: int, iobj: int) -> bool:
@@ -152,6 +156,19 @@ class Dispatcher:
         ctx = VerbContext(self.world, self.host, owner, oid, name)
         self.call(ctx, found[0][1], parse(name))
         return True
+
+    def run_out_of_band(self, player: int, line: str) -> None:
+        """LambdaMOO's out-of-band command: ``#0:do_out_of_band_command`` runs for
+        ``player`` with the line's words as ``args`` and the whole line as ``argstr``: no
+        parsing, no object matching, no ``huh``. Nothing happens when #0 has no callable
+        (``x``) verb of that name, as in LambdaMOO. Never raises."""
+        found = self.verbs.lookup(SYSTEM_OBJECT, OUT_OF_BAND_VERB)
+        verb = next((v for _, v in found if "x" in v.perms), None)  # the first callable one
+        if verb is None or player not in self.world.objects:
+            return
+        args = words(line)
+        cmd = Command(line, OUT_OF_BAND_VERB, line, args, "", "", None, "")
+        self.call(VerbContext(self.world, self.host, player, SYSTEM_OBJECT, cmd.verb), verb, cmd)
 
     def call(self, ctx: VerbContext, verb: VerbDef, cmd: Command) -> None:
         """Run ``verb`` in a transaction; deliver its output only if it commits."""

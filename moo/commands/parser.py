@@ -119,6 +119,12 @@ def _parse(line: str) -> Command:
     )
 
 
+def words(line: str) -> tuple[str, ...]:
+    """``line``'s words as LambdaMOO's ``parse_into_wordlist`` gives them to server verbs
+    (``do_out_of_band_command``): step 2 alone, no shortcut rewritten."""
+    return tuple(word for word, _ in _split_words(line))
+
+
 def prep_group(word_or_phrase: str) -> str | None:
     """The canonical group name of a preposition ("Into" -> "in/inside/into"), else None."""
     return _GROUP_OF_WORDS.get(tuple(word_or_phrase.lower().split()))

@@ -123,6 +123,7 @@ class Session:
         self.hold_input = False
         self.client_echo = True
         self.flush_command: str | None = None
+        self.disable_oob = False  # ``#$#`` lines are typed lines like any other
 
     @property
     def logged_in(self) -> bool:
@@ -163,6 +164,7 @@ class Session:
             "hold_input": self.hold_input,
             "client_echo": self.client_echo,
             "flush_command": self.flush_command,
+            "disable_oob": self.disable_oob,
         }
 
     @classmethod
@@ -195,6 +197,7 @@ class Session:
         session.hold_input = valid.hold_input
         session.client_echo = valid.client_echo
         session.flush_command = valid.flush_command
+        session.disable_oob = valid.disable_oob
         return session
 
     def idle_seconds(self, now: float) -> float:
@@ -227,3 +230,4 @@ class _State(msgspec.Struct, frozen=True):
     hold_input: bool = False
     client_echo: bool = True
     flush_command: str | None = None
+    disable_oob: bool = False

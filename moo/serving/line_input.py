@@ -28,6 +28,11 @@ from moo.net.session import ForcedLine, Session
 from moo.serving.base import LineToken, ServerBase
 
 COMMANDS_PER_TURN = 256
+OUT_OF_BAND_PREFIX = "#$#"
+"""LambdaMOO's out-of-band prefix: such a line is no command and never a ``read()``'s; it
+calls ``#0:do_out_of_band_command`` (MCP and other client protocols speak this way)."""
+OUT_OF_BAND_QUOTE_PREFIX = '#$"'
+"""A line starting with this loses it and is an ordinary line, even if ``#$#`` follows."""
 
 
 class ServerLineInput(ServerBase):
@@ -59,23 +64,23 @@ class ServerLineInput(ServerBase):
 
     def connection_options(self, player: int) -> dict[str, object] | None:
         """MOO's ``connection_options()``: LambdaMOO 1.8.1's five, by name (None: not
-        connected). ``binary`` and ``disable-oob`` are always 0 here (no binary mode, and
-        no out-of-band commands to disable)."""
+        connected). ``binary`` is always 0 here (no binary mode)."""
         session = self._by_player.get(player)
         if session is None:
             return None
         return {
             "binary": 0,
             "hold-input": int(session.hold_input),
-            "disable-oob": 0,
+            "disable-oob": int(session.disable_oob),
             "client-echo": int(session.client_echo),
             "flush-command": self._flush_command(session),
         }
 
     def set_connection_option(self, player: int, name: str, value: object) -> bool:
         """MOO's ``set_connection_option()``; False for a player not connected or an option
-        this server does not offer (``binary``, ``disable-oob``, unknown names).
+        this server does not offer (``binary``, unknown names).
         ``hold-input``: typed lines wait for ``read()`` instead of running as commands;
+        ``disable-oob``: ``#$#`` lines are ordinary lines (``OUT_OF_BAND_PREFIX``);
         ``client-echo`` false asks the client not to echo (telnet WILL ECHO), true lets it;
         ``flush-command``: the line that drops the waiting input (not a string: none)."""
         session = self._by_player.get(player)
@@ -86,6 +91,8 @@ class ServerLineInput(ServerBase):
             session.hold_input = truthy
             if not truthy and session.pending:
                 self._mark_ready(session)
+        elif name == "disable-oob":
+            session.disable_oob = truthy
         elif name == "client-echo":
             session.client_echo = truthy
             session.set_echo(not truthy)
@@ -176,7 +183,9 @@ class ServerLineInput(ServerBase):
             if tracker is None or line.__class__ is ForcedLine:  # the front never saw it
                 self._run_line(session, line, None)
             else:
-                token = tracker.line_started(session.transport, session.output_suffix)
+                out_of_band = self._out_of_band(session, line)
+                trailer = None if out_of_band else session.output_suffix
+                token = tracker.line_started(session.transport, trailer)
                 finished = self._run_line(session, line, token)
                 tracker.line_left()
                 if finished:
@@ -190,6 +199,15 @@ class ServerLineInput(ServerBase):
     def _run_line(self, session: Session, line: str, token: LineToken | None) -> bool:
         """Run one line; False if its work goes on asynchronously (a login), in which
         case the line tracker hears it is done when it is."""
+        if self._out_of_band(session, line):
+            # LambdaMOO gives a connection not logged in yet a negative player number for
+            # this; here there is no player to run it for, so it is dropped (no login
+            # command, no error).
+            if session.player is not None:
+                self.dispatcher.run_out_of_band(session.player, line)
+            return True
+        if not session.disable_oob and line.startswith(OUT_OF_BAND_QUOTE_PREFIX):
+            line = line[len(OUT_OF_BAND_QUOTE_PREFIX) :]
         if self._handle_builtin(session, line):
             return True
         if session.player is None:
@@ -210,6 +228,11 @@ class ServerLineInput(ServerBase):
         if suffix is not None and not (self.line_tracker and self.line_tracker.trailer_sent(token)):
             session.tell(suffix)
         return True
+
+    @staticmethod
+    def _out_of_band(session: Session, line: str) -> bool:
+        """An out-of-band line: no output prefix or suffix around it, as in LambdaMOO."""
+        return not session.disable_oob and line.startswith(OUT_OF_BAND_PREFIX)
 
     def _handle_builtin(self, session: Session, line: str) -> bool:
         """LambdaMOO's intrinsic commands, answered by the server itself."""

@@ -10,6 +10,7 @@ from moo.commands.parser import (
     canonical_prep,
     parse,
     prep_group,
+    words,
 )
 
 MEMBERS = [(member, "/".join(group)) for group in PREPOSITIONS for member in group]
@@ -307,3 +308,14 @@ def test_a_parsed_line_is_reused_and_long_lines_are_not_kept() -> None:
     long_line = "say " + "x" * CACHED_LINE_LENGTH
     assert parse(long_line) == parse(long_line)
     assert parse(long_line) is not parse(long_line)
+
+
+def test_words_are_the_lines_words_with_no_shortcut_rewritten() -> None:
+    assert words('#$#mcp-negotiate-can 3f2a package: "dns org"') == (
+        "#$#mcp-negotiate-can",
+        "3f2a",
+        "package:",
+        "dns org",
+    )
+    assert words(':waves  a\\"b') == (":waves", 'a"b')  # no "emote": the words as typed
+    assert words("   ") == ()

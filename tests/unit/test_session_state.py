@@ -124,3 +124,22 @@ def test_forced_lines_stay_forced_across_an_upgrade() -> None:
     del state["forced"]  # a state written before forced lines existed: all typed
     old = Session.from_state(state, FakeTransport(), rate=10.0, burst=20, now=20.0)
     assert not any(line.__class__ is ForcedLine for line in old.pending)
+
+
+def test_the_connection_options_round_trip_and_an_older_state_has_the_defaults() -> None:
+    session = Session(3, FakeTransport(), rate=1.0, burst=1)
+    session.hold_input, session.client_echo = True, False
+    session.disable_oob, session.flush_command = True, ".stop"
+    state = session.export_state(now=0.0)
+    back = Session.from_state(state, FakeTransport(), rate=1.0, burst=1, now=0.0)
+    assert (back.hold_input, back.client_echo, back.disable_oob, back.flush_command) == (
+        True,
+        False,
+        True,
+        ".stop",
+    )
+    for key in ("hold_input", "client_echo", "disable_oob", "flush_command"):
+        del state[key]  # a server before these options wrote none of them
+    older = Session.from_state(state, FakeTransport(), rate=1.0, burst=1, now=0.0)
+    assert (older.hold_input, older.client_echo, older.disable_oob) == (False, True, False)
+    assert older.flush_command is None

@@ -167,8 +167,8 @@ def connection_option(task: Task, player: Any, name: Any) -> Any:
 
 @builtin("set_connection_option", 3)
 def set_connection_option(task: Task, player: Any, name: Any, value: Any) -> int:
-    """``hold-input``, ``client-echo`` and ``flush-command`` (``binary`` and ``disable-oob``
-    are not offered: ``E_INVARG``, as for an unknown name)."""
+    """``hold-input``, ``disable-oob``, ``client-echo`` and ``flush-command`` (``binary``
+    is not offered: ``E_INVARG``, as for an unknown name)."""
     if name.__class__ is not str:
         raise MooRaise(Err.E_TYPE)
     _self_or_wizard(task, player)
