@@ -122,6 +122,7 @@ class Textdump:
     forked_tasks: list[ForkedTask]
     suspended_task_count: int  # read past, not kept (see reader.py)
     connections: list[tuple[int, int]]  # (player, listener) connected at the dump
+    listeners: bool = True  # whether the file names each connection's listener (1.8.1 does)
 
     def object(self, oid: int) -> DumpObject | None:
         return self.objects[oid] if 0 <= oid < len(self.objects) else None

@@ -144,7 +144,7 @@ def read_textdump(text: str) -> Textdump:
     if dump.suspended_task_count:
         _skip_to_connections(lines)
     if not lines.done():
-        dump.connections = _connections(lines)
+        dump.connections, dump.listeners = _connections(lines)
     return dump
 
 
@@ -280,7 +280,7 @@ def _skip_to_connections(lines: _Lines) -> None:
         lines.at += 1
 
 
-def _connections(lines: _Lines) -> list[tuple[int, int]]:
+def _connections(lines: _Lines) -> tuple[list[tuple[int, int]], bool]:
     found = lines.match(CONNECTIONS, "'N active connections'")
     out: list[tuple[int, int]] = []
     for _ in range(int(found.group(1))):
@@ -289,7 +289,7 @@ def _connections(lines: _Lines) -> list[tuple[int, int]]:
             lines.at -= 1
             raise lines.error("a connection should be one or two numbers")
         out.append((int(words[0]), int(words[1]) if len(words) == 2 else 0))
-    return out
+    return out, found.group(2) is not None
 
 
 def _is_int(word: str) -> bool:
