@@ -26,7 +26,8 @@ The pipeline:
    (``--open-period``) from a random initial phase, whether or not the last one was
    answered. Latency runs from the *scheduled* send time, so a late client loop or a
    stalled server both count (no coordinated omission); ``client_send_lag_*`` says how
-   much of it is this process sending late. 2 s of warm-up, then ``--seconds`` measured,
+   much of it is this process sending late, and ``slow_*`` where in time the answers
+   slower than 10 ms fell (a few full 100 ms windows: stalls; many thin ones: queueing). 2 s of warm-up, then ``--seconds`` measured,
    then up to 5 s for the stragglers; a command answered after more than one period, or
    never, is ``late_or_missing``.
 6. Print the JSON; write it to ``bench/results/commands.json``.
@@ -371,10 +372,13 @@ async def open_loop(
     end = start + seconds
     scheduled = 0
     send_lags: list[float] = []  # how late this process itself sent: its share of latency
+    slow_at: list[float] = []  # when each answer slower than ``SLOW`` was due
 
     def done(client: BenchClient, due: float, now: float) -> None:
         if start <= due < end:
             latencies.append(now - due)
+            if now - due > SLOW:
+                slow_at.append(due)
 
     def fire(client: BenchClient, due: float) -> None:
         nonlocal scheduled
@@ -409,8 +413,33 @@ async def open_loop(
         "late_or_missing": late + (scheduled - len(latencies)),
         "late_threshold_ms": period * 1000,
         **client_lag(send_lags),
+        **slow_spread(slow_at, start),
         "warmup_s": WARMUP_SECONDS,
         **cpu,
+    }
+
+
+SLOW = 0.010
+"""An open-loop answer slower than this (the 5000-connection goal's p99) is counted by
+``slow_spread``."""
+SPREAD_WINDOW = 0.1
+
+
+def slow_spread(slow_at: list[float], start: float) -> dict[str, Any]:
+    """Where the slow answers were due: how many 100 ms windows hold them, and the five
+    that hold most. A few full windows mean stalls (something held a loop); many thin
+    ones mean queueing spread over the run."""
+    if not slow_at:
+        return {"slow_over_10ms": 0}
+    windows: dict[int, int] = {}
+    for due in slow_at:
+        key = int((due - start) / SPREAD_WINDOW)
+        windows[key] = windows.get(key, 0) + 1
+    worst = sorted(windows.items(), key=lambda item: -item[1])[:5]
+    return {
+        "slow_over_10ms": len(slow_at),
+        "slow_windows_100ms": len(windows),
+        "slowest_windows": [[round(k * SPREAD_WINDOW, 1), n] for k, n in worst],
     }
 
 
