@@ -29,7 +29,6 @@ from moo.world.world import World
 _FLAG_PROPS: dict[str, Flag] = {
     "programmer": Flag.PROGRAMMER,
     "wizard": Flag.WIZARD,
-    "player": Flag.PLAYER,
     "r": Flag.READ,
     "w": Flag.WRITE,
     "f": Flag.FERTILE,
@@ -103,7 +102,8 @@ def set_builtin(world: World, progr: int, obj: MooObject, name: str, value: Any)
     """Assign a built-in property, by LambdaMOO's rules:
 
     ``name``: a string; the owner or a wizard (a player's name: wizards only).
-    ``owner``, ``programmer``, ``wizard``, ``player``: wizards only.
+    ``owner``, ``programmer``, ``wizard``: wizards only (the player flag is
+    ``set_player_flag``'s: LambdaMOO has no ``.player``).
     ``r``, ``w``, ``f``, ``aliases`` (a list of strings): the owner or a wizard.
     ``location``, ``contents``: never (``move()`` changes them): ``E_PERM``.
     A true ``$server_options.protect_<name>`` makes any of them wizards-only.

@@ -9,7 +9,7 @@ import pytest
 
 from moo.lang.task import Task
 from moo.world.model import Flag
-from moo.world.values import Err, ObjRef
+from moo.world.values import NOTHING, Err, ObjRef
 from tests.unit.lang.test_task_helpers import ROOM, WIZARD, TaskWorld, make
 
 
@@ -34,7 +34,6 @@ def test_builtin_properties_read_by_anyone(tw: TaskWorld) -> None:
     assert ObjRef(tw.box) in get(tw, tw.pleb, ROOM, "contents")
     assert get(tw, tw.pleb, tw.prog, "programmer") == 1
     assert get(tw, tw.pleb, tw.prog, "wizard") == 0
-    assert get(tw, tw.pleb, tw.prog, "player") == 1
     assert get(tw, tw.pleb, WIZARD, "wizard") == 1
     assert get(tw, tw.pleb, 5, "f") == 1
     assert get(tw, tw.pleb, tw.box, "r") == 0
@@ -49,6 +48,16 @@ def test_errors_for_bad_targets(tw: TaskWorld) -> None:
     assert put(tw, tw.prog, 9999, "name", "x") == Err.E_INVIND
     assert put(tw, tw.prog, tw.box, "nonesuch", 1) == Err.E_PROPNF
     assert get(tw, tw.prog, tw.box, "parent") == Err.E_PROPNF  # LambdaMOO has no .parent
+    assert get(tw, tw.prog, tw.prog, "player") == Err.E_PROPNF  # nor .player: is_player()
+
+
+def test_dollar_player_is_the_system_objects_property(tw: TaskWorld) -> None:
+    """``$player`` is ``#0.player``, a property like any (the player class), never the
+    player flag of #0: every LambdaCore verb that says ``isa(x, $player)`` needs it."""
+    player_class = tw.world.sys("player")
+    assert player_class != NOTHING
+    assert get(tw, tw.pleb, 0, "player") == ObjRef(player_class)
+    assert tw.eval(tw.prog, "$player").value == ObjRef(player_class)
 
 
 def test_name_owner_or_wizard_and_players_names_wizards_only(tw: TaskWorld) -> None:
