@@ -58,6 +58,7 @@ _GROUP_OF_WORDS: dict[tuple[str, ...], str] = {
 _GROUP_NAMES: frozenset[str] = frozenset("/".join(group) for group in PREPOSITIONS)
 _LONGEST_PREP = max(len(words) for words in _GROUP_OF_WORDS)
 _WORD = re.compile(r"\S+")  # \s is str.isspace's whitespace
+_PREP_NUMBER = re.compile(r"#?(\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +136,15 @@ def canonical_prep(spec: str) -> str | None:
 
     Returns "any", "none" or the canonical group name; None if the spec names no preposition.
     Like LambdaMOO's ``db_match_prep``, a slashed spec that is not exactly a group name is
-    read by its first part ("on/whatever" -> "on top of/on/onto/upon").
+    read by its first part ("on/whatever" -> "on top of/on/onto/upon"), and a number
+    (``"3"`` or ``"#3"``) is a group's place in ``PREPOSITIONS`` (LambdaCore's
+    ``$code_utils:_fix_preps`` lists them by setting a verb's preposition to "0", "1", ...
+    until one is refused).
     """
+    numbered = _PREP_NUMBER.fullmatch(spec)
+    if numbered is not None:
+        number = int(numbered.group(1))
+        return "/".join(PREPOSITIONS[number]) if number < len(PREPOSITIONS) else None
     parts = [" ".join(part.split()) for part in spec.lower().split("/")]
     joined = "/".join(parts)
     if joined in ("any", "none") or joined in _GROUP_NAMES:

@@ -195,6 +195,14 @@ def test_canonical_prep_reads_a_slashed_spec_by_its_first_part() -> None:
     assert canonical_prep("in  front of / x") == "in front of"
 
 
+def test_canonical_prep_reads_a_number_as_lambdamoo_numbers_them() -> None:
+    assert canonical_prep("0") == "with/using"
+    assert canonical_prep("#3") == "in/inside/into"
+    assert canonical_prep("14") == "off/off of"
+    assert canonical_prep("15") is None  # past the table: refused, as set_verb_args refuses it
+    assert canonical_prep("-1") is None and canonical_prep("3 ") is None
+
+
 @pytest.mark.parametrize("spec", ["", "nothing", "out", "/with", "anything"])
 def test_canonical_prep_rejects_non_prepositions(spec: str) -> None:
     assert canonical_prep(spec) is None

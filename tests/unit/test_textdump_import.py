@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from moo.commands.parser import PREPOSITIONS
 from moo.lang.entries import run_eval
 from moo.lang.scheduler import Scheduler
 from moo.lang.task_api import Limits
@@ -100,6 +101,8 @@ LAMBDACORE_CODE = [
     ("$set_utils:intersection({1, 2, 3}, {2, 3, 4})", [2, 3]),
     ('$code_utils:parse_verbref("#0:foo")', ["#0", "foo"]),
     ("$perm_utils:controls(#2, #1)", 1),
+    # set_verb_args with the prepositions' numbers, "0" to "14", then a refusal: _fix_preps
+    ("$code_utils:prepositions()", ["/".join(group) for group in PREPOSITIONS]),
 ]
 
 
