@@ -169,10 +169,13 @@ def definer_of(world: World, oid: int, verb: VerbDef) -> int:
 
 def verb_index(obj: MooObject, desc: Any) -> int:
     """The index (from 0) of the verb ``desc`` names on ``obj`` itself: a name (``E_VERBNF``
-    when none matches) or a 1-based number (``E_INVARG`` out of range)."""
+    when none matches) or a 1-based number (``E_INVARG`` below 1, ``E_VERBNF`` past the
+    last verb, as LambdaMOO: LambdaCore loops ``verb_info(o, i)`` until ``E_VERBNF``)."""
     if desc.__class__ is int:
-        if not 1 <= desc <= len(obj.verbs):
+        if desc < 1:
             raise MooRaise(Err.E_INVARG)
+        if desc > len(obj.verbs):
+            raise MooRaise(Err.E_VERBNF)
         return int(desc) - 1
     if desc.__class__ is not str:
         raise MooRaise(Err.E_TYPE)

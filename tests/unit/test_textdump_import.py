@@ -143,3 +143,16 @@ def test_the_small_dump_imports_with_its_values() -> None:
     assert world.prop(2, "things") == "mine" and world.prop(2, "answer") == 42
     assert world.prop(0, "things")[2] == ObjRef(-1)
     assert world.objects[0].verbs[0].program == 'return "hello";'
+
+
+async def test_lambdacore_lists_an_objects_verbs_by_number(core: tuple[Textdump, World]) -> None:
+    """``$object_utils:accessible_verbs`` calls ``verb_info(o, 1)``, ``(o, 2)``... until
+    ``E_VERBNF``, as LambdaMOO answers past the last verb (it looped for ever here when
+    that was ``E_INVARG``)."""
+    _, world = core
+    services = FakeServices()
+    scheduler = Scheduler(world, services, foreground=Limits())
+    services.moo_tasks = scheduler
+    outcome = run_eval(scheduler, 2, "$object_utils:accessible_verbs($root_class)")
+    assert outcome.status == "done", outcome.lines()
+    assert outcome.value == [verb.names for verb in world.objects[1].verbs]

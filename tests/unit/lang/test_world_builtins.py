@@ -168,7 +168,8 @@ def test_add_verb_and_its_info(tw: TaskWorld) -> None:
     assert tw.bi(tw.prog, "verbs", o(tw.box)) == ["v ve*rb"]
     assert tw.bi(tw.pleb, "verb_info", o(tw.box), "verb") == [o(tw.prog), "rx", "v ve*rb"]
     assert tw.bi(tw.pleb, "verb_info", o(tw.box), 1) == [o(tw.prog), "rx", "v ve*rb"]
-    assert tw.bi(tw.pleb, "verb_info", o(tw.box), 2) == Err.E_INVARG
+    assert tw.bi(tw.pleb, "verb_info", o(tw.box), 2) == Err.E_VERBNF  # past the last: LambdaMOO's
+    assert tw.bi(tw.pleb, "verb_info", o(tw.box), 0) == Err.E_INVARG
     assert tw.bi(tw.pleb, "verb_info", o(tw.box), "nope") == Err.E_VERBNF
     assert tw.bi(tw.pleb, "verb_args", o(tw.box), "v") == args
     set_args = ["any", "with", "none"]
