@@ -27,9 +27,9 @@ The pipeline:
    answered. Latency runs from the *scheduled* send time, so a late client loop or a
    stalled server both count (no coordinated omission); ``client_send_lag_*`` says how
    much of it is this process sending late, and ``slow_*`` where in time the answers
-   slower than 10 ms fell (a few full 100 ms windows: stalls; many thin ones: queueing). 2 s of warm-up, then ``--seconds`` measured,
-   then up to 5 s for the stragglers; a command answered after more than one period, or
-   never, is ``late_or_missing``.
+   slower than 10 ms fell (a few full 100 ms windows: stalls; many thin ones: queueing).
+   2 s of warm-up, then ``--seconds`` measured, then up to 5 s for the stragglers; a
+   command answered after more than one period, or never, is ``late_or_missing``.
 6. Print the JSON; write it to ``bench/results/commands.json``.
 
 The clients run in this process, separate from the server's, on uvloop when it is
