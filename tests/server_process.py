@@ -149,8 +149,8 @@ class ServerProcess:
             except queue.Empty:
                 self.stop()
                 raise RuntimeError(
-                    f"server did not start (no {sorted(wanted)} line): "
-                    f"{''.join(self.stderr_lines[-30:])}"
+                    f"server did not start (no {sorted(wanted)} line); its output:"
+                    f" {''.join(self.output[-10:])!r}; its log: {''.join(self.stderr_lines[-30:])}"
                 ) from None
             if line is None:
                 self.process.wait(5)
