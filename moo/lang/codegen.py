@@ -98,11 +98,10 @@ from moo.lang.fastpaths import IndexKey
 from moo.lang.loops import Line, Loop, Scope
 from moo.lang.positions import numbered
 from moo.lang.statements import Statements
-from moo.lang.task_api import FRAME_READS, FRAME_VARIABLES, Frame
+from moo.lang.task_api import FRAME_VARIABLES, Frame
 from moo.lang.values import fold, tostr
-from moo.lang.verb_calls import CALL_ENTRY as _CALL_ENTRY
 from moo.lang.verb_calls import CALL_EXIT as _CALL_EXIT
-from moo.lang.verb_calls import VerbCalls
+from moo.lang.verb_calls import VerbCalls, call_entry
 from moo.world.values import Err
 
 _HELPERS: dict[str, Any] = {
@@ -261,16 +260,15 @@ class _Gen(Statements, VerbCalls):
         first = self.program[0].line if self.program else 1
         self.line = first
         body = self.function_body(self.program, "run")
-        head: list[Line] = []
-        for name in self.frame_vars:
-            head.append((1, f"v_{name} = {FRAME_READS[name]}", first))
+        entry, reads = call_entry(self.frame_vars)
+        head: list[Line] = [(1, text, first) for text in reads]
         for name in self.const_vars:
             head.append((1, f"v_{name} = {_TYPE_CONSTANTS[name]}", first))
         self.call_entry = True
         wrapped = [(indent + 1, text, line) for indent, text, line in (*head, *body)]
         out = [
             (0, "def run(task, frame, _args=None, _site=None):", first),
-            *[(1, text, first) for text in _CALL_ENTRY],
+            *[(1, text, first) for text in entry],
             (1, "try:", first),
             *wrapped,
             *[(1, text, first) for text in _CALL_EXIT],
