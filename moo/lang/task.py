@@ -44,8 +44,10 @@ if TYPE_CHECKING:
 _MISSING: Any = object()
 CONVERTED = (NameError, RecursionError, MemoryError)  # ``ops.CONVERTED`` (a test keeps them equal)
 
-SLICE = 500
-"""Ticks handed to compiled code at a time; the seconds limit is checked between slices."""
+SLICE = 256
+"""Ticks handed to compiled code at a time; the seconds limit is checked between slices.
+At most 256, ``task.ticks`` stays among CPython's cached small ints: no int is made at each
+tick (500 before: fib(25) 4,562 -> 4,519 instructions a call)."""
 
 
 class Task(Activations):
