@@ -160,6 +160,7 @@ _HELPERS: dict[str, Any] = {
     "_catch": ops.catch,
     "_TaskAbort": TaskAbort,
     "_NameError": NameError,
+    "_ValueError": ValueError,
     "_rc": sys.getrefcount,
 }
 
