@@ -2,9 +2,10 @@
 
 1. ``Activations.stack`` holds one entry per running verb (and ``;`` text), outermost
    first: a ``Frame``, or a ``Light`` tuple ``(this, args, (filename, owner, entry))``
-   that a verb reading no built-in variable but ``this`` and ``args`` pushes when a call
-   site calls it directly (``verb_calls.call_entry``): making a ``Frame`` at every call
-   was a fifth of a verb call's cost (fib(25): 5,769 -> 4,809 instructions a call).
+   (``+ (context,)`` for a verb that reads ``player``, ``caller``, ``verb`` or the
+   command's words) that a verb pushes when a call site calls it directly
+   (``verb_calls.call_entry``): making a ``Frame`` at every call was a fifth of a verb
+   call's cost (fib(25): 5,769 -> 4,809 instructions a call).
 2. ``frame`` (the innermost) and ``frames`` (all) make a ``Frame`` of each ``Light`` they
    meet, in place, as ``Task.call_verb`` would have made it (``caller`` the ``this`` of
    the one below, its ``context``): a builtin's permission check, ``callers()``,
@@ -23,9 +24,10 @@ from typing import Any
 
 from moo.lang.task_api import Frame
 
-Light = tuple[Any, list[Any], tuple[str, int, tuple[int, str, str]]]
-"""A directly called verb's activation until a ``Frame`` is asked for: this, args and the
-site's (filename, owner, entry)."""
+Light = tuple[Any, ...]
+"""A directly called verb's activation until a ``Frame`` is asked for: this, args, the
+site's (filename, owner, entry), and for a verb that reads more than ``this`` and
+``args``, the task's ``Frame.context``."""
 
 
 class Activations:
@@ -61,14 +63,15 @@ class Activations:
             first -= 1
         below: Frame = stack[first]
         for i in range(first + 1, index + 1):
-            this, args, (_filename, owner, entry) = stack[i]
+            light = stack[i]
+            _filename, owner, entry = light[2]
             frame = Frame()
-            frame.this = this
+            frame.this = light[0]
             frame.caller = below.this
-            frame.args = args
+            frame.args = light[1]
             frame.programmer = owner
             frame.entry = entry
-            frame.context = below.context
+            frame.context = light[3] if len(light) == 4 else below.context
             frame.line = 0
             stack[i] = below = frame
         return below

@@ -6,9 +6,9 @@
    receiver, epoch and token are the same, the site calls ``run(task, obj, args, site)``
    itself; otherwise (and the first time) ``task.call_verb``.
 2. The callee's entry (``call_entry``): what ``Task.call_verb`` does before it calls a verb
-   (a tick, the depth check, an activation pushed on ``task.stack``: a ``Light`` tuple for
-   a verb that reads only ``this`` and ``args``, else a ``Frame``), done by the verb's own
-   ``run`` when it is called from a site: one Python frame per MOO call instead of two.
+   (a tick, the depth check, an activation pushed on ``task.stack``: a ``Light`` tuple,
+   made a ``Frame`` only when one is asked for), done by the verb's own ``run`` when it is
+   called from a site: one Python frame per MOO call instead of two.
 3. Its exit (``CALL_EXIT``): what ``Task.call_verb`` does as the verb returns or raises
    (``task.left`` converts the error, the activation is popped).
 
@@ -26,7 +26,23 @@ from moo.lang.task_api import FRAME_READS
 
 LIGHT_VARIABLES = frozenset({"this", "args"})
 """The built-in variables a direct call hands a verb as they are: a verb that reads no
-other starts with a ``Light`` entry instead of a ``Frame`` (``call_entry``)."""
+other pushes a ``Light`` entry of three (``call_entry``)."""
+
+DIRECT_READS = {
+    "this": "frame",
+    "args": "_args",
+    "caller": "_up",
+    "verb": "_info[2][2]",
+    "player": "_ctx[0]",
+    "argstr": "_ctx[1]",
+    "dobj": "_ctx[2]",
+    "dobjstr": "_ctx[3]",
+    "prepstr": "_ctx[4]",
+    "iobj": "_ctx[5]",
+    "iobjstr": "_ctx[6]",
+}
+"""Each built-in variable in a directly called verb: what ``task_api.FRAME_READS`` reads
+from its ``Frame``, from the entry's locals."""
 
 
 def call_entry(frame_vars: list[str]) -> tuple[list[str], list[str]]:
@@ -39,14 +55,18 @@ def call_entry(frame_vars: list[str]) -> tuple[list[str], list[str]]:
     then the receiver): one Python frame per MOO call instead of two. ``run(task, frame)``
     (``Task.run_frame``, ``call_verb``) skips it and reads ``frame``.
 
-    A verb that reads no built-in variable but ``this`` and ``args`` pushes a ``Light``
-    entry, the tuple ``(this, args, (filename, owner, entry))``, and takes both from its
-    parameters: no ``Frame`` is made unless something asks for one (``Task.frame``,
-    ``Task.frames``: a builtin's permission check, ``callers()``, an error's traceback line,
-    ``suspend()``), which then makes the very frame ``call_verb`` would have pushed.
-    Measured: 5,769 -> 4,809 instructions a fib call (``Task.call_verb`` has the figures).
-    Any other verb pushes that ``Frame`` itself (``_caller``, the calling activation's,
-    made first if it is a ``Light``).
+    The entry pushed is a ``Light`` tuple, not a ``Frame``: ``(this, args, (filename,
+    owner, entry))`` for a verb that reads no built-in variable but ``this`` and ``args``,
+    ``(this, args, (filename, owner, entry), context)`` for any other, which finds the
+    task's ``context`` (player and command words) and its caller (``_up``) in the entry
+    below (a ``Frame`` or a ``Light`` of four; below one of three, ``task.frame`` makes
+    that a ``Frame`` first). The variables are read from the entry's locals
+    (``DIRECT_READS``). No ``Frame`` is made unless something asks for one
+    (``Task.frame``, ``Task.frames``: a builtin's permission check, ``callers()``, an
+    error's traceback line, ``suspend()``), which then makes the very frame
+    ``call_verb`` would have pushed. Measured (callgrind instructions a fib call, more
+    in ``Task.call_verb``): 5,769 -> 4,809 for fib; for fib reading ``player``, whose
+    entry was a ``Frame`` until then, 5,793 -> 4,910.
     """
     entry = [
         "if _site is not None:",  # called from a call site: ``frame`` is the receiver
@@ -60,28 +80,26 @@ def call_entry(frame_vars: list[str]) -> tuple[list[str], list[str]]:
     ]
     if LIGHT_VARIABLES.issuperset(frame_vars):
         entry.append("    _stack.append((frame, _args, _info))")
-        reads = {"this": ("frame", "frame.this"), "args": ("_args", "frame.args")}
-        direct = [f"    v_{name} = {reads[name][0]}" for name in frame_vars]
-        read = [f"    v_{name} = {reads[name][1]}" for name in frame_vars]
-        if direct:
-            entry += [*direct, "else:", *read]
-        return entry, []
-    entry += [
-        "    _caller = _stack[-1]",
-        "    if _caller.__class__ is not _Frame:",
-        "        _caller = task.frame",
-        "    _fr = _Frame()",
-        "    _fr.this = frame",
-        "    _fr.caller = _caller.this",
-        "    _fr.args = _args",
-        "    _fr.programmer = _info[1]",
-        "    _fr.entry = _info[2]",
-        "    _fr.context = _caller.context",
-        "    _fr.line = 0",
-        "    frame = _fr",
-        "    _stack.append(frame)",
-    ]
-    return entry, [f"v_{name} = {FRAME_READS[name]}" for name in frame_vars]
+    else:
+        up = "caller" in frame_vars
+        entry += [
+            "    _below = _stack[-1]",
+            "    if _below.__class__ is _Frame:",
+            "        _ctx = _below.context",
+            *(["        _up = _below.this"] if up else []),
+            "    elif _len(_below) == 4:",
+            "        _ctx = _below[3]",
+            *(["        _up = _below[0]"] if up else []),
+            "    else:",
+            "        _below = task.frame",
+            "        _ctx = _below.context",
+            *(["        _up = _below.this"] if up else []),
+            "    _stack.append((frame, _args, _info, _ctx))",
+        ]
+    if frame_vars:
+        entry += [f"    v_{name} = {DIRECT_READS[name]}" for name in frame_vars]
+        entry += ["else:", *[f"    v_{name} = {FRAME_READS[name]}" for name in frame_vars]]
+    return entry, []
 
 
 CALL_EXIT = (

@@ -1,11 +1,11 @@
-"""A verb that reads no built-in variable but ``this`` and ``args``, called directly from a
-call site, pushes a ``Light`` entry and no ``Frame`` (``verb_calls.call_entry``); the
-``Frame`` is made when something asks for it. Every test runs the same verbs twice: on one
-object as written (light), on another with ``player;`` in front of each (the verb then
-reads ``player`` and pushes its ``Frame`` at once), and the two must answer the same,
-object numbers aside. Each call is made three times: a call site's first calls go through
-``Task.call_verb`` (which pushes a ``Frame``) until the callee is compiled and kept there;
-the third is direct."""
+"""A verb called directly from a call site pushes a ``Light`` entry and no ``Frame``
+(``verb_calls.call_entry``): of three for a verb that reads no built-in variable but
+``this`` and ``args``, of four (with the task's context) for any other; the ``Frame`` is
+made when something asks for it. Most tests run the same verbs on one object as written
+(entries of three), on another with ``player;`` in front of each (entries of four), and
+the two must answer the same, object numbers aside. Each call is made three times: a call
+site's first calls go through ``Task.call_verb`` (which pushes a ``Frame``) until the
+callee is compiled and kept there; the third is direct."""
 
 from __future__ import annotations
 
@@ -159,3 +159,23 @@ async def test_a_task_suspended_in_light_frames_is_saved_as_with_frames(tw: Task
             ("OTHER", "OBJ", "inner", [7], WIZARD, 2, WIZARD),
         ]
     )
+
+
+def test_mixed_entries_find_their_caller_and_context(tw: TaskWorld) -> None:
+    """Entries of four above one of three (``task.frame`` makes it a ``Frame`` first),
+    above one of four, and one of three above one of four; each verb on its own object."""
+    a, b, c, d = (tw.world.create(THING, tw.prog, n, location=ROOM) for n in "abcd")
+    program(tw, a, "a", f"return #{b}:b(1);", tw.prog)  # three
+    program(tw, b, "b", f"return {{caller, player, verb, @#{c}:c(@args, 2)}};", WIZARD)
+    program(tw, c, "c", f"return {{caller, verb, argstr, #{d}:d(@args)}};", tw.prog)
+    program(tw, d, "d", "return {args, caller_perms(), callers()};", WIZARD)  # three
+    answers = [run_eval(tw.scheduler, WIZARD, f"#{a}:a()").lines() for _ in range(3)]
+    assert answers[0] == answers[1] == answers[2]
+    frames = [
+        f'{{#{c}, "c", #{tw.prog}, #{c}, #{WIZARD}}}',
+        f'{{#{b}, "b", #{WIZARD}, #{b}, #{WIZARD}}}',
+        f'{{#{a}, "a", #{tw.prog}, #{a}, #{WIZARD}}}',
+        f'{{#-1, "", #{WIZARD}, #-1, #{WIZARD}}}',
+    ]
+    d_answer = f"{{{{1, 2}}, #{tw.prog}, {{{', '.join(frames)}}}}}"
+    assert answers[2] == [f'=> {{#{a}, #{WIZARD}, "b", #{b}, "c", "", {d_answer}}}']
