@@ -45,9 +45,9 @@ DIRECT_READS = {
 from its ``Frame``, from the entry's locals."""
 
 
-def call_entry(frame_vars: list[str]) -> tuple[list[str], list[str]]:
-    """The lines ``run`` starts with (before its ``try``), and those that start its ``try``
-    block, for a verb whose body reads the built-in variables ``frame_vars``.
+def call_entry(frame_vars: list[str]) -> list[str]:
+    """The lines ``run`` starts with (before its ``try``), for a verb whose body reads the
+    built-in variables ``frame_vars``.
 
     What ``Task.call_verb`` does before it calls a verb (a tick, the depth check, an entry
     pushed on ``task.stack``), done by the verb's own ``run`` when a call site of compiled
@@ -99,7 +99,7 @@ def call_entry(frame_vars: list[str]) -> tuple[list[str], list[str]]:
     if frame_vars:
         entry += [f"    v_{name} = {DIRECT_READS[name]}" for name in frame_vars]
         entry += ["else:", *[f"    v_{name} = {FRAME_READS[name]}" for name in frame_vars]]
-    return entry, []
+    return entry
 
 
 CALL_EXIT = (
@@ -123,7 +123,7 @@ class VerbCalls(Expressions):
     def verb_call(self, e: t.VerbCall) -> str:
         """``obj:name(...)`` with a literal name: its site (``Task.call_verb`` keeps there
         the receiver, the epoch and world it found the verb in, and the verb's ``run``)
-        calls ``run`` directly while they are the same (``CALL_ENTRY``), else
+        calls ``run`` directly while they are the same (``call_entry``), else
         ``call_verb``. Measured: fib(25) ~114 -> ~106 ms in-process. A receiver that is a
         variable is read as it is, with no temporary, when the arguments can change
         nothing (no call, no assignment): ~4 ms of that."""
