@@ -231,6 +231,9 @@ class Task(Activations):
         verb pushes a ``Light``, with the task's context for one that reads ``player``,
         ``caller``, ``verb`` or the command's words: fib reading ``player`` 5,793 -> 4,910.
         (From here with ``PYTHONHASHSEED=0``: these counts depend on the hash seed.)
+        A call that misses its site (a receiver other than the last: ``l[i]:f()``) keeps
+        the new callee there and calls it as the site will, its entry pushing a ``Light``:
+        an iteration of such a loop 11,730 -> 10,359 instructions.
         Measured and left out: a depth counter instead of the ``Light`` push, the frames of
         light verbs found by walking the Python stack when asked for (4,562 -> 4,082 for
         fib, but each permission check in such a verb would walk the stack and read the
@@ -260,6 +263,7 @@ class Task(Activations):
             entry = (definer, verb.names, name)
             if site is not None and getattr(run, "__globals__", {}).get("_CALLABLE"):
                 site[:] = (obj, epoch, self.site_token, run, (filename, owner, entry))
+                return run(self, obj, args, site)  # as the site will: its entry does the rest
         self.ticks -= 1
         if self.ticks <= 0:
             self.out_of_ticks()

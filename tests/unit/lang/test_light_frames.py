@@ -4,8 +4,9 @@
 made when something asks for it. Most tests run the same verbs on one object as written
 (entries of three), on another with ``player;`` in front of each (entries of four), and
 the two must answer the same, object numbers aside. Each call is made three times: a call
-site's first calls go through ``Task.call_verb`` (which pushes a ``Frame``) until the
-callee is compiled and kept there; the third is direct."""
+site's first call goes through ``Task.call_verb``, which compiles the callee and pushes a
+``Frame``; later ones push a ``Light`` (``call_verb`` calls the verb as its site will,
+then the site itself does)."""
 
 from __future__ import annotations
 
@@ -179,3 +180,19 @@ def test_mixed_entries_find_their_caller_and_context(tw: TaskWorld) -> None:
     ]
     d_answer = f"{{{{1, 2}}, #{tw.prog}, {{{', '.join(frames)}}}}}"
     assert answers[2] == [f'=> {{#{a}, #{WIZARD}, "b", #{b}, "c", "", {d_answer}}}']
+
+
+def test_a_site_whose_receiver_changes_gives_each_callee_its_own_entry(tw: TaskWorld) -> None:
+    """A site that misses (another receiver each time) calls through ``call_verb``, which
+    keeps the new callee there and calls it as the site would."""
+    a, b = (tw.world.create(THING, tw.prog, n, location=ROOM) for n in "ab")
+    program(tw, a, "f", "return {this, caller_perms(), callers()[1][3], args};", tw.prog)
+    program(tw, b, "f", "return {this, caller_perms(), callers()[1][3], args, player};", WIZARD)
+    program(tw, a, "each", "return {@args[1]:f(1), @args[2]:f(2)};", tw.prog)
+    src = f"r = {{}}; for o in ({{#{a}, #{b}, #{a}}}) r = {{@r, #{a}:each(o, #{b})}}; endfor"
+    row_a = f"#{a}, #{tw.prog}, #{tw.prog}, {{1}}"
+    row_b = f"#{b}, #{tw.prog}, #{tw.prog}, {{2}}, #{WIZARD}"
+    b_first = f"#{b}, #{tw.prog}, #{tw.prog}, {{1}}, #{WIZARD}"
+    expected = f"=> {{{{{row_a}, {row_b}}}, {{{b_first}, {row_b}}}, {{{row_a}, {row_b}}}}}"
+    for _ in range(3):
+        assert run_eval(tw.scheduler, WIZARD, src + " return r;").lines() == [expected]
