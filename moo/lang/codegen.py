@@ -10,7 +10,7 @@
    - ``expressions.Expressions``: expressions, conditions, closures, the output primitives;
    - ``fastpaths.FastPaths``: the expressions' int, index and builtin fast paths;
    - ``verb_calls.VerbCalls``: call sites that call a verb's ``run`` directly, and the
-     entry and exit (``CALL_ENTRY``, ``CALL_EXIT``) that ``source`` wraps ``run`` in.
+     entry and exit (``call_entry``, ``CALL_EXIT``) that ``source`` wraps ``run`` in.
 
    Here: the state they share (``_Gen.__init__``), ``run`` wrapped around the program
    (``_Gen.source``), and ``generate``/``finish``/``python_source``.
@@ -73,9 +73,11 @@ Ratio = LambdaMOO's time over ours: above 1 we are faster. Both sides' times var
 CPython does not reach LambdaMOO's C interpreter on tight loops: a bare ``for i in
 range(n): pass`` is ~15 ns an iteration here against LambdaMOO's ~6.5 for the whole MOO
 loop, ``x = x + i`` on Python ints ~34 ns against ~18, and MOO's 32-bit wrap check costs two
-comparisons more. A verb call is ~0.36 us (the ``Frame`` ~80 ns; one Python call: a call
-site calls the verb's ``run``, ``_CALL_ENTRY``), LambdaMOO's whole fib(25) step ~0.2 us, ours
-~0.44 us (fib(25) 133 -> 106 ms in-process, ``Task.call_verb`` has the steps). Building
+comparisons more. A verb call is one Python call (a call site calls the verb's ``run``,
+``verb_calls.call_entry``) that pushes a tuple, no ``Frame`` (``activations.py``):
+LambdaMOO's whole fib(25) step ~0.2 us, ours ~0.32 us (fib(25) 133 -> 106 -> ~77 ms
+in-process, ~4,100 instructions a call against plain Python's ~990; ``Task.call_verb`` has
+the steps). Building
 lists and strings is where we are ahead: in place, where LambdaMOO 1.8.1 copies
 (``fast_statements``).
 """
@@ -98,11 +100,10 @@ from moo.lang.fastpaths import IndexKey
 from moo.lang.loops import Line, Loop, Scope
 from moo.lang.positions import numbered
 from moo.lang.statements import Statements
-from moo.lang.task_api import FRAME_READS, FRAME_VARIABLES, Frame
+from moo.lang.task_api import FRAME_VARIABLES, Frame
 from moo.lang.values import fold, tostr
-from moo.lang.verb_calls import CALL_ENTRY as _CALL_ENTRY
 from moo.lang.verb_calls import CALL_EXIT as _CALL_EXIT
-from moo.lang.verb_calls import VerbCalls
+from moo.lang.verb_calls import VerbCalls, call_entry
 from moo.world.values import Err
 
 _HELPERS: dict[str, Any] = {
@@ -161,6 +162,7 @@ _HELPERS: dict[str, Any] = {
     "_catch": ops.catch,
     "_TaskAbort": TaskAbort,
     "_NameError": NameError,
+    "_ValueError": ValueError,
     "_rc": sys.getrefcount,
 }
 
@@ -191,7 +193,7 @@ def finish(gen: _Gen, filename: str, text: str, root: int = -1) -> Callable[...,
         sys.setrecursionlimit(limit)
     module = ast.parse(source, filename, "exec")
     stack: list[ast.AST] = [module]
-    top = module.body[0]  # ``def run``: with ``_CALL_ENTRY``, an ``if`` and then a ``try``
+    top = module.body[0]  # ``def run``: with ``call_entry``, an ``if`` and then a ``try``
     if gen.call_entry and isinstance(top, ast.FunctionDef) and isinstance(top.body[1], ast.Try):
         # the entry and exit keep their Python lines: no MOO line is ever read there, and a
         # small verb compiled 2.8x slower than before them (1.9x with this)
@@ -211,7 +213,7 @@ def finish(gen: _Gen, filename: str, text: str, root: int = -1) -> Callable[...,
     namespace["_VARIABLES"] = tuple(gen.variables)
     namespace["_FORKS"] = gen.forks
     namespace["_ROOT"] = root
-    namespace["_CALLABLE"] = gen.call_entry  # its ``run`` takes direct calls (``_CALL_ENTRY``)
+    namespace["_CALLABLE"] = gen.call_entry  # its ``run`` takes direct calls (``call_entry``)
     exec(code, namespace)
     run: Callable[..., Any] = namespace["run"]
     return run
@@ -262,15 +264,13 @@ class _Gen(Statements, VerbCalls):
         self.line = first
         body = self.function_body(self.program, "run")
         head: list[Line] = []
-        for name in self.frame_vars:
-            head.append((1, f"v_{name} = {FRAME_READS[name]}", first))
         for name in self.const_vars:
             head.append((1, f"v_{name} = {_TYPE_CONSTANTS[name]}", first))
         self.call_entry = True
         wrapped = [(indent + 1, text, line) for indent, text, line in (*head, *body)]
         out = [
             (0, "def run(task, frame, _args=None, _site=None):", first),
-            *[(1, text, first) for text in _CALL_ENTRY],
+            *[(1, text, first) for text in call_entry(self.frame_vars)],
             (1, "try:", first),
             *wrapped,
             *[(1, text, first) for text in _CALL_EXIT],
@@ -280,4 +280,4 @@ class _Gen(Statements, VerbCalls):
         text = "\n".join("    " * indent + line for indent, line, _ in out) + "\n"
         return text, [moo for _, _, moo in out]
 
-    call_entry = False  # ``run`` takes a call from a call site (``_CALL_ENTRY``)
+    call_entry = False  # ``run`` takes a call from a call site (``verb_calls.call_entry``)

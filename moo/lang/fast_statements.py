@@ -25,7 +25,17 @@ from contextlib import contextmanager
 
 from moo.lang import tree as t
 from moo.lang.analysis import assigned_names, assigns, walk
-from moo.lang.fastpaths import WRAPPED, FastPaths, IndexKey, index_key, simple, stringy
+from moo.lang.fastpaths import (
+    INT_MAX,
+    INT_MIN,
+    SMALL,
+    WRAPPED,
+    FastPaths,
+    IndexKey,
+    index_key,
+    simple,
+    stringy,
+)
 
 
 def _sole_reference_count() -> int:
@@ -135,8 +145,12 @@ class FastStatements(FastPaths):
                 # ints: the wrap check on the variable itself saves a temporary (~5%)
                 var = self.store(name)
                 self.emit(f"{var} = {self.ex(value.left)} {value.op} {self.ex(value.right)}")
-                low = "" if self.upward(value) else f" or {var} < -2147483648"
-                self.emit(f"if {var} > 2147483647{low}: {var} = _wrap({var})")
+                if self.upward(value):  # see ``arith``
+                    test = f"{var} > {SMALL} and {var} > {INT_MAX}"
+                else:
+                    small = f"{var} > {SMALL} or {var} < -{SMALL}"
+                    test = f"({small}) and not {INT_MIN} <= {var} <= {INT_MAX}"
+                self.emit(f"if {test}: {var} = _wrap({var})")
                 return True
             if isinstance(value, t.ListExpr) and value.items:
                 head = value.items[0]

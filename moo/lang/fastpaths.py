@@ -45,6 +45,13 @@ def simple(text: str) -> bool:
     )
 
 
+SMALL = 2**30 - 1
+"""The largest int CPython 3.11 compares fast (one 30-bit digit): the wrap checks compare
+with it before the 32-bit bounds (``FastPaths.arith``)."""
+INT_MAX = 2**31 - 1
+INT_MIN = -(2**31)
+
+
 class FastPaths:
     """The expression emitters; ``codegen._Gen`` provides the rest of the generator (the
     general cases in ``expressions.py``)."""
@@ -140,11 +147,17 @@ class FastPaths:
             return f"{slow}({task_arg}{self.ex(e.left)}, {self.ex(e.right)})"
         cond, a, b = guard
         r = self.tmp()
+        # Compared first with +-(2^30 - 1), then with 32-bit's bounds: CPython 3.11 compares
+        # two ints of one 30-bit digit with a specialized instruction, a larger one (2^31 - 1)
+        # through ``PyObject_RichCompare``. Callgrind instructions: a fib(25) call 4,519 ->
+        # 4,318, an iteration of ``y = x - i; x = x + (i * 7) % 13`` 2,068 -> 1,683, of
+        # ``x = x + i`` past 2^30 604 -> 617 (only the 32-bit check: ``_wrap`` there, 770).
         if not cond and self.upward(e):
-            return f"({r} if ({r} := {a} {op} {b}) <= 2147483647 else _wrap({r}))"
+            return f"({r} if ({r} := {a} {op} {b}) <= {SMALL} or {r} <= {INT_MAX} else _wrap({r}))"
         # two comparisons joined by ``and``: ~10 ns faster than the chained ``a <= r <= b``
         fast = (
-            f"({r} if ({r} := {a} {op} {b}) <= 2147483647 and {r} >= -2147483648 else _wrap({r}))"
+            f"({r} if ({r} := {a} {op} {b}) <= {SMALL} and {r} >= -{SMALL}"
+            f" or {INT_MIN} <= {r} <= {INT_MAX} else _wrap({r}))"
         )
         if not cond:
             return fast

@@ -44,11 +44,12 @@ from greenlet import getcurrent, greenlet
 
 from moo.commands.dispatch import VerbCache
 from moo.lang import access
+from moo.lang.activations import moo_line, unwind_line
 from moo.lang.errors import MooRaise, MooSyntaxError, TaskAbort
 from moo.lang.options import with_server_options
 from moo.lang.saving import POSTPONE, Slice
 from moo.lang.services import TaskServices
-from moo.lang.task import Task, moo_line, unwind_line
+from moo.lang.task import Task
 from moo.lang.task_api import Frame, Limits
 from moo.lang.task_queue import TaskQueue, Throw
 from moo.lang.values import toliteral

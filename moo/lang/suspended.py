@@ -35,13 +35,13 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from moo.lang import tree as t
+from moo.lang.activations import MOO_CODE_PREFIX, unwind_line
 from moo.lang.analysis import walk
 from moo.lang.compiler import Program, compile_program
 from moo.lang.errors import MooRaise, MooSyntaxError
 from moo.lang.positions import follow, header, locate, numbered, root_block, waits
 from moo.lang.resumed import NotResumable, ResumeSpec, compile_resumed
 from moo.lang.saved_tasks import Unrestorable, load_frame, save_frame, saved_program
-from moo.lang.task import MOO_CODE_PREFIX, unwind_line
 from moo.world.codec import encoder
 from moo.world.tasks import SUSPENDED, QueuedTask, SavedFrame
 from moo.world.values import Err

@@ -7,9 +7,12 @@ resumed. What it does for compiled code:
    between slices ``out_of_ticks`` checks the seconds limit too, so a runaway loop ends
    with ``TaskAbort("ticks")`` or ``("seconds")`` and LambdaMOO's "Task ran out of ticks".
 2. Properties and verbs: ``get_prop`` / ``set_prop`` / ``call_verb`` / ``pass_verb`` with
-   LambdaMOO's errors and permissions (``access.py``); each verb call pushes a ``Frame``
-   (``caller`` = the calling frame's ``this``, ``programmer`` = the verb's owner) and costs
-   a tick; past ``Limits.max_depth`` frames it is ``E_MAXREC``.
+   LambdaMOO's errors and permissions (``access.py``); each verb call pushes an activation
+   on ``stack`` (a ``Frame``: ``caller`` = the calling frame's ``this``, ``programmer`` =
+   the verb's owner) and costs a tick; past ``Limits.max_depth`` of them it is
+   ``E_MAXREC``. A verb called directly from a call site that reads no built-in variable
+   but ``this`` and ``args`` pushes a ``Light`` tuple instead (``verb_calls.call_entry``),
+   made into that very ``Frame`` when ``frame`` or ``frames`` is read.
 3. Errors: a ``MooRaise`` (or a ``TaskAbort``) leaving a frame adds that frame's line of
    LambdaMOO's traceback, with the MOO line found in the Python traceback of the frame's
    compiled code (``moo_line``); the scheduler closes it with "(End of traceback)".
@@ -21,14 +24,13 @@ resumed. What it does for compiled code:
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
-from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from moo.errors import WorldError
 from moo.lang import access
+from moo.lang.activations import Activations, moo_line, unwind_line
 from moo.lang.errors import MooRaise, TaskAbort
 from moo.lang.task_api import Frame, Limits, TaskApi
 from moo.world.model import MOO_IMPL, VerbDef
@@ -42,11 +44,13 @@ if TYPE_CHECKING:
 _MISSING: Any = object()
 CONVERTED = (NameError, RecursionError, MemoryError)  # ``ops.CONVERTED`` (a test keeps them equal)
 
-SLICE = 500
-"""Ticks handed to compiled code at a time; the seconds limit is checked between slices."""
+SLICE = 256
+"""Ticks handed to compiled code at a time; the seconds limit is checked between slices.
+At most 256, ``task.ticks`` stays among CPython's cached small ints: no int is made at each
+tick (500 before: fib(25) 4,562 -> 4,519 instructions a call)."""
 
 
-class Task:
+class Task(Activations):
     """One running (or suspended) MOO task. Created by the ``Scheduler`` only."""
 
     def __init__(
@@ -59,8 +63,8 @@ class Task:
         self.limits = limits
         self.max_depth = limits.max_depth  # ``limits.max_depth``, for ``call_verb``
         self.kind = kind  # "command", "eval", "fork", "server"
-        self.frames: list[Frame] = []
-        self.frame: Frame = None  # type: ignore[assignment]  # set by push before any use
+        self.site_token = scheduler.site_token  # what call sites compare (one load less)
+        self.stack = []  # a ``Frame``, or a direct call's ``Light``, per activation
         self.ticks = 0
         self._budget = 0
         self._started = 0.0
@@ -126,19 +130,10 @@ class Task:
 
     # ------------------------------------------------------------------ frames
 
-    def push(self, frame: Frame) -> None:
-        self.frames.append(frame)
-        self.frame = frame
-
-    def pop(self) -> None:
-        self.frames.pop()
-        if self.frames:
-            self.frame = self.frames[-1]
-
     def run_frame(self, program: Any, frame: Frame, *, via: str = "") -> Any:
         """Run ``program`` as a new activation ``frame``; tracebacks are written here.
         ``via``: the builtin that made the call (``move`` calling ``accept``, ``eval``)."""
-        if len(self.frames) >= self.limits.max_depth:
+        if len(self.stack) >= self.limits.max_depth:
             raise MooRaise(Err.E_MAXREC)
         self.push(frame)
         try:
@@ -224,9 +219,25 @@ class Task:
         kept by depth and reused (no ``Frame()``), frames chained (``up``) with a depth count
         instead of the ``frames`` list, ``del frames[n]`` for ``pop()`` (slower).
         A call site whose receiver, epoch and world are the ones it kept calls the verb's
-        ``run`` itself, which then does this method's work (``codegen._CALL_ENTRY``): one
+        ``run`` itself, which then does this method's work (``verb_calls.call_entry``): one
         Python frame less, ~114 -> ~106 ms. This method is the first call from a site, a
         miss, a name computed at run time, and what ``MemoryTask`` sees.
+        Then (``tests/unit/lang/bench_lang.py``, callgrind instructions per fib call from
+        ``fib(20) - fib(16)``): a verb that reads only ``this`` and ``args`` pushes a
+        ``Light`` tuple, no ``Frame`` until one is asked for, and ``task.frame`` is no
+        longer stored at each call and return (``frame`` reads ``stack[-1]``): 5,769 ->
+        4,809 instructions, fib(25) ~116 -> ~82 ms. The price: ``task.frame`` is a property
+        (~40 ns more for each builtin that checks permissions). Then every directly called
+        verb pushes a ``Light``, with the task's context for one that reads ``player``,
+        ``caller``, ``verb`` or the command's words: fib reading ``player`` 5,793 -> 4,910.
+        (From here with ``PYTHONHASHSEED=0``: these counts depend on the hash seed.)
+        A call that misses its site (a receiver other than the last: ``l[i]:f()``) keeps
+        the new callee there and calls it as the site will, its entry pushing a ``Light``:
+        an iteration of such a loop 11,730 -> 10,359 instructions.
+        Measured and left out: a depth counter instead of the ``Light`` push, the frames of
+        light verbs found by walking the Python stack when asked for (4,562 -> 4,082 for
+        fib, but each permission check in such a verb would walk the stack and read the
+        Python frame's locals); the depth handed to the callee as an argument (no gain).
         """
         scheduler = self.scheduler
         epoch = self.world.verbs_epoch
@@ -235,7 +246,7 @@ class Task:
             site is not None
             and site[0] is obj  # then it is an ``ObjRef``, and the literal name a str
             and site[1] is epoch
-            and site[2] is scheduler.site_token
+            and site[2] is self.site_token
         ):
             run = site[3]  # what it found last, for this very ``obj``
             filename, owner, entry = site[4]
@@ -251,16 +262,19 @@ class Task:
             owner = verb.owner
             entry = (definer, verb.names, name)
             if site is not None and getattr(run, "__globals__", {}).get("_CALLABLE"):
-                site[:] = (obj, epoch, scheduler.site_token, run, (filename, owner, entry))
+                site[:] = (obj, epoch, self.site_token, run, (filename, owner, entry))
+                return run(self, obj, args, site)  # as the site will: its entry does the rest
         self.ticks -= 1
         if self.ticks <= 0:
             self.out_of_ticks()
         if run is None:
             _, _, run, filename = scheduler.compile_callee(obj.id, name, callee)
-        frames = self.frames
-        if len(frames) >= self.max_depth:
+        stack = self.stack
+        if len(stack) >= self.max_depth:
             raise MooRaise(Err.E_MAXREC)
-        caller = self.frame
+        caller = stack[-1]
+        if caller.__class__ is not Frame:
+            caller = self.frame
         frame = Frame()  # ``Frame.call``, inlined: one Python call less
         frame.this = obj
         frame.caller = caller.this
@@ -269,8 +283,7 @@ class Task:
         frame.entry = entry
         frame.context = caller.context
         frame.line = 0
-        frames.append(frame)
-        self.frame = frame
+        stack.append(frame)
         try:
             return run(self, frame)
         except MooRaise as error:
@@ -289,13 +302,14 @@ class Task:
             unwind_line(frame, converted.traceback, converted.message)
             raise converted from None
         finally:
-            frames.pop()
-            self.frame = caller
+            stack.pop()
 
-    def left(self, frame: Frame, exc: BaseException, filename: str) -> BaseException | None:
+    def left(self, exc: BaseException, filename: str) -> BaseException | None:
         """What ``call_verb`` does as an error leaves a verb, for a verb's ``run`` called
-        directly (``codegen._CALL_EXIT``): the traceback line, and the MOO error that a
-        Python one becomes (None: raise ``exc`` itself)."""
+        directly (``verb_calls.CALL_EXIT``; its activation is still the innermost): the
+        traceback line, and the MOO error that a Python one becomes (None: raise ``exc``
+        itself)."""
+        frame = self.frame
         if isinstance(exc, MooRaise):
             frame.line = moo_line(exc.__traceback__, filename, frame.line)
             unwind_line(frame, exc.traceback, exc.message)
@@ -359,65 +373,6 @@ class Task:
 
     def fork(self, delay: Any, body: Callable[[TaskApi], None]) -> int:
         return self.scheduler.fork(self, delay, body)
-
-
-MOO_CODE_PREFIX = "<moo "  # the co_filename of every compiled program (``compiler.py``)
-
-
-def running_lines(task: Task) -> list[int]:
-    """The MOO line each running frame of ``task`` is on, innermost first, read from the
-    Python frames of their compiled code (whose line numbers are MOO lines): what
-    ``callers(1)`` shows. Nested functions of a frame's code (catch expressions, hoisted
-    parts) are not frames of their own. Frames that are not running compiled code now (a
-    restored task's outer frames) are not in it: their ``Frame.line`` says where they are."""
-    lines: list[int] = []
-    frame = sys._getframe(1)
-    while frame is not None and len(lines) < len(task.frames):
-        code = frame.f_code
-        if code.co_filename.startswith(MOO_CODE_PREFIX) and not code.co_name.startswith("_c"):
-            lines.append(frame.f_lineno)
-        frame = frame.f_back  # type: ignore[assignment]
-    return lines
-
-
-def waiting_line(frame: FrameType | None) -> int:
-    """The MOO line of the innermost compiled MOO code at or above Python ``frame`` (a
-    waiting greenlet's ``gr_frame``, or the running one's): where a task waits or forks;
-    0 when there is none."""
-    while frame is not None:
-        code = frame.f_code
-        if code.co_filename.startswith(MOO_CODE_PREFIX) and not code.co_name.startswith("_c"):
-            return frame.f_lineno
-        frame = frame.f_back
-    return 0
-
-
-def moo_line(tb: TracebackType | None, filename: str, default: int) -> int:
-    """The MOO line of the outermost entry of ``tb`` in code compiled from ``filename`` (any
-    compiled MOO code when it is empty): where the error left that activation."""
-    while tb is not None:
-        name = tb.tb_frame.f_code.co_filename
-        if name == filename or (not filename and name.startswith(MOO_CODE_PREFIX)):
-            return tb.tb_lineno
-        tb = tb.tb_next
-    return default
-
-
-def unwind_line(frame: Frame, lines: list[str], message: str, via: str = "") -> None:
-    """Add ``frame``'s line to a traceback being written innermost first (LambdaMOO's
-    ``#definer:names (this == #this), line N:  message`` / ``... called from ...``, and
-    ``... called from built-in function move()`` when a builtin made the call)."""
-    text = f"#{frame.definer}:{frame.verb_names}"
-    if lines:
-        text = "... called from " + text
-    if frame.definer != frame.this.id:
-        text += f" (this == #{frame.this.id})"
-    text += f", line {frame.line}"
-    if not lines:
-        text += f":  {message}"
-    lines.append(text)
-    if via:
-        lines.append(f"... called from built-in function {via}()")
 
 
 def _satisfies_contract(task: Task) -> TaskApi:

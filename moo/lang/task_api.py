@@ -218,7 +218,11 @@ class TaskApi(Protocol):
 
     ticks: int
     limits: Limits
-    frame: Frame  # the innermost activation
+
+    @property
+    def frame(self) -> Frame:
+        """The innermost activation."""
+        ...
 
     def out_of_ticks(self) -> None: ...
 

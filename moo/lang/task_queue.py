@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 from moo.commands.context import VerbContext
 from moo.errors import WorldError
 from moo.lang import access
+from moo.lang.activations import waiting_line
 from moo.lang.errors import MooRaise, TaskAbort
 from moo.lang.saving import POSTPONE, TaskSaving
 from moo.lang.services import TaskServices
-from moo.lang.task import Task, waiting_line
+from moo.lang.task import Task
 from moo.lang.task_api import Frame, Limits, TaskApi
 from moo.world.values import NOTHING, Err, ObjRef
 

@@ -15,10 +15,11 @@ import logging
 from typing import Any
 
 from moo.lang import access
+from moo.lang.activations import running_lines
 from moo.lang.builtins.registry import BUILTINS, builtin
 from moo.lang.errors import MooRaise, MooSyntaxError
 from moo.lang.scheduler import compile_source
-from moo.lang.task import Task, running_lines
+from moo.lang.task import Task
 from moo.lang.task_api import Frame
 from moo.world.values import NOTHING, Err, ObjRef
 

@@ -406,3 +406,34 @@ def test_which_variables_are_never_negative() -> None:
     )
     assert set(typing.nonneg) == {"i", "n", "m", "d", "b"}
     assert {"k", "j"} <= set(typing.ints)
+
+
+BIG = 2**30  # past the one-digit ints the wrap checks compare first (``fastpaths.SMALL``)
+WRAP_TIERS: list[tuple[str, Any]] = [
+    # an int variable's sum, difference and product: kept up to 2^31 - 1, wrapped past it
+    (f"x = {BIG - 1}; x = x + 1; return x;", BIG),
+    (f"x = {BIG}; x = x + {BIG - 1}; return x;", 2**31 - 1),
+    (f"x = {BIG}; x = x + {BIG}; return x;", -(2**31)),
+    (f"x = -{BIG}; x = x - {BIG}; return x;", -(2**31)),
+    (f"x = -{BIG}; x = x - {BIG} - 1; return x;", 2**31 - 1),
+    (f"x = 0; for i in [1..2] x = x + {BIG - 1}; endfor return x;", 2**31 - 2),
+    (f"x = 0; for i in [1..3] x = x + {BIG - 1}; endfor return x;", -(2**31) + BIG - 3),
+    # the same as values (a temporary, not the variable): upward sums and both ways
+    (
+        f"x = {BIG}; return {{x + {BIG - 1}, x + {BIG}, x * 2 - 1, x * 4}};",
+        [2**31 - 1, -(2**31), 2**31 - 1, 0],
+    ),
+    (
+        f"x = -{BIG}; return {{x - {BIG}, x - {BIG} - 1, x * 2, x * -2}};",
+        [-(2**31), 2**31 - 1, -(2**31), -(2**31)],
+    ),
+    (
+        "{n} = {5}; return {n * 300000000, n - 2147483647, n + 2147483643};",
+        [1500000000, -2147483642, -2147483648],
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), WRAP_TIERS)
+def test_wrap_checks_past_one_digit_ints(source: str, expected: Any) -> None:
+    assert evaluate(source) == expected
