@@ -307,3 +307,20 @@ def _largest(
                 changed = True
                 setattr(typing, kind, frozenset(found))
     return frozenset(found)
+
+
+class LiteralTyping(IntTyping):
+    """What a verb without LambdaMOO's ``d`` bit may assume (quiet.py): any operation may
+    give an error value instead of raising, so only a literal is known to be an int."""
+
+    def __init__(self) -> None:
+        self.ints = self.lists = self.nonneg = frozenset()
+
+    def is_int(self, e: t.Expr) -> bool:
+        return isinstance(e, t.Literal) and e.value.__class__ is int
+
+    def is_nonneg(self, e: t.Expr) -> bool:
+        return self.is_int(e) and isinstance(e, t.Literal) and e.value >= 0
+
+    def is_list(self, e: t.Expr) -> bool:
+        return False

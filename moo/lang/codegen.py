@@ -92,13 +92,14 @@ from typing import Any
 
 from moo.lang import ops
 from moo.lang import tree as t
-from moo.lang.analysis import IntTyping, assigned_names, used_names
+from moo.lang.analysis import IntTyping, LiteralTyping, assigned_names, used_names
 from moo.lang.builtins.registry import Builtin
 from moo.lang.errors import MooRaise, TaskAbort
 from moo.lang.expressions import TYPE_CONSTANTS_BY_NAME as _TYPE_CONSTANTS
 from moo.lang.fastpaths import IndexKey
 from moo.lang.loops import Line, Loop, Scope
 from moo.lang.positions import numbered
+from moo.lang.quiet import quiet, statement_failed
 from moo.lang.statements import Statements
 from moo.lang.task_api import FRAME_VARIABLES, Frame
 from moo.lang.values import fold, tostr
@@ -114,6 +115,8 @@ _HELPERS: dict[str, Any] = {
     "_len": len,
     "_Frame": Frame,
     "_MooRaise": MooRaise,
+    "_quiet": quiet,
+    "_statement_failed": statement_failed,
     "_E_MAXREC": Err.E_MAXREC,
     "_LEFT": (MooRaise, TaskAbort, *ops.CONVERTED),
     "_fold": fold,
@@ -173,14 +176,19 @@ _RECURSION_HEADROOM = 4000
 
 
 def generate(
-    program: t.Program, builtins: dict[str, Builtin], filename: str, text: str = ""
+    program: t.Program,
+    builtins: dict[str, Builtin],
+    filename: str,
+    text: str = "",
+    *,
+    debug: bool = True,
 ) -> Callable[..., Any]:
     """The compiled ``run(task, frame)`` of ``program``. Its globals also hold what a
     queued or suspended task needs to be saved and made again (``saved_tasks.py``,
     ``suspended.py``): ``_SOURCE`` (the program's text), ``_VARIABLES`` (the names of a
     fork's copy, in order), ``_FORKS`` (each ``fork`` statement's function by its number in
     source order) and ``_ROOT`` (-1; a resumed program's fork number, ``resumed.py``)."""
-    return finish(_Gen(program, builtins), filename, text)
+    return finish(_Gen(program, builtins, debug=debug), filename, text)
 
 
 def finish(gen: _Gen, filename: str, text: str, root: int = -1) -> Callable[..., Any]:
@@ -219,9 +227,9 @@ def finish(gen: _Gen, filename: str, text: str, root: int = -1) -> Callable[...,
     return run
 
 
-def python_source(program: t.Program, builtins: dict[str, Builtin]) -> str:
+def python_source(program: t.Program, builtins: dict[str, Builtin], *, debug: bool = True) -> str:
     """The Python text ``generate`` compiles (for debugging and tests)."""
-    return _Gen(program, builtins).source()[0]
+    return _Gen(program, builtins, debug=debug).source()[0]
 
 
 # ---------------------------------------------------------------- generation
@@ -230,13 +238,16 @@ def python_source(program: t.Program, builtins: dict[str, Builtin]) -> str:
 class _Gen(Statements, VerbCalls):
     """The whole generator: the emitters of its base classes over the state made here."""
 
-    def __init__(self, program: t.Program, builtins: dict[str, Builtin]) -> None:
+    def __init__(
+        self, program: t.Program, builtins: dict[str, Builtin], *, debug: bool = True
+    ) -> None:
         self.program = program
         self.builtins = builtins
+        self.debug = debug  # False: a verb without ``d``, whose errors are values (quiet.py)
         self.globals: dict[str, Any] = {}
         self.counter = itertools.count(1)
         self.assigned = assigned_names(program)
-        self.typing = IntTyping(program)
+        self.typing = IntTyping(program) if debug else LiteralTyping()
         used = used_names(program) | self.assigned
         frame_vars = [n for n in FRAME_VARIABLES if n in used]
         const_vars = [n for n in _TYPE_CONSTANTS if n in self.assigned]

@@ -24,7 +24,7 @@ from moo.lang.task_api import Frame, TaskApi
 from moo.lang.unparse import unparse
 
 CACHE_SIZE = 4096
-_cache: OrderedDict[str, Program] = OrderedDict()
+_cache: OrderedDict[tuple[str, bool], Program] = OrderedDict()
 
 
 class Program:
@@ -71,17 +71,20 @@ def source_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
-def compile_program(source: str | list[str]) -> Program:
-    """Compile MOO source (text, or a list of lines); raises ``MooSyntaxError``."""
+def compile_program(source: str | list[str], *, debug: bool = True) -> Program:
+    """Compile MOO source (text, or a list of lines); raises ``MooSyntaxError``.
+    ``debug=False``: for a verb without LambdaMOO's ``d`` bit, whose errors are values
+    (quiet.py)."""
     text = source if isinstance(source, str) else "\n".join(source)
-    program = _cache.get(text)
+    key = (text, debug)
+    program = _cache.get(key)
     if program is not None:
-        _cache.move_to_end(text)
+        _cache.move_to_end(key)
         return program
     ast = parse(text, BUILTINS.__contains__)
-    filename = f"<moo {source_hash(text)}>"
-    program = Program(ast, generate(ast, BUILTINS, filename, text), filename)
-    _cache[text] = program
+    filename = f"<moo {source_hash(text)}{'' if debug else ' !d'}>"
+    program = Program(ast, generate(ast, BUILTINS, filename, text, debug=debug), filename)
+    _cache[key] = program
     if len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)
     return program

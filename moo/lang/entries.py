@@ -113,7 +113,7 @@ def run_command_verb(
     variables come from ``cmd``; its output and any traceback go to the players through
     the services after the task commits."""
     try:
-        program = scheduler.program(verb.program)
+        program = scheduler.verb_program(verb)
     except MooRaise as error:
         scheduler.services.notify(player, f"{verb.names}: {error.message}")
         return Outcome("compile_error", errors=[error.message])

@@ -62,6 +62,9 @@ class Expressions(FastPaths):
     depth: int
     scope: Scope
     loops: list[Loop]
+    debug: bool  # False: a verb without ``d`` (quiet.py)
+    assigned: set[str]
+    frame_vars: list[str]
 
     # provided by ``statements.Statements`` and ``verb_calls.VerbCalls``
     def assign_value(self, e: t.Assign) -> str:
@@ -132,6 +135,31 @@ class Expressions(FastPaths):
         return f"({name} := {text})", name
 
     def ex(self, e: t.Expr) -> str:
+        if not self.debug and self.may_fail(e):
+            return self.quiet(e)
+        return self.ex_plain(e)
+
+    def may_fail(self, e: t.Expr) -> bool:
+        """Whether ``e`` itself can raise (not counting its operands, written on their own)."""
+        if isinstance(e, (t.Literal, t.Catch, t.Cond)):
+            return False
+        if isinstance(e, t.Binary) and e.op in ("&&", "||"):
+            return False
+        if isinstance(e, t.Var):
+            return e.name.lower() not in self.frame_vars and self.var(e.name) != str(
+                TYPE_CONSTANTS_BY_NAME.get(e.name.lower())
+            )
+        if isinstance(e, t.ListExpr):
+            return any(isinstance(item, t.Splice) for item in e.items)
+        return True
+
+    def quiet(self, e: t.Expr) -> str:
+        """``e`` in a verb without ``d``: its error is its value (``quiet.quiet``)."""
+        name, free = self.closure("", lambda: self.ex_plain(e))
+        body = f"lambda: {name}({free})" if free else name
+        return f"_quiet({body})"
+
+    def ex_plain(self, e: t.Expr) -> str:
         self.depth += 1
         try:
             text = self.ex_node(e)
@@ -225,6 +253,8 @@ class Expressions(FastPaths):
 
     def test(self, e: t.Expr) -> str:
         """Python text whose truth is MOO truth of ``e``."""
+        if not self.debug:  # no fast path: each part's error must be a value (an error is false)
+            return f"_truth({self.ex(e)})"
         if isinstance(e, t.Binary):
             if e.op in COMPARE:
                 return self.compare_test(e)

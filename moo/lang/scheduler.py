@@ -108,11 +108,12 @@ class Outcome:
 _WAITING = object()  # what a task's greenlet switches back with when it waits
 
 
-def compile_source(source: str) -> Any:
-    """``compile_program(source)`` (helper A's compiler); raises ``MooSyntaxError``."""
+def compile_source(source: str, debug: bool = True) -> Any:
+    """``compile_program(source)``; raises ``MooSyntaxError``. ``debug``: the verb's ``d``
+    bit (without it, its errors are values: quiet.py)."""
     from moo.lang.compiler import compile_program
 
-    return compile_program(source)
+    return compile_program(source, debug=debug)
 
 
 class Scheduler(TaskQueue):
@@ -135,6 +136,7 @@ class Scheduler(TaskQueue):
         self.verbs = VerbCache(world)
         self.waiting: dict[int, Task] = {}  # queued (forked), suspended and reading tasks
         self.programs: dict[str, Any] = {}  # compiled programs by source text
+        self.quiet_programs: dict[str, Any] = {}  # those of verbs without ``d``
         self.callees: dict[tuple[int, str], Callee | None] = {}  # Task.call_verb's cache
         self.callees_epoch = world.verbs_epoch
         self.site_token = object()  # marks what call sites cached from this world
@@ -146,18 +148,24 @@ class Scheduler(TaskQueue):
 
     # ------------------------------------------------------------ programs
 
-    def program(self, source: str) -> Any:
-        """The compiled program of a verb's source (cached by its text)."""
-        program = self.programs.get(source)
+    def program(self, source: str, debug: bool = True) -> Any:
+        """The compiled program of a verb's source (cached by its text); ``debug``: the
+        verb has LambdaMOO's ``d`` bit (``verb_program`` says)."""
+        programs = self.programs if debug else self.quiet_programs
+        program = programs.get(source)
         if program is None:
             try:
-                program = compile_source(source)
+                program = compile_source(source, debug)
             except MooSyntaxError:
                 raise MooRaise(Err.E_INVARG, "The verb's program does not compile") from None
-            if len(self.programs) >= MAX_CACHED_PROGRAMS:
-                self.programs.clear()
-            self.programs[source] = program
+            if len(programs) >= MAX_CACHED_PROGRAMS:
+                programs.clear()
+            programs[source] = program
         return program
+
+    def verb_program(self, verb: VerbDef) -> Any:
+        """``verb``'s compiled program, as its ``d`` bit asks."""
+        return self.program(verb.program, "d" in verb.perms)
 
     def forget_callees(self) -> None:
         """Drop the callee cache (verbs or parents changed: ``world.verbs_epoch`` moved)."""
@@ -183,7 +191,7 @@ class Scheduler(TaskQueue):
         definer, verb, _, _ = callee
         if verb.impl != MOO_IMPL:
             raise MooRaise(Err.E_PERM, "Python verbs cannot be called from MOO code")
-        program = self.program(verb.program)
+        program = self.verb_program(verb)
         run = getattr(program, "body", None) or program.run
         compiled = (definer, verb, run, getattr(program, "filename", ""))
         self.callees[(oid, name)] = compiled

@@ -24,6 +24,10 @@ from moo.lang.expressions import Expressions
 from moo.lang.fast_statements import FastStatements
 from moo.lang.loops import Line, Loops, Scope
 
+_MAY_FAIL = (t.ExprStmt, t.While, t.ForList, t.ForRange, t.Fork)
+"""Statements whose own step can fail (a store, a scatter, a loop's list or bounds, a
+fork's delay): in a verb without ``d`` each is written in a ``try`` (quiet.py)."""
+
 
 class Statements(FastStatements, Expressions, Loops):
     """The statement emitters; ``codegen._Gen`` provides the rest of the generator."""
@@ -77,6 +81,22 @@ class Statements(FastStatements, Expressions, Loops):
         self.indent -= 1
 
     def stmt(self, s: t.Stmt) -> None:
+        if not self.debug and isinstance(s, _MAY_FAIL):
+            if isinstance(s, t.ExprStmt) and isinstance(s.expr, t.Literal):
+                return
+            # A verb without ``d``: a statement that fails does nothing (quiet.py).
+            self.emit("try:")
+            self.indent += 1
+            self.stmt_plain(s)
+            self.indent -= 1
+            self.emit("except _MooRaise as _q:")
+            self.indent += 1
+            self.emit("_statement_failed(_q)")
+            self.indent -= 1
+            return
+        self.stmt_plain(s)
+
+    def stmt_plain(self, s: t.Stmt) -> None:
         if isinstance(s, t.ExprStmt):
             e = s.expr
             if isinstance(e, t.Literal):

@@ -356,7 +356,7 @@ class Task(Activations):
         self._tick()
         if verb.impl != MOO_IMPL:
             raise MooRaise(Err.E_PERM, "Python verbs cannot be called from MOO code")
-        program = self.scheduler.program(verb.program)
+        program = self.scheduler.verb_program(verb)
         frame = self.frame.call(this, name, args, verb.owner, definer, verb.names)
         return self.run_frame(program, frame, via=via)
 

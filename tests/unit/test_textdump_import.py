@@ -16,7 +16,7 @@ from moo.textdump.importer import import_world
 from moo.textdump.model import CLEAR, PF_CHOWN, PF_READ, PF_WRITE, DumpObject, Textdump
 from moo.textdump.reader import read_textdump
 from moo.world.model import MOO_IMPL, Flag
-from moo.world.values import NOTHING, ObjRef
+from moo.world.values import NOTHING, Err, ObjRef
 from moo.world.world import World
 from tests.unit.lang.test_lambdacore_verbs import lambdacore
 from tests.unit.lang.test_task_helpers import FakeServices
@@ -103,6 +103,10 @@ LAMBDACORE_CODE = [
     ("$perm_utils:controls(#2, #1)", 1),
     # set_verb_args with the prepositions' numbers, "0" to "14", then a refusal: _fix_preps
     ("$code_utils:prepositions()", ["/".join(group) for group in PREPOSITIONS]),
+    # verbs without the d bit: their errors are values, as LambdaMOO answers (quiet.py)
+    ("$list_utils:passoc()", Err.E_TYPE),
+    ("$string_utils:inside_quotes()", 0),
+    ('$string_utils:match_stringlist("x")', ObjRef(-3)),
 ]
 
 
