@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from moo.commands.parser import PREPOSITIONS
+from moo.lang.compiler import compile_program
 from moo.lang.entries import run_eval
 from moo.lang.scheduler import Scheduler
 from moo.lang.task_api import Limits
@@ -160,3 +161,14 @@ async def test_lambdacore_lists_an_objects_verbs_by_number(core: tuple[Textdump,
     outcome = run_eval(scheduler, 2, "$object_utils:accessible_verbs($root_class)")
     assert outcome.status == "done", outcome.lines()
     assert outcome.value == [verb.names for verb in world.objects[1].verbs]
+
+
+def test_every_verb_without_the_d_bit_compiles_as_such(core: tuple[Textdump, World]) -> None:
+    """The 20 that answer with error values (moo/lang/quiet.py) compile that way too; the
+    others compile as test_lambdacore_verbs checks."""
+    _, world = core
+    quiet = [v for o in world.objects.values() for v in o.verbs if "d" not in v.perms]
+    assert len(quiet) == 20
+    for verb in quiet:
+        if verb.program:
+            assert compile_program(verb.program, debug=False).filename.endswith(" !d>")
