@@ -58,7 +58,7 @@ _GROUP_OF_WORDS: dict[tuple[str, ...], str] = {
 _GROUP_NAMES: frozenset[str] = frozenset("/".join(group) for group in PREPOSITIONS)
 _LONGEST_PREP = max(len(words) for words in _GROUP_OF_WORDS)
 _WORD = re.compile(r"\S+")  # \s is str.isspace's whitespace
-_PREP_NUMBER = re.compile(r"#?(\d+)")
+_PREP_NUMBER = re.compile(r"#?([0-9]{1,9})")  # ASCII digits; longer: no preposition
 
 
 @dataclass(frozen=True, slots=True)

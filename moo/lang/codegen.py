@@ -94,7 +94,7 @@ from moo.lang import ops
 from moo.lang import tree as t
 from moo.lang.analysis import IntTyping, LiteralTyping, assigned_names, used_names
 from moo.lang.builtins.registry import Builtin
-from moo.lang.errors import MooRaise, TaskAbort
+from moo.lang.errors import MooRaise, MooSyntaxError, TaskAbort
 from moo.lang.expressions import TYPE_CONSTANTS_BY_NAME as _TYPE_CONSTANTS
 from moo.lang.fastpaths import IndexKey
 from moo.lang.loops import Line, Loop, Scope
@@ -106,6 +106,10 @@ from moo.lang.values import fold, tostr
 from moo.lang.verb_calls import CALL_EXIT as _CALL_EXIT
 from moo.lang.verb_calls import VerbCalls, call_entry
 from moo.world.values import Err
+
+NESTED_TOO_DEEP = "Program too large: its statements nest too deeply to compile"
+"""Python compiles at most 20 nested blocks (a verb without ``d`` spends one more on each
+statement that can fail): a program past that is refused as a compile error."""
 
 _HELPERS: dict[str, Any] = {
     "_type": type,
@@ -199,7 +203,10 @@ def finish(gen: _Gen, filename: str, text: str, root: int = -1) -> Callable[...,
         source, lines = gen.source()
     finally:
         sys.setrecursionlimit(limit)
-    module = ast.parse(source, filename, "exec")
+    try:
+        module = ast.parse(source, filename, "exec")
+    except (SyntaxError, RecursionError, MemoryError):
+        raise MooSyntaxError([NESTED_TOO_DEEP]) from None
     stack: list[ast.AST] = [module]
     top = module.body[0]  # ``def run``: with ``call_entry``, an ``if`` and then a ``try``
     if gen.call_entry and isinstance(top, ast.FunctionDef) and isinstance(top.body[1], ast.Try):
@@ -213,7 +220,10 @@ def finish(gen: _Gen, filename: str, text: str, root: int = -1) -> Callable[...,
             node.lineno = line
             node.end_lineno = line
         stack.extend(ast.iter_child_nodes(node))
-    code = compile(module, filename, "exec")
+    try:
+        code = compile(module, filename, "exec")
+    except (SyntaxError, RecursionError, MemoryError):  # "too many statically nested blocks"
+        raise MooSyntaxError([NESTED_TOO_DEEP]) from None
     namespace: dict[str, Any] = dict(_HELPERS)
     namespace.update(gen.globals)
     namespace["__builtins__"] = {}

@@ -32,7 +32,9 @@ def quiet(expression: Callable[[], Any]) -> Any:
         if error.traceback:
             raise
         return error.code
-    except NameError:  # a MOO variable not yet assigned (UnboundLocalError, free variable)
+    except NameError as error:  # a MOO variable (``v_name``) not yet assigned
+        if not getattr(error, "name", "").startswith("v_"):
+            raise  # a bug, not MOO code: it must not pass for E_VARNF
         return Err.E_VARNF
 
 

@@ -102,7 +102,8 @@ class Statements(FastStatements, Expressions, Loops):
             if isinstance(e, t.Literal):
                 return
             if isinstance(e, t.Assign):
-                if not self.in_place(e):
+                # in place only with d: without it, a failed update is stored (quiet.py)
+                if not (self.debug and self.in_place(e)):
                     self.assign_stmt(e)
             else:
                 self.emit(self.ex(e))
@@ -277,6 +278,9 @@ class Statements(FastStatements, Expressions, Loops):
         if prop is not None:
             return f"task.set_prop({prop[0]}, {prop[1]}, {inner})"
         assert isinstance(root, t.Var)
+        if not self.debug:  # as LambdaMOO's INDEXSET then PUT: a failed update is stored
+            name, free = self.closure("", lambda: inner)
+            inner = f"_quiet({f'lambda: {name}({free})' if free else name})"
         return f"{self.store(root.name)} = {inner}"
 
     def update(self, base: str, chain: list[t.Index | t.Range], value: str) -> str:

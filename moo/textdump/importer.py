@@ -152,6 +152,9 @@ def _object(
         _verb(verb, dump.programs.get((obj.id, index)), ref(verb.owner, f"{where}:{verb.names}"))
         for index, verb in enumerate(obj.verbs)
     ]
+    for verb in obj.verbs:
+        if not PREP_ANY <= verb.prep < len(PREP_GROUPS):
+            report.repaired.append(f"{where}:{verb.names}'s preposition {verb.prep}: none")
     made = MooObject(
         id=obj.id,
         name=obj.name,

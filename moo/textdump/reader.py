@@ -48,6 +48,7 @@ PROGRAM_LINE = re.compile(r"#(-?\d+):(\d+)")
 COUNTED = re.compile(r"(-?\d+) (clocks|queued tasks|suspended tasks|variables)")
 CONNECTIONS = re.compile(r"(\d+) active connections( with listeners)?")
 MAX_LIST_NESTING = 100
+_INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 TYPE_INT, TYPE_OBJ, TYPE_STR, TYPE_ERR, TYPE_LIST = 0, 1, 2, 3, 4
 TYPE_CLEAR, TYPE_NONE, TYPE_CATCH, TYPE_FINALLY, TYPE_FLOAT = 5, 6, 7, 8, 9
@@ -78,11 +79,10 @@ class _Lines:
 
     def number(self, what: str) -> int:
         text = self.line(what)
-        try:
-            return int(text)
-        except ValueError:
+        if _INTEGER.fullmatch(text) is None:
             self.at -= 1
-            raise self.error(f"{what} should be a number, not {text[:40]!r}") from None
+            raise self.error(f"{what} should be a number, not {text[:40]!r}")
+        return int(text)
 
     def match(self, pattern: re.Pattern[str], what: str) -> re.Match[str]:
         text = self.line(what)
@@ -166,14 +166,11 @@ def _object(lines: _Lines, expected: int) -> DumpObject | None:
     )
     for _ in range(lines.number("the verb count")):
         names = lines.line("a verb's names")
-        obj.verbs.append(
-            VerbDef(
-                names,
-                lines.number("its owner"),
-                lines.number("its perms"),
-                lines.number("its prep"),
-            )
-        )
+        owner, perms = lines.number("its owner"), lines.number("its perms")
+        if not 0 <= perms < 1 << 8 or (perms >> 4) & 3 == 3 or (perms >> 6) & 3 == 3:
+            lines.at -= 1
+            raise lines.error(f"verb perms {perms}: no such permissions and argument specs")
+        obj.verbs.append(VerbDef(names, owner, perms, lines.number("its prep")))
     obj.propdefs = [
         lines.line("a property name") for _ in range(lines.number("the property count"))
     ]
@@ -293,4 +290,4 @@ def _connections(lines: _Lines) -> tuple[list[tuple[int, int]], bool]:
 
 
 def _is_int(word: str) -> bool:
-    return word.lstrip("-").isdigit()
+    return _INTEGER.fullmatch(word) is not None

@@ -201,6 +201,8 @@ def test_canonical_prep_reads_a_number_as_lambdamoo_numbers_them() -> None:
     assert canonical_prep("14") == "off/off of"
     assert canonical_prep("15") is None  # past the table: refused, as set_verb_args refuses it
     assert canonical_prep("-1") is None and canonical_prep("3 ") is None
+    assert canonical_prep("9" * 5000) is None  # no 5000-digit int() (a Python error)
+    assert canonical_prep("\u0663") is None  # an Arabic-Indic 3 is no LambdaMOO number
 
 
 @pytest.mark.parametrize("spec", ["", "nothing", "out", "/with", "anything"])

@@ -98,15 +98,16 @@ def verb_code(task: Task, obj: Any, desc: Any, fully_paren: Any = 0, indent: Any
 def set_verb_code(task: Task, obj: Any, desc: Any, code: Any) -> list[Any]:
     if code.__class__ is not list or any(line.__class__ is not str for line in code):
         raise MooRaise(Err.E_TYPE)
-    target, index, _verb_def = _verb(task, obj, desc, "w")
+    target, index, verb_def = _verb(task, obj, desc, "w")
     if not access.is_programmer(task.world, task.frame.programmer):
         raise MooRaise(Err.E_PERM)
     source = "\n".join(code)
+    debug = "d" in verb_def.perms  # compiled as it will run (quiet.py without d)
     try:
-        program = compile_source(source)
+        program = compile_source(source, debug)
     except MooSyntaxError as error:
         return list(error.errors)
-    task.scheduler.programs[source] = program
+    (task.scheduler.programs if debug else task.scheduler.quiet_programs)[source] = program
     task.world.set_verb_program(target.id, index, source)
     return []
 

@@ -58,10 +58,38 @@ def test_a_failing_statement_does_nothing_and_the_verb_goes_on(tw: TaskWorld) ->
         tw,
         "probe",
         'a = 0; {a, b} = {1}; for x in (5) a = 9; endfor for i in [1.."x"] a = 8; endfor '
-        'l = {1}; l[3] = 2; #-1.name = "x"; '
-        'if (1 < "a") a = 7; endif return {a, l, "went on"};',
+        '#-1.name = "x"; if (1 < "a") a = 7; endif return {a, "went on"};',
     )
-    assert call(tw, "probe") == ("done", [0, [1], "went on"])
+    assert call(tw, "probe") == ("done", [0, "went on"])
+
+
+def test_a_failed_update_of_a_variable_is_stored_in_it(tw: TaskWorld) -> None:
+    """As LambdaMOO's INDEXSET (or ADD, or a splice) then PUT: the error is the new value."""
+    verb(
+        tw,
+        "probe",
+        'l = {1}; l[3] = 2; m = 5; m[1] = 2; k = 5; k = {@k, 1}; s = 1 / 0; s = s + "x"; '
+        "r = {1, 2}; r[2..1] = 7; return {l, m, k, s, r};",
+    )
+    expected = [Err.E_RANGE, Err.E_TYPE, Err.E_TYPE, Err.E_TYPE, Err.E_TYPE]
+    assert call(tw, "probe") == ("done", expected)
+
+
+def test_updating_a_variable_never_assigned_stores_the_updates_error(tw: TaskWorld) -> None:
+    """It reads as E_VARNF, which no splice, ``+`` or index store takes: E_TYPE, as in
+    LambdaMOO (these took the in-place fast paths, whose NameError escaped)."""
+    verb(tw, "probe", 'l = {@l, 1}; s = s + "x"; q[1] = 2; return {l, s, q};')
+    assert call(tw, "probe") == ("done", [Err.E_TYPE, Err.E_TYPE, Err.E_TYPE])
+
+
+def test_a_program_nested_too_deeply_is_a_compile_error_not_a_crash(tw: TaskWorld) -> None:
+    deep = "for i in ({1}) " * 25 + "x = 1; " + "endfor " * 25
+    box = ObjRef(tw.box)
+    verb(tw, "deep", "return 0;")
+    errors = tw.bi(WIZARD, "set_verb_code", box, "deep", [deep])
+    assert errors == ["Program too large: its statements nest too deeply to compile"]
+    verb(tw, "deepd", "return 0;", perms="rxd")
+    assert tw.bi(WIZARD, "set_verb_code", box, "deepd", [deep]) == errors  # with d as well
 
 
 def test_an_error_from_a_verb_it_calls_goes_on_up(tw: TaskWorld) -> None:
