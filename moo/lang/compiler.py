@@ -30,10 +30,13 @@ _cache: OrderedDict[tuple[str, bool], Program] = OrderedDict()
 class Program:
     """A compiled verb (or ``eval`` text)."""
 
-    __slots__ = ("_run", "body", "filename", "tree")
+    __slots__ = ("_run", "body", "debug", "filename", "tree")
 
-    def __init__(self, program: tree.Program, run: Callable[..., Any], filename: str) -> None:
+    def __init__(
+        self, program: tree.Program, run: Callable[..., Any], filename: str, debug: bool = True
+    ) -> None:
         self.tree = program
+        self.debug = debug  # False: compiled for a verb without the d bit (quiet.py)
         self._run = run
         self.body = run  # the compiled function itself: ``Task.call_verb`` calls it directly
         self.filename = filename  # the co_filename of its code, to find its frames
@@ -83,7 +86,8 @@ def compile_program(source: str | list[str], *, debug: bool = True) -> Program:
         return program
     ast = parse(text, BUILTINS.__contains__)
     filename = f"<moo {source_hash(text)}{'' if debug else ' !d'}>"
-    program = Program(ast, generate(ast, BUILTINS, filename, text, debug=debug), filename)
+    run = generate(ast, BUILTINS, filename, text, debug=debug)
+    program = Program(ast, run, filename, debug)
     _cache[key] = program
     if len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)

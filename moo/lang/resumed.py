@@ -80,8 +80,8 @@ def substitute(node: Any, target: Any, replacement: Any) -> Any:
 
 
 class _ResumeGen(_Gen):
-    def __init__(self, program: t.Program, spec: ResumeSpec) -> None:
-        super().__init__(program, BUILTINS)
+    def __init__(self, program: t.Program, spec: ResumeSpec, debug: bool = True) -> None:
+        super().__init__(program, BUILTINS, debug=debug)
         self.spec = spec
         self.keep: list[Any] = []  # nodes made here whose ids name loops: kept alive
 
@@ -259,11 +259,11 @@ class _ResumeGen(_Gen):
         self.loop(name, head, s.body, emit_body=body)
 
 
-def compile_resumed(source: str, spec: ResumeSpec) -> Program:
-    """The program ``source`` resumed at ``spec``. Raises ``NotResumable`` (and
-    ``MooSyntaxError`` when the source no longer compiles)."""
-    original = compile_program(source)
-    gen = _ResumeGen(original.tree, spec)
+def compile_resumed(source: str, spec: ResumeSpec, debug: bool = True) -> Program:
+    """The program ``source`` resumed at ``spec`` (``debug``: its verb's d bit). Raises
+    ``NotResumable`` (and ``MooSyntaxError`` when the source no longer compiles)."""
+    original = compile_program(source, debug=debug)
+    gen = _ResumeGen(original.tree, spec, debug)
     filename = f"{original.filename[:-1]} resumed>"
     run = finish(gen, filename, source, root=spec.root)
-    return Program(original.tree, run, filename)
+    return Program(original.tree, run, filename, debug)

@@ -131,8 +131,10 @@ class Unrestorable(Exception):
 
 
 def saved_program(world: World, saved: SavedFrame) -> Program:
-    """The program a saved frame ran. Raises ``Unrestorable``."""
+    """The program a saved frame ran, compiled as its verb's d bit asks (``;`` text has
+    it). Raises ``Unrestorable``."""
     text = saved.source
+    debug = True
     if not text:
         definer = world.objects.get(saved.definer)
         if definer is None:
@@ -140,7 +142,7 @@ def saved_program(world: World, saved: SavedFrame) -> Program:
         for verb in definer.verbs:
             # by its program alone: a verb renamed since still runs on (the same code)
             if verb.impl == MOO_IMPL and source_hash(verb.program) == saved.source_hash:
-                text = verb.program
+                text, debug = verb.program, "d" in verb.perms
                 break
         else:
             raise Unrestorable(
@@ -149,7 +151,7 @@ def saved_program(world: World, saved: SavedFrame) -> Program:
     elif source_hash(text) != saved.source_hash:
         raise Unrestorable("its saved program text does not match its hash")
     try:
-        return compile_program(text)
+        return compile_program(text, debug=debug)
     except MooSyntaxError:
         raise Unrestorable("its program no longer compiles") from None
 

@@ -211,7 +211,7 @@ def resumed_program(world: World, saved: SavedFrame, result: t.Expr) -> Program:
     ``Unrestorable``."""
     original = saved_program(world, saved)
     try:
-        return compile_resumed(_source_of(original), _spec(saved, result))
+        return compile_resumed(_source_of(original), _spec(saved, result), original.debug)
     except NotResumable as why:
         raise Unrestorable(str(why)) from None
     except MooSyntaxError:

@@ -6,11 +6,17 @@ stack. 20 of LambdaCore's verbs have no ``d``, among them ``$room:say`` and
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+import msgspec
 import pytest
 
 from moo.world.model import MOO_IMPL, VerbDef
 from moo.world.values import Err, ObjRef
+from tests.unit.lang.test_suspended_tasks import name_of, server_with
 from tests.unit.lang.test_task_helpers import WIZARD, TaskWorld, make
+from tests.unit.lang.test_task_scheduling import until
 
 
 @pytest.fixture
@@ -137,3 +143,21 @@ def test_assignments_inside_expressions_still_assign(tw: TaskWorld) -> None:
     )
     # z is E_DIV: the division gave its error as its value, so nothing was left to catch
     assert call(tw, "probe") == ("done", [2, "c", 0, 4, 3, Err.E_DIV])
+
+
+async def test_a_saved_fork_keeps_the_bit_after_a_restart(tmp_path: Path) -> None:
+    """Its program is compiled again from the saved record, as its verb's bit says. (A
+    suspended task of such a verb waits inside a ``quiet`` closure, where a saved frame
+    cannot be resumed: it stays in memory only, as one in a catch expression does.)"""
+    server, tw = server_with({})
+    code = "fork (3600) this.name = tostr(1 / 0); endfork"
+    tw.world.add_verb(
+        tw.box, VerbDef("forks", WIZARD, "rx", "this", "none", "this", MOO_IMPL, code)
+    )
+    server.eval(f"#{tw.box}:forks();")
+    [fork_id] = server.world.tasks
+    record = server.world.tasks[fork_id]
+    server.world.queue_task(msgspec.structs.replace(record, start=time.time() - 1))
+    server = await server.restart(tmp_path)
+    await until(lambda: name_of(server, tw.box) != "box")
+    assert name_of(server, tw.box) == "Division by zero"  # it ran without d
