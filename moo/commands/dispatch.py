@@ -91,6 +91,15 @@ class VerbCache:
             self._found[key] = found
         return found
 
+    def callable(self, oid: int, name: str) -> tuple[int, VerbDef] | None:
+        """The first verb named ``name`` with the ``x`` bit on ``oid`` or an ancestor, and
+        its definer: what MOO code and the server's own calls run (LambdaMOO's
+        ``db_find_callable_verb``); a matching verb without ``x`` is passed over."""
+        for definer, verb in self.lookup(oid, name):
+            if "x" in verb.perms:
+                return definer, verb
+        return None
+
 
 def find_command_verb(
     verbs: VerbCache, player: int, cmd: Command, dobj: int, iobj: int
@@ -162,10 +171,10 @@ class Dispatcher:
         ``player`` with the line's words as ``args`` and the whole line as ``argstr``: no
         parsing, no object matching, no ``huh``. Nothing happens when #0 has no callable
         (``x``) verb of that name, as in LambdaMOO. Never raises."""
-        found = self.verbs.lookup(SYSTEM_OBJECT, OUT_OF_BAND_VERB)
-        verb = next((v for _, v in found if "x" in v.perms), None)  # the first callable one
-        if verb is None or player not in self.world.objects:
+        found = self.verbs.callable(SYSTEM_OBJECT, OUT_OF_BAND_VERB)
+        if found is None or player not in self.world.objects:
             return
+        verb = found[1]
         args = words(line)
         cmd = Command(line, OUT_OF_BAND_VERB, line, args, "", "", None, "")
         self.call(VerbContext(self.world, self.host, player, SYSTEM_OBJECT, cmd.verb), verb, cmd)

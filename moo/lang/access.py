@@ -1,20 +1,19 @@
 """Property and verb access with LambdaMOO's rules: what ``obj.name`` and ``obj:name()`` find.
 
-- Built-in properties (``name owner location contents programmer wizard player r w f``, and
+- Built-in properties (``name owner location contents programmer wizard r w f``, and
   ``aliases``, which this server keeps as an object field) are read by anyone; who may set
   them is ``set_builtin``'s table. LambdaMOO has no ``.parent``: ``parent()`` is a builtin.
 - Other properties are found on the object or inherited (names ignore case), and need the
   ``r`` / ``w`` bit, or the programmer to own the property on that object (with ``c``, that
   is the object's owner), or to be a wizard; else ``E_PERM``.
 - A verb called from code needs the ``x`` bit: a matching verb without it is passed over,
-  as LambdaMOO's ``db_find_callable_verb`` does.
+  as LambdaMOO's ``db_find_callable_verb`` does (``VerbCache.callable``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from moo.commands.dispatch import VerbCache
 from moo.commands.parser import canonical_prep
 from moo.errors import WorldError
 from moo.lang.errors import MooRaise
@@ -148,15 +147,6 @@ def _protected(world: World, name: str) -> bool:
     """LambdaMOO's ``bi_prop_protected``: ``$server_options.protect_<name>`` is true."""
     options = world.sys("server_options")
     return options in world.objects and is_true(world.prop(options, f"protect_{name}", 0))
-
-
-def find_callable_verb(verbs: VerbCache, oid: int, name: str) -> tuple[int, VerbDef] | None:
-    """The first verb named ``name`` with the ``x`` bit on ``oid`` or an ancestor, and its
-    definer."""
-    for definer, verb in verbs.lookup(oid, name):
-        if "x" in verb.perms:
-            return definer, verb
-    return None
 
 
 def definer_of(world: World, oid: int, verb: VerbDef) -> int:

@@ -145,9 +145,10 @@ class Expressions(FastPaths):
             return False
         if isinstance(e, t.Binary) and e.op in ("&&", "||"):
             return False
-        if isinstance(e, t.Var):
-            return e.name.lower() not in self.frame_vars and self.var(e.name) != str(
-                TYPE_CONSTANTS_BY_NAME.get(e.name.lower())
+        if isinstance(e, t.Var):  # a frame variable or an unassigned type constant is set
+            low = e.name.lower()
+            return low not in self.frame_vars and (
+                low in self.assigned or low not in TYPE_CONSTANTS_BY_NAME
             )
         if isinstance(e, t.ListExpr):
             return any(isinstance(item, t.Splice) for item in e.items)
@@ -155,9 +156,13 @@ class Expressions(FastPaths):
 
     def quiet(self, e: t.Expr) -> str:
         """``e`` in a verb without ``d``: its error is its value (``quiet.quiet``)."""
-        name, free = self.closure("", lambda: self.ex_plain(e))
-        body = f"lambda: {name}({free})" if free else name
-        return f"_quiet({body})"
+        return f"_quiet({self.thunk(lambda: self.ex_plain(e))})"
+
+    def thunk(self, build: Callable[[], str]) -> str:
+        """A callable taking no arguments that returns ``build()``'s text: a ``closure``,
+        given its free temporaries through a lambda when it has any."""
+        name, free = self.closure("", build)
+        return f"lambda: {name}({free})" if free else name
 
     def ex_plain(self, e: t.Expr) -> str:
         self.depth += 1
@@ -301,11 +306,9 @@ class Expressions(FastPaths):
 
     def catch(self, e: t.Catch) -> str:
         codes = "None" if e.codes is None else self.list_text(e.codes)
-        body, free = self.closure("", lambda: self.ex(e.expr))
-        body = f"lambda: {body}({free})" if free else body
+        body = self.thunk(lambda: self.ex(e.expr))
         default = "None"
         if e.default is not None:
             default_expr = e.default
-            name, free = self.closure("", lambda: self.ex(default_expr))
-            default = f"lambda: {name}({free})" if free else name
+            default = self.thunk(lambda: self.ex(default_expr))
         return f"_catch({codes}, {body}, {default})"

@@ -43,7 +43,6 @@ from typing import Any
 from greenlet import getcurrent, greenlet
 
 from moo.commands.dispatch import VerbCache
-from moo.lang import access
 from moo.lang.activations import moo_line, unwind_line
 from moo.lang.errors import MooRaise, MooSyntaxError, TaskAbort
 from moo.lang.options import with_server_options
@@ -177,7 +176,7 @@ class Scheduler(TaskQueue):
         exact (object, name) until ``world.verbs_epoch`` moves; None: no callable verb.
         Its function is None until ``compile_callee`` (a verb that is not MOO code, or whose
         program does not compile, errs only after the call's tick, as in ``Task.invoke``)."""
-        found = access.find_callable_verb(self.verbs, oid, name)
+        found = self.verbs.callable(oid, name)
         callee = None if found is None else (found[0], found[1], None, "")
         if len(self.callees) >= MAX_CACHED_CALLEES:
             self.callees.clear()

@@ -279,8 +279,8 @@ class Statements(FastStatements, Expressions, Loops):
             return f"task.set_prop({prop[0]}, {prop[1]}, {inner})"
         assert isinstance(root, t.Var)
         if not self.debug:  # as LambdaMOO's INDEXSET then PUT: a failed update is stored
-            name, free = self.closure("", lambda: inner)
-            inner = f"_quiet({f'lambda: {name}({free})' if free else name})"
+            update = inner
+            inner = f"_quiet({self.thunk(lambda: update)})"
         return f"{self.store(root.name)} = {inner}"
 
     def update(self, base: str, chain: list[t.Index | t.Range], value: str) -> str:

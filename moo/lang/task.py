@@ -204,7 +204,7 @@ class Task(Activations):
         ``world.verbs_epoch`` moves) and the program's own Python function called directly
         (the ``Program.run`` conversions are done here, in the ``except``). Measured with
         ``bench/lang.py``'s recursive fib(25), 242,785 calls: 0.62 s before (lookup through
-        VerbCache and ``find_callable_verb``, five Python frames, a 15-field ``Frame``), 0.17 s
+        ``VerbCache.callable``, five Python frames, a 15-field ``Frame``), 0.17 s
         after, fib's own code included. Then ``Frame()`` without ``__init__``, the object's
         existence checked only on a cache miss, and ``site`` (a call with a literal verb
         name keeps its callee there: no tuple key, no dict lookup): ~0.55 -> ~0.43 us a call
@@ -343,7 +343,7 @@ class Task(Activations):
         definer = self.world.objects.get(frame.definer)
         if definer is None or definer.parent not in self.world.objects:
             raise MooRaise(Err.E_INVIND)
-        found = access.find_callable_verb(self.scheduler.verbs, definer.parent, frame.verb)
+        found = self.scheduler.verbs.callable(definer.parent, frame.verb)
         if found is None:
             raise MooRaise(Err.E_VERBNF)
         where, verb = found
@@ -363,7 +363,7 @@ class Task(Activations):
     def call_if_defined(self, obj: int, name: str, args: list[Any], *, via: str) -> Any:
         """Call ``obj:name(@args)`` for builtin ``via`` when such a callable verb exists
         (``initialize``, ``accept``, ``enterfunc`` ...); None when it does not."""
-        found = access.find_callable_verb(self.scheduler.verbs, obj, name)
+        found = self.scheduler.verbs.callable(obj, name)
         if found is None:
             return None
         definer, verb = found

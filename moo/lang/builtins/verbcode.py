@@ -102,12 +102,10 @@ def set_verb_code(task: Task, obj: Any, desc: Any, code: Any) -> list[Any]:
     if not access.is_programmer(task.world, task.frame.programmer):
         raise MooRaise(Err.E_PERM)
     source = "\n".join(code)
-    debug = "d" in verb_def.perms  # compiled as it will run (quiet.py without d)
-    try:
-        program = compile_source(source, debug)
+    try:  # compiled as it will run (quiet.py without d); the compiler keeps it for the call
+        compile_source(source, "d" in verb_def.perms)
     except MooSyntaxError as error:
         return list(error.errors)
-    (task.scheduler.programs if debug else task.scheduler.quiet_programs)[source] = program
     task.world.set_verb_program(target.id, index, source)
     return []
 
