@@ -25,7 +25,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from moo.errors import CheckpointError
 from moo.persist import snapshot
@@ -88,16 +88,17 @@ async def write_checkpoint(
         stall = await meter.stop()
         log.error("checkpoint failed: %s", error)
         finished = time.time()
-        record = await store.keeper.finish_checkpoint(
+        record = await _finish(
+            store,
             record_id,
             reason,
             requested_by,
             started,
-            finished=finished,
+            finished,
+            meter,
+            stall,
             status="failed",
             error=str(error),
-            max_stall=stall,
-            stalled_commands=meter.stalls_over_10ms,
         )
         return CheckpointOutcome(
             record_id,
@@ -121,19 +122,20 @@ async def write_checkpoint(
         except OSError as error:  # the new checkpoint is safe: only old files stay
             log.warning("pruning old checkpoints failed: %s", error.strerror or error)
     stall = await meter.stop()
-    record = await store.keeper.finish_checkpoint(
+    record = await _finish(
+        store,
         record_id,
         reason,
         requested_by,
         started,
-        finished=finished,
+        finished,
+        meter,
+        stall,
         status="ok",
         bytes=size,
         object_count=stats.header.object_count,
         journal_position=position,
         world_digest=stats.header.digest,
-        max_stall=stall,
-        stalled_commands=meter.stalls_over_10ms,
         path=str(path),
     )
     await store.keeper.attempt_or_queue(
@@ -159,6 +161,31 @@ async def write_checkpoint(
         None,
         path,
         record,
+    )
+
+
+async def _finish(
+    store: Store,
+    record_id: int | None,
+    reason: str,
+    requested_by: str | None,
+    started: float,
+    finished: float,
+    meter: LagMeter,
+    stall: float,
+    **values: Any,
+) -> CheckpointRecord:
+    """The checkpoint's record, ok or failed, with what every outcome records: its times
+    and the lag meter's figures."""
+    return await store.keeper.finish_checkpoint(
+        record_id,
+        reason,
+        requested_by,
+        started,
+        finished=finished,
+        max_stall=stall,
+        stalled_commands=meter.stalls_over_10ms,
+        **values,
     )
 
 
