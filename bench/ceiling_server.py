@@ -4,8 +4,11 @@
 ``python bench/ceiling_server.py [--relay]`` listens on 127.0.0.1 (an ephemeral port,
 printed as ``listening on PORT``) and answers every line at once with a fixed text and the
 bench's marker line: no world, no parsing, no session, on uvloop when it is installed (as
-our server runs). It is what any Python MOO server would be if its commands cost nothing,
-measured by the same client in the same run:
+our server runs). It does the same writes as a MOO server, though: ``go N`` puts the
+connection in room N, and ``say`` is heard by everyone in the speaker's room (one write to
+each, as LambdaMOO and our server do), so 10 players to a room cost ten writes per
+``say``. It is what any Python MOO server would be if its commands cost nothing, measured
+by the same client in the same run:
 
 - one process (the default): a goal above its figure (say "2x the peer" with one client,
   where each round trip's wake-ups are the cost) cannot be met by a server written in
@@ -38,27 +41,100 @@ ANSWERS = {
     b"say": b'You say, "hello there"\r\n' + MARK_LINE,
     b"look": b"A room\r\nA plain room for the bench.\r\nYou see nothing here.\r\n" + MARK_LINE,
 }
+HEARD = b'Someone says, "hello there"\r\n'
 LENGTH = struct.Struct(">I")
 
+Heard = list[tuple[list[int], bytes]]
+"""What others hear: (connection ids, text) for each line said to a room."""
 
-def answer(line: bytes) -> bytes:
-    return ANSWERS.get(line.split(b" ", 1)[0], MARK_LINE)
+
+class Rooms:
+    """Which room each connection is in (``go N``); ``say`` is heard there."""
+
+    def __init__(self) -> None:
+        self.room_of: dict[int, int] = {}
+        self.members: dict[int, dict[int, None]] = {}
+
+    def answer(self, conn: int, line: bytes, heard: Heard) -> bytes:
+        """``conn``'s own answer to ``line``; what others hear is appended to ``heard``."""
+        verb, _, rest = line.partition(b" ")
+        if verb == b"go" and rest.isdigit():
+            self.leave(conn)
+            joined = self.room_of[conn] = int(rest)
+            self.members.setdefault(joined, {})[conn] = None
+        elif verb == b"say" and (room := self.room_of.get(conn)) is not None:
+            others = [other for other in self.members[room] if other != conn]
+            if others:
+                heard.append((others, HEARD))
+        return ANSWERS.get(verb, MARK_LINE)
+
+    def leave(self, conn: int) -> None:
+        room = self.room_of.pop(conn, None)
+        if room is not None:
+            self.members[room].pop(conn, None)
+
+
+class Outbox:
+    """Writes coalesced per connection per loop turn (one send each, as our server does:
+    without it a room of 100 costs a send per line each hears, and a naive server is no
+    ceiling)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[asyncio.Transport, list[bytes]] = {}
+
+    def write(self, transport: asyncio.Transport, data: bytes) -> None:
+        pending = self.pending
+        if not pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        chunks = pending.get(transport)
+        if chunks is None:
+            pending[transport] = [data]
+        else:
+            chunks.append(data)
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        for transport, chunks in pending.items():
+            if not transport.is_closing():
+                transport.write(b"".join(chunks))
+
+
+OUTBOX = Outbox()
 
 
 class Answerer(asyncio.Protocol):
     """Each complete line gets its answer (``say``/``look``, else the marker alone)."""
 
+    rooms = Rooms()
+    transports: dict[int, asyncio.Transport] = {}
+    count = 0
+
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.pending = b""
+        Answerer.count += 1
+        self.id = Answerer.count
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        self.transports[self.id] = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transports.pop(self.id, None)
+        self.rooms.leave(self.id)
 
     def data_received(self, data: bytes) -> None:
         *lines, self.pending = (self.pending + data).split(b"\r\n")
-        if lines and self.transport is not None:
-            self.transport.write(b"".join(answer(line) for line in lines))
+        if not lines or self.transport is None:
+            return
+        heard: Heard = []
+        OUTBOX.write(
+            self.transport, b"".join(self.rooms.answer(self.id, line, heard) for line in lines)
+        )
+        for ids, text in heard:
+            for other in ids:
+                if (transport := self.transports.get(other)) is not None:
+                    OUTBOX.write(transport, text)
 
 
 class Framed(asyncio.Protocol):
@@ -67,13 +143,13 @@ class Framed(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
-        self.outgoing: list[tuple[int, bytes]] = []
+        self.outgoing: list[tuple[int | list[int], bytes]] = []
         self.scheduled = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def send(self, conn: int, data: bytes) -> None:
+    def send(self, conn: int | list[int], data: bytes) -> None:
         self.outgoing.append((conn, data))
         if not self.scheduled:
             self.scheduled = True
@@ -98,15 +174,22 @@ class Framed(asyncio.Protocol):
             for conn, line in items:
                 self.received(conn, line)
 
-    def received(self, conn: int, data: bytes) -> None:
+    def received(self, conn: int | list[int], data: bytes) -> None:
         raise NotImplementedError
 
 
 class Back(Framed):
-    """The relay's second process: answers each line it is sent."""
+    """The relay's second process: answers each line it is sent (a line many hear goes to
+    the front once, with their ids, as our engine's ``OutMany``)."""
 
-    def received(self, conn: int, data: bytes) -> None:
-        self.send(conn, answer(data))
+    rooms = Rooms()
+
+    def received(self, conn: int | list[int], data: bytes) -> None:
+        assert isinstance(conn, int)
+        heard: Heard = []
+        self.send(conn, self.rooms.answer(conn, data, heard))
+        for ids, text in heard:
+            self.send(ids, text)
 
 
 class Front(Framed):
@@ -116,10 +199,11 @@ class Front(Framed):
         super().__init__()
         self.clients: dict[int, asyncio.Transport] = {}
 
-    def received(self, conn: int, data: bytes) -> None:
-        client = self.clients.get(conn)
-        if client is not None:
-            client.write(data)
+    def received(self, conn: int | list[int], data: bytes) -> None:
+        for one in conn if isinstance(conn, list) else (conn,):
+            client = self.clients.get(one)
+            if client is not None:
+                OUTBOX.write(client, data)
 
 
 class Relayed(asyncio.Protocol):

@@ -216,7 +216,8 @@ class Ours(Target):
 
 class Ceiling(Target):
     """``bench/ceiling_server.py``: a line answerer with no world, the fastest a Python
-    server can be here, measured by the same client (closed loops only)."""
+    server can be here, measured by the same client (closed loops only). Its rooms are
+    joined with ``go N``, so a ``say`` costs it the same writes as a MOO server."""
 
     async def setup(self, room_count: int) -> None:
         self.rooms = list(range(room_count))
@@ -229,7 +230,7 @@ class Ceiling(Target):
             self.where.append(0)
 
     async def place(self, moves: list[tuple[int, int]]) -> None:
-        return None
+        await asyncio.gather(*(self.clients[i].command(f"go {room}") for i, room in moves))
 
 
 def start_ceiling(relay: bool) -> tuple[subprocess.Popen[str], int]:
@@ -363,7 +364,7 @@ def summary(rows: list[Any]) -> dict[str, Any]:
 async def bench(
     args: argparse.Namespace, ours: Ours, peer: Peer, ceilings: list[Ceiling]
 ) -> dict[str, Any]:
-    plan = scenarios(args.quick)
+    plan = [s for s in scenarios(args.quick) if not args.only or s.name in args.only]
     firsts = rooms_needed(plan)
     targets: list[Target] = [ours, peer, *ceilings]
     for each in targets:
@@ -460,6 +461,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per run")
     parser.add_argument("--quick", action="store_true", help="3 s runs, 200 and 500 at 1/s")
+    parser.add_argument(
+        "--only", action="append", metavar="SCENARIO", help="run this scenario (repeatable)"
+    )
     parser.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop")
     return parser.parse_args(argv)
 
@@ -470,7 +474,11 @@ def main(argv: list[str] | None = None) -> int:
         args.seconds = 3.0
     fds = raise_fd_limit()
     name, host, port = parse_peer(args.peer)
-    most = max(s.clients for s in scenarios(args.quick))
+    known = [s.name for s in scenarios(args.quick)]
+    if unknown := set(args.only or ()) - set(known):
+        print(f"unknown scenario(s) {sorted(unknown)}: choose from {known}", file=sys.stderr)
+        return 2
+    most = max(s.clients for s in scenarios(args.quick) if not args.only or s.name in args.only)
     with tempfile.TemporaryDirectory(prefix="moo-bench-") as tmp:
         server = ServerProcess(
             Path(tmp) / "data",
