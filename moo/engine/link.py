@@ -333,7 +333,13 @@ class FrontLink:
             return
         self._done.append(token)
         if len(self._done) >= EARLY_FLUSH_LINES:
-            self._flush(push=True)  # the front writes these answers while the rest run
+            self._flush()  # the front writes these answers while the rest run
+
+    def lines_run(self) -> None:
+        """The answers of the lines just run go to the front now rather than after one
+        more loop iteration (the rest of the turn's work goes in the next group)."""
+        if self._flush_scheduled:
+            self._flush()
 
     # ------------------------------------------------------------ to front
 
@@ -364,15 +370,15 @@ class FrontLink:
             return
         now = time.monotonic()
         sessions = self.server.sessions
+        sent = self._sent_records
         for transport in self._touched:
             session = sessions.get(transport)
             if session is None:
                 continue
-            record = record_of(session, now)
-            key = _key(record)
-            if self._sent_records.get(transport.id) != key:
-                self._sent_records[transport.id] = key
-                self._out.append(msg.State(transport.id, record))
+            key = _key(session)  # most lines change nothing: no record is built for them
+            if sent.get(transport.id) != key:
+                sent[transport.id] = key
+                self._out.append(msg.State(transport.id, record_of(session, now)))
         self._touched.clear()
 
     def before_journal_write(self, lsn: int) -> None:
@@ -414,15 +420,15 @@ class FrontLink:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
 
-    def _flush(self, *, push: bool = False) -> None:
+    def _flush(self) -> None:
         self._flush_scheduled = False
         self._note_records()
         if self._out or self._done:
             self._out.append(msg.Seal(self.position(), self._done))
             self._done = []
-        self._send(now=False, push=push)
+        self._send(now=False)
 
-    def _send(self, *, now: bool, push: bool = False) -> None:
+    def _send(self, *, now: bool) -> None:
         position = self.position()
         if position > self._durable_sent and not now:
             self._out.append(msg.Durable(position))
@@ -436,17 +442,29 @@ class FrontLink:
         link.queue(msg.encode(messages))
         if now:
             link.send_now()
-        elif push:
+        else:  # the turn's end (or a busy turn's early part): no extra loop iteration
             link.push()
 
 
-def _key(record: msg.SessionRecord) -> tuple[object, ...]:
-    """What of a record is worth sending again when it changes (not its age)."""
+def _key(state: Session | msg.SessionRecord) -> tuple[object, ...]:
+    """What of a session's record is worth sending again when it changes (not its age),
+    from the session or from a record of it."""
+    if isinstance(state, msg.SessionRecord):
+        return (
+            state.player,
+            state.stage,
+            state.name,
+            state.prefix,
+            state.suffix,
+            tuple(state.gmcp_supports),
+        )
+    login = state.login
+    supports = state.gmcp_supports
     return (
-        record.player,
-        record.stage,
-        record.name,
-        record.prefix,
-        record.suffix,
-        tuple(record.gmcp_supports),
+        state.player,
+        login.stage,
+        login.name,
+        state.output_prefix,
+        state.output_suffix,
+        tuple(sorted(supports)) if supports else (),
     )

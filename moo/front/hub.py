@@ -128,6 +128,7 @@ class Front:
         self._unsealed: list[msg.Held] = []
         self._held: deque[Group] = deque()
         self._to_engine: list[msg.ToEngine] = []
+        self._written: list[Connection] = []  # by the engine's frame being applied
         self._send_scheduled = False
         self._told_restarting: set[int] = set()
         self.stop_requested = asyncio.Event()  # @shutdown (the engine's Stop), or a signal
@@ -271,6 +272,7 @@ class Front:
         messages, self._to_engine = self._to_engine, []
         if messages and self.link is not None and self.attached:
             self.link.queue(msg.encode(messages))
+            self.link.push()  # this is the turn's end for them: no extra loop iteration
 
     # ------------------------------------------------------------ engine link
 
@@ -288,6 +290,7 @@ class Front:
             self._from_engine,
             self._engine_closed,
             max_frame=msg.MAX_FRAME,
+            on_read_done=self._engine_read_done,
         )
 
     def _from_engine(self, messages: list[msg.ToFront]) -> None:
@@ -311,6 +314,13 @@ class Front:
             else:
                 self._unsealed.append(message)
         self._release()
+
+    def _engine_read_done(self) -> None:
+        """The frames of one read from the engine are applied: what they wrote to each
+        connection is sent now, in one send each, not in the next loop turn."""
+        written, self._written = self._written, []
+        for conn in written:
+            conn.flush_now()
 
     def _hello(self, hello: msg.EngineHello) -> None:
         if self.attached:
@@ -425,6 +435,8 @@ class Front:
             if fc is None:
                 continue
             conn = fc.conn
+            if isinstance(conn, Connection):
+                self._written.append(conn)
             if isinstance(message, msg.Out):
                 conn.send_text(message.text)
             elif isinstance(message, msg.Echo):

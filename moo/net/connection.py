@@ -376,6 +376,13 @@ class Connection:
             self._paced = True
             pacer.add(self)
 
+    def flush_now(self) -> None:
+        """Send a flush scheduled for the next loop turn now: the caller has written all
+        that this turn gives this connection (the front, after a frame of the engine's
+        answers), so waiting a turn would only add a loop iteration to every reply."""
+        if self._flush_scheduled:
+            self._flush()
+
     def paced_flush(self) -> None:
         """A pacer's turn for this connection: send what waits, unless a flush is already
         scheduled or the socket is waiting to be writable."""

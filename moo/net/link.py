@@ -1,7 +1,8 @@
 """A framed stream between two of our processes (the front and its engine), on callbacks.
 
 1. ``_on_readable`` takes what the kernel has; a ``FrameDecoder`` cuts it into frames and
-   decodes each into a list of messages; each decoded frame goes to ``on_frame``.
+   decodes each into a list of messages; each decoded frame goes to ``on_frame``, and
+   then ``on_read_done`` is told that this read's frames are all in.
 2. ``queue(payload)`` appends a frame to the output buffer, sent once per loop turn.
 3. ``send_now()`` sends the whole buffer before it returns (the engine's rule: a group of
    output is in the front's hands before the journal write that makes it durable). The
@@ -59,6 +60,7 @@ class Link(Generic[M]):
         on_closed: Callable[[str], None],
         *,
         max_frame: int,
+        on_read_done: Callable[[], None] | None = None,
     ) -> None:
         sock.setblocking(False)
         for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
@@ -70,6 +72,7 @@ class Link(Generic[M]):
         self._decoder: FrameDecoder[list[M]] = FrameDecoder(decode, max_frame=max_frame)
         self._on_frame = on_frame
         self._on_closed = on_closed
+        self._on_read_done = on_read_done
         self._out = bytearray()
         self._writing = False
         self._flush_scheduled = False
@@ -103,6 +106,8 @@ class Link(Generic[M]):
             if self.closed:
                 return
             self._on_frame(messages)
+        if frames and self._on_read_done is not None and not self.closed:
+            self._on_read_done()
 
     # -------------------------------------------------------------- writing
 

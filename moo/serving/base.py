@@ -70,6 +70,10 @@ class LineTracker(Protocol):
 
     def line_done(self, token: LineToken | None) -> None: ...
 
+    def lines_run(self) -> None:
+        """A turn's lines have run: their answers may go to the front now."""
+        ...
+
     def tell_many(self, transports: list[Transport], text: str) -> None:
         """``text`` and a newline to each of ``transports`` (the front's sessions)."""
         ...

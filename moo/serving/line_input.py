@@ -192,6 +192,8 @@ class ServerLineInput(ServerBase):
                     tracker.line_done(token)
             if session.pending and not session.busy and not session.closed:
                 ready.append(session)
+        if self.line_tracker is not None:
+            self.line_tracker.lines_run()
         if ready and not self._run_scheduled:
             self._run_scheduled = True
             self._loop.call_soon(self._run_commands)

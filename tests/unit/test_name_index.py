@@ -20,7 +20,7 @@ def world() -> World:
     return build_core_world()
 
 
-def crowd(world: World, count: int = INDEXED_FROM + 10) -> tuple[int, list[int]]:
+def crowd(world: World, count: int = 30) -> tuple[int, list[int]]:
     """A player and ``count`` things in the first room (past the indexing threshold)."""
     player = world.create(world.sys("player"), NOTHING, "Looker")
     world.move(player, ROOM)
@@ -82,8 +82,16 @@ def test_a_rolled_back_change_is_not_seen(world: World) -> None:
 
 
 def test_small_rooms_are_scanned_and_match_the_same_way(world: World) -> None:
-    player, things = crowd(world, count=3)
-    assert len(world.objects[ROOM].contents) < INDEXED_FROM
-    assert match_object(world, player, "pebble001") == things[1]
+    room = world.create(world.sys("room"), NOTHING, "Closet")
+    player = world.create(world.sys("player"), NOTHING, "Looker")
+    world.move(player, room)
+    thing = world.create(world.sys("thing"), player, "pebble001", aliases=["stone1"])
+    world.move(thing, room)
+    assert len(world.objects[room].contents) < INDEXED_FROM
+    assert match_object(world, player, "pebble001") == thing
+    assert match_object(world, player, "pebb") == thing
+    assert match_object(world, player, "stone1") == thing
+    assert match_object(world, player, "looker") == player
+    assert match_object(world, player, "gem") == FAILED_MATCH
+    world.move(world.create(world.sys("thing"), player, "pebble002"), room)
     assert match_object(world, player, "pebble") == AMBIGUOUS
-    assert match_object(world, player, "stone2") == things[2]
