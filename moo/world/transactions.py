@@ -22,9 +22,9 @@ inside a nested block, that block's changes stay.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import TracebackType
 
 from moo.errors import WorldError
 from moo.world import mutations as m
@@ -45,6 +45,46 @@ class _Transaction:
     saved_tasks: dict[int, QueuedTask | None] = field(default_factory=dict)
     next_id: int = 0
     undo_hooks: list[Callable[[], None]] = field(default_factory=list)
+
+
+class TransactionScope:
+    """``with world.transaction():`` (a class, not a generator: every command opens one, and
+    ``@contextmanager`` made an empty one cost 1.45 us instead of 0.78)."""
+
+    __slots__ = ("_txn", "_world")
+
+    def __init__(self, world: WorldTransactions) -> None:
+        self._world = world
+        self._txn: _Transaction | None = None
+
+    def __enter__(self) -> None:
+        world = self._world
+        if world._txn is None:  # else this joins the outer transaction
+            self._txn = world._txn = _Transaction(next_id=world.next_id)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        txn = self._txn
+        if txn is None:
+            return
+        world = self._world
+        if kind is None:
+            try:
+                if txn.records:
+                    for observer in world._observers:
+                        observer(txn.records)  # the journal: if it cannot write, nothing happened
+            except BaseException:
+                world._txn = None
+                world._rollback(txn)
+                raise
+            world._txn = None
+            return
+        world._txn = None
+        world._rollback(txn)
 
 
 class WorldTransactions(WorldState):
@@ -93,24 +133,9 @@ class WorldTransactions(WorldState):
 
     # ------------------------------------------------------------ transactions
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> TransactionScope:
         """Group mutations: all commit together, or none do (nested calls join the outer one)."""
-        if self._txn is not None:
-            yield
-            return
-        txn = _Transaction(next_id=self.next_id)
-        self._txn = txn
-        try:
-            yield
-            if txn.records:
-                for observer in self._observers:
-                    observer(txn.records)  # the journal: if it cannot write, nothing happened
-        except BaseException:
-            self._txn = None
-            self._rollback(txn)
-            raise
-        self._txn = None
+        return TransactionScope(self)
 
     @property
     def in_transaction(self) -> bool:
