@@ -32,12 +32,13 @@ The pipeline:
    ``ratio_commands_per_s`` and ``ratio_p99`` (both ours over the peer's: above 1 for
    commands/s and below 1 for p99 mean we are better). Print the JSON; write it.
 5. The ceilings (unless ``--no-ceiling``): the closed loops also run against
-   ``bench/ceiling_server.py``, a Python server whose commands cost nothing, with the same
-   client, as one process (``ceiling``) and as a front relaying to a second process
-   (``ceiling_relay``, our server's shape). ``goal_commands_per_s`` is twice the peer's
-   figure, and ``goal_above_ceiling`` (``goal_above_ceiling_relay``) says it is more than
-   that ceiling: more than any Python server (front and engine) reaches on this machine,
-   or than this client can drive.
+   ``bench/ceiling_server.py``, a Python server whose commands cost nothing but which
+   writes what a MOO server writes (a ``say`` to everyone in the room, one coalesced send
+   per connection per loop turn), with the same client, as one process (``ceiling``) and
+   as a front relaying to a second process (``ceiling_relay``, our server's shape).
+   ``goal_commands_per_s`` is twice the peer's figure, and ``goal_above_ceiling``
+   (``goal_above_ceiling_relay``) says it is more than that ceiling: more than any Python
+   server (front and engine) reaches on this machine, or than this client can drive.
 """
 
 from __future__ import annotations
@@ -495,12 +496,12 @@ def main(argv: list[str] | None = None) -> int:
             peer_pids = [args.peer_pid] if args.peer_pid is not None else []
             peer = Peer(name, host, port, peer_pids, args.peer_login)
             ceilings: list[Ceiling] = []
-            for name, relay in (
+            for ceiling_name, relay in (
                 [] if args.no_ceiling else [("ceiling", False), ("ceiling_relay", True)]
             ):
                 process, ceiling_port = start_ceiling(relay)
                 ceiling_processes.append(process)
-                ceilings.append(Ceiling(name, "127.0.0.1", ceiling_port, [process.pid]))
+                ceilings.append(Ceiling(ceiling_name, "127.0.0.1", ceiling_port, [process.pid]))
             results, client_loop = run_clients(bench(args, ours, peer, ceilings))
         finally:
             server.stop()
@@ -514,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "seconds": args.seconds,
         "ratios": "ours / peer: commands/s above 1 and p99 below 1 mean we are better",
-        "ceiling": "bench/ceiling_server.py, a Python server whose commands cost nothing:"
+        "ceiling": "bench/ceiling_server.py, a Python server whose commands cost nothing"
+        " (but a say is written to the whole room, as here):"
         " goal_above_ceiling means no Python server can meet the goal here, nor this client"
         " show it; ceiling_relay is the same as a front and a second process (our server's"
         " shape): goal_above_ceiling_relay means no Python front and engine can meet it",
