@@ -13,7 +13,8 @@
    before, and what they change in one stays with it.
 3. The lines: ``running_lines`` (``callers(1)``) and ``waiting_line`` read the MOO line
    from the Python frames of compiled code (their line numbers are MOO lines);
-   ``moo_line`` from a traceback; ``unwind_line`` writes LambdaMOO's traceback lines.
+   ``moo_line`` from a traceback; ``unwind_line`` writes LambdaMOO's traceback lines and
+   ``unwind`` the error's stack list too (what ``except e (...)`` shows in ``e[4]``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import sys
 from types import FrameType, TracebackType
 from typing import Any
 
+from moo.lang.errors import MooRaise
 from moo.lang.task_api import Frame
+from moo.world.values import NOTHING, ObjRef
 
 Light = tuple[Any, ...]
 """A directly called verb's activation until a ``Frame`` is asked for: this, args, the
@@ -123,6 +126,28 @@ def moo_line(tb: TracebackType | None, filename: str, default: int) -> int:
             return tb.tb_lineno
         tb = tb.tb_next
     return default
+
+
+def unwind(frame: Frame, error: MooRaise, via: str = "") -> None:
+    """``error`` leaves ``frame``: its traceback line, and its entry in the error's stack
+    (then the builtin's, ``{#-1, name, #-1, #-1, player, 0}``, when one made the call)."""
+    unwind_line(frame, error.traceback, error.message, via)
+    error.stack.append(stack_entry(frame))
+    if via:
+        nothing = ObjRef(NOTHING)
+        error.stack.append([nothing, via, nothing, nothing, frame.player, 0])
+
+
+def stack_entry(frame: Frame) -> list[Any]:
+    """LambdaMOO's ``{this, verb, programmer, verb location, player, line}`` of a frame."""
+    return [
+        frame.this,
+        frame.verb,
+        ObjRef(frame.programmer),
+        ObjRef(frame.definer),
+        frame.player,
+        frame.line,
+    ]
 
 
 def unwind_line(frame: Frame, lines: list[str], message: str, via: str = "") -> None:

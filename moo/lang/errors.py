@@ -10,7 +10,9 @@ class MooRaise(Exception):
 
     ``code`` is usually an ``Err`` but may be any MOO value (``raise("oops")``); ``message``
     defaults to the error's text; ``value`` is the third element of the ``except`` list.
-    ``traceback`` is filled in as the error unwinds verb frames: LambdaMOO-style lines.
+    ``traceback`` is filled in as the error unwinds verb frames: LambdaMOO-style lines;
+    ``stack`` with the same frames as LambdaMOO lists them in the fourth element of an
+    ``except`` variable, ``{this, verb, programmer, verb location, player, line}`` each.
     """
 
     def __init__(self, code: object, message: str | None = None, value: object = 0) -> None:
@@ -21,6 +23,7 @@ class MooRaise(Exception):
         self.message = message
         self.value = value
         self.traceback: list[str] = []
+        self.stack: list[list[object]] = []
 
 
 class TaskAbort(BaseException):

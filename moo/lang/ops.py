@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from moo.lang.activations import moo_line, stack_entry
 from moo.lang.builtins.registry import Builtin
 from moo.lang.errors import MooRaise
 from moo.lang.task_api import TaskApi
@@ -510,9 +511,14 @@ def matches(exc: MooRaise, codes: Any) -> bool:
     return member(exc.code, codes) > 0
 
 
-def error_value(exc: MooRaise) -> list[Any]:
-    """What ``except var (...)`` puts in ``var``: ``{code, message, value, traceback}``."""
-    return [exc.code, exc.message, exc.value, list(exc.traceback)]
+def error_value(exc: MooRaise, task: Any) -> list[Any]:
+    """What ``except var (...)`` puts in ``var``: ``{code, message, value, stack}``, the
+    stack as LambdaMOO lists it: a ``{this, verb, programmer, verb location, player,
+    line}`` for each frame the error left, innermost first, then the catching frame's."""
+    frame = task.frame
+    entry = stack_entry(frame)
+    entry[5] = moo_line(exc.__traceback__, "", frame.line)
+    return [exc.code, exc.message, exc.value, [*exc.stack, entry]]
 
 
 def catch(codes: Any, body: Callable[[], Any], default: Callable[[], Any] | None) -> Any:

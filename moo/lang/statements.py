@@ -150,7 +150,7 @@ class Statements(FastStatements, Expressions, Loops):
             self.emit(f"{'if' if i == 0 else 'elif'} _matches({moo}, {codes[i]}):")
             self.indent += 1
             if arm.var is not None:
-                self.emit(f"v_{arm.var.lower()} = _error_value({moo})")
+                self.emit(f"v_{arm.var.lower()} = _error_value({moo}, task)")
             self.block(arm.body)
             self.indent -= 1
         self.emit("else:")

@@ -35,7 +35,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from moo.lang import tree as t
-from moo.lang.activations import MOO_CODE_PREFIX, unwind_line
+from moo.lang.activations import MOO_CODE_PREFIX, unwind
 from moo.lang.analysis import walk
 from moo.lang.compiler import Program, compile_program
 from moo.lang.errors import MooRaise, MooSyntaxError
@@ -268,7 +268,8 @@ def resume_body(world: World, record: QueuedTask) -> Callable[[Task], Any]:
             except MooRaise as raised:
                 if error is not None and _passed_through(raised, error):
                     raised.traceback = list(error.traceback)  # the frames it came from
-                    unwind_line(frames[i], raised.traceback, raised.message)
+                    raised.stack = list(error.stack)
+                    unwind(frames[i], raised)
                 if i == 0:
                     raise
                 error = raised

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from moo.errors import WorldError
 from moo.lang import access
-from moo.lang.activations import Activations, moo_line, unwind_line
+from moo.lang.activations import Activations, moo_line, unwind, unwind_line
 from moo.lang.errors import MooRaise, TaskAbort
 from moo.lang.task_api import Frame, Limits, TaskApi
 from moo.world.model import MOO_IMPL, VerbDef
@@ -140,7 +140,7 @@ class Task(Activations):
             return program.run(self, frame)
         except MooRaise as error:
             frame.line = moo_line(error.__traceback__, getattr(program, "filename", ""), frame.line)
-            unwind_line(frame, error.traceback, error.message, via)
+            unwind(frame, error, via)
             raise
         except TaskAbort as abort:
             frame.line = moo_line(abort.__traceback__, getattr(program, "filename", ""), frame.line)
@@ -288,7 +288,7 @@ class Task(Activations):
             return run(self, frame)
         except MooRaise as error:
             frame.line = moo_line(error.__traceback__, filename, frame.line)
-            unwind_line(frame, error.traceback, error.message)
+            unwind(frame, error)
             raise
         except TaskAbort as abort:
             frame.line = moo_line(abort.__traceback__, filename, frame.line)
@@ -299,7 +299,7 @@ class Task(Activations):
 
             converted = to_moo(exc).with_traceback(exc.__traceback__)
             frame.line = moo_line(exc.__traceback__, filename, frame.line)
-            unwind_line(frame, converted.traceback, converted.message)
+            unwind(frame, converted)
             raise converted from None
         finally:
             stack.pop()
@@ -312,7 +312,7 @@ class Task(Activations):
         frame = self.frame
         if isinstance(exc, MooRaise):
             frame.line = moo_line(exc.__traceback__, filename, frame.line)
-            unwind_line(frame, exc.traceback, exc.message)
+            unwind(frame, exc)
             return None
         if isinstance(exc, TaskAbort):
             frame.line = moo_line(exc.__traceback__, filename, frame.line)
@@ -322,7 +322,7 @@ class Task(Activations):
 
         converted = to_moo(exc).with_traceback(exc.__traceback__)
         frame.line = moo_line(exc.__traceback__, filename, frame.line)
-        unwind_line(frame, converted.traceback, converted.message)
+        unwind(frame, converted)
         return converted
 
     def _find_callee(self, oid: int, name: str) -> Callee:

@@ -108,6 +108,23 @@ LAMBDACORE_CODE = [
     ("$list_utils:passoc()", Err.E_TYPE),
     ("$string_utils:inside_quotes()", 0),
     ('$string_utils:match_stringlist("x")', ObjRef(-3)),
+    # ``except e``: e[4] lists the frames the error left as LambdaMOO 1.8.1 does, each
+    # {this, verb, programmer, verb location, player, line} (the last, ``;``'s own, left out)
+    (
+        "try $string_utils:title_list(5); except e (ANY) return e[4][1..$ - 1]; endtry",
+        [
+            [ObjRef(55), "map_verb", ObjRef(36), ObjRef(55), ObjRef(2), 3],
+            [ObjRef(20), "title_list", ObjRef(36), ObjRef(20), ObjRef(2), 4],
+        ],
+    ),
+    (
+        'try $list_utils:map_arg($string_utils, "english_list", {5});'
+        " except e (ANY) return e[4][1..$ - 1]; endtry",
+        [
+            [ObjRef(20), "english_list", ObjRef(36), ObjRef(20), ObjRef(2), 8],
+            [ObjRef(55), "map_arg", ObjRef(2), ObjRef(55), ObjRef(2), 14],
+        ],
+    ),
 ]
 
 

@@ -93,7 +93,15 @@ PROGRAMS: list[tuple[str, Any]] = [
     ("try x = 1/0; except (ANY) return 3; endtry", 3),
     ("try x = 1/0; except (E_TYPE) return 1; endtry", E(Err.E_DIV)),
     ("try return 5; except (ANY) return 1; endtry", 5),
-    ("try x = 1/0; except e (ANY) return e; endtry", [Err.E_DIV, "Division by zero", 0, []]),
+    (  # the stack: the catching frame's {this, verb, programmer, verb location, player, line}
+        "try x = 1/0; except e (ANY) return e; endtry",
+        [
+            Err.E_DIV,
+            "Division by zero",
+            0,
+            [[ObjRef(-1), "test", ObjRef(2), ObjRef(-1), ObjRef(2), 1]],
+        ],
+    ),
     (
         'try raise(E_PERM, "nope", 42); except e (E_PERM) return e[1..3]; endtry',
         [Err.E_PERM, "nope", 42],
