@@ -175,14 +175,25 @@ def create_player(world: World, name: str, password_hash: str) -> int:
         raise VerbError(problem)
     if world.player_by_name(name) is not None:
         raise VerbError(f"The name {name!r} is already taken.")
+    # LambdaCore makes players of $player_class (its mail-receiving player), not $player.
+    parent = world.sys("player_class")
+    if not world.valid(parent):
+        parent = world.sys("player")
     with world.transaction():
-        player = world.create(world.sys("player"), NOTHING, name, flags=Flag.PLAYER)
+        player = world.create(parent, NOTHING, name, flags=Flag.PLAYER)
         world.set_prop(player, "password", password_hash)
         home = world.prop(player, "home")
         start = (
             home.id
             if isinstance(home, ObjRef) and world.valid(home.id)
-            else world.sys("first_room")
+            else next(
+                (
+                    room
+                    for room in map(world.sys, ("player_start", "first_room"))
+                    if world.valid(room)
+                ),
+                NOTHING,
+            )
         )
         if world.valid(start):
             world.move(player, start)

@@ -50,6 +50,8 @@ from moo.persist.store import Store
 from moo.persist.upgrade_records import UpgradeLog
 from moo.runtime import Runtime, handle_stop_signals, run
 from moo.server import Server
+from moo.textdump.importer import import_world
+from moo.textdump.reader import read_textdump
 from moo.world.loader import DEFAULT_CORE_DIR, build_core_world, sync_verbs
 from moo.world.model import Flag
 from moo.world.world import World
@@ -76,8 +78,42 @@ def prepare_data_dir(data_dir: Path) -> None:
 
 
 def core_world_builder(config: Config) -> Callable[[], World]:
-    """Builds the starting world (``core_db``) when a data directory has none."""
-    return lambda: build_core_world(config.core_db or DEFAULT_CORE_DIR)
+    """Builds the starting world (``core_db``) when a data directory has none: our core
+    data files (a directory), or a LambdaMOO textdump (a file, such as LambdaCore's)."""
+    core = config.core_db or DEFAULT_CORE_DIR
+    if core.is_file():
+        return functools.partial(textdump_world, core)
+    return lambda: build_core_world(core)
+
+
+def textdump_world(path: Path) -> World:
+    """The world a LambdaMOO textdump holds (moo/textdump/importer.py). Raises MooError
+    for a file that is no textdump, naming the line."""
+    try:
+        text = path.read_bytes().decode("latin-1")  # LambdaMOO's strings are bytes
+        world, report = import_world(read_textdump(text))
+    except OSError as error:
+        raise MooError(f"core_db {path}: {error.strerror or error}") from None
+    except ValueError as error:  # TextdumpError, or a parent or location loop
+        raise MooError(f"core_db {path}: {error}") from None
+    log.info(
+        "imported %s: %d objects, %d verbs (%d with programs), %d recycled numbers",
+        path.name,
+        report.objects,
+        report.verbs,
+        report.programs,
+        report.recycled,
+    )
+    for line in report.repaired + report.dropped:
+        log.warning("import %s: %s", path.name, line)
+    if report.forked_tasks or report.suspended_tasks:
+        log.warning(
+            "import %s: %d queued and %d suspended task(s) were not imported",
+            path.name,
+            report.forked_tasks,
+            report.suspended_tasks,
+        )
+    return world
 
 
 def open_store(config: Config, *, force_recover: bool = False) -> Store:

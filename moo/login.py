@@ -29,7 +29,7 @@ HELP = [
 
 
 class LoginHost(Protocol):
-    def attach(self, session: Session, player: int) -> None: ...
+    def attach(self, session: Session, player: int, *, created: bool = False) -> None: ...
 
     def who_lines(self) -> list[str]: ...
 
@@ -46,7 +46,11 @@ class LoginScreen:
         self.host = host
 
     def welcome(self) -> list[str]:
-        lines = self.world.prop(0, "welcome_message", [])
+        """#0.welcome_message, else ``$login.welcome_message`` (where LambdaCore keeps it)."""
+        world = self.world
+        lines = world.prop(0, "welcome_message", None)
+        if lines is None and world.valid(login := world.sys("login")):
+            lines = world.prop(login, "welcome_message", [])
         if isinstance(lines, str):
             return [lines]
         return [str(line) for line in lines] if isinstance(lines, list) else []
@@ -155,7 +159,7 @@ class LoginScreen:
             session.tell(str(error))
             return
         log.info("created player %s (#%d)", name, player)
-        self.host.attach(session, player)
+        self.host.attach(session, player, created=True)
 
 
 class _DummyHash:

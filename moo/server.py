@@ -67,6 +67,7 @@ from moo.serving.base import LineToken, LineTracker
 from moo.serving.line_input import COMMANDS_PER_TURN
 from moo.serving.verb_host import ServerVerbHost
 from moo.who import who_lines
+from moo.world.values import ObjRef
 from moo.world.world import World
 
 if TYPE_CHECKING:
@@ -176,8 +177,13 @@ class Server(ServerVerbHost):
 
     # ---------------------------------------------------------- login host
 
-    def attach(self, session: Session, player: int) -> None:
-        """Make ``session`` the connection of ``player`` (replacing an older one)."""
+    def attach(self, session: Session, player: int, *, created: bool = False) -> None:
+        """Make ``session`` the connection of ``player`` (replacing an older one).
+
+        A world whose #0 has a ``user_connected`` verb (LambdaCore) says itself what a
+        login shows: the server calls ``#0:user_connected``, ``user_reconnected`` or
+        ``user_created`` with the player, as LambdaMOO does, in place of its own "has
+        connected." and ``look``."""
         old = self._by_player.get(player)
         redirected = old is not None and old is not session
         if old is not None and redirected:
@@ -192,12 +198,21 @@ class Server(ServerVerbHost):
             if redirected
             else f"*** Connected as {self.world.objects[player].name} ***"
         )
-        if not redirected:
-            self._announce_presence(player, "has connected.")
         self.send_room_info(session)
-        self.dispatcher.run(player, "look")
+        if self.world_hooks_connections():
+            hook = "reconnected" if redirected else "created" if created else "connected"
+            self.dispatcher.run_server_verb(player, f"user_{hook}", [ObjRef(player)])
+        else:
+            if not redirected:
+                self._announce_presence(player, "has connected.")
+            self.dispatcher.run(player, "look")
         if self.checkpointer is not None:
             self.checkpointer.player_connected(player)
+
+    def world_hooks_connections(self) -> bool:
+        """Whether the world's own verbs greet and see off its players (#0 has a callable
+        ``user_connected``, as LambdaCore's does)."""
+        return self.dispatcher.verbs.callable(0, "user_connected") is not None
 
     def resume_session(self, session: Session, player: int) -> None:
         """``session`` is ``player``'s again after an engine restart (no announcement:

@@ -179,6 +179,20 @@ class Dispatcher:
         cmd = Command(line, OUT_OF_BAND_VERB, line, args, "", "", None, "")
         self.call(VerbContext(self.world, self.host, player, SYSTEM_OBJECT, cmd.verb), verb, cmd)
 
+    def run_server_verb(self, player: int, name: str, args: list[object]) -> bool:
+        """LambdaMOO's server task: ``#0:name(@args)`` for ``player`` if #0 has a callable
+        verb of that name (``user_connected`` ...); its traceback, if any, is logged.
+        False if there is none. Never raises."""
+        found = self.verbs.callable(SYSTEM_OBJECT, name)
+        if found is None:
+            return False
+        from moo.lang.entries import run_server_verb
+
+        outcome = run_server_verb(self.scheduler, player, SYSTEM_OBJECT, found[1], name, args)
+        if outcome.status in ("error", "aborted", "compile_error", "failed"):
+            log.warning("#0:%s for #%d: %s", name, player, " / ".join(outcome.lines()))
+        return True
+
     def call(self, ctx: VerbContext, verb: VerbDef, cmd: Command) -> None:
         """Run ``verb`` in a transaction; deliver its output only if it commits."""
         if verb.impl == MOO_IMPL:

@@ -9,6 +9,9 @@ The server owns the world's one ``Scheduler`` (``Host.moo_tasks``) and passes it
   ``add_verb``, ``set_verb_code``, ``set_verb_info`` ...
 - ``run_command_verb(scheduler, player, this, verb, cmd, dobj, iobj)``: a typed command
   that found a MOO verb (``Dispatcher.call``).
+- ``run_server_verb(scheduler, player, this, verb, name, args)``: a verb the server itself
+  calls (LambdaMOO's server tasks: ``#0:user_connected(player)`` ...): ``caller`` is #-1,
+  no command, and an uncaught error goes to the log, not to the player.
 
 Each returns an ``Outcome`` once the task has ended or started to wait.
 """
@@ -134,5 +137,30 @@ def run_command_verb(
         prepstr=cmd.prepstr,
         iobj=ObjRef(iobj),
         iobjstr=cmd.iobjstr,
+    )
+    return scheduler.start(task, lambda t: t.run_frame(program, frame))
+
+
+def run_server_verb(
+    scheduler: Scheduler, player: int, this: int, verb: VerbDef, name: str, args: list[Any]
+) -> Outcome:
+    """LambdaMOO's ``do_server_verb_task``: ``this:name(@args)`` for ``player`` with the
+    verb owner's permissions, ``caller`` #-1 and empty command strings."""
+    try:
+        program = scheduler.verb_program(verb)
+    except MooRaise as error:
+        return Outcome("compile_error", errors=[error.message])
+    task = scheduler.new_task(player, "server")
+    task.owner = verb.owner
+    task.uncaught_to_player = False
+    frame = Frame.make(
+        this=ObjRef(this),
+        player=ObjRef(player),
+        caller=ObjRef(NOTHING),
+        verb=name,
+        args=list(args),
+        programmer=verb.owner,
+        definer=access.definer_of(scheduler.world, this, verb),
+        verb_names=verb.names,
     )
     return scheduler.start(task, lambda t: t.run_frame(program, frame))

@@ -144,8 +144,12 @@ class ServerBase:
 
     # ------------------------------------------------- defined by Server (server.py)
 
-    def attach(self, session: Session, player: int) -> None:
+    def attach(self, session: Session, player: int, *, created: bool = False) -> None:
         """Make ``session`` the connection of ``player``: ``Server.attach``."""
+        raise NotImplementedError
+
+    def world_hooks_connections(self) -> bool:
+        """Whether #0's verbs greet and see off players: ``Server.world_hooks_connections``."""
         raise NotImplementedError
 
     def _announce_presence(self, player: int, what: str) -> None:

@@ -31,6 +31,7 @@ from moo.net.tls import TlsStage
 from moo.net.web import SERVICE_RESTART, WebTransport
 from moo.serving.base import log
 from moo.serving.line_input import ServerLineInput
+from moo.world.values import ObjRef
 
 
 class ServerConnections(ServerLineInput):
@@ -139,7 +140,12 @@ class ServerConnections(ServerLineInput):
         if player is not None and self._by_player.get(player) is session:
             del self._by_player[player]
             self.line_readers.drop(player)
-            self._announce_presence(player, "has disconnected.")
+            if self.world_hooks_connections():
+                # LambdaMOO: the client's own close, or the server's (quit, boot, timeout).
+                hook = "user_client_disconnected" if client_closed(reason) else "user_disconnected"
+                self.dispatcher.run_server_verb(player, hook, [ObjRef(player)])
+            else:
+                self._announce_presence(player, "has disconnected.")
             log.info("#%d disconnected (%s)", player, reason)
 
     # ------------------------------------------------------------ MSSP, GMCP
@@ -205,3 +211,9 @@ class ServerConnections(ServerLineInput):
         session.login.stage, session.login.name = "welcome", ""
         if self.world.valid(player):
             self.attach(session, player)
+
+
+def client_closed(reason: str) -> bool:
+    """Whether a connection ended from the client's side (its close, a broken socket),
+    not by the server (quit, boot, a timeout, the server stopping)."""
+    return reason == "closed by client" or reason.startswith(("read error", "write error"))

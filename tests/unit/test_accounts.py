@@ -402,7 +402,7 @@ def test_a_hash_with_other_costs_needs_a_rehash(passwords: Passwords, stored: st
 class NoHost:
     """check_password needs no host: nothing here is ever called."""
 
-    def attach(self, session: object, player: int) -> None:
+    def attach(self, session: object, player: int, *, created: bool = False) -> None:
         raise AssertionError("not used")
 
     def who_lines(self) -> list[str]:

@@ -1,0 +1,94 @@
+"""LambdaCore served: a real server (a front and an engine) whose starting world is
+LambdaMOO's classic core database, imported from its textdump (``core_db`` naming the
+file), played over telnet. The server calls LambdaMOO's ``#0`` notifications as LambdaMOO
+does (``user_connected``, ``user_created``, ``user_client_disconnected`` ...), so the
+core's own verbs greet players, move them out of Limbo, announce arrivals and departures,
+and run ``look``, ``say``, ``@create``, ``@dig`` and the rest."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from moo.net.telnet_client import TelnetClient
+from tests.server_process import WIZARD_PASSWORD, ServerProcess
+from tests.unit.lang.test_lambdacore_verbs import lambdacore
+
+CONNECTED = re.compile(r"^\*\*\* Connected as ")
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("lambdacore") / "data"
+    proc = ServerProcess(data, extra_config={"core_db": str(lambdacore())}, ssh=False).start()
+    yield proc
+    proc.stop()
+
+
+async def arrive(port: int, line: str) -> tuple[TelnetClient, list[str]]:
+    """A client that typed ``line`` on the welcome screen, and what it was shown up to and
+    including the login's greeting (LambdaCore's news line ends it)."""
+    client = await TelnetClient.connect("127.0.0.1", port)
+    client.send_line(line)
+    await client.expect(CONNECTED, 20)
+    await client.expect("There is new news.", 20)
+    return client, list(client.lines)
+
+
+async def answer(client: TelnetClient, command: str, last: str) -> list[str]:
+    """The lines after ``command`` up to and including the first one containing ``last``."""
+    client.send_line(command)
+    seen: list[str] = []
+    while not seen or last not in seen[-1]:
+        line = await client.read_line(10)
+        assert line is not None, f"no {last!r} after {command!r}: {seen}"
+        seen.append(line)
+    return seen
+
+
+async def test_the_wizard_is_greeted_by_the_core_and_plays(core: ServerProcess) -> None:
+    wiz, shown = await arrive(core.telnet_port, f"connect Wizard {WIZARD_PASSWORD}")
+    # The core's own welcome ($login.welcome_message), then #0:user_connected, whose
+    # Limbo moved the Wizard to The First Room and showed it.
+    assert shown[0] == "Welcome to the LambdaCore database."
+    after = shown[next(i for i, line in enumerate(shown) if CONNECTED.match(line)) :]
+    assert after[1:3] == ["The First Room", "This is all there is right now."]
+    assert (await answer(wiz, "say Hello, core.", "You say"))[-1] == 'You say, "Hello, core."'
+    assert (await answer(wiz, ";player.location", "=>"))[-1] == "=> #62  (The First Room)"
+    made = await answer(wiz, "@create $thing named ball", "You now have ball")
+    assert "parent generic thing (#5)" in made[-1]
+    assert (await answer(wiz, "drop ball", "You drop"))[-1] == "You drop ball."
+    await answer(wiz, "@dig north|south to Garden", 'via {"south"} created')
+    assert (await answer(wiz, "north", "Garden"))[-1] == "Garden"
+    assert (await answer(wiz, "south", "The First Room"))[-1] == "The First Room"
+    await wiz.close()
+
+
+async def test_arrivals_and_departures_are_the_cores(core: ServerProcess) -> None:
+    wiz, _ = await arrive(core.telnet_port, f"connect Wizard {WIZARD_PASSWORD}")
+    newcomer, shown = await arrive(core.telnet_port, "create Newcomer secret1")
+    assert "Wizard is here." in shown  # #0:user_created: the core's look, in $player_start
+    assert "Confunc failed" not in "\n".join(shown)  # a $player_class: mail and news work
+    await wiz.expect("Newcomer has connected.", 10)
+    newest = ";{max_object().name, parent(max_object())}"  # the newcomer was made last
+    assert (await answer(wiz, newest, "=>"))[-1] == '=> {"Newcomer", #40}'  # $player_class
+    newcomer.send_line("say Hi there.")
+    await wiz.expect('Newcomer says, "Hi there."', 10)
+    await newcomer.close()  # the client goes: #0:user_client_disconnected
+    await wiz.expect("Newcomer has disconnected.", 10)
+    await wiz.close()
+
+
+async def test_a_textdump_that_does_not_read_refuses_the_start(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.db"
+    lines = lambdacore().read_text(encoding="latin-1").split("\n")
+    lines[1] = "many"  # the object count
+    damaged.write_text("\n".join(lines), encoding="latin-1")
+    refused = ServerProcess(tmp_path / "data", extra_config={"core_db": str(damaged)}, ssh=False)
+    with pytest.raises(RuntimeError) as error:
+        refused.start()
+    assert "damaged.db" in str(error.value) and "line 2" in str(error.value), error.value
+    assert refused.process is not None and refused.process.returncode != 0
