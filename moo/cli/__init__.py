@@ -21,7 +21,13 @@ from moo.errors import MooError
 
 
 def _print(line: str) -> None:
-    print(line, flush=True)
+    """One line to stdout in one write: a front and its engine share the stream, and
+    ``print`` writes the text and its newline separately when Python's output is
+    unbuffered (PYTHONUNBUFFERED), so another process's line could land between them
+    (seen: "telnet listening on ...metrics listening on ...", and a test waiting for its
+    ``metrics`` line saw none)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 LINK_SECRET_HELP = "the TCP engine link's shared secret (default: DATA_DIR/link-secret)"

@@ -148,6 +148,11 @@ class ServerBase:
         """Make ``session`` the connection of ``player``: ``Server.attach``."""
         raise NotImplementedError
 
+    @property
+    def stopping(self) -> bool:
+        """A shutdown or stop was asked for: ``Server.stopping``."""
+        raise NotImplementedError
+
     def world_hooks_connections(self) -> bool:
         """Whether #0's verbs greet and see off players: ``Server.world_hooks_connections``."""
         raise NotImplementedError

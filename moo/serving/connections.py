@@ -142,8 +142,14 @@ class ServerConnections(ServerLineInput):
             self.line_readers.drop(player)
             if self.world_hooks_connections():
                 # LambdaMOO: the client's own close, or the server's (quit, boot, timeout).
-                hook = "user_client_disconnected" if client_closed(reason) else "user_disconnected"
-                self.dispatcher.run_server_verb(player, hook, [ObjRef(player)])
+                # None while the world is frozen for a hot upgrade (it refuses changes; the
+                # closes are the untransferable connections') or the server stops (as
+                # LambdaMOO, which closes everyone at shutdown without telling the world).
+                if not self.frozen and not self.stopping:
+                    hook = (
+                        "user_client_disconnected" if client_closed(reason) else "user_disconnected"
+                    )
+                    self.dispatcher.run_server_verb(player, hook, [ObjRef(player)])
             else:
                 self._announce_presence(player, "has disconnected.")
             log.info("#%d disconnected (%s)", player, reason)
@@ -213,7 +219,12 @@ class ServerConnections(ServerLineInput):
             self.attach(session, player)
 
 
+CLIENT_SIDE = ("closed by client", "client closed the session")
+CLIENT_SIDE_PREFIXES = ("read error", "write error", "ssh connection lost")
+
+
 def client_closed(reason: str) -> bool:
-    """Whether a connection ended from the client's side (its close, a broken socket),
-    not by the server (quit, boot, a timeout, the server stopping)."""
-    return reason == "closed by client" or reason.startswith(("read error", "write error"))
+    """Whether a connection ended from the client's side (its close, a broken socket, an
+    SSH client's end of the session: moo/net/ssh_gate.py's reasons), not by the server
+    (quit, boot, a timeout, the server stopping)."""
+    return reason in CLIENT_SIDE or reason.startswith(CLIENT_SIDE_PREFIXES)

@@ -20,7 +20,8 @@ back to a LambdaMOO (``writer.py`` writes the file). The pipeline:
 
 What LambdaMOO cannot hold is said in the report, never guessed at: a verb written in
 Python (kept with no program), a value no textdump can hold (a map; the property is then
-``CLEAR``), a flag LambdaMOO does not have (``builder``). Queued and suspended tasks are
+``CLEAR``, inherited, or 0 on the object that defines it, which LambdaMOO never leaves
+clear), a flag LambdaMOO does not have (``builder``). Queued and suspended tasks are
 this server's own and are not exported (counted in the report).
 
 Exported and imported again, a world answers the same for every object, property value,
@@ -188,11 +189,13 @@ def _propval(world: World, obj: MooObject, name: str, report: ExportReport) -> P
         return _aliases(world, obj)
     found = world.prop_slot(obj.id, name)
     assert found is not None, f"#{obj.id} has no property {name!r} it inherits"
-    slot = found[1]
+    definer, slot = found
     value: Any = obj.props.get(name, CLEAR)
     if value is not CLEAR and not _representable(value):
         report.dropped.append(f"#{obj.id}.{name}: {_short(value)} (no textdump value)")
         value = CLEAR
+    if value is CLEAR and definer.id == obj.id:
+        value = 0  # LambdaMOO's definer always has a value of its own (never clear)
     return PropVal(value, slot.owner, _bits(slot.perms))
 
 
