@@ -92,3 +92,34 @@ async def test_a_textdump_that_does_not_read_refuses_the_start(tmp_path: Path) -
         refused.start()
     assert "damaged.db" in str(error.value) and "line 2" in str(error.value), error.value
     assert refused.process is not None and refused.process.returncode != 0
+
+
+async def test_a_shutdown_does_not_tell_the_world_everyone_left(tmp_path: Path) -> None:
+    """As LambdaMOO: a client's close runs #0:user_client_disconnected (LambdaCore's sets
+    ``last_disconnect_time``), but the server stopping closes everyone without it."""
+    config = {"core_db": str(lambdacore())}
+    first = ServerProcess(tmp_path / "data", extra_config=config, ssh=False)
+    first.flags = ("--single-process",)
+    first.start()
+    watcher: TelnetClient | None = None
+    try:
+        wiz, _ = await arrive(first.telnet_port, f"connect Wizard {WIZARD_PASSWORD}")
+        await answer(wiz, ";#2.last_disconnect_time = 7", "=> 7")
+        await wiz.close()
+        watcher, _ = await arrive(first.telnet_port, f"connect Wizard {WIZARD_PASSWORD}")
+        stamped = (await answer(watcher, ";#2.last_disconnect_time > 7", "=>"))[-1]
+        assert stamped == "=> 1"  # the client's close ran the core's verb
+        await answer(watcher, ";#2.last_disconnect_time = 8", "=> 8")
+    finally:
+        first.stop()  # SIGTERM: the server closes the Wizard's connection itself
+        if watcher is not None:
+            await watcher.close()
+    second = ServerProcess(tmp_path / "data", extra_config=config, ssh=False)
+    second.flags = ("--single-process",)
+    second.start()
+    try:
+        wiz, _ = await arrive(second.telnet_port, f"connect Wizard {WIZARD_PASSWORD}")
+        assert (await answer(wiz, ";#2.last_disconnect_time", "=>"))[-1] == "=> 8"
+        await wiz.close()
+    finally:
+        second.stop()
