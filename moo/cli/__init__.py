@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--spare", action="store_true", help=argparse.SUPPRESS)
 
     sub.add_parser("status", parents=[where], help="the processes running on a data directory")
+    export = sub.add_parser(
+        "export", parents=[where], help="write the world as a LambdaMOO textdump (may run live)"
+    )
+    export.add_argument("file", type=Path, metavar="FILE", help="the textdump to write")
 
     add_checkpoint_parser(sub)
     upgrade_cli.add_upgrade_parser(sub)
@@ -313,6 +317,10 @@ def main(argv: list[str] | None = None) -> int:
             from moo.cli.status import print_status
 
             return print_status(serve_config(args).data_dir, _print)
+        if args.command == "export":
+            from moo.cli.export import run_export
+
+            return run_export(serve_config(args), args.file, _print)
         if args.command == "checkpoint":
             from moo.cli.checkpoint import run
 

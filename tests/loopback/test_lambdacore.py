@@ -8,12 +8,16 @@ and run ``look``, ``say``, ``@create``, ``@dig`` and the rest."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from moo.net.telnet_client import TelnetClient
+from moo.textdump.importer import import_world
+from moo.textdump.reader import read_textdump
 from tests.server_process import WIZARD_PASSWORD, ServerProcess
 from tests.unit.lang.test_lambdacore_verbs import lambdacore
 
@@ -123,3 +127,31 @@ async def test_a_shutdown_does_not_tell_the_world_everyone_left(tmp_path: Path) 
         await wiz.close()
     finally:
         second.stop()
+
+
+def moo_export(data_dir: Path, target: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "moo", "export", "--data-dir", str(data_dir), str(target)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+async def test_moo_export_writes_the_live_world_as_a_textdump(
+    core: ServerProcess, tmp_path: Path
+) -> None:
+    wiz, _ = await arrive(core.telnet_port, f"connect Wizard {WIZARD_PASSWORD}")
+    await answer(wiz, "@create $thing named crate", "You now have crate")
+    target = tmp_path / "export.db"
+    done = moo_export(core.data_dir, target)  # while the server runs: read-only recovery
+    assert done.returncode == 0, done.stderr
+    assert f"to {target}" in done.stdout
+    world, report = import_world(read_textdump(target.read_bytes().decode("latin-1")))
+    assert report.dropped == [] and report.repaired == []
+    names = {obj.name for obj in world.objects.values()}
+    assert {"Wizard", "The First Room", "crate", "Checkpointer"} <= names
+    await wiz.close()
+
+
+def test_moo_export_of_a_directory_with_no_world_says_so(tmp_path: Path) -> None:
+    done = moo_export(tmp_path / "empty", tmp_path / "out.db")
+    assert done.returncode == 2
+    assert "holds no world yet" in done.stderr
+    assert not (tmp_path / "out.db").exists()
