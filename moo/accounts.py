@@ -12,8 +12,10 @@ at nice 19, 33 ms). Checks still use every cycle the players leave idle.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -27,6 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from moo.config import Login, PasswordHash
 from moo.errors import VerbError
+from moo.lang.builtins.strings import des_crypt
 from moo.world.model import Flag
 from moo.world.values import NOTHING, ObjRef
 from moo.world.world import World
@@ -65,15 +68,23 @@ class Passwords:
         return self._hasher.hash(password)
 
     def verify_now(self, stored: str, password: str) -> bool:
+        """Whether ``password`` is the one ``stored`` was made from: an argon2 hash, or a
+        LambdaMOO world's Unix DES ``crypt()`` (a player imported from a textdump keeps
+        their password; ``needs_rehash`` then has it replaced at the next good login)."""
         if not stored:
             return False
+        if is_legacy_crypt(stored):
+            return hmac.compare_digest(des_crypt(password, stored[:2]), stored)
         try:
             return self._hasher.verify(stored, password)
         except (VerificationError, InvalidHashError, UnicodeError, ValueError):
             return False
 
     def needs_rehash(self, stored: str) -> bool:
-        """True when ``stored`` was made with other costs than the configured ones."""
+        """True when ``stored`` was made with other costs than the configured ones, or by
+        LambdaMOO's ``crypt()``."""
+        if is_legacy_crypt(stored):
+            return True
         try:
             return self._hasher.check_needs_rehash(stored)
         except (InvalidHashError, ValueError):
@@ -103,6 +114,14 @@ class Passwords:
 CHECK_NICENESS = 19
 """The password-check threads' nice value: the lowest priority, so any thread of the
 server (or of another program) that wants a core gets it first."""
+
+
+LEGACY_CRYPT = re.compile(r"[./0-9A-Za-z]{13}")
+"""Unix DES ``crypt()``: two salt characters and eleven of hash (LambdaCore's players)."""
+
+
+def is_legacy_crypt(stored: str) -> bool:
+    return LEGACY_CRYPT.fullmatch(stored) is not None
 
 
 def yield_to_players(set_priority: Callable[[int, int, int], None] = os.setpriority) -> None:

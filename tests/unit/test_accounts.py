@@ -428,3 +428,24 @@ async def test_a_good_login_replaces_an_old_hash_and_a_bad_one_does_not() -> Non
     assert "m=1024,t=1,p=1" in upgraded
     assert await screen.check_password("Oldtimer", "secret", "1.2.3.4") == (player, "")
     assert world.prop(player, "password") == upgraded  # no second rehash
+
+
+async def test_a_lambdamoo_crypt_password_logs_in_once_and_becomes_argon2() -> None:
+    """A player imported from a LambdaMOO textdump keeps their password: Unix DES
+    ``crypt()`` (two salt characters, eleven of hash; only the first 8 characters count, as
+    in LambdaMOO), replaced by the configured argon2 at the first good login."""
+    world = build_core_world()
+    legacy = "ab0ozUNIgzCZ."  # crypt("hunter2", "ab"), as glibc and LambdaMOO make it
+    player = create_player(world, "Imported", legacy)
+    passwords = Passwords(CHEAP)
+    assert passwords.verify_now(legacy, "hunter2")
+    assert not passwords.verify_now(legacy, "hunter3")
+    assert passwords.needs_rehash(legacy)
+    assert not passwords.verify_now("impossible password to type", "")  # LambdaCore's
+    screen = LoginScreen(world, passwords, LoginThrottle(Login()), NoHost())
+    assert (await screen.check_password("Imported", "hunter3", "1.2.3.4"))[0] is None
+    assert world.prop(player, "password") == legacy
+    assert await screen.check_password("Imported", "hunter2", "1.2.3.4") == (player, "")
+    upgraded = world.prop(player, "password")
+    assert upgraded.startswith("$argon2id$")
+    assert await screen.check_password("Imported", "hunter2", "1.2.3.4") == (player, "")
