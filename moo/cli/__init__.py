@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
         "export", parents=[where], help="write the world as a LambdaMOO textdump (may run live)"
     )
     export.add_argument("file", type=Path, metavar="FILE", help="the textdump to write")
+    imports = sub.add_parser(
+        "import", parents=[where], help="make a LambdaMOO textdump a new data directory's world"
+    )
+    imports.add_argument("file", type=Path, metavar="FILE", help="the textdump to read")
+    imports.add_argument(
+        "--force", action="store_true", help="move an existing world aside to DIR.replaced-TIME"
+    )
 
     add_checkpoint_parser(sub)
     upgrade_cli.add_upgrade_parser(sub)
@@ -317,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
             from moo.cli.status import print_status
 
             return print_status(serve_config(args).data_dir, _print)
+        if args.command == "import":
+            from moo.cli.importing import run_import
+
+            return run_import(serve_config(args), args.file, args.force, _print)
         if args.command == "export":
             from moo.cli.export import run_export
 

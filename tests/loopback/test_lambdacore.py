@@ -155,3 +155,42 @@ def test_moo_export_of_a_directory_with_no_world_says_so(tmp_path: Path) -> None
     assert done.returncode == 2
     assert "holds no world yet" in done.stderr
     assert not (tmp_path / "out.db").exists()
+
+
+def moo_import(source: Path, data_dir: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "moo", "import", "--data-dir", str(data_dir), str(source)]
+    return subprocess.run([*command, *flags], capture_output=True, text=True, timeout=120)
+
+
+async def test_moo_import_makes_a_data_directory_that_serves_lambdacore(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    done = moo_import(lambdacore(), data)
+    assert done.returncode == 0, done.stderr
+    assert "97 objects" in done.stdout
+    served = ServerProcess(data, ssh=False).start()  # no core_db: the data dir's own world
+    try:
+        wiz, shown = await arrive(served.telnet_port, f"connect Wizard {WIZARD_PASSWORD}")
+        assert shown[0] == "Welcome to the LambdaCore database."
+        assert (await answer(wiz, "look", "This is all"))[-2:] == [
+            "The First Room",
+            "This is all there is right now.",
+        ]
+        await wiz.close()
+    finally:
+        served.stop()
+    again = moo_import(lambdacore(), data)  # a world is there: refused, untouched
+    assert again.returncode == 2 and "already holds a world" in again.stderr
+    forced = moo_import(lambdacore(), data, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert [p.name.split(".replaced-")[0] for p in tmp_path.glob("data.replaced-*")] == ["data"]
+
+
+def test_moo_import_of_a_damaged_file_leaves_nothing(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.db"
+    lines = lambdacore().read_text(encoding="latin-1").split("\n")
+    lines[1] = "many"
+    damaged.write_text("\n".join(lines), encoding="latin-1")
+    done = moo_import(damaged, tmp_path / "data")
+    assert done.returncode == 2
+    assert "damaged.db" in done.stderr and "line 2" in done.stderr
+    assert not (tmp_path / "data").exists()
