@@ -12,10 +12,8 @@ at nice 19, 33 ms). Checks still use every cycle the players leave idle.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import os
-import re
 import sys
 import threading
 import time
@@ -26,10 +24,10 @@ from typing import TypeVar
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
+from passlib.hash import des_crypt  # type: ignore[import-untyped]
 
 from moo.config import Login, PasswordHash
 from moo.errors import VerbError
-from moo.lang.builtins.strings import des_crypt
 from moo.world.model import Flag
 from moo.world.values import NOTHING, ObjRef
 from moo.world.world import World
@@ -73,8 +71,11 @@ class Passwords:
         their password; ``needs_rehash`` then has it replaced at the next good login)."""
         if not stored:
             return False
-        if is_legacy_crypt(stored):
-            return hmac.compare_digest(des_crypt(password, stored[:2]), stored)
+        if des_crypt.identify(stored):
+            try:
+                return bool(des_crypt.verify(password, stored))
+            except ValueError:  # passlib refuses a password it cannot hash (a NUL)
+                return False
         try:
             return self._hasher.verify(stored, password)
         except (VerificationError, InvalidHashError, UnicodeError, ValueError):
@@ -83,7 +84,7 @@ class Passwords:
     def needs_rehash(self, stored: str) -> bool:
         """True when ``stored`` was made with other costs than the configured ones, or by
         LambdaMOO's ``crypt()``."""
-        if is_legacy_crypt(stored):
+        if des_crypt.identify(stored):
             return True
         try:
             return self._hasher.check_needs_rehash(stored)
@@ -114,14 +115,6 @@ class Passwords:
 CHECK_NICENESS = 19
 """The password-check threads' nice value: the lowest priority, so any thread of the
 server (or of another program) that wants a core gets it first."""
-
-
-LEGACY_CRYPT = re.compile(r"[./0-9A-Za-z]{13}")
-"""Unix DES ``crypt()``: two salt characters and eleven of hash (LambdaCore's players)."""
-
-
-def is_legacy_crypt(stored: str) -> bool:
-    return LEGACY_CRYPT.fullmatch(stored) is not None
 
 
 def yield_to_players(set_priority: Callable[[int, int, int], None] = os.setpriority) -> None:

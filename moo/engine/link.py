@@ -439,11 +439,11 @@ class FrontLink:
         link = self.link
         if link is None or link.closed:
             return
-        link.queue(msg.encode(messages))
         if now:
+            link.queue(msg.encode(messages))
             link.send_now()
         else:  # the turn's end (or a busy turn's early part): no extra loop iteration
-            link.push()
+            link.send(msg.encode(messages))
 
 
 def _key(state: Session | msg.SessionRecord) -> tuple[object, ...]:

@@ -194,7 +194,7 @@ class Front:
                 return
             for event in events:
                 if isinstance(event, ev.PeerClosed):
-                    conn.close(event.reason or "closed by client")
+                    conn.close(event.reason or ev.CLIENT_CLOSED)
             return
         for event in events:
             if isinstance(event, ev.LineReceived):
@@ -221,7 +221,7 @@ class Front:
                 log.info("ssh gate (pid %d) connected", event.pid)
                 return
             elif isinstance(event, ev.PeerClosed):
-                conn.close(event.reason or "closed by client")
+                conn.close(event.reason or ev.CLIENT_CLOSED)
                 return
 
     def _tell(self, fc: FrontConn, message: msg.ToEngine) -> None:
@@ -271,8 +271,7 @@ class Front:
         self._send_scheduled = False
         messages, self._to_engine = self._to_engine, []
         if messages and self.link is not None and self.attached:
-            self.link.queue(msg.encode(messages))
-            self.link.push()  # this is the turn's end for them: no extra loop iteration
+            self.link.send(msg.encode(messages))  # the turn's end for them
 
     # ------------------------------------------------------------ engine link
 

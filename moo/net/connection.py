@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from moo.config import Limits
-from moo.net.events import Event
+from moo.net.events import CLIENT_CLOSED, READ_ERROR, WRITE_ERROR, Event
 from moo.net.tls import NotTls, TlsError, TlsStage
 
 log = logging.getLogger(__name__)
@@ -268,10 +268,10 @@ class Connection:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
-            self._abort(f"read error: {error.strerror or error}")
+            self._abort(f"{READ_ERROR}: {error.strerror or error}")
             return
         if not data:
-            self._abort("closed by client")
+            self._abort(CLIENT_CLOSED)
             return
         if self.tls is not None:
             data = self._decrypt(data)
@@ -308,7 +308,7 @@ class Connection:
             return b""
         self._queue(self.tls.take_output())
         if self.tls.closed:
-            self.close("closed by client")
+            self.close(CLIENT_CLOSED)
         return plain
 
     # -------------------------------------------------------------- writing
@@ -431,7 +431,7 @@ class Connection:
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError as error:
-                self._abort(f"write error: {error.strerror or error}")
+                self._abort(f"{WRITE_ERROR}: {error.strerror or error}")
                 return
             del self._outbuf[:sent]
         if self._dropped and len(self._outbuf) < self.limits.output_buffer_bytes // 2:

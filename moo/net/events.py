@@ -8,6 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Why a connection ended, when the client's side ended it (its close, a broken socket, an
+# SSH client leaving): the reasons the transports give, and the test a world's disconnect
+# notification uses (#0:user_client_disconnected rather than user_disconnected).
+CLIENT_CLOSED = "closed by client"
+SSH_CLIENT_CLOSED = "client closed the session"
+READ_ERROR = "read error"
+WRITE_ERROR = "write error"
+SSH_LOST = "ssh connection lost"
+
+
+def client_closed(reason: str) -> bool:
+    """Whether ``reason`` says the client's side ended the connection, not the server
+    (quit, boot, a timeout, the server stopping)."""
+    return reason in (CLIENT_CLOSED, SSH_CLIENT_CLOSED) or reason.startswith(
+        (READ_ERROR, WRITE_ERROR, SSH_LOST)
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class LineReceived:

@@ -3,7 +3,8 @@
 1. ``_on_readable`` takes what the kernel has; a ``FrameDecoder`` cuts it into frames and
    decodes each into a list of messages; each decoded frame goes to ``on_frame``, and
    then ``on_read_done`` is told that this read's frames are all in.
-2. ``queue(payload)`` appends a frame to the output buffer, sent once per loop turn.
+2. ``queue(payload)`` appends a frame to the output buffer, sent once per loop turn;
+   ``send(payload)`` sends it at once, as far as the kernel takes it.
 3. ``send_now()`` sends the whole buffer before it returns (the engine's rule: a group of
    output is in the front's hands before the journal write that makes it durable). The
    kernel's buffer is set large, so this rarely waits; if the peer does not read for
@@ -135,10 +136,18 @@ class Link(Generic[M]):
                 select.select([], [self.fd], [], remaining)
         return not self.closed
 
-    def push(self) -> None:
-        """Send what the kernel takes now, without waiting (the rest at the turn's end)."""
-        if not self.closed and not self._writing and self._out:
-            self._send_some()
+    def send(self, payload: bytes) -> None:
+        """Send ``payload`` as one frame now, as far as the kernel takes it without
+        waiting; the rest at the end of this loop turn (a caller whose turn's work is
+        done: a reply waits no extra loop iteration)."""
+        if self.closed:
+            return
+        self._out += frame(payload)
+        if not self._writing and not self._send_some():
+            return
+        if self._out and not self._flush_scheduled and not self._writing:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
 
     def _send_some(self) -> bool:
         try:

@@ -42,6 +42,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from moo.errors import ProtocolError
+from moo.net.events import SSH_CLIENT_CLOSED, SSH_LOST
 from moo.net.gate_link import CLOSE_TIMEOUT, WorldLink, authenticate, hold_control
 from moo.net.gate_link import ensure_host_key as ensure_host_key  # moo/app.py imports it here
 from moo.net.ssh_library import asyncssh
@@ -220,10 +221,10 @@ class GateSession:
             except (asyncssh.BreakReceived, asyncssh.SignalReceived):
                 continue
             except (OSError, asyncssh.Error) as exc:
-                return "", f"ssh connection lost: {exc}"
+                return "", f"{SSH_LOST}: {exc}"
             else:
                 if not line:
-                    return "", "client closed the session"
+                    return "", SSH_CLIENT_CLOSED
                 text = line[:-1] if line.endswith("\n") else line
                 text = text[:-1] if text.endswith("\r") else text
                 msg = gate.Line(text[:MAX_LINE_CHARS])
@@ -259,7 +260,7 @@ class GateSession:
                 log.warning("%r: bad frame from the world: %s", self._owner.user, exc)
                 return LOST_MESSAGE, f"protocol error: {exc}"
             except (OSError, asyncssh.Error) as exc:
-                return "", f"ssh connection lost: {exc}"
+                return "", f"{SSH_LOST}: {exc}"
 
     def _set_echo(self, on: bool) -> None:
         # Only the line editor (pty sessions) can hide input; plain channels ignore it.

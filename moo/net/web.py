@@ -56,6 +56,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from moo.config import Limits
+from moo.net.events import CLIENT_CLOSED
 from moo.net.listeners import describe
 
 log = logging.getLogger(__name__)
@@ -257,7 +258,7 @@ class WebTransport:
             if self._stall_timer is not None:
                 self._stall_timer.cancel()
             if session is not None:
-                host.session_ended(self, self._ended_by or "closed by client")
+                host.session_ended(self, self._ended_by or CLIENT_CLOSED)
 
     async def _read(self, host: WebHost[S], session: S) -> None:
         limit = self.limits.max_line_bytes

@@ -121,7 +121,7 @@ class ServerConnections(ServerLineInput):
             elif isinstance(event, ev.SessionOpen):
                 self._ssh_open(session)
             elif isinstance(event, ev.PeerClosed):
-                session.transport.close(event.reason or "closed by client")
+                session.transport.close(event.reason or ev.CLIENT_CLOSED)
                 return
             elif isinstance(event, ev.GmcpReceived):
                 self._gmcp_received(session, event)
@@ -146,10 +146,10 @@ class ServerConnections(ServerLineInput):
                 # closes are the untransferable connections') or the server stops (as
                 # LambdaMOO, which closes everyone at shutdown without telling the world).
                 if not self.frozen and not self.stopping:
-                    hook = (
-                        "user_client_disconnected" if client_closed(reason) else "user_disconnected"
+                    side = "client_" if ev.client_closed(reason) else ""
+                    self.dispatcher.run_server_verb(
+                        player, f"user_{side}disconnected", [ObjRef(player)]
                     )
-                    self.dispatcher.run_server_verb(player, hook, [ObjRef(player)])
             else:
                 self._announce_presence(player, "has disconnected.")
             log.info("#%d disconnected (%s)", player, reason)
@@ -217,14 +217,3 @@ class ServerConnections(ServerLineInput):
         session.login.stage, session.login.name = "welcome", ""
         if self.world.valid(player):
             self.attach(session, player)
-
-
-CLIENT_SIDE = ("closed by client", "client closed the session")
-CLIENT_SIDE_PREFIXES = ("read error", "write error", "ssh connection lost")
-
-
-def client_closed(reason: str) -> bool:
-    """Whether a connection ended from the client's side (its close, a broken socket, an
-    SSH client's end of the session: moo/net/ssh_gate.py's reasons), not by the server
-    (quit, boot, a timeout, the server stopping)."""
-    return reason in CLIENT_SIDE or reason.startswith(CLIENT_SIDE_PREFIXES)

@@ -33,6 +33,7 @@ Not kept: the position of ``aliases`` among ``$root_class``'s properties and the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from moo.textdump.importer import FLAGS, PREP_GROUPS, PROP_PERMS, VERB_PERMS
@@ -75,13 +76,14 @@ def export_world(world: World) -> tuple[Textdump, ExportReport]:
     report = ExportReport(tasks_not_exported=len(world.tasks))
     objects: list[DumpObject | None] = []
     programs: dict[tuple[int, int], list[str]] = {}
+    links = _Links(world)
     for oid in range(world.next_id):
         obj = world.objects.get(oid)
         if obj is None:
             objects.append(None)
             report.recycled += 1
             continue
-        dumped = _object(world, obj, report)
+        dumped = _object(world, obj, links, report)
         for index, verb in enumerate(obj.verbs):
             if verb.impl == MOO_IMPL:
                 programs[(oid, index)] = _program(verb, f"#{oid}:{verb.names}", report)
@@ -96,7 +98,20 @@ def export_world(world: World) -> tuple[Textdump, ExportReport]:
     return dump, report
 
 
-def _object(world: World, obj: MooObject, report: ExportReport) -> DumpObject:
+class _Links:
+    """The file's ``next`` and ``sibling`` links, from the world's contents and children
+    lists, each list walked once (a lookup per object in a list of 100k children was
+    quadratic)."""
+
+    def __init__(self, world: World) -> None:
+        self.next: dict[int, int] = {}
+        self.sibling: dict[int, int] = {}
+        for oid, obj in world.objects.items():
+            self.next.update(pairwise(obj.contents))
+            self.sibling.update(pairwise(world.children(oid)))
+
+
+def _object(world: World, obj: MooObject, links: _Links, report: ExportReport) -> DumpObject:
     where = f"#{obj.id}"
     flags = 0
     for bit, flag in FLAGS:
@@ -104,8 +119,6 @@ def _object(world: World, obj: MooObject, report: ExportReport) -> DumpObject:
             flags |= bit
     if obj.flags & Flag.BUILDER:
         report.dropped.append(f"{where}: the builder flag (LambdaMOO has none)")
-    location = world.objects.get(obj.location)
-    parent = world.objects.get(obj.parent)
     children = world.children(obj.id)
     dumped = DumpObject(
         id=obj.id,
@@ -114,10 +127,10 @@ def _object(world: World, obj: MooObject, report: ExportReport) -> DumpObject:
         owner=obj.owner,
         location=obj.location,
         contents=obj.contents[0] if obj.contents else NOTHING,
-        next=_after(location.contents if location is not None else [], obj.id),
+        next=links.next.get(obj.id, NOTHING),
         parent=obj.parent,
         child=children[0] if children else NOTHING,
-        sibling=_after(world.children(parent.id) if parent is not None else [], obj.id),
+        sibling=links.sibling.get(obj.id, NOTHING),
         verbs=[_verb(verb, where, report) for verb in obj.verbs],
         propdefs=[_text(name, f"{where}'s property", report) for name in _own_names(obj)],
     )
@@ -135,15 +148,6 @@ def _text(text: str, what: str, report: ExportReport) -> str:
         return text
     report.dropped.append(f"{what} {_short(text)}: its line breaks are spaces")
     return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-
-
-def _after(items: list[int], oid: int) -> int:
-    """The item after ``oid`` in ``items`` (a file's ``next`` or ``sibling`` link)."""
-    try:
-        index = items.index(oid)
-    except ValueError:
-        return NOTHING
-    return items[index + 1] if index + 1 < len(items) else NOTHING
 
 
 def _verb(verb: VerbDef, where: str, report: ExportReport) -> DumpVerb:

@@ -1,12 +1,12 @@
 """Which side ended a connection, as the world's disconnect notification names it
 (``#0:user_client_disconnected`` for the client's, ``user_disconnected`` for the
-server's): every reason the transports give (moo/serving/connections.py)."""
+server's): every reason the transports give (moo/net/events.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from moo.serving.connections import client_closed
+from moo.net.events import client_closed
 
 
 @pytest.mark.parametrize(

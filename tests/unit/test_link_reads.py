@@ -1,11 +1,14 @@
 """The framed link between front and engine (moo/net/link.py): each read's frames, then
-``on_read_done``, over a real socket pair."""
+``on_read_done``; ``send`` at once and ``queue`` at the loop turn's end; over a real
+socket pair."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 from collections.abc import Callable
+
+import pytest
 
 from moo.net.link import Link, frame
 from moo.protocol import front as msg
@@ -67,4 +70,21 @@ async def test_a_frame_that_does_not_decode_closes_the_link_with_no_read_done() 
     assert closed[0].startswith("protocol error")
     assert events == []
     assert link.closed
+    theirs.close()
+
+
+async def test_send_writes_at_once_and_queue_at_the_turns_end() -> None:
+    events: list[Event] = []
+    closed: list[str] = []
+    link, theirs = start_link(events, closed)
+    theirs.settimeout(0)
+    link.queue(b"queued")
+    with pytest.raises(BlockingIOError):  # not before the loop turns
+        theirs.recv(100)
+    link.send(b"sent")  # at once, and behind what was queued first
+    assert theirs.recv(100) == frame(b"queued") + frame(b"sent")
+    await asyncio.sleep(0.01)  # the queued flush then finds nothing left to send
+    with pytest.raises(BlockingIOError):
+        theirs.recv(100)
+    link.close("test over")
     theirs.close()
