@@ -55,7 +55,9 @@ SHORTCUTS: dict[str, str] = {'"': "say", ":": "emote", ";": "eval"}
 _GROUP_OF_WORDS: dict[tuple[str, ...], str] = {
     tuple(member.split()): "/".join(group) for group in PREPOSITIONS for member in group
 }
-_GROUP_NAMES: frozenset[str] = frozenset("/".join(group) for group in PREPOSITIONS)
+GROUP_NAMES: tuple[str, ...] = tuple("/".join(group) for group in PREPOSITIONS)
+"""Each group's canonical name ("with/using"), by LambdaMOO's preposition number."""
+_GROUP_NAMES: frozenset[str] = frozenset(GROUP_NAMES)
 _LONGEST_PREP = max(len(words) for words in _GROUP_OF_WORDS)
 _WORD = re.compile(r"\S+")  # \s is str.isspace's whitespace
 _PREP_NUMBER = re.compile(r"#?([0-9]{1,9})")  # ASCII digits; longer: no preposition
@@ -144,7 +146,7 @@ def canonical_prep(spec: str) -> str | None:
     numbered = _PREP_NUMBER.fullmatch(spec)
     if numbered is not None:
         number = int(numbered.group(1))
-        return "/".join(PREPOSITIONS[number]) if number < len(PREPOSITIONS) else None
+        return GROUP_NAMES[number] if number < len(GROUP_NAMES) else None
     parts = [" ".join(part.split()) for part in spec.lower().split("/")]
     joined = "/".join(parts)
     if joined in ("any", "none") or joined in _GROUP_NAMES:

@@ -67,15 +67,10 @@ class Activations:
         below: Frame = stack[first]
         for i in range(first + 1, index + 1):
             light = stack[i]
-            _filename, owner, entry = light[2]
-            frame = Frame()
-            frame.this = light[0]
-            frame.caller = below.this
-            frame.args = light[1]
-            frame.programmer = owner
-            frame.entry = entry
-            frame.context = light[3] if len(light) == 4 else below.context
-            frame.line = 0
+            _filename, owner, (definer, names, verb) = light[2]
+            frame = below.call(light[0], verb, light[1], owner, definer, names)
+            if len(light) == 4:
+                frame.context = light[3]
             stack[i] = below = frame
         return below
 

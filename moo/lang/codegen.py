@@ -203,28 +203,13 @@ def finish(gen: _Gen, filename: str, text: str, root: int = -1) -> Callable[...,
         source, lines = gen.source()
     finally:
         sys.setrecursionlimit(limit)
-    try:
+    try:  # "too many statically nested blocks", from the parser or the compiler
         module = ast.parse(source, filename, "exec")
+        code = compile(_moo_lines(module, lines, gen.call_entry), filename, "exec")
     except (SyntaxError, RecursionError, MemoryError):
         raise MooSyntaxError([NESTED_TOO_DEEP]) from None
-    stack: list[ast.AST] = [module]
-    top = module.body[0]  # ``def run``: with ``call_entry``, an ``if`` and then a ``try``
-    if gen.call_entry and isinstance(top, ast.FunctionDef) and isinstance(top.body[1], ast.Try):
-        # the entry and exit keep their Python lines: no MOO line is ever read there, and a
-        # small verb compiled 2.8x slower than before them (1.9x with this)
-        stack = [*top.args.args, *top.args.defaults, *top.body[1].body, *module.body[1:]]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.stmt, ast.expr, ast.excepthandler, ast.arg, ast.keyword)):
-            line = lines[node.lineno - 1]
-            node.lineno = line
-            node.end_lineno = line
-        stack.extend(ast.iter_child_nodes(node))
-    try:
-        code = compile(module, filename, "exec")
-    except (SyntaxError, RecursionError, MemoryError):  # "too many statically nested blocks"
-        raise MooSyntaxError([NESTED_TOO_DEEP]) from None
     namespace: dict[str, Any] = dict(_HELPERS)
+
     namespace.update(gen.globals)
     namespace["__builtins__"] = {}
     namespace["_SOURCE"] = text
@@ -235,6 +220,24 @@ def finish(gen: _Gen, filename: str, text: str, root: int = -1) -> Callable[...,
     exec(code, namespace)
     run: Callable[..., Any] = namespace["run"]
     return run
+
+
+def _moo_lines(module: ast.Module, lines: list[int], call_entry: bool) -> ast.Module:
+    """``module`` with each node's Python line replaced by its MOO line."""
+    stack: list[ast.AST] = [module]
+    top = module.body[0]  # ``def run``: with ``call_entry``, an ``if`` and then a ``try``
+    if call_entry and isinstance(top, ast.FunctionDef) and isinstance(top.body[1], ast.Try):
+        # the entry and exit keep their Python lines: no MOO line is ever read there, and a
+        # small verb compiled 2.8x slower than before them (1.9x with this)
+        stack = [*top.args.args, *top.args.defaults, *top.body[1].body, *module.body[1:]]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.stmt, ast.expr, ast.excepthandler, ast.arg, ast.keyword)):
+            line = lines[node.lineno - 1]
+            node.lineno = line
+            node.end_lineno = line
+        stack.extend(ast.iter_child_nodes(node))
+    return module
 
 
 def python_source(program: t.Program, builtins: dict[str, Builtin], *, debug: bool = True) -> str:

@@ -142,7 +142,7 @@ def saved_program(world: World, saved: SavedFrame) -> Program:
         for verb in definer.verbs:
             # by its program alone: a verb renamed since still runs on (the same code)
             if verb.impl == MOO_IMPL and source_hash(verb.program) == saved.source_hash:
-                text, debug = verb.program, "d" in verb.perms
+                text, debug = verb.program, verb.debug
                 break
         else:
             raise Unrestorable(

@@ -134,8 +134,7 @@ class Scheduler(TaskQueue):
         self.background = background
         self.verbs = VerbCache(world)
         self.waiting: dict[int, Task] = {}  # queued (forked), suspended and reading tasks
-        self.programs: dict[str, Any] = {}  # compiled programs by source text
-        self.quiet_programs: dict[str, Any] = {}  # those of verbs without ``d``
+        self.programs: dict[tuple[str, bool], Any] = {}  # compiled, by (source, d bit)
         self.callees: dict[tuple[int, str], Callee | None] = {}  # Task.call_verb's cache
         self.callees_epoch = world.verbs_epoch
         self.site_token = object()  # marks what call sites cached from this world
@@ -150,8 +149,8 @@ class Scheduler(TaskQueue):
     def program(self, source: str, debug: bool = True) -> Any:
         """The compiled program of a verb's source (cached by its text); ``debug``: the
         verb has LambdaMOO's ``d`` bit (``verb_program`` says)."""
-        programs = self.programs if debug else self.quiet_programs
-        program = programs.get(source)
+        programs = self.programs
+        program = programs.get((source, debug))
         if program is None:
             try:
                 program = compile_source(source, debug)
@@ -159,12 +158,12 @@ class Scheduler(TaskQueue):
                 raise MooRaise(Err.E_INVARG, "The verb's program does not compile") from None
             if len(programs) >= MAX_CACHED_PROGRAMS:
                 programs.clear()
-            programs[source] = program
+            programs[(source, debug)] = program
         return program
 
     def verb_program(self, verb: VerbDef) -> Any:
         """``verb``'s compiled program, as its ``d`` bit asks."""
-        return self.program(verb.program, "d" in verb.perms)
+        return self.program(verb.program, verb.debug)
 
     def forget_callees(self) -> None:
         """Drop the callee cache (verbs or parents changed: ``world.verbs_epoch`` moved)."""

@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from moo.commands.parser import PREPOSITIONS
+from moo.commands.parser import GROUP_NAMES
 from moo.textdump.model import (
     CLEAR,
     FLAG_FERTILE,
@@ -68,7 +68,7 @@ FLAGS = (
 )
 VERB_PERMS = ((VF_READ, "r"), (VF_WRITE, "w"), (VF_EXEC, "x"), (VF_DEBUG, "d"))
 PROP_PERMS = ((PF_READ, "r"), (PF_WRITE, "w"), (PF_CHOWN, "c"))
-PREP_GROUPS = tuple("/".join(group) for group in PREPOSITIONS)
+PREP_GROUPS = GROUP_NAMES
 """LambdaMOO's preposition numbers: the same fifteen groups, in the same order."""
 
 
@@ -219,13 +219,13 @@ def _ordered(dump: Textdump, container: DumpObject, found: list[int]) -> list[in
 
 def _check_hierarchy(world: World) -> None:
     for oid in world.objects:
-        for what, step in (("parent", "parent"), ("location", "location")):
+        for step in ("parent", "location"):
             here, hops = oid, 0
             while here != NOTHING:
                 here = getattr(world.objects[here], step)
                 hops += 1
                 if hops > len(world.objects):
-                    raise ValueError(f"#{oid}'s {what} chain loops")
+                    raise ValueError(f"#{oid}'s {step} chain loops")
 
 
 def _give_slots(world: World, slots: dict[int, dict[str, tuple[int, str]]]) -> None:

@@ -149,6 +149,11 @@ class VerbDef(msgspec.Struct, array_like=True):
     impl: str
     program: str = ""
 
+    @property
+    def debug(self) -> bool:
+        """LambdaMOO's ``d`` bit: an error raises (without it, it becomes a value)."""
+        return "d" in self.perms
+
 
 MOO_IMPL = "moo"
 """``VerbDef.impl`` of a verb whose code is MOO source in ``VerbDef.program``."""

@@ -7,6 +7,11 @@ an engine) over telnet: such a line is no command and never a ``read()``'s; it c
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from moo.lang.values import quote
 from moo.net.telnet_client import TelnetClient
 from tests.loopback.conftest import BEGIN, MARK, player, wizard
 from tests.loopback.test_input_builtins import number_of
@@ -16,6 +21,15 @@ OOB_LINE = '#$#mcp-negotiate-can 3f2a package: "dns-org-mud-moo"'
 WORDS = '{"#$#mcp-negotiate-can", "3f2a", "package:", "dns-org-mud-moo"}'
 
 
+@pytest.fixture
+async def wiz(server: ServerProcess) -> AsyncIterator[TelnetClient]:
+    """The wizard, with the handler defined (closed after the test)."""
+    client = await wizard(server)
+    await define_handler(client)
+    yield client
+    await client.close()
+
+
 async def define_handler(wiz: TelnetClient) -> None:
     """``#0:do_out_of_band_command`` (made again: a test may have deleted it) tells the
     player its ``args`` and ``argstr``."""
@@ -23,31 +37,35 @@ async def define_handler(wiz: TelnetClient) -> None:
     setup = (
         ';`delete_verb(#0, "do_out_of_band_command") ! ANY\'; '
         'add_verb(#0, {player, "rxd", "do_out_of_band_command"}, {"this", "none", "this"}); '
-        f'return set_verb_code(#0, "do_out_of_band_command", {{{_literal(code)}}});'
+        f'return set_verb_code(#0, "do_out_of_band_command", {{{quote(code)}}});'
     )
     assert await wiz.command(setup, MARK) == ["=> {}"]
 
 
-def _literal(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+async def lines_until(
+    client: TelnetClient, lines: list[str], done: Callable[[list[str]], bool]
+) -> list[str]:
+    """Send ``lines`` in one write, then every line the client gets until ``done(seen)``."""
+    client.send_raw("".join(f"{line}\r\n" for line in lines).encode())
+    seen: list[str] = []
+    while not done(seen):
+        line = await client.read_line(10)
+        assert line is not None, seen
+        seen.append(line)
+    return seen
 
 
 async def lines_until_answered(client: TelnetClient, lines: list[str], answer: str) -> list[str]:
     """Send ``lines`` in one write and every line the client gets until ``answer``'s
     block has ended."""
-    client.send_raw("".join(f"{line}\r\n" for line in lines).encode())
-    seen: list[str] = []
-    while True:
-        line = await client.read_line(10)
-        assert line is not None, seen
-        seen.append(line)
-        if line == MARK and answer in seen:
-            return seen
+    return await lines_until(
+        client, lines, lambda seen: bool(seen) and seen[-1] == MARK and answer in seen
+    )
 
 
-async def test_an_out_of_band_line_calls_the_system_objects_verb(server: ServerProcess) -> None:
-    wiz = await wizard(server)
-    await define_handler(wiz)
+async def test_an_out_of_band_line_calls_the_system_objects_verb(
+    server: ServerProcess, wiz: TelnetClient
+) -> None:
     client, _ = await player(server, "oob")
     seen = await lines_until_answered(client, [OOB_LINE, "say after"], 'You say, "after"')
     # Its words and the whole line, and no prefix or suffix around it: one block only,
@@ -57,22 +75,18 @@ async def test_an_out_of_band_line_calls_the_system_objects_verb(server: ServerP
     assert seen.index(f"oob {WORDS} {OOB_LINE}") < seen.index(BEGIN)
     assert "I don't understand that." not in seen
     await client.close()
-    await wiz.close()
 
 
-async def test_a_quoted_line_is_an_ordinary_one(server: ServerProcess) -> None:
-    wiz = await wizard(server)
-    await define_handler(wiz)
+async def test_a_quoted_line_is_an_ordinary_one(server: ServerProcess, wiz: TelnetClient) -> None:
     client, _ = await player(server, "quote")
     said = await client.command('#$"say #$# is how it starts')
     assert said == ['You say, "#$# is how it starts"']
     await client.close()
-    await wiz.close()
 
 
-async def test_read_does_not_take_an_out_of_band_line(server: ServerProcess) -> None:
-    wiz = await wizard(server)
-    await define_handler(wiz)
+async def test_read_does_not_take_an_out_of_band_line(
+    server: ServerProcess, wiz: TelnetClient
+) -> None:
     client, name = await player(server, "reader")
     ref = await number_of(wiz, name)
     assert await wiz.command(f';notify({ref}, "read: " + read({ref}))', MARK) == []
@@ -82,12 +96,11 @@ async def test_read_does_not_take_an_out_of_band_line(server: ServerProcess) -> 
     await client.expect("read: plain words")
     await wiz.expect("=> 1")
     await client.close()
-    await wiz.close()
 
 
-async def test_disable_oob_makes_them_ordinary_lines(server: ServerProcess) -> None:
-    wiz = await wizard(server)
-    await define_handler(wiz)
+async def test_disable_oob_makes_them_ordinary_lines(
+    server: ServerProcess, wiz: TelnetClient
+) -> None:
     client, name = await player(server, "plain")
     ref = await number_of(wiz, name)
     set_it = f';set_connection_option({ref}, "disable-oob", 1)'
@@ -101,30 +114,25 @@ async def test_disable_oob_makes_them_ordinary_lines(server: ServerProcess) -> N
     seen = await lines_until_answered(client, [OOB_LINE, "say back"], 'You say, "back"')
     assert f"oob {WORDS} {OOB_LINE}" in seen
     await client.close()
-    await wiz.close()
 
 
-async def test_without_a_handler_the_line_is_dropped_silently(server: ServerProcess) -> None:
-    wiz = await wizard(server)
-    await define_handler(wiz)
+async def test_without_a_handler_the_line_is_dropped_silently(
+    server: ServerProcess, wiz: TelnetClient
+) -> None:
     assert await wiz.command(';delete_verb(#0, "do_out_of_band_command")', MARK) == ["=> 0"]
     client, _ = await player(server, "none")
     seen = await lines_until_answered(client, [OOB_LINE, "say still"], 'You say, "still"')
     assert seen == [BEGIN, 'You say, "still"', MARK]  # nothing for the #$# line
     await client.close()
-    await wiz.close()
 
 
 async def test_on_the_welcome_screen_the_line_is_dropped(server: ServerProcess) -> None:
     async def welcome_screen(lines: list[str]) -> list[str]:
         """What a new connection gets for ``lines`` up to the login screen's usage line."""
         client = await TelnetClient.connect("127.0.0.1", server.telnet_port)
-        client.send_raw("".join(f"{line}\r\n" for line in lines).encode())
-        seen: list[str] = []
-        while not seen or not seen[-1].startswith("Usage: connect"):
-            line = await client.read_line(10)
-            assert line is not None, seen
-            seen.append(line)
+        seen = await lines_until(
+            client, lines, lambda seen: bool(seen) and seen[-1].startswith("Usage: connect")
+        )
         await client.close()
         return seen
 

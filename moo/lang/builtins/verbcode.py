@@ -103,7 +103,7 @@ def set_verb_code(task: Task, obj: Any, desc: Any, code: Any) -> list[Any]:
         raise MooRaise(Err.E_PERM)
     source = "\n".join(code)
     try:  # compiled as it will run (quiet.py without d); the compiler keeps it for the call
-        compile_source(source, "d" in verb_def.perms)
+        compile_source(source, verb_def.debug)
     except MooSyntaxError as error:
         return list(error.errors)
     task.world.set_verb_program(target.id, index, source)

@@ -167,7 +167,8 @@ class TaskWorld:
         args: str = "this none this",
     ) -> VerbDef:
         source = f"/* python stand-in {next(_sources)} */"
-        self.scheduler.programs[source] = PyProgram(fn)
+        for debug in (True, False):  # whichever the verb's d bit asks for
+            self.scheduler.programs[(source, debug)] = PyProgram(fn)
         dobj, prep, iobj = args.split()
         record = VerbDef(names, owner, perms, dobj, prep, iobj, MOO_IMPL, source)
         self.world.add_verb(oid, record)
